@@ -1,0 +1,68 @@
+//! Turns the chosen board description (`TICKSCOPE_BOARD`, default `qemu-virt`) into the firmware's
+//! `Board` constant and the linker script's memory layout, and records the source revision.
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::{env, fs};
+
+use tickscope_core::board::BoardDesc;
+
+fn main() {
+    let manifest = PathBuf::from(env::var("CARGO_MANIFEST_DIR").unwrap());
+    let root = manifest.parent().unwrap().to_path_buf();
+    let out = PathBuf::from(env::var("OUT_DIR").unwrap());
+
+    let board_name = env::var("TICKSCOPE_BOARD").unwrap_or_else(|_| "qemu-virt".into());
+    let board_path = root.join("boards").join(format!("{board_name}.toml"));
+    println!("cargo:rerun-if-env-changed=TICKSCOPE_BOARD");
+    println!("cargo:rerun-if-env-changed=TICKSCOPE_CONFIG");
+    println!("cargo:rerun-if-changed={}", board_path.display());
+    let board = BoardDesc::load(&board_path).unwrap_or_else(|e| {
+        panic!("TICKSCOPE_BOARD={board_name}: {e} (boards are the .toml files in boards/)")
+    });
+
+    fs::write(out.join("board.rs"), board.to_rust()).unwrap();
+    fs::write(out.join("memory.x"), board.to_memory_x()).unwrap();
+    fs::write(
+        out.join("layout.x"),
+        format!(
+            "/* Generated from boards/{}.toml by firmware/build.rs. */\n__stack_size = {:#x};\n__max_cores = {};\n",
+            board.name,
+            board.memory.stack_size,
+            board.mpidrs().len()
+        ),
+    )
+    .unwrap();
+
+    let script = root.join("linker").join("tickscope.ld");
+    println!("cargo:rerun-if-changed={}", script.display());
+    println!("cargo:rustc-link-search={}", out.display());
+    println!("cargo:rustc-link-arg-bins=-T{}", script.display());
+    println!("cargo:rustc-link-arg-bins=-Tdefmt.x");
+    println!("cargo:rustc-env=TICKSCOPE_BOARD_NAME={}", board.name);
+    println!("cargo:rustc-env=TICKSCOPE_REVISION={}", revision(&root));
+    // A build-time default configuration for boards without semihosting (see boards/README.md).
+    let config = env::var("TICKSCOPE_CONFIG").unwrap_or_default();
+    if !config.is_empty() {
+        if let Err(e) = tickscope_core::Config::parse(&config) {
+            panic!("TICKSCOPE_CONFIG: {e}");
+        }
+    }
+    println!("cargo:rustc-env=TICKSCOPE_DEFAULT_CONFIG={config}");
+}
+
+/// `git describe` of the source tree, or `unknown` outside a git checkout.
+fn revision(root: &Path) -> String {
+    let head = root.join(".git").join("HEAD");
+    if head.exists() {
+        println!("cargo:rerun-if-changed={}", head.display());
+    }
+    Command::new("git")
+        .args(["describe", "--always", "--dirty", "--abbrev=12"])
+        .current_dir(root)
+        .output()
+        .ok()
+        .filter(|o| o.status.success())
+        .map(|o| String::from_utf8_lossy(&o.stdout).trim().chars().take(40).collect())
+        .unwrap_or_else(|| "unknown".into())
+}

@@ -1,0 +1,61 @@
+//! Exception levels: configuring EL2 either to host the measurement itself (interrupts routed to
+//! EL2) or to hand the core to EL1 untrapped, and the one-way drop from EL2 to EL1.
+
+use aarch64_cpu::registers::{
+    CNTHCTL_EL2, CNTVOFF_EL2, CPTR_EL2, ELR_EL2, HCR_EL2, MDCR_EL2, MIDR_EL1, MPIDR_EL1, Readable,
+    SP_EL1, SPSR_EL2, VBAR_EL1, VMPIDR_EL2, VTTBR_EL2, Writeable,
+};
+
+use super::mmu::{self, MmuRegs};
+use super::{pmu, write_hstr_el2, write_vpidr_el2};
+
+/// Settings common to both uses of EL2: no traps of FP/SIMD, timers, counters, PMU or
+/// AArch32 coprocessors; EL1 sees the real MIDR/MPIDR; the virtual counter equals the physical.
+fn el2_common() {
+    // CPTR_EL2: TFP = 0 (FP/SIMD not trapped); bits 13:12 and 9:0 are RES1 in the non-VHE layout.
+    CPTR_EL2.set(0x33ff);
+    // EL1 may use the physical counter and timer (CNTPCT/CNTP_*) without trapping.
+    CNTHCTL_EL2.write(CNTHCTL_EL2::EL1PCTEN::SET + CNTHCTL_EL2::EL1PCEN::SET);
+    CNTVOFF_EL2.set(0);
+    // PMU: no traps, all event counters usable by EL1 (HPMN = PMCR_EL0.N).
+    MDCR_EL2.write(MDCR_EL2::HPMN.val(pmu::event_counters()));
+    write_hstr_el2(0);
+    VTTBR_EL2.set(0);
+    write_vpidr_el2(MIDR_EL1.get());
+    VMPIDR_EL2.set(MPIDR_EL1.get());
+}
+
+/// Configures EL2 to run the measurement at EL2: physical IRQs, FIQs and SErrors are taken to
+/// EL2 (otherwise they would target EL1 and never be taken while we run at EL2).
+pub fn stay_at_el2() {
+    el2_common();
+    HCR_EL2.write(HCR_EL2::RW::EL1IsAarch64 + HCR_EL2::IMO::SET + HCR_EL2::FMO::SET + HCR_EL2::AMO::SET);
+}
+
+/// Drops from EL2 to EL1h with the MMU on and continues at `next(arg)` on the same stack.
+///
+/// # Safety
+/// Must be called at EL2 with `regs` built for EL1 and `vbar` pointing at the vector table.
+pub unsafe fn drop_to_el1(regs: &MmuRegs, vbar: u64, next: extern "C" fn(u64) -> !, arg: u64) -> ! {
+    el2_common();
+    // EL1 is AArch64; no interrupts routed to EL2, nothing trapped.
+    HCR_EL2.write(HCR_EL2::RW::EL1IsAarch64);
+    super::gic::allow_el1_sysregs();
+    // SAFETY: regs were built for EL1 (caller's contract); programming EL1 state from EL2 does
+    // not affect EL2's own translation.
+    unsafe { mmu::program_el1(regs) };
+    super::write_sctlr_el1_raw(regs.sctlr);
+    VBAR_EL1.set(vbar);
+    // Return to EL1h with D, A, I, F masked.
+    SPSR_EL2.write(
+        SPSR_EL2::D::Masked + SPSR_EL2::A::Masked + SPSR_EL2::I::Masked + SPSR_EL2::F::Masked + SPSR_EL2::M::EL1h,
+    );
+    ELR_EL2.set(next as usize as u64);
+    let sp: u64;
+    // SAFETY: reading SP has no side effects.
+    unsafe { core::arch::asm!("mov {}, sp", out(reg) sp, options(nomem, nostack)) };
+    SP_EL1.set(sp);
+    // SAFETY: ELR/SPSR/SP_EL1 describe a valid EL1 context running identity-mapped code on this
+    // core's own stack; x0 carries the argument; eret does not return here.
+    unsafe { core::arch::asm!("isb", "eret", in("x0") arg, options(noreturn)) }
+}

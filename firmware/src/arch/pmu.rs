@@ -1,0 +1,44 @@
+//! The PMU cycle counter (PMCCNTR_EL0): a second clock for interrupt latency. Under QEMU it
+//! counts virtual nanoseconds (1 GHz), which under `-icount shift=0` are instructions.
+
+use aarch64_cpu::registers::{ID_AA64DFR0_EL1, Readable};
+
+use super::sysreg;
+
+sysreg!(read_pmcr, write_pmcr, "pmcr_el0", "PMU control (E = bit 0, C reset = bit 2, N = 15:11)");
+sysreg!(read_pmcntenset, write_pmcntenset, "pmcntenset_el0", "counter enables (C = bit 31)");
+sysreg!(read_pmccfiltr, write_pmccfiltr, "pmccfiltr_el0", "cycle counter filter (NSH = bit 27)");
+sysreg!(read_pmccntr, write_pmccntr, "pmccntr_el0", "cycle counter");
+
+const PMCR_E: u64 = 1 << 0;
+const PMCR_LC: u64 = 1 << 6;
+const PMCNTEN_C: u64 = 1 << 31;
+/// Count cycles at EL2 too (without it, the counter stops while we run at EL2).
+const PMCCFILTR_NSH: u64 = 1 << 27;
+
+/// Whether this core implements a PMU (ID_AA64DFR0_EL1.PMUVer is neither 0 nor 0xF).
+pub fn present() -> bool {
+    !matches!(ID_AA64DFR0_EL1.read(ID_AA64DFR0_EL1::PMUVer), 0 | 0xf)
+}
+
+/// Number of event counters (PMCR_EL0.N), 0 without a PMU.
+pub fn event_counters() -> u64 {
+    if present() { (read_pmcr() >> 11) & 0x1f } else { 0 }
+}
+
+/// Starts the 64-bit cycle counter at EL1 and EL2. Returns false without a PMU.
+pub fn start_cycle_counter() -> bool {
+    if !present() {
+        return false;
+    }
+    write_pmccfiltr(PMCCFILTR_NSH);
+    write_pmcr(read_pmcr() | PMCR_E | PMCR_LC);
+    write_pmcntenset(PMCNTEN_C);
+    true
+}
+
+/// Reads the cycle counter.
+#[inline(always)]
+pub fn cycles() -> u64 {
+    read_pmccntr()
+}

@@ -1,0 +1,160 @@
+//! Loud faults: any unexpected exception, SError, unclaimed interrupt or panic, on any core,
+//! prints class, ESR, ELR, FAR, SPSR, core and EL, sends a `Fault` frame, and ends the run
+//! with a non-zero status. Also the deliberate faults (`fault=` setting) that prove it.
+
+use core::fmt::Write;
+use core::panic::PanicInfo;
+
+use aarch64_cpu::registers::{
+    ESR_EL1, ESR_EL2, ELR_EL1, ELR_EL2, FAR_EL1, FAR_EL2, Readable, SPSR_EL1, SPSR_EL2,
+};
+use tickscope_core::config::FaultKind;
+use tickscope_core::exception::{VectorSlot, abort_status_name, class_name, esr_class};
+use tickscope_core::exit;
+use tickscope_core::wire::Message;
+use tickscope_core::wire::msg::{FaultReport, PanicReport};
+
+use crate::arch::{self, current_el};
+use crate::io::{self, Emergency};
+use crate::smp;
+
+/// An address no board maps (level-0 translation fault on the 48-bit map).
+const UNMAPPED: u64 = 0x7000_0000_0000;
+/// The SGI raised (and never claimed) by `fault=unclaimed-irq`.
+pub const UNCLAIMED_SGI: u32 = 15;
+
+fn syndrome() -> (u64, u64, u64, u64) {
+    if current_el() >= 2 {
+        (ESR_EL2.get(), ELR_EL2.get(), FAR_EL2.get(), SPSR_EL2.get())
+    } else {
+        (ESR_EL1.get(), ELR_EL1.get(), FAR_EL1.get(), SPSR_EL1.get())
+    }
+}
+
+fn report(report: FaultReport, what: &str) -> ! {
+    let ec = esr_class(report.esr);
+    let detail = abort_status_name(report.esr).unwrap_or("");
+    io::emergency(|emit| {
+        emit(Emergency::Text(format_args!(
+            "tickscope: FAULT on core {} at EL{}: {} via {}",
+            report.core,
+            report.el,
+            what,
+            report.slot.name()
+        )));
+        if report.intid != u32::MAX {
+            emit(Emergency::Text(format_args!("tickscope:   INTID {} (no handler claims it)", report.intid)));
+        } else {
+            emit(Emergency::Text(format_args!(
+                "tickscope:   class {:#04x} {}{}{}  ESR {:#018x}",
+                ec,
+                class_name(ec),
+                if detail.is_empty() { "" } else { ", " },
+                detail,
+                report.esr
+            )));
+        }
+        emit(Emergency::Text(format_args!(
+            "tickscope:   ELR {:#018x}  FAR {:#018x}  SPSR {:#018x}",
+            report.elr, report.far, report.spsr
+        )));
+        emit(Emergency::Frame(&Message::Fault(report)));
+    });
+    crate::run::finish_from_fault(exit::FAULT)
+}
+
+/// Any exception that is not an IRQ we expect.
+pub fn on_exception(entry: usize, _frame: &mut crate::arch::vectors::Frame) -> ! {
+    let (esr, elr, far, spsr) = syndrome();
+    let slot = VectorSlot::from_index(entry).unwrap_or(VectorSlot::SyncSpx);
+    let fault = FaultReport {
+        core: smp::core_index() as u16,
+        el: current_el(),
+        slot,
+        esr,
+        elr,
+        far,
+        spsr,
+        intid: u32::MAX,
+    };
+    report(fault, "unexpected exception")
+}
+
+/// An interrupt nobody registered: reported with its ID, never silently acknowledged.
+pub fn unclaimed_irq(intid: u32) -> ! {
+    let (esr, elr, far, spsr) = syndrome();
+    let fault = FaultReport {
+        core: smp::core_index() as u16,
+        el: current_el(),
+        slot: VectorSlot::IrqSpx,
+        esr,
+        elr,
+        far,
+        spsr,
+        intid,
+    };
+    report(fault, "unclaimed interrupt")
+}
+
+/// The panic handler's work.
+pub fn on_panic(info: &PanicInfo) -> ! {
+    arch::irq_save();
+    let core = smp::core_index() as u16;
+    let mut message = heapless::String::<160>::new();
+    let _ = write!(Trunc(&mut message), "{}", info.message());
+    let (file, line) = info.location().map(|l| (l.file(), l.line())).unwrap_or(("?", 0));
+    let mut file_s = heapless::String::<64>::new();
+    // Keep the end of long paths: that is the informative part.
+    let tail = file.len().saturating_sub(64);
+    let _ = file_s.push_str(file.get(tail..).unwrap_or(file));
+    let rep = PanicReport { core, file: file_s, line, message: message.clone() };
+    io::emergency(|emit| {
+        emit(Emergency::Text(format_args!(
+            "tickscope: PANIC on core {core} at EL{} ({file}:{line}): {message}",
+            current_el()
+        )));
+        emit(Emergency::Frame(&Message::Panic(rep.clone())));
+    });
+    crate::run::finish_from_fault(exit::PANIC)
+}
+
+/// Writes into a bounded string, dropping what does not fit.
+struct Trunc<'a, const N: usize>(&'a mut heapless::String<N>);
+impl<const N: usize> Write for Trunc<'_, N> {
+    fn write_str(&mut self, s: &str) -> core::fmt::Result {
+        for c in s.chars() {
+            if self.0.push(c).is_err() {
+                break;
+            }
+        }
+        Ok(())
+    }
+}
+
+/// Triggers a fault on purpose (on the calling core).
+pub fn trigger(kind: FaultKind) {
+    match kind {
+        FaultKind::None => {}
+        FaultKind::Undef => {
+            // SAFETY: deliberately executes a permanently undefined instruction; the exception
+            // handler reports it and ends the run, so execution never continues past it.
+            unsafe { core::arch::asm!("udf #0x7ac", options(nostack)) }
+        }
+        FaultKind::DataAbort => {
+            // SAFETY: a deliberate load from an unmapped address; the translation fault is
+            // reported by the exception handler, which ends the run.
+            let v = unsafe { core::ptr::read_volatile(UNMAPPED as *const u64) };
+            core::hint::black_box(v);
+        }
+        FaultKind::Panic => panic!("deliberate panic requested with fault=panic"),
+        FaultKind::UnclaimedIrq => {
+            arch::gic::set_private(UNCLAIMED_SGI, true);
+            arch::gic::send_sgi(UNCLAIMED_SGI, smp::core_index());
+            arch::irq_enable();
+            // The SGI arrives within a few cycles; the handler ends the run.
+            loop {
+                arch::wfi();
+            }
+        }
+    }
+}

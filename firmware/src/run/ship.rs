@@ -1,0 +1,208 @@
+//! Core 0's side of a measured core: drains its rings into wire frames (raw sample blocks), or,
+//! when the link is too slow for raw samples, into the shared statistics and ships those.
+
+use spin::Mutex;
+use tickscope_core::config::{Config, Mode, Reduce, Transport};
+use tickscope_core::hist::BUCKETS;
+use tickscope_core::probe::GapTable;
+use tickscope_core::ring::Consumer;
+use tickscope_core::stats::Accumulator;
+use tickscope_core::units::ticks_to_ns;
+use tickscope_core::wire::Message;
+use tickscope_core::wire::msg::{
+    BLOCK, Block, CoreStatus, GapCounts, HistogramPart, Metric, NoiseEvent, ReducedEvents, TickRecord,
+    TimerSample,
+};
+
+use super::measure::{MAX_MEASURED, Rec};
+use crate::arch::timer;
+use crate::io;
+
+/// Bytes a raw record takes on the wire, roughly (postcard varints), for the throughput estimate.
+const BYTES_PER_RECORD: u64 = 10;
+
+/// Whether this run ships reductions instead of raw samples.
+pub fn reduced(cfg: &Config) -> bool {
+    match cfg.reduce {
+        Reduce::Raw => false,
+        Reduce::Histogram => true,
+        Reduce::Auto => {
+            if io::transport() != Transport::Uart {
+                return false;
+            }
+            let per_s = match cfg.mode {
+                Mode::Timer => 1_000_000_000 / cfg.period_ns.max(1),
+                _ => 0,
+            } + cfg.inject.map(|t| t.hz as u64).unwrap_or(0);
+            let link = cfg.baud as u64 / 10;
+            per_s * BYTES_PER_RECORD * 2 > link
+        }
+    }
+}
+
+static ACCUMULATORS: Mutex<[Accumulator; MAX_MEASURED]> =
+    Mutex::new([const { Accumulator::new(0) }; MAX_MEASURED]);
+
+/// Drains one measured core's rings.
+pub struct Shipper {
+    core: usize,
+    slot: usize,
+    mode: Mode,
+    reduced: bool,
+    hz: u64,
+    window_start: u64,
+    samples: Consumer<'static, 'static, Rec>,
+    ticks: Consumer<'static, 'static, Rec>,
+    timer_block: heapless::Vec<TimerSample, BLOCK>,
+    noise_block: heapless::Vec<NoiseEvent, BLOCK>,
+    tick_block: heapless::Vec<TickRecord, BLOCK>,
+}
+
+impl Shipper {
+    /// A shipper for `core`'s rings.
+    pub fn new(
+        core: usize,
+        slot: usize,
+        cfg: &Config,
+        samples: Consumer<'static, 'static, Rec>,
+        ticks: Consumer<'static, 'static, Rec>,
+    ) -> Self {
+        let reduced = reduced(cfg);
+        if reduced {
+            ACCUMULATORS.lock()[slot] = Accumulator::new(cfg.threshold_ns);
+        }
+        Shipper {
+            core,
+            slot,
+            mode: cfg.mode,
+            reduced,
+            hz: timer::frequency(),
+            window_start: 0,
+            samples,
+            ticks,
+            timer_block: heapless::Vec::new(),
+            noise_block: heapless::Vec::new(),
+            tick_block: heapless::Vec::new(),
+        }
+    }
+
+    /// The core shipped for.
+    pub fn core(&self) -> usize {
+        self.core
+    }
+
+    /// Window start (for per-second statistics in reduced mode).
+    pub fn set_window(&mut self, start: u64) {
+        self.window_start = start;
+    }
+
+    fn block<T>(&self, items: &mut heapless::Vec<T, BLOCK>) -> Block<T> {
+        Block { core: self.core as u16, items: core::mem::take(items) }
+    }
+
+    /// Moves everything waiting in the rings onto the wire.
+    pub fn drain(&mut self) {
+        while let Some(r) = self.samples.pop() {
+            if self.reduced {
+                let ns = ticks_to_ns(r.b as u64, self.hz);
+                let at = ticks_to_ns(r.a.saturating_sub(self.window_start), self.hz);
+                ACCUMULATORS.lock()[self.slot].record(ns, at, self.core as u16);
+                continue;
+            }
+            match self.mode {
+                Mode::Timer => {
+                    let _ = self.timer_block.push(TimerSample { deadline: r.a, latency: r.b, cycles: r.c });
+                    if self.timer_block.is_full() {
+                        let mut items = core::mem::take(&mut self.timer_block);
+                        io::send(&Message::TimerSamples(self.block(&mut items)));
+                    }
+                }
+                _ => {
+                    let _ = self.noise_block.push(NoiseEvent { start: r.a, duration: r.b });
+                    if self.noise_block.is_full() {
+                        let mut items = core::mem::take(&mut self.noise_block);
+                        io::send(&Message::NoiseEvents(self.block(&mut items)));
+                    }
+                }
+            }
+        }
+        while let Some(r) = self.ticks.pop() {
+            let _ = self.tick_block.push(TickRecord { deadline: r.a, entry: r.b, leave: r.c });
+            if self.tick_block.is_full() {
+                let mut items = core::mem::take(&mut self.tick_block);
+                io::send(&Message::Ticks(self.block(&mut items)));
+            }
+        }
+    }
+
+    /// Flushes partial blocks, ships reductions and gap counts, then the core's status.
+    pub fn finish(&mut self, status: &CoreStatus, gaps: Option<&GapTable>) {
+        self.drain();
+        let core = self.core as u16;
+        if !self.timer_block.is_empty() {
+            let mut items = core::mem::take(&mut self.timer_block);
+            io::send(&Message::TimerSamples(self.block(&mut items)));
+        }
+        if !self.noise_block.is_empty() {
+            let mut items = core::mem::take(&mut self.noise_block);
+            io::send(&Message::NoiseEvents(self.block(&mut items)));
+        }
+        if !self.tick_block.is_empty() {
+            let mut items = core::mem::take(&mut self.tick_block);
+            io::send(&Message::Ticks(self.block(&mut items)));
+        }
+        if let Some(gaps) = gaps {
+            let mut counts: heapless::Vec<(u32, u64), BLOCK> = heapless::Vec::new();
+            for (ticks, &n) in gaps.iter().enumerate().filter(|(_, n)| **n > 0) {
+                let _ = counts.push((ticks as u32, n));
+                if counts.is_full() {
+                    io::send(&Message::Gaps(GapCounts { core, counts: core::mem::take(&mut counts) }));
+                }
+            }
+            if !counts.is_empty() {
+                io::send(&Message::Gaps(GapCounts { core, counts }));
+            }
+        }
+        if self.reduced {
+            let metric = if self.mode == Mode::Timer { Metric::Latency } else { Metric::NoiseEvent };
+            let accs = ACCUMULATORS.lock();
+            ship_reduced(core, metric, &accs[self.slot]);
+        }
+        io::send(&Message::CoreStatus(*status));
+    }
+}
+
+/// Ships a device-side accumulator: histogram parts, worst events, per-second counts.
+fn ship_reduced(core: u16, metric: Metric, acc: &Accumulator) {
+    let h = &acc.values;
+    let mut part: heapless::Vec<(u16, u64), BLOCK> = heapless::Vec::new();
+    const _: () = assert!(BUCKETS <= u16::MAX as usize);
+    for (i, n) in h.buckets() {
+        let _ = part.push((i as u16, n));
+        if part.is_full() {
+            let buckets = core::mem::take(&mut part);
+            io::send(&Message::Histogram(HistogramPart { core, metric, buckets, last: None }));
+        }
+    }
+    let last = Some((h.min().unwrap_or(0), h.max().unwrap_or(0), h.sum().min(u64::MAX as u128) as u64, h.overflow()));
+    io::send(&Message::Histogram(HistogramPart { core, metric, buckets: part, last }));
+    let worst = acc.worst.sorted();
+    let counts = acc.per_second.counts();
+    let mut first = 0usize;
+    loop {
+        let chunk = &counts[first..counts.len().min(first + BLOCK)];
+        let mut per_second = heapless::Vec::new();
+        let _ = per_second.extend_from_slice(chunk);
+        io::send(&Message::Reduced(ReducedEvents {
+            core,
+            metric,
+            worst: if first == 0 { worst.clone() } else { heapless::Vec::new() },
+            first_second: first as u32,
+            per_second,
+        }));
+        first += BLOCK;
+        if first >= counts.len() {
+            break;
+        }
+    }
+}

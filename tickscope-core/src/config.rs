@@ -1,0 +1,724 @@
+//! Run configuration: what to measure, where, and how to ship it. One struct, written by the host
+//! as `key=value` tokens (QEMU semihosting command line) or as a wire frame, parsed by the firmware.
+//!
+//! [`Config::validate`] is the single set of rules; the host runs it before booting and the
+//! firmware runs it again on what it received, so bad input is refused with the same words.
+
+use core::fmt;
+use serde::{Deserialize, Serialize};
+
+use crate::units::{Ns, UnitError, parse_duration};
+
+/// Most cores a run can address (bitmask width).
+pub const MAX_CORES: usize = 64;
+/// Shortest measurement window accepted.
+pub const MIN_DURATION_NS: u64 = 1_000_000;
+/// Longest measurement window accepted (per-second statistics are kept for this long).
+pub const MAX_DURATION_NS: u64 = 3_600_000_000_000;
+/// Shortest timer period accepted regardless of counter resolution: below this the interrupt
+/// entry/exit floor dominates and the run measures overrun, not latency.
+pub const MIN_PERIOD_NS: u64 = 5_000;
+/// Highest injected tick rate accepted.
+pub const MAX_INJECT_HZ: u32 = 100_000;
+
+/// What the firmware (or probe) does after boot.
+#[derive(Serialize, Deserialize, Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Mode {
+    /// Bring up every core, check NEON, report, exit.
+    #[default]
+    Boot,
+    /// Timer-interrupt wake-up latency (cyclictest / timerlat style).
+    Timer,
+    /// Counter-gap noise (oslat / osnoise style).
+    Noise,
+}
+
+impl Mode {
+    /// The name used on the command line and in JSON.
+    pub fn name(self) -> &'static str {
+        match self {
+            Mode::Boot => "boot",
+            Mode::Timer => "timer",
+            Mode::Noise => "noise",
+        }
+    }
+}
+
+/// Which generic timer drives the measurement in `timer` mode.
+#[derive(Serialize, Deserialize, Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum TimerChoice {
+    /// EL1 virtual timer at EL1, EL2 physical (hyp) timer at EL2.
+    #[default]
+    Auto,
+    /// EL1 virtual timer (CNTV, PPI 11).
+    Virtual,
+    /// EL1 physical timer (CNTP, PPI 14).
+    Physical,
+    /// EL2 physical timer (CNTHP, PPI 10); only at EL2.
+    Hyp,
+}
+
+impl TimerChoice {
+    /// The name used on the command line and in JSON.
+    pub fn name(self) -> &'static str {
+        match self {
+            TimerChoice::Auto => "auto",
+            TimerChoice::Virtual => "virt",
+            TimerChoice::Physical => "phys",
+            TimerChoice::Hyp => "hyp",
+        }
+    }
+}
+
+/// How results leave the firmware.
+#[derive(Serialize, Deserialize, Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Transport {
+    /// ARM semihosting: console on the debugger's stdout, wire frames into a host file.
+    #[default]
+    Semihosting,
+    /// PL011 UART: console text and wire frames on the same line.
+    Uart,
+}
+
+impl Transport {
+    /// The name used on the command line and in JSON.
+    pub fn name(self) -> &'static str {
+        match self {
+            Transport::Semihosting => "semihosting",
+            Transport::Uart => "uart",
+        }
+    }
+}
+
+/// A fault to trigger on purpose, so tests prove the fault reports work.
+#[derive(Serialize, Deserialize, Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum FaultKind {
+    /// No fault.
+    #[default]
+    None,
+    /// Execute an undefined instruction.
+    Undef,
+    /// Load from an unmapped address.
+    DataAbort,
+    /// Call `panic!`.
+    Panic,
+    /// Raise an interrupt nobody registered a handler for (an SGI).
+    UnclaimedIrq,
+}
+
+impl FaultKind {
+    /// The name used on the command line and in JSON.
+    pub fn name(self) -> &'static str {
+        match self {
+            FaultKind::None => "none",
+            FaultKind::Undef => "undef",
+            FaultKind::DataAbort => "data-abort",
+            FaultKind::Panic => "panic",
+            FaultKind::UnclaimedIrq => "unclaimed-irq",
+        }
+    }
+
+    /// Every fault kind that can be triggered.
+    pub const ALL: [FaultKind; 4] =
+        [FaultKind::Undef, FaultKind::DataAbort, FaultKind::Panic, FaultKind::UnclaimedIrq];
+}
+
+/// When the housekeeping core drains the measured cores' rings.
+#[derive(Serialize, Deserialize, Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Drain {
+    /// `after` under icount (where another core's instructions show up as gaps on the measured
+    /// one), `live` otherwise.
+    #[default]
+    Auto,
+    /// Core 0 drains while the measurement runs.
+    Live,
+    /// Core 0 sleeps (WFI) during the window and drains afterwards; ring overflow counts as lost.
+    After,
+}
+
+impl Drain {
+    /// The name used on the command line and in JSON.
+    pub fn name(self) -> &'static str {
+        match self {
+            Drain::Auto => "auto",
+            Drain::Live => "live",
+            Drain::After => "after",
+        }
+    }
+}
+
+/// Raw samples, or histograms and worst-N when the link is too slow for raw samples.
+#[derive(Serialize, Deserialize, Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Reduce {
+    /// Decide from the transport's throughput and the expected sample rate.
+    #[default]
+    Auto,
+    /// Always ship every sample.
+    Raw,
+    /// Always ship histograms, worst-N and per-second counts.
+    Histogram,
+}
+
+impl Reduce {
+    /// The name used on the command line and in JSON.
+    pub fn name(self) -> &'static str {
+        match self {
+            Reduce::Auto => "auto",
+            Reduce::Raw => "raw",
+            Reduce::Histogram => "histogram",
+        }
+    }
+}
+
+/// A synthetic kernel tick: a timer interrupt at `hz` whose handler busies the core for
+/// `duration_ns`. The known answer every measurement is validated against.
+#[derive(Serialize, Deserialize, Debug, Clone, Copy, PartialEq, Eq)]
+pub struct InjectTick {
+    /// Interrupts per second.
+    pub hz: u32,
+    /// Time the handler keeps the core busy.
+    pub duration_ns: u64,
+}
+
+impl InjectTick {
+    /// Parses `HZ:DURATION`, e.g. `250:10us`.
+    pub fn parse(text: &str) -> Result<Self, Problem> {
+        let (hz, dur) = text.split_once(':').ok_or(Problem::InjectSyntax)?;
+        let hz: u32 = hz.trim().parse().map_err(|_| Problem::InjectSyntax)?;
+        let duration_ns = parse_duration(dur).map_err(Problem::Unit)?;
+        Ok(InjectTick { hz, duration_ns })
+    }
+
+    /// Tick period in nanoseconds.
+    pub fn period_ns(&self) -> u64 {
+        1_000_000_000 / self.hz.max(1) as u64
+    }
+}
+
+impl fmt::Display for InjectTick {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}:{}", self.hz, Ns(self.duration_ns))
+    }
+}
+
+/// The complete run configuration.
+#[derive(Serialize, Deserialize, Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Config {
+    /// What to do.
+    pub mode: Mode,
+    /// Exception level to run at: 0 = stay where we booted, 1 or 2.
+    pub el: u8,
+    /// Cores to bring online (0 = every core in the board description).
+    pub smp: u16,
+    /// Expected GIC version (0 = detect from the distributor's ID registers).
+    pub gic: u8,
+    /// Bitmask of measured cores (0 = the last online core).
+    pub cores: u64,
+    /// Measurement window.
+    pub duration_ns: u64,
+    /// Timer period (`timer` mode).
+    pub period_ns: u64,
+    /// Event threshold: gaps or latencies above it are events.
+    pub threshold_ns: u64,
+    /// Optional injected tick on every measured core.
+    pub inject: Option<InjectTick>,
+    /// Timer used by `timer` mode.
+    pub timer: TimerChoice,
+    /// Output path.
+    pub transport: Transport,
+    /// Fault to trigger on purpose.
+    pub fault: FaultKind,
+    /// Memory/cache load on the non-measured, non-housekeeping cores.
+    pub interference: bool,
+    /// Ring draining policy.
+    pub drain: Drain,
+    /// Whether to ship raw samples or reductions.
+    pub reduce: Reduce,
+    /// UART baud rate (for the throughput estimate that picks `reduce`).
+    pub baud: u32,
+    /// Set by the runner when QEMU runs with `-icount` (the firmware cannot detect it).
+    pub icount: bool,
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        Config {
+            mode: Mode::Boot,
+            el: 0,
+            smp: 0,
+            gic: 0,
+            cores: 0,
+            duration_ns: 1_000_000_000,
+            period_ns: 1_000_000,
+            threshold_ns: 1_000,
+            inject: None,
+            timer: TimerChoice::Auto,
+            transport: Transport::Semihosting,
+            fault: FaultKind::None,
+            interference: false,
+            drain: Drain::Auto,
+            reduce: Reduce::Auto,
+            baud: 115_200,
+            icount: false,
+        }
+    }
+}
+
+/// What is wrong with a configuration.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Problem {
+    /// A token is not `key=value`.
+    NotKeyValue,
+    /// Unknown key.
+    UnknownKey,
+    /// Unknown value for an enumerated key.
+    UnknownValue,
+    /// A number did not parse.
+    BadNumber,
+    /// A duration did not parse.
+    Unit(UnitError),
+    /// `--inject-tick` is not `HZ:DURATION`.
+    InjectSyntax,
+    /// Measured core index not below the number of online cores.
+    CoreOutOfRange {
+        /// Requested core.
+        core: u16,
+        /// Cores online.
+        online: u16,
+    },
+    /// Core 0 does the I/O and cannot also be measured when other cores exist.
+    CoreZeroIsHousekeeping,
+    /// Measurement window too short or too long.
+    DurationOutOfRange,
+    /// Timer period shorter than the counter or interrupt resolution allows.
+    PeriodBelowResolution {
+        /// Requested period.
+        period_ns: u64,
+        /// Shortest accepted period.
+        min_ns: u64,
+    },
+    /// Threshold shorter than one counter tick.
+    ThresholdBelowResolution {
+        /// Requested threshold.
+        threshold_ns: u64,
+        /// One counter tick.
+        tick_ns: u64,
+    },
+    /// Injected tick rate zero or too high.
+    InjectRate,
+    /// Injected tick handler as long as its own period.
+    InjectTooLong,
+    /// EL2 requested but the core booted at EL1.
+    El2Unavailable,
+    /// EL not 0, 1 or 2.
+    BadEl,
+    /// GIC version not 0, 2 or 3.
+    BadGic,
+    /// The hyp timer exists only at EL2.
+    HypTimerAtEl1,
+    /// More cores than the board or the bitmask allows.
+    TooManyCores,
+}
+
+impl fmt::Display for Problem {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Problem::NotKeyValue => f.write_str("expected key=value"),
+            Problem::UnknownKey => f.write_str("unknown setting"),
+            Problem::UnknownValue => f.write_str("unknown value"),
+            Problem::BadNumber => f.write_str("not a number"),
+            Problem::Unit(e) => write!(f, "{e}"),
+            Problem::InjectSyntax => f.write_str("expected HZ:DURATION, e.g. 250:10us"),
+            Problem::CoreOutOfRange { core, online } => write!(
+                f,
+                "core {core} does not exist: {online} core(s) online, valid cores are 1..{}",
+                online.saturating_sub(1)
+            ),
+            Problem::CoreZeroIsHousekeeping => {
+                f.write_str("core 0 does the I/O and cannot be measured when other cores are online")
+            }
+            Problem::DurationOutOfRange => write!(
+                f,
+                "duration must be between {} and {}",
+                Ns(MIN_DURATION_NS),
+                Ns(MAX_DURATION_NS)
+            ),
+            Problem::PeriodBelowResolution { period_ns, min_ns } => write!(
+                f,
+                "period {} is below the resolution of this run (at least {} needed)",
+                Ns(*period_ns),
+                Ns(*min_ns)
+            ),
+            Problem::ThresholdBelowResolution { threshold_ns, tick_ns } => write!(
+                f,
+                "threshold {} is below one counter tick ({})",
+                Ns(*threshold_ns),
+                Ns(*tick_ns)
+            ),
+            Problem::InjectRate => write!(f, "injected tick rate must be 1..={MAX_INJECT_HZ} Hz"),
+            Problem::InjectTooLong => {
+                f.write_str("injected tick duration must be shorter than its period")
+            }
+            Problem::El2Unavailable => f.write_str(
+                "EL2 requested but the core booted at EL1 (QEMU: add virtualization=on, i.e. --el 2)",
+            ),
+            Problem::BadEl => f.write_str("exception level must be 1 or 2"),
+            Problem::BadGic => f.write_str("GIC version must be 2 or 3"),
+            Problem::HypTimerAtEl1 => f.write_str("the hyp timer exists only at EL2"),
+            Problem::TooManyCores => write!(f, "at most {MAX_CORES} cores"),
+        }
+    }
+}
+
+/// A rejected configuration token: which token, and why.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ConfigError<'a> {
+    /// The offending token (or setting name, for validation errors).
+    pub token: &'a str,
+    /// What is wrong with it.
+    pub problem: Problem,
+}
+
+impl fmt::Display for ConfigError<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "invalid configuration `{}`: {}", self.token, self.problem)
+    }
+}
+
+/// Facts about the machine a configuration is checked against.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Platform {
+    /// Cores that will be (or are) online.
+    pub cores_online: u16,
+    /// Counter frequency, when known (the firmware knows; the host may not before booting).
+    pub counter_hz: Option<u64>,
+    /// Exception level the image is entered at, when known.
+    pub boot_el: Option<u8>,
+}
+
+fn parse_bool(v: &str) -> Result<bool, Problem> {
+    match v {
+        "on" | "true" | "1" | "yes" => Ok(true),
+        "off" | "false" | "0" | "no" => Ok(false),
+        _ => Err(Problem::UnknownValue),
+    }
+}
+
+fn parse_u64(v: &str) -> Result<u64, Problem> {
+    v.parse().map_err(|_| Problem::BadNumber)
+}
+
+/// Parses a core list `3` or `2,3,7` into a bitmask.
+pub fn parse_core_list(v: &str) -> Result<u64, Problem> {
+    let mut mask = 0u64;
+    for part in v.split(',') {
+        let core = parse_u64(part.trim())?;
+        if core as usize >= MAX_CORES {
+            return Err(Problem::TooManyCores);
+        }
+        mask |= 1 << core;
+    }
+    Ok(mask)
+}
+
+/// Iterates over the set bits of a core mask, lowest first.
+pub fn cores_in(mask: u64) -> impl Iterator<Item = u16> {
+    (0..MAX_CORES as u16).filter(move |c| mask & (1u64 << c) != 0)
+}
+
+impl Config {
+    /// Parses whitespace-separated `key=value` tokens over the defaults. A leading program name
+    /// (any token without `=`, as QEMU's semihosting `arg=` list starts with) is skipped.
+    pub fn parse(text: &str) -> Result<Config, ConfigError<'_>> {
+        let mut cfg = Config::default();
+        for (i, token) in text.split_ascii_whitespace().enumerate() {
+            let err = |problem| ConfigError { token, problem };
+            let Some((key, value)) = token.split_once('=') else {
+                if i == 0 {
+                    continue;
+                }
+                return Err(err(Problem::NotKeyValue));
+            };
+            cfg.set(key, value).map_err(err)?;
+        }
+        Ok(cfg)
+    }
+
+    /// Sets one setting from its textual value.
+    pub fn set(&mut self, key: &str, v: &str) -> Result<(), Problem> {
+        match key {
+            "mode" => {
+                self.mode = match v {
+                    "boot" => Mode::Boot,
+                    "timer" => Mode::Timer,
+                    "noise" => Mode::Noise,
+                    _ => return Err(Problem::UnknownValue),
+                }
+            }
+            "el" => self.el = parse_u64(v)?.try_into().map_err(|_| Problem::BadEl)?,
+            "smp" => self.smp = parse_u64(v)?.try_into().map_err(|_| Problem::TooManyCores)?,
+            "gic" => self.gic = parse_u64(v)?.try_into().map_err(|_| Problem::BadGic)?,
+            "cores" => self.cores = parse_core_list(v)?,
+            "duration" => self.duration_ns = parse_duration(v).map_err(Problem::Unit)?,
+            "period" => self.period_ns = parse_duration(v).map_err(Problem::Unit)?,
+            "threshold" => self.threshold_ns = parse_duration(v).map_err(Problem::Unit)?,
+            "inject" => {
+                self.inject = if v == "none" { None } else { Some(InjectTick::parse(v)?) }
+            }
+            "timer" => {
+                self.timer = match v {
+                    "auto" => TimerChoice::Auto,
+                    "virt" => TimerChoice::Virtual,
+                    "phys" => TimerChoice::Physical,
+                    "hyp" => TimerChoice::Hyp,
+                    _ => return Err(Problem::UnknownValue),
+                }
+            }
+            "transport" => {
+                self.transport = match v {
+                    "semihosting" => Transport::Semihosting,
+                    "uart" => Transport::Uart,
+                    _ => return Err(Problem::UnknownValue),
+                }
+            }
+            "fault" => {
+                self.fault = match v {
+                    "none" => FaultKind::None,
+                    "undef" => FaultKind::Undef,
+                    "data-abort" => FaultKind::DataAbort,
+                    "panic" => FaultKind::Panic,
+                    "unclaimed-irq" => FaultKind::UnclaimedIrq,
+                    _ => return Err(Problem::UnknownValue),
+                }
+            }
+            "interference" => self.interference = parse_bool(v)?,
+            "drain" => {
+                self.drain = match v {
+                    "auto" => Drain::Auto,
+                    "live" => Drain::Live,
+                    "after" => Drain::After,
+                    _ => return Err(Problem::UnknownValue),
+                }
+            }
+            "reduce" => {
+                self.reduce = match v {
+                    "auto" => Reduce::Auto,
+                    "raw" => Reduce::Raw,
+                    "histogram" => Reduce::Histogram,
+                    _ => return Err(Problem::UnknownValue),
+                }
+            }
+            "baud" => self.baud = parse_u64(v)?.try_into().map_err(|_| Problem::BadNumber)?,
+            "icount" => self.icount = parse_bool(v)?,
+            _ => return Err(Problem::UnknownKey),
+        }
+        Ok(())
+    }
+
+    /// The measured cores for `online` cores: the configured mask, or the last core by default.
+    pub fn measured_cores(&self, online: u16) -> u64 {
+        if self.cores != 0 {
+            self.cores
+        } else {
+            1u64 << online.saturating_sub(1)
+        }
+    }
+
+    /// Whether the housekeeping core drains while the measurement runs.
+    pub fn drains_live(&self) -> bool {
+        match self.drain {
+            Drain::Live => true,
+            Drain::After => false,
+            Drain::Auto => !self.icount,
+        }
+    }
+
+    /// Checks the configuration against the machine. Returns the first problem found.
+    pub fn validate(&self, platform: &Platform) -> Result<(), ConfigError<'static>> {
+        let err = |token, problem| Err(ConfigError { token, problem });
+        if self.el > 2 {
+            return err("el", Problem::BadEl);
+        }
+        if !matches!(self.gic, 0 | 2 | 3) {
+            return err("gic", Problem::BadGic);
+        }
+        if self.el == 2 && platform.boot_el == Some(1) {
+            return err("el", Problem::El2Unavailable);
+        }
+        let final_el = if self.el == 0 { platform.boot_el } else { Some(self.el) };
+        if self.timer == TimerChoice::Hyp && final_el == Some(1) {
+            return err("timer", Problem::HypTimerAtEl1);
+        }
+        let online = platform.cores_online;
+        if online as usize > MAX_CORES {
+            return err("smp", Problem::TooManyCores);
+        }
+        if self.mode == Mode::Boot {
+            return Ok(());
+        }
+        for core in cores_in(self.measured_cores(online)) {
+            if core >= online {
+                return err("cores", Problem::CoreOutOfRange { core, online });
+            }
+            if core == 0 && online > 1 {
+                return err("cores", Problem::CoreZeroIsHousekeeping);
+            }
+        }
+        if !(MIN_DURATION_NS..=MAX_DURATION_NS).contains(&self.duration_ns) {
+            return err("duration", Problem::DurationOutOfRange);
+        }
+        let tick_ns = platform.counter_hz.map(|hz| 1_000_000_000u64.div_ceil(hz.max(1)));
+        if self.mode == Mode::Timer {
+            let min_ns = MIN_PERIOD_NS.max(tick_ns.unwrap_or(0) * 2);
+            if self.period_ns < min_ns {
+                return err(
+                    "period",
+                    Problem::PeriodBelowResolution { period_ns: self.period_ns, min_ns },
+                );
+            }
+        }
+        if let Some(tick_ns) = tick_ns
+            && self.threshold_ns < tick_ns {
+                return err(
+                    "threshold",
+                    Problem::ThresholdBelowResolution { threshold_ns: self.threshold_ns, tick_ns },
+                );
+            }
+        if self.threshold_ns == 0 {
+            return err(
+                "threshold",
+                Problem::ThresholdBelowResolution { threshold_ns: 0, tick_ns: tick_ns.unwrap_or(1) },
+            );
+        }
+        if let Some(tick) = self.inject {
+            if tick.hz == 0 || tick.hz > MAX_INJECT_HZ {
+                return err("inject", Problem::InjectRate);
+            }
+            if tick.duration_ns >= tick.period_ns() {
+                return err("inject", Problem::InjectTooLong);
+            }
+        }
+        Ok(())
+    }
+}
+
+/// Writes the configuration as `key=value` tokens that [`Config::parse`] reads back.
+impl fmt::Display for Config {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(
+            f,
+            "mode={} el={} smp={} gic={} duration={} period={} threshold={} timer={} transport={} \
+             fault={} interference={} drain={} reduce={} baud={} icount={}",
+            self.mode.name(),
+            self.el,
+            self.smp,
+            self.gic,
+            Ns(self.duration_ns),
+            Ns(self.period_ns),
+            Ns(self.threshold_ns),
+            self.timer.name(),
+            self.transport.name(),
+            self.fault.name(),
+            if self.interference { "on" } else { "off" },
+            self.drain.name(),
+            self.reduce.name(),
+            self.baud,
+            if self.icount { "on" } else { "off" },
+        )?;
+        if let Some(tick) = self.inject {
+            write!(f, " inject={tick}")?;
+        }
+        if self.cores != 0 {
+            f.write_str(" cores=")?;
+            for (i, c) in cores_in(self.cores).enumerate() {
+                if i > 0 {
+                    f.write_str(",")?;
+                }
+                write!(f, "{c}")?;
+            }
+        }
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn platform(cores: u16) -> Platform {
+        Platform { cores_online: cores, counter_hz: Some(62_500_000), boot_el: Some(2) }
+    }
+
+    #[test]
+    fn round_trips_through_text() {
+        let cfg = Config {
+            mode: Mode::Noise,
+            el: 2,
+            smp: 8,
+            gic: 3,
+            cores: 0b1010_0000,
+            duration_ns: 2_000_000_000,
+            inject: Some(InjectTick { hz: 250, duration_ns: 10_000 }),
+            timer: TimerChoice::Physical,
+            transport: Transport::Uart,
+            fault: FaultKind::DataAbort,
+            interference: true,
+            drain: Drain::After,
+            reduce: Reduce::Histogram,
+            icount: true,
+            ..Config::default()
+        };
+        let text = cfg.to_string();
+        assert_eq!(Config::parse(&text), Ok(cfg), "{text}");
+        // QEMU passes the program name first.
+        assert_eq!(Config::parse(&format!("tickscope {text}")), Ok(cfg));
+    }
+
+    #[test]
+    fn rejects_unknown_mode_with_the_token() {
+        let e = Config::parse("mode=jitter").unwrap_err();
+        assert_eq!(e.token, "mode=jitter");
+        assert_eq!(e.problem, Problem::UnknownValue);
+        assert!(e.to_string().contains("mode=jitter"));
+    }
+
+    #[test]
+    fn validates_cores_period_and_tick() {
+        let mut cfg = Config { mode: Mode::Timer, cores: 1 << 9, ..Config::default() };
+        let e = cfg.validate(&platform(4)).unwrap_err();
+        assert_eq!(e.problem, Problem::CoreOutOfRange { core: 9, online: 4 });
+        assert!(e.to_string().contains("core 9 does not exist"));
+
+        cfg.cores = 1;
+        assert_eq!(cfg.validate(&platform(4)).unwrap_err().problem, Problem::CoreZeroIsHousekeeping);
+        assert_eq!(cfg.validate(&platform(1)), Ok(()), "core 0 is fine when it is the only one");
+
+        cfg.cores = 0;
+        cfg.period_ns = 100;
+        assert!(matches!(
+            cfg.validate(&platform(4)).unwrap_err().problem,
+            Problem::PeriodBelowResolution { .. }
+        ));
+        cfg.period_ns = 1_000_000;
+        cfg.threshold_ns = 10;
+        assert!(matches!(
+            cfg.validate(&platform(4)).unwrap_err().problem,
+            Problem::ThresholdBelowResolution { tick_ns: 16, .. }
+        ));
+        cfg.threshold_ns = 1_000;
+        cfg.inject = Some(InjectTick { hz: 1000, duration_ns: 1_000_000 });
+        assert_eq!(cfg.validate(&platform(4)).unwrap_err().problem, Problem::InjectTooLong);
+        cfg.inject = Some(InjectTick { hz: 250, duration_ns: 10_000 });
+        assert_eq!(cfg.validate(&platform(4)), Ok(()));
+        let at_el1 = Platform { boot_el: Some(1), ..platform(4) };
+        cfg.el = 2;
+        assert_eq!(cfg.validate(&at_el1).unwrap_err().problem, Problem::El2Unavailable);
+    }
+
+    #[test]
+    fn default_measured_core_is_the_last() {
+        let cfg = Config::default();
+        assert_eq!(cfg.measured_cores(8), 1 << 7);
+        assert_eq!(cores_in(0b1001).collect::<Vec<_>>(), vec![0, 3]);
+    }
+}

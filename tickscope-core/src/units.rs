@@ -1,0 +1,152 @@
+//! Durations with units (`2s`, `500ms`, `10us`, `250ns`) and counter-tick conversions.
+//! Every duration in tickscope is carried as nanoseconds (`u64`) or as counter ticks plus a frequency.
+
+use core::fmt;
+
+/// Why a duration string was rejected.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum UnitError {
+    /// Empty string.
+    Empty,
+    /// No number before the unit.
+    NoNumber,
+    /// The unit is not one of `s`, `ms`, `us`, `ns` (or `µs`).
+    UnknownUnit,
+    /// A number without a unit (ambiguous: we never guess).
+    MissingUnit,
+    /// The value does not fit in 64-bit nanoseconds.
+    Overflow,
+}
+
+impl fmt::Display for UnitError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            UnitError::Empty => "empty duration",
+            UnitError::NoNumber => "a duration starts with a number, e.g. 10us",
+            UnitError::UnknownUnit => "unknown unit (use s, ms, us or ns, e.g. 2s, 500ms, 10us, 250ns)",
+            UnitError::MissingUnit => "a duration needs a unit (s, ms, us or ns), e.g. 10us",
+            UnitError::Overflow => "duration too large",
+        })
+    }
+}
+
+/// Parses a duration such as `2s`, `1.5ms`, `10us`, `250ns` into nanoseconds.
+///
+/// A fractional part is allowed (`2.5us`); the result is rounded down to whole nanoseconds.
+pub fn parse_duration(text: &str) -> Result<u64, UnitError> {
+    let text = text.trim();
+    if text.is_empty() {
+        return Err(UnitError::Empty);
+    }
+    let split = text
+        .find(|c: char| !(c.is_ascii_digit() || c == '.' || c == '_'))
+        .ok_or(UnitError::MissingUnit)?;
+    let (number, unit) = text.split_at_checked(split).ok_or(UnitError::NoNumber)?;
+    if number.is_empty() || number == "." {
+        return Err(UnitError::NoNumber);
+    }
+    let scale: u64 = match unit.trim() {
+        "s" => 1_000_000_000,
+        "ms" => 1_000_000,
+        "us" | "µs" => 1_000,
+        "ns" => 1,
+        _ => return Err(UnitError::UnknownUnit),
+    };
+    let (whole, frac) = match number.split_once('.') {
+        Some((w, f)) => (w, f),
+        None => (number, ""),
+    };
+    let mut ns: u64 = 0;
+    for c in whole.chars().filter(|c| *c != '_') {
+        let d = c.to_digit(10).ok_or(UnitError::NoNumber)? as u64;
+        ns = ns.checked_mul(10).and_then(|v| v.checked_add(d)).ok_or(UnitError::Overflow)?;
+    }
+    ns = ns.checked_mul(scale).ok_or(UnitError::Overflow)?;
+    let mut place = scale;
+    for c in frac.chars().filter(|c| *c != '_') {
+        let d = c.to_digit(10).ok_or(UnitError::NoNumber)? as u64;
+        place /= 10;
+        ns = ns.checked_add(d * place).ok_or(UnitError::Overflow)?;
+    }
+    Ok(ns)
+}
+
+/// A duration in nanoseconds, displayed with the largest unit that keeps it exact (`10us`, `2s`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Ns(pub u64);
+
+impl fmt::Display for Ns {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let ns = self.0;
+        if ns != 0 && ns.is_multiple_of(1_000_000_000) {
+            write!(f, "{}s", ns / 1_000_000_000)
+        } else if ns != 0 && ns.is_multiple_of(1_000_000) {
+            write!(f, "{}ms", ns / 1_000_000)
+        } else if ns != 0 && ns.is_multiple_of(1_000) {
+            write!(f, "{}us", ns / 1_000)
+        } else {
+            write!(f, "{ns}ns")
+        }
+    }
+}
+
+/// Converts counter ticks to nanoseconds (rounded to nearest) for a counter of `hz`.
+#[inline]
+pub fn ticks_to_ns(ticks: u64, hz: u64) -> u64 {
+    if hz == 0 {
+        return 0;
+    }
+    ((ticks as u128 * 1_000_000_000u128 + hz as u128 / 2) / hz as u128) as u64
+}
+
+/// Converts nanoseconds to counter ticks (rounded up, so a deadline is never early).
+#[inline]
+pub fn ns_to_ticks(ns: u64, hz: u64) -> u64 {
+    ((ns as u128 * hz as u128).div_ceil(1_000_000_000u128)) as u64
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn parses_every_unit() {
+        assert_eq!(parse_duration("2s"), Ok(2_000_000_000));
+        assert_eq!(parse_duration("500ms"), Ok(500_000_000));
+        assert_eq!(parse_duration("10us"), Ok(10_000));
+        assert_eq!(parse_duration("10µs"), Ok(10_000));
+        assert_eq!(parse_duration("250ns"), Ok(250));
+        assert_eq!(parse_duration("1.5ms"), Ok(1_500_000));
+        assert_eq!(parse_duration("0.25us"), Ok(250));
+        assert_eq!(parse_duration("1_000ns"), Ok(1000));
+    }
+
+    #[test]
+    fn rejects_bad_durations() {
+        assert_eq!(parse_duration(""), Err(UnitError::Empty));
+        assert_eq!(parse_duration("10"), Err(UnitError::MissingUnit));
+        assert_eq!(parse_duration("10min"), Err(UnitError::UnknownUnit));
+        assert_eq!(parse_duration("us"), Err(UnitError::NoNumber));
+        assert_eq!(parse_duration("99999999999999999999s"), Err(UnitError::Overflow));
+    }
+
+    #[test]
+    fn displays_exact_units() {
+        assert_eq!(Ns(10_000).to_string(), "10us");
+        assert_eq!(Ns(2_000_000_000).to_string(), "2s");
+        assert_eq!(Ns(1_500_000).to_string(), "1500us");
+        assert_eq!(Ns(7).to_string(), "7ns");
+        for s in ["2s", "500ms", "10us", "250ns"] {
+            assert_eq!(Ns(parse_duration(s).unwrap()).to_string(), s);
+        }
+    }
+
+    #[test]
+    fn tick_conversions_round_trip() {
+        // QEMU 7.x virt: 62.5 MHz, one tick = 16 ns.
+        assert_eq!(ticks_to_ns(625, 62_500_000), 10_000);
+        assert_eq!(ns_to_ticks(10_000, 62_500_000), 625);
+        assert_eq!(ns_to_ticks(1, 62_500_000), 1);
+        assert_eq!(ticks_to_ns(1_000, 1_000_000_000), 1_000);
+    }
+}

@@ -1,0 +1,343 @@
+//! The messages of the wire format, `postcard`-encoded inside frames (see [`super::frame`]).
+//! One enum for firmware, Linux probe and host; every timestamp is in counter ticks.
+
+use heapless::{String, Vec};
+use serde::{Deserialize, Serialize};
+
+use crate::config::{Config, TimerChoice};
+use crate::exception::VectorSlot;
+use crate::stats::WorstEvent;
+
+/// Items per sample block (a frame stays well under [`super::MAX_BODY`]).
+pub const BLOCK: usize = 32;
+/// Bytes of defmt data per log message.
+pub const LOG_BYTES: usize = 192;
+
+/// Who produced a stream.
+#[derive(Serialize, Deserialize, Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Source {
+    /// The bare-metal firmware.
+    Firmware,
+    /// The Linux probe.
+    LinuxProbe,
+}
+
+/// First message of every run: what is measured, where, with what clock.
+#[derive(Serialize, Deserialize, Debug, Clone, PartialEq)]
+pub struct RunHeader {
+    /// Wire format version of the producer (also in every frame).
+    pub format: u16,
+    /// Firmware or Linux probe.
+    pub source: Source,
+    /// Board description name (firmware) or machine name (Linux).
+    pub board: String<32>,
+    /// Main ID register of the boot core (0 when unknown).
+    pub midr: u64,
+    /// Exception level the measurement runs at (0 on Linux: EL0).
+    pub el: u8,
+    /// Exception level the image was entered at.
+    pub boot_el: u8,
+    /// GIC architecture version in use (0 when unknown).
+    pub gic: u8,
+    /// Counter frequency (CNTFRQ_EL0, or 1e9 for clock_gettime).
+    pub counter_hz: u64,
+    /// Counter value at the first instruction we control.
+    pub reset_ticks: u64,
+    /// The configuration as the producer understood it.
+    pub config: Config,
+    /// The timer `timer` mode uses, resolved from `config.timer`.
+    pub timer: TimerChoice,
+    /// Whether PMCCNTR cycle timestamps are included.
+    pub pmu: bool,
+    /// Raw samples replaced by histograms + worst-N + per-second counts (slow link).
+    pub reduced: bool,
+    /// Firmware/probe source revision (git describe), empty when unknown.
+    pub revision: String<40>,
+    /// Linux: kernel release (`uname -r`).
+    pub kernel: String<64>,
+    /// Linux: kernel command line.
+    pub cmdline: String<256>,
+}
+
+/// A core reports for duty.
+#[derive(Serialize, Deserialize, Debug, Clone, Copy, PartialEq, Eq)]
+pub struct CoreOnline {
+    /// Logical core index (position in the board's MPIDR list).
+    pub core: u16,
+    /// MPIDR_EL1 affinity value.
+    pub mpidr: u64,
+    /// Exception level it runs at.
+    pub el: u8,
+    /// Counter value when it reported.
+    pub at: u64,
+}
+
+/// PSCI CPU_ON failed for a core.
+#[derive(Serialize, Deserialize, Debug, Clone, Copy, PartialEq, Eq)]
+pub struct PsciFailure {
+    /// Logical index of the target.
+    pub core: u16,
+    /// Target MPIDR.
+    pub mpidr: u64,
+    /// PSCI return code (negative).
+    pub code: i32,
+}
+
+/// Name of a PSCI return code.
+pub fn psci_error_name(code: i32) -> &'static str {
+    match code {
+        0 => "SUCCESS",
+        -1 => "NOT_SUPPORTED",
+        -2 => "INVALID_PARAMETERS",
+        -3 => "DENIED",
+        -4 => "ALREADY_ON",
+        -5 => "ON_PENDING",
+        -6 => "INTERNAL_FAILURE",
+        -7 => "NOT_PRESENT",
+        -8 => "DISABLED",
+        -9 => "INVALID_ADDRESS",
+        _ => "UNKNOWN_PSCI_ERROR",
+    }
+}
+
+/// Result of the NEON computation a core ran (the host checks it against [`neon_reference`]).
+#[derive(Serialize, Deserialize, Debug, Clone, Copy, PartialEq, Eq)]
+pub struct NeonCheck {
+    /// Core that ran it.
+    pub core: u16,
+    /// Its result.
+    pub value: u64,
+}
+
+/// Input of the NEON check: 64 lanes of 32-bit floats, `i * 0.5 + 1`.
+pub fn neon_input(i: usize) -> f32 {
+    i as f32 * 0.5 + 1.0
+}
+
+/// The known answer of the NEON check, computed in scalar code: the bits of the f32 dot
+/// product of the input with itself, xored with the integer sum of the input's bit patterns.
+/// Both operations are exact in f32 for this input, so any correct SIMD order gives the same bits.
+pub fn neon_reference() -> u64 {
+    let mut dot = 0.0f32;
+    let mut bits: u64 = 0;
+    for i in 0..64 {
+        let v = neon_input(i);
+        dot += v * v;
+        bits = bits.wrapping_add(v.to_bits() as u64);
+    }
+    (dot.to_bits() as u64) << 32 ^ bits
+}
+
+/// One timer wake-up.
+#[derive(Serialize, Deserialize, Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct TimerSample {
+    /// Programmed deadline (counter ticks).
+    pub deadline: u64,
+    /// Counter at the first read in the handler, minus the deadline.
+    pub latency: u32,
+    /// Same in PMU cycles (PMCCNTR), `u32::MAX` when unavailable.
+    pub cycles: u32,
+}
+
+/// A gap in the counter loop above the threshold.
+#[derive(Serialize, Deserialize, Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct NoiseEvent {
+    /// Counter before the gap.
+    pub start: u64,
+    /// Gap length in ticks.
+    pub duration: u32,
+}
+
+/// One injected tick, as its own handler saw it.
+#[derive(Serialize, Deserialize, Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct TickRecord {
+    /// Programmed deadline.
+    pub deadline: u64,
+    /// First counter read in the handler, minus the deadline.
+    pub entry: u32,
+    /// Last counter read before returning, minus the deadline.
+    pub leave: u32,
+}
+
+/// A block of records from one core.
+#[derive(Serialize, Deserialize, Debug, Clone, PartialEq, Eq)]
+pub struct Block<T> {
+    /// Core the records come from.
+    pub core: u16,
+    /// The records, oldest first.
+    pub items: Vec<T, BLOCK>,
+}
+
+/// Loop-gap counts (noise mode): how many loop iterations took exactly `ticks`.
+#[derive(Serialize, Deserialize, Debug, Clone, PartialEq, Eq)]
+pub struct GapCounts {
+    /// Core.
+    pub core: u16,
+    /// `(gap in ticks, iterations)` pairs.
+    pub counts: Vec<(u32, u64), BLOCK>,
+}
+
+/// What a reduced histogram measures.
+#[derive(Serialize, Deserialize, Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Metric {
+    /// Timer wake-up latency.
+    Latency,
+    /// Noise loop gaps (all of them).
+    LoopGap,
+    /// Noise events (gaps above the threshold).
+    NoiseEvent,
+}
+
+/// Part of a histogram (nanoseconds) built on the device when the link is too slow for samples.
+#[derive(Serialize, Deserialize, Debug, Clone, PartialEq, Eq)]
+pub struct HistogramPart {
+    /// Core.
+    pub core: u16,
+    /// Metric.
+    pub metric: Metric,
+    /// `(bucket index, count)` pairs, see [`crate::hist`].
+    pub buckets: Vec<(u16, u64), BLOCK>,
+    /// On the last part: exact `(min, max, sum, overflow)`.
+    pub last: Option<(u64, u64, u64, u64)>,
+}
+
+/// Worst events and per-second event counts of a reduced metric.
+#[derive(Serialize, Deserialize, Debug, Clone, PartialEq, Eq)]
+pub struct ReducedEvents {
+    /// Core.
+    pub core: u16,
+    /// Metric.
+    pub metric: Metric,
+    /// Largest events, ns, `at` relative to the window start.
+    pub worst: Vec<WorstEvent, 16>,
+    /// Per-second counts starting at `first_second`.
+    pub first_second: u32,
+    /// Counts.
+    pub per_second: Vec<u32, BLOCK>,
+}
+
+/// End-of-measurement status of one measured core.
+#[derive(Serialize, Deserialize, Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct CoreStatus {
+    /// Core.
+    pub core: u16,
+    /// Samples taken (timer wake-ups, or loop iterations in noise mode).
+    pub samples: u64,
+    /// Records dropped because the ring was full.
+    pub lost: u64,
+    /// Counter when the window opened.
+    pub window_start: u64,
+    /// Counter when the window closed.
+    pub window_end: u64,
+    /// Injected ticks taken.
+    pub ticks: u64,
+    /// Interrupts other than the measurement's own taken on this core (should be 0).
+    pub foreign_irqs: u64,
+    /// Timer wake-ups that came more than one period late (overruns).
+    pub overruns: u64,
+}
+
+/// Per-source interrupt counts on the measured CPU over the window (Linux `/proc/interrupts`).
+#[derive(Serialize, Deserialize, Debug, Clone, PartialEq, Eq)]
+pub struct InterruptCounts {
+    /// CPU.
+    pub core: u16,
+    /// Window length in nanoseconds.
+    pub interval_ns: u64,
+    /// `(source, count)`: e.g. `("arch_timer", 500)`, `("IPI0 Rescheduling", 2)`.
+    pub sources: Vec<(String<32>, u64), 24>,
+}
+
+/// A defmt-encoded log message from the firmware.
+#[derive(Serialize, Deserialize, Debug, Clone, PartialEq, Eq)]
+pub struct LogRecord {
+    /// Core that logged.
+    pub core: u16,
+    /// Counter when it logged.
+    pub at: u64,
+    /// The defmt frame (decode with the firmware ELF's `.defmt` table).
+    pub data: Vec<u8, LOG_BYTES>,
+}
+
+/// An unexpected exception.
+#[derive(Serialize, Deserialize, Debug, Clone, Copy, PartialEq, Eq)]
+pub struct FaultReport {
+    /// Core.
+    pub core: u16,
+    /// Exception level it was taken at.
+    pub el: u8,
+    /// Vector-table slot.
+    pub slot: VectorSlot,
+    /// ESR_ELx.
+    pub esr: u64,
+    /// ELR_ELx.
+    pub elr: u64,
+    /// FAR_ELx.
+    pub far: u64,
+    /// SPSR_ELx.
+    pub spsr: u64,
+    /// Interrupt ID, for an unclaimed interrupt (`u32::MAX` otherwise).
+    pub intid: u32,
+}
+
+/// A panic on the device.
+#[derive(Serialize, Deserialize, Debug, Clone, PartialEq, Eq)]
+pub struct PanicReport {
+    /// Core.
+    pub core: u16,
+    /// Source file.
+    pub file: String<64>,
+    /// Line.
+    pub line: u32,
+    /// Message (truncated).
+    pub message: String<160>,
+}
+
+/// Last message of a run.
+#[derive(Serialize, Deserialize, Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Trailer {
+    /// Exit status the producer reports (0 = success).
+    pub status: u8,
+    /// Cores online.
+    pub cores_online: u16,
+    /// Counter at the end.
+    pub at: u64,
+}
+
+/// Every message of the wire format.
+#[derive(Serialize, Deserialize, Debug, Clone, PartialEq)]
+#[allow(clippy::large_enum_variant)] // messages are built one at a time, never stored in bulk
+pub enum Message {
+    /// Run header (first).
+    Header(RunHeader),
+    /// A core came online.
+    CoreOnline(CoreOnline),
+    /// PSCI CPU_ON failed.
+    PsciFailure(PsciFailure),
+    /// NEON check result.
+    Neon(NeonCheck),
+    /// Timer wake-ups.
+    TimerSamples(Block<TimerSample>),
+    /// Noise events.
+    NoiseEvents(Block<NoiseEvent>),
+    /// Injected ticks.
+    Ticks(Block<TickRecord>),
+    /// Loop-gap counts.
+    Gaps(GapCounts),
+    /// Reduced histogram part.
+    Histogram(HistogramPart),
+    /// Reduced worst-N and per-second counts.
+    Reduced(ReducedEvents),
+    /// Per-core end status.
+    CoreStatus(CoreStatus),
+    /// Linux interrupt attribution.
+    Interrupts(InterruptCounts),
+    /// defmt log.
+    Log(LogRecord),
+    /// Unexpected exception.
+    Fault(FaultReport),
+    /// Panic.
+    Panic(PanicReport),
+    /// End of run.
+    End(Trailer),
+}
