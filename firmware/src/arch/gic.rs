@@ -233,10 +233,19 @@ pub fn send_sgi(sgi: u32, core: usize) {
     }
 }
 
-/// Acknowledges the highest-priority pending interrupt; [`SPURIOUS`] when none.
+/// An acknowledged interrupt: its ID, and the raw acknowledge value the end-of-interrupt write
+/// must carry (GICv2 puts the source CPU of an SGI in bits 12:10).
+#[derive(Clone, Copy)]
+pub struct Acked {
+    /// Interrupt ID (INTID), [`SPURIOUS`] when nothing was pending.
+    pub id: u32,
+    raw: u32,
+}
+
+/// Acknowledges the highest-priority pending interrupt.
 #[inline(always)]
-pub fn ack() -> u32 {
-    if version() == 3 {
+pub fn ack() -> Acked {
+    let raw = if version() == 3 {
         GicCpuInterface::get_and_acknowledge_interrupt(InterruptGroup::Group1)
             .map(u32::from)
             .unwrap_or(SPURIOUS)
@@ -244,18 +253,22 @@ pub fn ack() -> u32 {
         // SAFETY: this core's slot; the interrupt path is the only user while IRQs are taken.
         let gic = unsafe { GICV2.mine() }.as_mut().expect("GIC initialised");
         gic.0.get_and_acknowledge_interrupt(InterruptGroup::Group0).map(u32::from).unwrap_or(SPURIOUS)
-    }
+    };
+    Acked { id: raw & 0x3ff, raw }
 }
 
 /// Ends (drops priority of and deactivates) an acknowledged interrupt.
 #[inline(always)]
-pub fn eoi(intid: u32) {
-    let Ok(id) = IntId::try_from(intid) else { return };
+pub fn eoi(acked: Acked) {
     if version() == 3 {
+        let Ok(id) = IntId::try_from(acked.id) else { return };
         GicCpuInterface::end_interrupt(id, InterruptGroup::Group1);
     } else {
-        // SAFETY: as in `ack`.
-        let gic = unsafe { GICV2.mine() }.as_mut().expect("GIC initialised");
-        gic.0.end_interrupt(id, InterruptGroup::Group0);
+        // GICv2: GICC_EOIR must get the acknowledge value back unchanged, source-CPU bits of an
+        // SGI included; arm-gic's IntId rejects those values, so we write the register here.
+        const GICC_EOIR: u64 = 0x10;
+        let gicc = BOARD.gic(2).map(|g| g.gicc).unwrap_or(0);
+        // SAFETY: GICC_EOIR of this core's banked CPU interface, mapped as device memory.
+        unsafe { core::ptr::write_volatile((gicc + GICC_EOIR) as *mut u32, acked.raw) };
     }
 }

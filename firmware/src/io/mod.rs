@@ -78,11 +78,6 @@ pub fn send(msg: &Message) {
     crate::arch::irq_restore(daif);
 }
 
-/// Frames sent so far.
-pub fn frames_sent() -> u32 {
-    OUT.lock().seq
-}
-
 /// A line being formatted (longer lines are cut, never split across writers).
 pub struct Line(heapless::String<240>);
 

@@ -7,7 +7,8 @@ use crate::run::{SGI_DONE, SGI_WAKE, measure};
 /// Called from the vector with the counter (and cycle counter) already read.
 #[inline(always)]
 pub fn on_irq(now: u64, cycles: u64) {
-    let intid = gic::ack();
+    let acked = gic::ack();
+    let intid = acked.id;
     if intid == gic::SPURIOUS {
         measure::count_spurious();
         return;
@@ -15,5 +16,5 @@ pub fn on_irq(now: u64, cycles: u64) {
     if !measure::on_irq(intid, now, cycles) && intid != SGI_WAKE && intid != SGI_DONE {
         crate::fault::unclaimed_irq(intid);
     }
-    gic::eoi(intid);
+    gic::eoi(acked);
 }

@@ -11,12 +11,13 @@ use tickscope_core::exit;
 use tickscope_core::probe::{self, GapTable, Schedule, Threshold};
 use tickscope_core::ring::{Producer, Ring, Slot, empty_slot};
 use tickscope_core::units::ns_to_ticks;
-use tickscope_core::wire::msg::CoreStatus;
+use tickscope_core::wire::Message;
+use tickscope_core::wire::msg::{CoreStatus, Window};
 
 use crate::arch::timer::{self, Timer};
 use crate::arch::{self, gic, pmu};
 use crate::board::MAX_CORES;
-use crate::io::println;
+use crate::io::{self, println};
 use crate::percore::{ConstInit, PerCore};
 use crate::run::{self, Command, SGI_DONE, ship};
 use crate::smp;
@@ -128,8 +129,8 @@ pub struct IrqState {
     ticks: Option<Producer<'static, 'static, Rec>>,
     /// CNTPCT - CNTVCT: added to deadlines of physical timers.
     phys_offset: u64,
-    /// Cycle-counter calibration: (counter, cycles, cycles per tick in 16.16).
-    cal: Option<(u64, u64, u64)>,
+    /// Cycle-counter calibration: cycles = counter × ratio (16.16) + offset.
+    cal: Option<(u64, u64)>,
     spurious: u64,
 }
 
@@ -230,6 +231,7 @@ pub fn run_primary(cfg: &Config, cores: usize) -> u8 {
     END_AT.store(end, Ordering::Relaxed);
     for s in shippers.iter_mut() {
         s.set_window(start);
+        io::send(&Message::Window(Window { core: s.core() as u16, start, end, threshold: threshold_ticks }));
     }
     defmt::info!("window: {=u64} ticks from {=u64}, {=usize} measured core(s)", end - start, start, list.len());
     if interferers != 0 {
@@ -311,9 +313,12 @@ pub fn run_measured(core: usize) {
             // measurement timer, virtual otherwise (noise mode measures no timer).
             let t = if cfg.mode == Mode::Timer && meas == Timer::Virtual { Timer::Physical } else { Timer::Virtual };
             let period = ns_to_ticks(tick.period_ns(), hz);
-            // In timer mode the tick fires one counter tick before a measurement deadline when
-            // both coincide, so it delays that wake-up by about its duration (a known answer).
-            let first = if cfg.mode == Mode::Timer { start.saturating_sub(1) } else { start };
+            // In timer mode the tick fires a tenth of its duration (at least 1 µs) before a
+            // measurement deadline when the two coincide, so that wake-up is delayed by about 90 %
+            // of the tick's duration: a known answer. (Fired together, the GIC would hand out
+            // the lower INTID first and the tick would delay nothing.)
+            let lead = (ns_to_ticks(tick.duration_ns, hz) / 10).max(ns_to_ticks(1_000, hz));
+            let first = if cfg.mode == Mode::Timer { start.saturating_sub(lead) } else { start };
             let sched = Schedule::new(first, period, end);
             st.tick = Some((t, t.intid()));
             st.tick_busy = ns_to_ticks(tick.duration_ns, hz);
@@ -384,17 +389,39 @@ pub fn run_measured(core: usize) {
     gic::send_sgi(SGI_DONE, 0);
 }
 
-/// Measures how many PMU cycles one counter tick is, aligned to a counter edge.
-fn calibrate_cycles() -> Option<(u64, u64, u64)> {
+/// Counter and cycle counter read right after a counter edge.
+fn edge() -> (u64, u64) {
+    let t = timer::now();
+    loop {
+        let c = timer::now();
+        if c != t {
+            return (c, pmu::cycles());
+        }
+    }
+}
+
+/// Relates the cycle counter to the counter: `cycles ≈ counter × ratio + offset`, ratio in
+/// 16.16 fixed point. The ratio is measured over 16384 counter ticks between two counter edges
+/// and snapped to an integer when within 0.1 % of one (QEMU: exactly 1e9 / CNTFRQ), so it does
+/// not drift; the offset is the smallest of 16 edge readings, within a few cycles of the edge.
+fn calibrate_cycles() -> Option<(u64, u64)> {
     if !run::pmu_enabled() {
         return None;
     }
-    let t = timer::now();
-    while timer::now() == t {}
-    let (c0, y0) = (timer::now(), pmu::cycles());
-    let t1 = timer::spin_until(c0 + 256);
-    let y1 = pmu::cycles();
-    Some((c0, y0, ((y1 - y0) << 16) / (t1 - c0).max(1)))
+    let (c0, y0) = edge();
+    timer::spin_until(c0 + 16_384);
+    let (c1, y1) = edge();
+    let mut q16 = ((y1 - y0) << 16) / (c1 - c0).max(1);
+    let whole = (q16 + 0x8000) >> 16;
+    if whole > 0 && (q16.abs_diff(whole << 16)) * 1000 < q16 {
+        q16 = whole << 16;
+    }
+    let mut offset = u64::MAX;
+    for _ in 0..16 {
+        let (c, y) = edge();
+        offset = offset.min(y.wrapping_sub(((c as u128 * q16 as u128) >> 16) as u64));
+    }
+    Some((q16, offset))
 }
 
 /// Interrupt on a measured core. Returns false if the interrupt is not the measurement's.
@@ -422,8 +449,8 @@ fn on_timer(st: &mut IrqState, t: Timer, now: u64, cycles: u64) {
     let Some(sched) = st.sched.as_mut() else { return };
     let w = sched.fire(now);
     let lat_cycles = match st.cal {
-        Some((c0, y0, q16)) => {
-            let due = y0 + (((w.deadline.wrapping_sub(c0)) as u128 * q16 as u128) >> 16) as u64;
+        Some((q16, offset)) => {
+            let due = ((w.deadline as u128 * q16 as u128) >> 16) as u64 + offset;
             cycles.saturating_sub(due).min(u32::MAX as u64 - 1) as u32
         }
         None => u32::MAX,

@@ -15,7 +15,7 @@ use tickscope_core::wire::Message;
 use tickscope_core::wire::msg::{CoreOnline, NeonCheck, PsciFailure, RunHeader, Source, Trailer, psci_error_name};
 
 use crate::arch::{self, gic, neon, pmu, timer};
-use crate::board::{BOARD, MAX_CORES, REVISION};
+use crate::board::{BOARD, REVISION};
 use crate::io::{self, println};
 use crate::smp;
 
@@ -82,15 +82,16 @@ pub fn current_command() -> Command {
 pub fn drain_pending(expected: u32) -> bool {
     let mut saw_expected = false;
     loop {
-        let id = gic::ack();
+        let acked = gic::ack();
+        let id = acked.id;
         if id == gic::SPURIOUS {
             return saw_expected;
         }
         if id == SGI_WAKE || id == SGI_DONE {
-            gic::eoi(id);
+            gic::eoi(acked);
         } else if id == expected {
             saw_expected = true;
-            gic::eoi(id);
+            gic::eoi(acked);
         } else {
             crate::fault::unclaimed_irq(id);
         }
@@ -321,9 +322,4 @@ fn halt(status: u8) -> ! {
     loop {
         arch::wfi();
     }
-}
-
-/// Highest core index this image supports (for validation messages).
-pub const fn max_cores() -> usize {
-    MAX_CORES
 }

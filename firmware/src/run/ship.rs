@@ -3,7 +3,7 @@
 
 use spin::Mutex;
 use tickscope_core::config::{Config, Mode, Reduce, Transport};
-use tickscope_core::hist::BUCKETS;
+use tickscope_core::hist::{BUCKETS, Histogram};
 use tickscope_core::probe::GapTable;
 use tickscope_core::ring::Consumer;
 use tickscope_core::stats::Accumulator;
@@ -166,26 +166,32 @@ impl Shipper {
         if self.reduced {
             let metric = if self.mode == Mode::Timer { Metric::Latency } else { Metric::NoiseEvent };
             let accs = ACCUMULATORS.lock();
-            ship_reduced(core, metric, &accs[self.slot]);
+            let acc = &accs[self.slot];
+            ship_histogram(core, metric, false, &acc.values);
+            ship_histogram(core, metric, true, &acc.events);
+            ship_events(core, metric, acc);
         }
         io::send(&Message::CoreStatus(*status));
     }
 }
 
-/// Ships a device-side accumulator: histogram parts, worst events, per-second counts.
-fn ship_reduced(core: u16, metric: Metric, acc: &Accumulator) {
-    let h = &acc.values;
+/// Ships a device-side histogram in parts; the last part carries the exact extremes.
+fn ship_histogram(core: u16, metric: Metric, events: bool, h: &Histogram) {
     let mut part: heapless::Vec<(u16, u64), BLOCK> = heapless::Vec::new();
     const _: () = assert!(BUCKETS <= u16::MAX as usize);
     for (i, n) in h.buckets() {
         let _ = part.push((i as u16, n));
         if part.is_full() {
             let buckets = core::mem::take(&mut part);
-            io::send(&Message::Histogram(HistogramPart { core, metric, buckets, last: None }));
+            io::send(&Message::Histogram(HistogramPart { core, metric, events, buckets, last: None }));
         }
     }
     let last = Some((h.min().unwrap_or(0), h.max().unwrap_or(0), h.sum().min(u64::MAX as u128) as u64, h.overflow()));
-    io::send(&Message::Histogram(HistogramPart { core, metric, buckets: part, last }));
+    io::send(&Message::Histogram(HistogramPart { core, metric, events, buckets: part, last }));
+}
+
+/// Ships worst events and per-second counts of a device-side accumulator.
+fn ship_events(core: u16, metric: Metric, acc: &Accumulator) {
     let worst = acc.worst.sorted();
     let counts = acc.per_second.counts();
     let mut first = 0usize;

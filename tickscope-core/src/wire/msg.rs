@@ -195,6 +195,8 @@ pub struct HistogramPart {
     pub core: u16,
     /// Metric.
     pub metric: Metric,
+    /// This is the histogram of the events (values above the threshold), not of all values.
+    pub events: bool,
     /// `(bucket index, count)` pairs, see [`crate::hist`].
     pub buckets: Vec<(u16, u64), BLOCK>,
     /// On the last part: exact `(min, max, sum, overflow)`.
@@ -214,6 +216,19 @@ pub struct ReducedEvents {
     pub first_second: u32,
     /// Counts.
     pub per_second: Vec<u32, BLOCK>,
+}
+
+/// The measurement window of one core, sent before its first sample.
+#[derive(Serialize, Deserialize, Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Window {
+    /// Core.
+    pub core: u16,
+    /// Counter when the window opens.
+    pub start: u64,
+    /// Counter when it closes.
+    pub end: u64,
+    /// Event threshold in counter ticks (gaps or latencies above it are events).
+    pub threshold: u64,
 }
 
 /// End-of-measurement status of one measured core.
@@ -316,6 +331,8 @@ pub enum Message {
     PsciFailure(PsciFailure),
     /// NEON check result.
     Neon(NeonCheck),
+    /// A measured core's window (before its samples).
+    Window(Window),
     /// Timer wake-ups.
     TimerSamples(Block<TimerSample>),
     /// Noise events.

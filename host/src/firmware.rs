@@ -1,0 +1,155 @@
+//! The firmware image: built on demand for a board (cargo decides what is stale), measured
+//! (loaded bytes, static RAM), and converted to a raw `.bin` for boot loaders.
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+
+use anyhow::{Context, Result};
+use object::{Object, ObjectSection, ObjectSegment, ObjectSymbol, SectionKind};
+use serde::Serialize;
+
+use crate::{fail, status, workspace};
+
+/// Loaded bytes the release image may take (issue: at most 64 KiB).
+pub const SIZE_LIMIT: u64 = 64 * 1024;
+
+/// A built firmware image.
+#[derive(Debug, Clone)]
+pub struct Image {
+    /// The ELF.
+    pub elf: PathBuf,
+    /// Board it was built for.
+    pub board: String,
+}
+
+/// Target directory of a board's firmware build (separate per board, so images never clash).
+fn target_dir(board: &str) -> Result<PathBuf> {
+    Ok(workspace::root()?.join("target").join("fw").join(board))
+}
+
+/// Builds (if stale) the firmware for `board` with the `firmware` profile.
+pub fn ensure_built(board: &str, quiet: bool) -> Result<Image> {
+    let root = workspace::root()?;
+    let target = target_dir(board)?;
+    let cargo = std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
+    let mut cmd = Command::new(&cargo);
+    cmd.current_dir(&root)
+        .args(["build", "-p", "tickscope-fw", "--target", "aarch64-unknown-none", "--profile", "firmware"])
+        .env("TICKSCOPE_BOARD", board)
+        .env("CARGO_TARGET_DIR", &target)
+        // A host build's flags must not leak into the bare-metal build.
+        .env_remove("RUSTFLAGS")
+        .env_remove("CARGO_ENCODED_RUSTFLAGS")
+        .stdout(Stdio::null());
+    if quiet {
+        cmd.arg("--quiet");
+    }
+    let out = cmd.stderr(Stdio::piped()).output().context("running cargo to build the firmware")?;
+    if !out.status.success() {
+        return Err(fail(
+            status::FAILURE,
+            format!(
+                "building the firmware for board {board} failed:\n{}",
+                String::from_utf8_lossy(&out.stderr)
+            ),
+        ));
+    }
+    let elf = target.join("aarch64-unknown-none").join("firmware").join("tickscope-fw");
+    if !elf.is_file() {
+        return Err(fail(status::FAILURE, format!("firmware build produced no {}", elf.display())));
+    }
+    Ok(Image { elf, board: board.to_string() })
+}
+
+/// Size figures of an image.
+#[derive(Debug, Clone, Serialize)]
+pub struct Sizes {
+    /// Bytes a loader copies (text + rodata + data).
+    pub image_bytes: u64,
+    /// Static RAM beyond the image: BSS, stacks, ring buffers (not loaded).
+    pub static_ram_bytes: u64,
+    /// Of which per-core stacks.
+    pub stack_bytes: u64,
+    /// Of which sample/tick rings and other no-init buffers.
+    pub noinit_bytes: u64,
+    /// Load (link) address.
+    pub load_address: u64,
+    /// Entry point.
+    pub entry: u64,
+}
+
+/// Reads the section sizes of the ELF.
+pub fn sizes(elf: &Path) -> Result<Sizes> {
+    let data = std::fs::read(elf).with_context(|| format!("reading {}", elf.display()))?;
+    let file = object::File::parse(&*data).context("parsing the firmware ELF")?;
+    let mut s = Sizes {
+        image_bytes: 0,
+        static_ram_bytes: 0,
+        stack_bytes: 0,
+        noinit_bytes: 0,
+        load_address: u64::MAX,
+        entry: file.entry(),
+    };
+    for sec in file.sections() {
+        let name = sec.name().unwrap_or("");
+        match sec.kind() {
+            SectionKind::Text | SectionKind::ReadOnlyData | SectionKind::Data | SectionKind::ReadOnlyString => {
+                if sec.address() != 0 {
+                    s.image_bytes += sec.size();
+                    s.load_address = s.load_address.min(sec.address());
+                }
+            }
+            SectionKind::UninitializedData => {
+                s.static_ram_bytes += sec.size();
+                if name == ".stacks" {
+                    s.stack_bytes += sec.size();
+                } else if name == ".noinit" {
+                    s.noinit_bytes += sec.size();
+                }
+            }
+            _ => {}
+        }
+    }
+    if s.load_address == u64::MAX {
+        s.load_address = 0;
+    }
+    Ok(s)
+}
+
+/// Writes the raw binary a boot loader copies to the load address (loaded segments laid out by
+/// physical address, gaps zero-filled). Returns (load address, bytes).
+pub fn write_bin(elf: &Path, out: &Path) -> Result<(u64, u64)> {
+    let data = std::fs::read(elf).with_context(|| format!("reading {}", elf.display()))?;
+    let file = object::File::parse(&*data).context("parsing the firmware ELF")?;
+    let mut segs: Vec<(u64, Vec<u8>)> = Vec::new();
+    for seg in file.segments() {
+        let bytes = seg.data().context("reading a segment")?;
+        if bytes.is_empty() {
+            continue;
+        }
+        segs.push((seg.address(), bytes.to_vec()));
+    }
+    let start = segs.iter().map(|s| s.0).min().ok_or_else(|| fail(status::FAILURE, "ELF has no loaded segments"))?;
+    let end = segs.iter().map(|s| s.0 + s.1.len() as u64).max().unwrap_or(start);
+    let mut bin = vec![0u8; (end - start) as usize];
+    for (addr, bytes) in segs {
+        let off = (addr - start) as usize;
+        bin[off..off + bytes.len()].copy_from_slice(&bytes);
+    }
+    if file.entry() != start {
+        return Err(fail(
+            status::FAILURE,
+            format!("entry {:#x} is not the first byte of the image ({start:#x})", file.entry()),
+        ));
+    }
+    std::fs::write(out, &bin).with_context(|| format!("writing {}", out.display()))?;
+    Ok((start, bin.len() as u64))
+}
+
+/// Address of a symbol in the ELF (e.g. for diagnostics).
+#[allow(dead_code)]
+pub fn symbol(elf: &Path, name: &str) -> Result<Option<u64>> {
+    let data = std::fs::read(elf)?;
+    let file = object::File::parse(&*data)?;
+    Ok(file.symbols().find(|s| s.name() == Ok(name)).map(|s| s.address()))
+}

@@ -1,0 +1,1 @@
+//! Linux under QEMU (being written).
