@@ -203,14 +203,22 @@ impl Decoder {
 
     /// Ends the stream and returns the report.
     pub fn finish(mut self) -> Report {
+        let mut tail_text = Vec::new();
+        let truncated = self.deframer.finish(&mut |c| {
+            if let Chunk::Text(t) = c {
+                tail_text.extend_from_slice(t);
+            }
+        });
+        if !tail_text.is_empty() {
+            self.seq.stats.text_chunks += 1;
+            self.partial_text.push_str(&String::from_utf8_lossy(&tail_text));
+        }
         self.seq.end();
         let mut r = self.report;
-        if !self.partial_text.is_empty() {
-            r.text_lines.push(std::mem::take(&mut self.partial_text));
+        for line in self.partial_text.lines() {
+            r.text_lines.push(line.trim_end_matches('\r').to_string());
         }
-        if self.deframer.pending() > 0 {
-            r.truncated = Some((self.deframer.pending_offset(), self.deframer.pending()));
-        }
+        r.truncated = truncated;
         r.link = self.seq.stats;
         r.link.bytes = self.deframer.offset();
         r

@@ -111,6 +111,8 @@ impl RunDir {
             }
         };
         std::fs::create_dir_all(&path).with_context(|| format!("creating run directory {}", path.display()))?;
+        // Absolute, because QEMU runs with the run directory as its working directory.
+        let path = path.canonicalize().with_context(|| format!("resolving {}", path.display()))?;
         Ok(RunDir { path })
     }
 

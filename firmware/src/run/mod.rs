@@ -6,7 +6,7 @@ pub mod irq;
 pub mod measure;
 pub mod ship;
 
-use core::sync::atomic::{AtomicBool, AtomicU32, AtomicU64, Ordering};
+use core::sync::atomic::{AtomicBool, AtomicU32, Ordering};
 
 use aarch64_cpu::registers::{MIDR_EL1, Readable};
 use tickscope_core::config::{Config, FaultKind, Mode, cores_in};
@@ -15,7 +15,7 @@ use tickscope_core::wire::Message;
 use tickscope_core::wire::msg::{CoreOnline, NeonCheck, PsciFailure, RunHeader, Source, Trailer, psci_error_name};
 
 use crate::arch::{self, gic, neon, pmu, timer};
-use crate::board::{BOARD, REVISION};
+use crate::board::{BOARD, MAX_CORES, REVISION};
 use crate::io::{self, println};
 use crate::smp;
 
@@ -40,9 +40,10 @@ pub enum Command {
     Stop = 4,
 }
 
-static COMMAND: AtomicU32 = AtomicU32::new(Command::Idle as u32);
-static COMMAND_SEQ: AtomicU32 = AtomicU32::new(0);
-static TARGETS: AtomicU64 = AtomicU64::new(0);
+/// Each core's current command and a sequence number bumped for every new one (per core, so
+/// commands for different cores never overwrite each other).
+static COMMAND: [AtomicU32; MAX_CORES] = [const { AtomicU32::new(Command::Idle as u32) }; MAX_CORES];
+static COMMAND_SEQ: [AtomicU32; MAX_CORES] = [const { AtomicU32::new(0) }; MAX_CORES];
 static PMU: AtomicBool = AtomicBool::new(false);
 
 /// Whether the PMU cycle counter is running (read at interrupt entry when it is).
@@ -58,17 +59,17 @@ pub fn config() -> &'static Config {
 
 /// Publishes a command to the cores in `targets` and wakes them.
 pub fn command(cmd: Command, targets: u64) {
-    COMMAND.store(cmd as u32, Ordering::Relaxed);
-    TARGETS.store(targets, Ordering::Relaxed);
-    COMMAND_SEQ.fetch_add(1, Ordering::Release);
     for core in cores_in(targets) {
-        gic::send_sgi(SGI_WAKE, core as usize);
+        let core = core as usize;
+        COMMAND[core].store(cmd as u32, Ordering::Relaxed);
+        COMMAND_SEQ[core].fetch_add(1, Ordering::Release);
+        gic::send_sgi(SGI_WAKE, core);
     }
 }
 
-/// Current command, for cores that poll while working (interference).
+/// This core's current command, for cores that poll while working (interference).
 pub fn current_command() -> Command {
-    match COMMAND.load(Ordering::Acquire) {
+    match COMMAND[smp::core_index()].load(Ordering::Acquire) {
         1 => Command::Measure,
         2 => Command::Interfere,
         3 => Command::Fault,
@@ -267,16 +268,14 @@ pub fn secondary_main(core: usize) -> ! {
 fn park(core: usize) -> ! {
     let mut seen = 0;
     loop {
-        let seq = COMMAND_SEQ.load(Ordering::Acquire);
+        let seq = COMMAND_SEQ[core].load(Ordering::Acquire);
         if seq != seen {
             seen = seq;
-            if TARGETS.load(Ordering::Relaxed) & (1 << core) != 0 {
-                match current_command() {
-                    Command::Measure => measure::run_measured(core),
-                    Command::Interfere => measure::interfere(core),
-                    Command::Fault => crate::fault::trigger(config().fault),
-                    Command::Idle | Command::Stop => {}
-                }
+            match current_command() {
+                Command::Measure => measure::run_measured(core),
+                Command::Interfere => measure::interfere(core),
+                Command::Fault => crate::fault::trigger(config().fault),
+                Command::Idle | Command::Stop => {}
             }
         }
         arch::wfi();

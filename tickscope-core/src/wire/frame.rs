@@ -210,6 +210,25 @@ impl Deframer {
         self.chunk_start
     }
 
+    /// Ends the stream: a pending chunk that is text is passed on as text; anything else is an
+    /// unfinished frame, returned as `(offset, bytes)` (the stream was truncated).
+    pub fn finish(&mut self, sink: &mut dyn FnMut(Chunk<'_>)) -> Option<(u64, u64)> {
+        let pending = (self.chunk_len > 0).then_some((self.chunk_start, self.chunk_len));
+        let result = if self.overlong {
+            (!self.overlong_text).then_some(pending).flatten()
+        } else if self.len > 0 && is_text(&self.buf[..self.len]) {
+            sink(Chunk::Text(&self.buf[..self.len]));
+            None
+        } else {
+            pending
+        };
+        self.len = 0;
+        self.chunk_len = 0;
+        self.overlong = false;
+        self.overlong_text = false;
+        result
+    }
+
     /// Feeds bytes; calls `sink` for every complete chunk, in order.
     pub fn push(&mut self, mut input: &[u8], sink: &mut dyn FnMut(Chunk<'_>)) {
         while !input.is_empty() {
@@ -218,12 +237,12 @@ impl Deframer {
                     let (part, rest) = input.split_at(z);
                     if self.chunk_len == 0 {
                         // Whole chunk inside the input: decode it without copying.
-                        Self::finish(&mut self.decoded, part, self.offset, sink);
+                        Self::emit(&mut self.decoded, part, self.offset, sink);
                     } else {
                         self.append(part, sink);
                         if !self.overlong {
                             let buf = &self.buf[..self.len];
-                            Self::finish(&mut self.decoded, buf, self.chunk_start, sink);
+                            Self::emit(&mut self.decoded, buf, self.chunk_start, sink);
                         } else if !self.overlong_text {
                             let len = self.chunk_len as usize;
                             sink(Chunk::Corrupt { len, offset: self.chunk_start });
@@ -276,7 +295,7 @@ impl Deframer {
         self.len = 0;
     }
 
-    fn finish(
+    fn emit(
         decoded: &mut [u8; MAX_BODY],
         chunk: &[u8],
         offset: u64,

@@ -1,0 +1,122 @@
+//! Foundation, end to end under QEMU: every core comes up at the asked EL with the asked GIC, NEON
+//! works, and every fault kind is reported loudly with a non-zero exit.
+
+mod common;
+use common::*;
+
+fn boot(el: u8, entry: u8, gic: u8, smp: u16) -> serde_json::Value {
+    let d = tmp();
+    let r = tickscope(&[
+        "boot",
+        "--el",
+        &el.to_string(),
+        "--entry-el",
+        &entry.to_string(),
+        "--gic",
+        &gic.to_string(),
+        "--smp",
+        &smp.to_string(),
+        "--json",
+        "--out",
+        &out(&d, "boot"),
+    ]);
+    r.expect_status(0);
+    r.json()
+}
+
+#[test]
+fn every_el_gic_and_core_count_boots() {
+    for el in [1u8, 2] {
+        for gic in [2u8, 3] {
+            for smp in [1u16, 4] {
+                let j = boot(el, el, gic, smp);
+                assert_eq!(j["cores_online"], smp, "EL{el} GICv{gic} smp {smp}: {j:#}");
+                assert_eq!(j["el"], el, "{j:#}");
+                assert_eq!(j["entry_el"], el, "{j:#}");
+                assert_eq!(j["gic"], gic, "{j:#}");
+                assert_eq!(j["neon_ok"], true, "{j:#}");
+                let cores = j["cores"].as_array().unwrap();
+                assert!(cores.iter().all(|c| c["el"] == el), "every core at EL{el}: {j:#}");
+            }
+        }
+    }
+}
+
+#[test]
+fn drops_from_el2_to_el1_on_every_core() {
+    for gic in [2u8, 3] {
+        let j = boot(1, 2, gic, 4);
+        assert_eq!((j["el"].as_u64(), j["entry_el"].as_u64()), (Some(1), Some(2)), "{j:#}");
+        assert_eq!(j["cores_online"], 4, "{j:#}");
+        assert!(j["cores"].as_array().unwrap().iter().all(|c| c["el"] == 1), "{j:#}");
+    }
+}
+
+#[test]
+fn eight_cores_at_el2_with_gicv3_report_their_mpidrs() {
+    let j = boot(2, 2, 3, 8);
+    assert_eq!(j["cores_online"], 8);
+    let mpidrs: Vec<&str> = j["cores"].as_array().unwrap().iter().map(|c| c["mpidr"].as_str().unwrap()).collect();
+    assert_eq!(mpidrs, ["0x0", "0x1", "0x2", "0x3", "0x4", "0x5", "0x6", "0x7"]);
+}
+
+#[test]
+fn each_fault_kind_is_reported_with_class_and_esr() {
+    // (kind, exit status, text that must appear on the output)
+    let cases = [
+        ("undef", 3, "Unknown reason (undefined instruction)"),
+        ("data-abort", 3, "Data abort (same EL)"),
+        ("panic", 4, "deliberate panic"),
+        ("unclaimed-irq", 3, "INTID 15"),
+    ];
+    for (el, gic) in [(1u8, 2u8), (2, 3)] {
+        for (kind, status, text) in cases {
+            let d = tmp();
+            let r = tickscope(&[
+                "boot", "--fault", kind, "--el", &el.to_string(), "--gic", &gic.to_string(), "--out", &out(&d, "f"),
+            ]);
+            let all = format!("{}{}", r.stdout, r.stderr);
+            assert_eq!(r.status, status, "--fault {kind} at EL{el}: {all}");
+            assert!(all.contains(text), "--fault {kind}: missing `{text}` in:\n{all}");
+            if kind != "panic" {
+                assert!(all.contains("ESR"), "--fault {kind}: no ESR in:\n{all}");
+                assert!(all.contains("ELR") && all.contains("FAR") && all.contains("SPSR"), "{all}");
+                assert!(all.contains("on core 3"), "the fault comes from the last core: {all}");
+            }
+        }
+    }
+}
+
+#[test]
+fn bad_configuration_is_refused_before_booting() {
+    let d = tmp();
+    let r = tickscope(&["measure", "--mode", "timer", "--core", "9", "--smp", "4", "--out", &out(&d, "x")]);
+    assert_eq!(r.status, 2, "{}", r.stderr);
+    assert!(r.stderr.contains("core 9 does not exist"), "{}", r.stderr);
+    let r = tickscope(&["measure", "--mode", "timer", "--period", "100ns", "--out", &out(&d, "y")]);
+    assert_eq!(r.status, 2, "{}", r.stderr);
+    assert!(r.stderr.contains("below the resolution"), "{}", r.stderr);
+    let r = tickscope(&["measure", "--mode", "jitter"]);
+    assert_eq!(r.status, 2, "{}", r.stderr);
+    let r = tickscope(&["boot", "--gic", "2", "--smp", "9"]);
+    assert_eq!(r.status, 2, "{}", r.stderr);
+    assert!(r.stderr.contains("GICv2 supports at most 8 cores"), "{}", r.stderr);
+}
+
+#[test]
+fn a_hung_guest_is_killed_and_reported() {
+    // A measurement far longer than the timeout: QEMU is killed, the run reports it and exits 124.
+    let d = tmp();
+    let r = tickscope(&["measure", "--mode", "noise", "--duration", "600s", "--timeout", "3", "--out", &out(&d, "h")]);
+    assert_eq!(r.status, 124, "{}{}", r.stdout, r.stderr);
+    assert!(r.stderr.contains("did not finish within"), "{}", r.stderr);
+}
+
+#[test]
+fn the_release_image_fits_in_64_kib() {
+    let r = tickscope(&["image", "--json"]);
+    r.expect_status(0);
+    let j = r.json();
+    assert!(num(&j, "image_bytes") <= 65536.0, "{j:#}");
+    assert!(num(&j, "image_bytes") > 4096.0, "{j:#}");
+}

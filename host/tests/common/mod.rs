@@ -1,0 +1,69 @@
+//! Helpers for the end-to-end tests: run the `tickscope` binary and read its JSON.
+#![allow(dead_code)]
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+/// What a `tickscope` invocation produced.
+pub struct Run {
+    pub status: i32,
+    pub stdout: String,
+    pub stderr: String,
+}
+
+impl Run {
+    /// stdout as JSON, or a panic that shows everything.
+    pub fn json(&self) -> serde_json::Value {
+        serde_json::from_str(&self.stdout).unwrap_or_else(|e| {
+            panic!("stdout is not JSON ({e}); status {}\nstdout:\n{}\nstderr:\n{}", self.status, self.stdout, self.stderr)
+        })
+    }
+
+    /// Panics with all output unless the exit status is `want`.
+    pub fn expect_status(&self, want: i32) -> &Self {
+        assert_eq!(
+            self.status, want,
+            "unexpected exit status\nstdout:\n{}\nstderr:\n{}",
+            self.stdout, self.stderr
+        );
+        self
+    }
+}
+
+/// Runs tickscope with `args` from the source tree root.
+pub fn tickscope(args: &[&str]) -> Run {
+    let out = Command::new(env!("CARGO_BIN_EXE_tickscope"))
+        .args(args)
+        .current_dir(root())
+        .output()
+        .expect("running tickscope");
+    Run {
+        status: out.status.code().unwrap_or(-1),
+        stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
+        stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
+    }
+}
+
+/// The source tree root.
+pub fn root() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).parent().unwrap().to_path_buf()
+}
+
+/// A fresh temporary directory for a run.
+pub fn tmp() -> tempfile::TempDir {
+    tempfile::Builder::new().prefix("tickscope-test-").tempdir().unwrap()
+}
+
+/// A run directory path inside `dir`.
+pub fn out(dir: &tempfile::TempDir, name: &str) -> String {
+    dir.path().join(name).display().to_string()
+}
+
+/// `value[key]` as f64, with a readable panic.
+pub fn num(v: &serde_json::Value, path: &str) -> f64 {
+    let mut cur = v;
+    for k in path.split('.') {
+        cur = &cur[k];
+    }
+    cur.as_f64().unwrap_or_else(|| panic!("{path} is not a number in {v:#}"))
+}

@@ -1,0 +1,39 @@
+#!/usr/bin/env bash
+# Runs every tickscope test from a fresh clone on a Debian machine with rustup: installs the
+# pinned toolchain and its targets (rust-toolchain.toml) and QEMU (apt-get, when root) first.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+step() { printf '\n=== %s\n' "$*"; }
+
+step "toolchain (rust-toolchain.toml)"
+rustup toolchain install
+
+step "QEMU"
+if ! command -v qemu-system-aarch64 >/dev/null; then
+    if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; then
+        export DEBIAN_FRONTEND=noninteractive
+        apt-get install -y --no-install-recommends qemu-system-arm >/dev/null 2>&1 \
+            || { apt-get update >/dev/null && apt-get install -y --no-install-recommends qemu-system-arm >/dev/null; }
+    else
+        echo "qemu-system-aarch64 is missing: sudo apt-get install qemu-system-arm" >&2
+        exit 127
+    fi
+fi
+qemu-system-aarch64 --version | head -1
+
+step "firmware image (release profile, 64 KiB budget)"
+cargo build --release -p tickscope
+./target/release/tickscope image
+
+step "unit, property and end-to-end tests"
+cargo test --workspace --no-fail-fast
+
+step "optional features build"
+cargo check -p tickscope --features probe-rs
+
+step "CI recipe (docs/ci.md): deterministic run gated on the committed baseline"
+bash scripts/ci-gate.sh
+
+echo
+echo "all tests passed"
