@@ -113,6 +113,32 @@ pub fn cores_online() -> usize {
     ONLINE.iter().filter(|c| c.load(Ordering::Acquire)).count()
 }
 
+/// Written at the lowest word of every core's stack at boot; a different value at the end of the
+/// run means the stack overflowed (there are no guard pages with 1 GiB blocks).
+const STACK_CANARY: u64 = 0x7153_c0de_57ac_4a11;
+
+/// Marks the bottom of the running core's stack.
+pub fn plant_canary() {
+    let bottom = stack_top(core_index()) - STACK_SIZE as u64;
+    // SAFETY: the lowest word of this core's own stack, far below its current frames.
+    unsafe { core::ptr::write_volatile(bottom as *mut u64, STACK_CANARY) };
+}
+
+/// Cores (bitmask) whose stack canary was overwritten.
+pub fn overflowed_stacks() -> u64 {
+    let mut bad = 0;
+    for core in 0..MAX_CORES {
+        if ONLINE[core].load(Ordering::Acquire) {
+            let bottom = stack_top(core) - STACK_SIZE as u64;
+            // SAFETY: reading the lowest word of a stack in the identity-mapped RAM.
+            if unsafe { core::ptr::read_volatile(bottom as *const u64) } != STACK_CANARY {
+                bad |= 1 << core;
+            }
+        }
+    }
+    bad
+}
+
 fn stack_top(core: usize) -> u64 {
     // Only the address of the linker symbol is taken (no read).
     let base = core::ptr::addr_of!(entry::__stacks_start) as u64;

@@ -12,7 +12,8 @@ use tickscope_core::stats::{Accumulator, WorstEvent};
 use tickscope_core::units::ticks_to_ns;
 use tickscope_core::wire::Message;
 use tickscope_core::wire::msg::{
-    CoreOnline, CoreStatus, FaultReport, InterruptCounts, PanicReport, PsciFailure, RunHeader, TickRecord, Trailer,
+    CAUSE_TIMER,
+    CoreOnline, CoreStatus, FaultReport, InterruptCounts, LinuxInfo, PanicReport, PsciFailure, RunHeader, TickRecord, Trailer,
     Window,
 };
 
@@ -32,8 +33,10 @@ pub struct CoreData {
     pub acc: Box<Accumulator>,
     /// Timer-mode latency in PMU cycles (when available).
     pub cycles: Box<Histogram>,
-    /// Events as (start ns since window, duration ns), first [`MAX_TIMELINE`].
-    pub timeline: Vec<(u64, u64)>,
+    /// Events as (start ns since window, duration ns, cause), first [`MAX_TIMELINE`].
+    pub timeline: Vec<(u64, u64, u8)>,
+    /// Events the producer attributed to a timer interrupt on the measured CPU (Linux).
+    pub timer_events: Vec<u64>,
     /// Injected ticks as the handler saw them, first [`MAX_TIMELINE`].
     pub ticks: Vec<TickRecord>,
     /// End status.
@@ -54,6 +57,7 @@ impl CoreData {
             acc: Box::new(Accumulator::new(threshold_ns)),
             cycles: Box::new(Histogram::new()),
             timeline: Vec::new(),
+            timer_events: Vec::new(),
             ticks: Vec::new(),
             status: None,
             records: 0,
@@ -87,6 +91,8 @@ pub struct Analysis {
     pub cores: BTreeMap<u16, CoreData>,
     /// Linux interrupt attribution.
     pub interrupts: Vec<InterruptCounts>,
+    /// Linux isolation facts.
+    pub linux: Option<LinuxInfo>,
     /// Faults.
     pub faults: Vec<FaultReport>,
     /// Panics.
@@ -150,7 +156,7 @@ impl Sink for Analysis {
                     c.records += 1;
                     if lat > c.acc.threshold_ns {
                         if c.timeline.len() < MAX_TIMELINE {
-                            c.timeline.push((at, lat));
+                            c.timeline.push((at, lat, 0));
                         } else {
                             c.timeline_dropped += 1;
                         }
@@ -170,8 +176,11 @@ impl Sink for Analysis {
                         c.acc.record_event_only(dur, at, b.core);
                     }
                     c.records += 1;
+                    if e.cause == CAUSE_TIMER && c.timer_events.len() < MAX_TIMELINE {
+                        c.timer_events.push(dur);
+                    }
                     if c.timeline.len() < MAX_TIMELINE {
-                        c.timeline.push((at, dur));
+                        c.timeline.push((at, dur, e.cause));
                     } else {
                         c.timeline_dropped += 1;
                     }
@@ -220,6 +229,7 @@ impl Sink for Analysis {
                 self.core(s.core).status = Some(*s);
             }
             Message::Interrupts(i) => self.interrupts.push(i.clone()),
+            Message::Linux(l) => self.linux = Some(l.clone()),
             Message::Log(_) => {}
             Message::Fault(f) => self.faults.push(*f),
             Message::Panic(p) => self.panics.push(p.clone()),
@@ -245,7 +255,7 @@ pub fn median(v: &mut [u64]) -> Option<u64> {
 /// overhead is the event minus the handler's own busy time (entry + exit cost).
 pub fn tick_events(c: &CoreData, hz: u64) -> (Vec<u64>, Vec<u64>, Vec<u64>) {
     let start = c.window.map(|w| w.start).unwrap_or(0);
-    let mut events: Vec<(u64, u64)> = c.timeline.clone();
+    let mut events: Vec<(u64, u64)> = c.timeline.iter().map(|e| (e.0, e.1)).collect();
     events.sort_unstable();
     let mut durations = Vec::new();
     let mut overheads = Vec::new();

@@ -156,7 +156,7 @@ pub fn series<'a>(a: &'a Analysis, values: &'a Histogram, label: &str) -> Series
     let events = a
         .cores
         .values()
-        .flat_map(|c| c.timeline.iter().map(move |&(at, d)| (at as f64 / 1e9, d as f64 / 1e3, c.core)))
+        .flat_map(|c| c.timeline.iter().map(move |&(at, d, _)| (at as f64 / 1e9, d as f64 / 1e3, c.core)))
         .collect();
     Series { label: label.to_string(), values, events }
 }

@@ -101,6 +101,9 @@ pub struct Summary {
     /// (injected ticks on bare metal; on Linux, all events, which are the tick's when the rate
     /// matches `timer_irqs_per_s`).
     pub tick_cost_ns: Option<u64>,
+    /// Noise events per second that coincide with a timer interrupt on the measured CPU
+    /// (injected ticks on bare metal; the kernel tick on Linux, from the arch_timer count).
+    pub tick_events_per_s: Option<f64>,
     /// Interrupt entry + exit cost beyond the handler's busy time (median), ns.
     pub irq_overhead_ns: Option<u64>,
     /// Injected tick.
@@ -179,19 +182,28 @@ pub fn summarize(a: &Analysis, label: &str, emulation: &str, frames_lost: u64) -
         for (name, n) in &i.sources {
             let rate = *n as f64 / secs;
             *interrupts_per_s.entry(name.to_string()).or_insert(0.0) += rate / a.interrupts.len() as f64;
-            if name.contains("arch_timer") {
+            if name.contains("arch_timer") || name.starts_with("LOC") {
                 timer += rate;
             }
         }
         *timer_irqs_per_s.get_or_insert(0.0) += timer / a.interrupts.len() as f64;
     }
-    let tick_cost_ns = if source == "linux" {
-        // No per-tick records on Linux: the events are the tick's when the rates match.
-        let mut all: Vec<u64> = a.cores.values().flat_map(|c| c.timeline.iter().map(|e| e.1)).collect();
-        median(&mut all)
+    if source == "firmware" && duration_s > 0.0 && cfg.mode != tickscope_core::Mode::Boot {
+        // Bare metal: the only timer interrupts on a measured core are the measurement's own
+        // (timer mode) and the injected tick.
+        timer_irqs_per_s = Some(ticks_taken as f64 / duration_s / n_cores);
+    }
+    // Bare metal: events matched to the injected ticks' records. Linux: events during which
+    // the measured CPU's arch_timer count moved (the probe checks it at every event).
+    let mut linux_ticks: Vec<u64> = a.cores.values().flat_map(|c| c.timer_events.iter().copied()).collect();
+    let linux_tick_count = linux_ticks.len();
+    let (tick_cost_ns, tick_events) = if source == "linux" {
+        (median(&mut linux_ticks), linux_tick_count)
     } else {
-        median(&mut tick_durations)
+        (median(&mut tick_durations), tick_durations.len())
     };
+    let tick_events_per_s = (duration_s > 0.0 && (source == "linux" || cfg.mode == tickscope_core::Mode::Noise))
+        .then(|| round6(tick_events as f64 / duration_s / n_cores));
     Summary {
         label: label.to_string(),
         source: source.into(),
@@ -212,6 +224,7 @@ pub fn summarize(a: &Analysis, label: &str, emulation: &str, frames_lost: u64) -
         event_ns: merged.event_quantiles(),
         latency_cycles: quantiles_or_none(&cycles),
         tick_cost_ns,
+        tick_events_per_s,
         irq_overhead_ns: median(&mut overheads),
         inject: cfg.inject.map(|t| TickSummary {
             hz: t.hz,

@@ -86,9 +86,14 @@ impl Histogram {
         Histogram { counts: [0; BUCKETS], total: 0, overflow: 0, min: 0, max: 0, sum: 0 }
     }
 
-    /// Clears all counts.
+    /// Clears all counts, in place (no 35 KiB temporary on a small firmware stack).
     pub fn clear(&mut self) {
-        *self = Self::new();
+        self.counts.fill(0);
+        self.total = 0;
+        self.overflow = 0;
+        self.min = 0;
+        self.max = 0;
+        self.sum = 0;
     }
 
     /// Records one value.

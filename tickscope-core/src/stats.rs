@@ -157,6 +157,16 @@ impl Accumulator {
         }
     }
 
+    /// Empties the accumulator in place and sets its threshold (no large temporary: the
+    /// firmware keeps accumulators in statics and has small stacks).
+    pub fn reset(&mut self, threshold_ns: u64) {
+        self.values.clear();
+        self.events.clear();
+        self.worst = WorstN::new();
+        self.per_second = PerSecond::new();
+        self.threshold_ns = threshold_ns;
+    }
+
     /// Records one value observed `at_ns` after the window opened on `core`.
     #[inline]
     pub fn record(&mut self, value_ns: u64, at_ns: u64, core: u16) {

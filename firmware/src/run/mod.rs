@@ -153,6 +153,7 @@ fn fail(status: u8, args: core::fmt::Arguments<'_>) -> ! {
 /// Core 0 after boot: MMU on, at the run's EL.
 pub fn primary_main() -> ! {
     measure::init_core();
+    smp::plant_canary();
     let e = smp::early();
     let cfg = e.config.clone();
     io::init(cfg.transport);
@@ -250,6 +251,7 @@ fn check_mmio_probe() {
 /// A secondary core after boot: MMU on, at the run's EL.
 pub fn secondary_main(core: usize) -> ! {
     measure::init_core();
+    smp::plant_canary();
     let el = arch::current_el();
     timer::disable_all(el);
     if pmu_enabled() {
@@ -285,8 +287,13 @@ fn park(core: usize) -> ! {
 
 /// Sends the trailer and ends the run: QEMU exits with `status` (semihosting); a board prints
 /// the status and halts.
-pub fn finish(status: u8) -> ! {
+pub fn finish(mut status: u8) -> ! {
     arch::irq_save();
+    let overflowed = smp::overflowed_stacks();
+    if overflowed != 0 {
+        println!("tickscope: stack overflow on core(s) {overflowed:#x}: results are not trustworthy");
+        status = exit::FAILURE;
+    }
     io::send(&Message::End(Trailer {
         status,
         cores_online: smp::cores_online() as u16,

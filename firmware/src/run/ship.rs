@@ -10,7 +10,7 @@ use tickscope_core::stats::Accumulator;
 use tickscope_core::units::ticks_to_ns;
 use tickscope_core::wire::Message;
 use tickscope_core::wire::msg::{
-    BLOCK, Block, CoreStatus, GapCounts, HistogramPart, Metric, NoiseEvent, ReducedEvents, TickRecord,
+    BLOCK, Block, CAUSE_UNKNOWN, CoreStatus, GapCounts, HistogramPart, Metric, NoiseEvent, ReducedEvents, TickRecord,
     TimerSample,
 };
 
@@ -69,7 +69,7 @@ impl Shipper {
     ) -> Self {
         let reduced = reduced(cfg);
         if reduced {
-            ACCUMULATORS.lock()[slot] = Accumulator::new(cfg.threshold_ns);
+            ACCUMULATORS.lock()[slot].reset(cfg.threshold_ns);
         }
         Shipper {
             core,
@@ -118,7 +118,7 @@ impl Shipper {
                     }
                 }
                 _ => {
-                    let _ = self.noise_block.push(NoiseEvent { start: r.a, duration: r.b });
+                    let _ = self.noise_block.push(NoiseEvent { start: r.a, duration: r.b, cause: CAUSE_UNKNOWN });
                     if self.noise_block.is_full() {
                         let mut items = core::mem::take(&mut self.noise_block);
                         io::send(&Message::NoiseEvents(self.block(&mut items)));

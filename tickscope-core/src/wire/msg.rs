@@ -146,7 +146,18 @@ pub struct NoiseEvent {
     pub start: u64,
     /// Gap length in ticks.
     pub duration: u32,
+    /// What the producer knows caused it: [`CAUSE_UNKNOWN`], [`CAUSE_NO_TIMER`], [`CAUSE_TIMER`].
+    pub cause: u8,
 }
+
+/// The producer did not attribute the event (the firmware attributes with tick records instead).
+pub const CAUSE_UNKNOWN: u8 = 0;
+/// No timer interrupt was taken on the measured CPU during the gap (on Linux: the CPU's
+/// arch_timer count did not move): the gap came from elsewhere (another interrupt, the
+/// hypervisor or emulator, firmware).
+pub const CAUSE_NO_TIMER: u8 = 1;
+/// The measured CPU took a timer interrupt (the kernel tick, on Linux) during the gap.
+pub const CAUSE_TIMER: u8 = 2;
 
 /// One injected tick, as its own handler saw it.
 #[derive(Serialize, Deserialize, Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -263,6 +274,23 @@ pub struct InterruptCounts {
     pub sources: Vec<(String<32>, u64), 24>,
 }
 
+/// What the Linux probe found about CPU isolation on its machine.
+#[derive(Serialize, Deserialize, Debug, Clone, PartialEq, Eq)]
+pub struct LinuxInfo {
+    /// CPUs online.
+    pub cpus: u16,
+    /// `/sys/devices/system/cpu/nohz_full` (empty: tick never stopped anywhere).
+    pub nohz_full: String<64>,
+    /// `/sys/devices/system/cpu/isolated`.
+    pub isolated: String<64>,
+    /// Real-time throttling was off during the run (`sched_rt_runtime_us` = -1).
+    pub rt_throttling_off: bool,
+    /// The probe ran with SCHED_FIFO.
+    pub fifo: bool,
+    /// Its memory was locked.
+    pub locked: bool,
+}
+
 /// A defmt-encoded log message from the firmware.
 #[derive(Serialize, Deserialize, Debug, Clone, PartialEq, Eq)]
 pub struct LogRecord {
@@ -349,6 +377,8 @@ pub enum Message {
     CoreStatus(CoreStatus),
     /// Linux interrupt attribution.
     Interrupts(InterruptCounts),
+    /// Linux CPU isolation facts.
+    Linux(LinuxInfo),
     /// defmt log.
     Log(LogRecord),
     /// Unexpected exception.

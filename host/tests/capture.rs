@@ -1,0 +1,78 @@
+//! `tickscope capture` over a real serial path: QEMU's PL011 on a pseudo-terminal, read through
+//! the serial-port code exactly as a board's /dev/ttyUSB0 would be.
+
+mod common;
+use common::*;
+use std::io::{BufRead, BufReader, Write};
+use std::process::{Command, Stdio};
+use std::time::Duration;
+
+#[test]
+fn captures_a_uart_run_from_a_serial_device() {
+    let img = tickscope(&["image", "--json"]);
+    img.expect_status(0);
+    let elf = img.json()["elf"].as_str().unwrap().to_string();
+    // QEMU starts paused with its monitor on stdin/stdout and the UART on a pty.
+    let mut qemu = Command::new("qemu-system-aarch64")
+        .args(["-M", "virt", "-cpu", "cortex-a72", "-smp", "2", "-m", "256M", "-nodefaults", "-display", "none"])
+        .args(["-icount", "shift=0,align=off,sleep=off", "-kernel", &elf, "-serial", "pty", "-monitor", "stdio", "-S"])
+        .args([
+            "-semihosting-config",
+            "enable=on,target=native,arg=tickscope,arg=mode=timer,arg=smp=2,arg=duration=200ms,arg=transport=uart,arg=icount=on",
+        ])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("starting qemu");
+    // With the monitor on stdio, QEMU announces the pty there.
+    let mut monitor = BufReader::new(qemu.stdout.take().unwrap());
+    let mut line = String::new();
+    let pty = loop {
+        line.clear();
+        if monitor.read_line(&mut line).unwrap() == 0 {
+            let _ = qemu.kill();
+            panic!("QEMU did not announce its pty");
+        }
+        if let Some(p) = line.split("redirected to ").nth(1) {
+            break p.split_whitespace().next().unwrap().to_string();
+        }
+    };
+    let d = tmp();
+    let o = out(&d, "cap");
+    let capture = Command::new(env!("CARGO_BIN_EXE_tickscope"))
+        .args(["capture", "--serial", &pty, "--baud", "115200", "--timeout", "60", "--emulation", "icount", "--json", "--out", &o])
+        .current_dir(root())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    // QEMU notices the opened pty within a second; then let the guest run.
+    std::thread::sleep(Duration::from_millis(1500));
+    qemu.stdin.as_mut().unwrap().write_all(b"cont\n").unwrap();
+    let out = capture.wait_with_output().unwrap();
+    // The guest ends itself (semihosting exit); never leave an emulator behind.
+    for _ in 0..50 {
+        if qemu.try_wait().unwrap().is_some() {
+            break;
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    let _ = qemu.kill();
+    let _ = qemu.wait();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(0), "{stdout}\n{stderr}");
+    let j: serde_json::Value = serde_json::from_str(&stdout).unwrap();
+    assert_eq!(j["trailer"], true, "{j:#}");
+    assert_eq!(j["mode"], "timer");
+    assert_eq!(j["samples"], 199, "every wake-up of a 200 ms window at 1 ms: {j:#}");
+    assert!(std::path::Path::new(&o).join("capture.bin").is_file());
+}
+
+#[test]
+fn a_missing_serial_device_is_a_clear_error() {
+    let r = tickscope(&["capture", "--serial", "/dev/does-not-exist", "--baud", "115200"]);
+    assert_eq!(r.status, 2, "{}", r.stderr);
+    assert!(r.stderr.contains("cannot open /dev/does-not-exist"), "{}", r.stderr);
+}

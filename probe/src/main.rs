@@ -1,0 +1,438 @@
+//! tickscope-probe: the firmware's measurement, as a small static Linux program, so the generic
+//! and the tickless kernel are measured on the same machine with the same loop and format.
+//!
+//! Usage: `tickscope-probe [--out FILE] [--priority N] [--no-rt] [--settle DUR] KEY=VALUE...`
+//! where the settings are the firmware's (`mode=noise cores=3 duration=5s threshold=1us`). It pins
+//! itself to the measured CPU, locks memory, runs SCHED_FIFO, attributes the window's interrupts
+//! from /proc/interrupts, and writes the wire format to stdout or FILE. As PID 1 (an initramfs
+//! /init) it mounts /proc, /sys and /dev, reads its arguments from /tickscope.conf, writes to the
+//! console, and powers the machine off at the end.
+
+mod irqs;
+mod sys;
+
+use std::io::Write;
+use std::os::fd::AsRawFd;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::Duration;
+
+use tickscope_core::config::{Config, Mode, Platform, cores_in};
+use tickscope_core::exit;
+use tickscope_core::probe::{self, GAP_SLOTS, Schedule, Threshold};
+use tickscope_core::ring::{Ring, Slot, empty_slot};
+use tickscope_core::units::{ns_to_ticks, parse_duration};
+use tickscope_core::wire::msg::{
+    BLOCK, Block, CAUSE_NO_TIMER, CAUSE_TIMER, CAUSE_UNKNOWN, CoreStatus, GapCounts, InterruptCounts, LinuxInfo, NoiseEvent, RunHeader, Source, TimerSample,
+    Trailer, Window,
+};
+use tickscope_core::wire::{self, MAX_BODY, MAX_WIRE, Message};
+
+/// Records between the measuring thread and the writer.
+const RING: usize = 1 << 18;
+
+/// Counter the noise loop reads, and its frequency.
+mod counter {
+    /// CNTVCT_EL0: the same counter as the firmware's loop (readable from EL0 under Linux).
+    #[cfg(target_arch = "aarch64")]
+    #[inline(always)]
+    pub fn now() -> u64 {
+        let v: u64;
+        // SAFETY: reading the virtual counter has no side effects; Linux enables EL0 access.
+        unsafe { std::arch::asm!("mrs {}, cntvct_el0", out(reg) v, options(nomem, nostack, preserves_flags)) };
+        v
+    }
+
+    /// CNTFRQ_EL0.
+    #[cfg(target_arch = "aarch64")]
+    pub fn hz() -> u64 {
+        let v: u64;
+        // SAFETY: as above.
+        unsafe { std::arch::asm!("mrs {}, cntfrq_el0", out(reg) v, options(nomem, nostack, preserves_flags)) };
+        v
+    }
+
+    /// Elsewhere: CLOCK_MONOTONIC through the vDSO, in ns.
+    #[cfg(not(target_arch = "aarch64"))]
+    #[inline(always)]
+    pub fn now() -> u64 {
+        super::sys::monotonic_ns()
+    }
+
+    /// 1 GHz (nanoseconds).
+    #[cfg(not(target_arch = "aarch64"))]
+    pub fn hz() -> u64 {
+        1_000_000_000
+    }
+}
+
+/// Probe options besides the shared configuration.
+struct Options {
+    config: Config,
+    out: Option<String>,
+    priority: i32,
+    rt: bool,
+    settle_ns: u64,
+    init: bool,
+}
+
+fn usage() -> ! {
+    eprintln!(
+        "usage: tickscope-probe [--out FILE] [--priority N] [--no-rt] [--settle DUR] KEY=VALUE...\n\
+         settings: mode=timer|noise cores=CPU duration=5s period=1ms threshold=1us (as the firmware)"
+    );
+    std::process::exit(exit::CONFIG as i32)
+}
+
+fn parse_args(args: &[String], init: bool) -> Result<Options, String> {
+    let mut o = Options { config: Config { mode: Mode::Noise, ..Config::default() }, out: None, priority: 90, rt: true, settle_ns: 0, init };
+    let mut i = 0;
+    while i < args.len() {
+        let a = &args[i];
+        let mut value = || {
+            i += 1;
+            args.get(i).cloned().ok_or_else(|| format!("{a} needs a value"))
+        };
+        match a.as_str() {
+            "--out" => o.out = Some(value()?),
+            "--priority" => o.priority = value()?.parse().map_err(|_| "--priority needs 1..99".to_string())?,
+            "--no-rt" => o.rt = false,
+            "--settle" => o.settle_ns = parse_duration(&value()?).map_err(|e| format!("--settle: {e}"))?,
+            "-h" | "--help" => usage(),
+            kv if kv.contains('=') => {
+                let (k, v) = kv.split_once('=').unwrap();
+                o.config.set(k, v).map_err(|e| format!("`{kv}`: {e}"))?;
+            }
+            other => return Err(format!("unknown argument `{other}`")),
+        }
+        i += 1;
+    }
+    if !(1..=99).contains(&o.priority) {
+        return Err("--priority must be 1..99".into());
+    }
+    Ok(o)
+}
+
+/// Frames messages onto the output.
+struct Output {
+    sink: Box<dyn Write + Send>,
+    seq: u32,
+    scratch: Box<[u8; MAX_BODY]>,
+    frame: Box<[u8; MAX_WIRE]>,
+}
+
+impl Output {
+    fn send(&mut self, msg: &Message) {
+        if let Ok(bytes) = wire::encode_frame(self.seq, msg, &mut self.scratch, &mut self.frame) {
+            let _ = self.sink.write_all(bytes);
+            self.seq += 1;
+        }
+    }
+
+    fn text(&mut self, line: &str) {
+        let _ = self.sink.write_all(line.as_bytes());
+        let _ = self.sink.write_all(b"\n");
+        let _ = self.sink.flush();
+    }
+}
+
+fn open_output(path: Option<&str>) -> Result<Output, String> {
+    let sink: Box<dyn Write + Send> = match path {
+        None | Some("-") => Box::new(std::io::stdout()),
+        Some(p) => {
+            let f = std::fs::OpenOptions::new()
+                .write(true)
+                .create(true)
+                .truncate(!p.starts_with("/dev/"))
+                .open(p)
+                .map_err(|e| format!("cannot open {p}: {e}"))?;
+            sys::make_raw(f.as_raw_fd());
+            Box::new(f)
+        }
+    };
+    Ok(Output { sink, seq: 0, scratch: Box::new([0; MAX_BODY]), frame: Box::new([0; MAX_WIRE]) })
+}
+
+fn read(path: &str) -> String {
+    std::fs::read_to_string(path).map(|s| s.trim().to_string()).unwrap_or_default()
+}
+
+fn hstring<const N: usize>(s: &str) -> heapless::String<N> {
+    let mut h = heapless::String::new();
+    for c in s.chars() {
+        if h.push(c).is_err() {
+            break;
+        }
+    }
+    h
+}
+
+/// A record between the measuring thread and the writer: (deadline or start, latency or gap,
+/// cause of a noise event).
+#[derive(Clone, Copy)]
+struct Rec(u64, u64, u8);
+
+fn main() {
+    let init = std::process::id() == 1;
+    let args: Vec<String> = if init {
+        sys::mount("proc", "/proc");
+        sys::mount("sysfs", "/sys");
+        sys::mount("devtmpfs", "/dev");
+        read("/tickscope.conf").split_whitespace().map(String::from).collect()
+    } else {
+        std::env::args().skip(1).collect()
+    };
+    let status = match parse_args(&args, init) {
+        Ok(o) => run(o),
+        Err(e) => {
+            eprintln!("tickscope-probe: {e}");
+            exit::CONFIG
+        }
+    };
+    if init {
+        // Give the console a moment to drain, then power off (QEMU exits).
+        std::thread::sleep(Duration::from_millis(100));
+        sys::power_off();
+    }
+    std::process::exit(status as i32);
+}
+
+fn run(o: Options) -> u8 {
+    let mut out = match open_output(o.out.as_deref()) {
+        Ok(out) => out,
+        Err(e) => {
+            eprintln!("tickscope-probe: {e}");
+            return exit::CONFIG;
+        }
+    };
+    let fail = |out: &mut Output, status: u8, msg: &str| {
+        eprintln!("tickscope-probe: {msg}");
+        if o.init || o.out.is_some() {
+            out.text(&format!("tickscope-probe: {msg}"));
+        }
+        out.send(&Message::End(Trailer { status, cores_online: sys::online_cpus().len() as u16, at: counter::now() }));
+        let _ = out.sink.flush();
+        status
+    };
+    let cpus = sys::online_cpus();
+    let mut cfg = o.config;
+    cfg.smp = cpus.len() as u16;
+    let measured: Vec<u16> = cores_in(cfg.measured_cores(cfg.smp)).collect();
+    let cpu = match measured.as_slice() {
+        [c] => *c as usize,
+        _ => return fail(&mut out, exit::CONFIG, "the probe measures one CPU at a time (cores=N)"),
+    };
+    let platform = Platform { cores_online: cpus.iter().max().map(|m| *m as u16 + 1).unwrap_or(1), counter_hz: Some(counter::hz()), boot_el: None };
+    if cfg.mode == Mode::Boot {
+        return fail(&mut out, exit::CONFIG, "mode must be timer or noise");
+    }
+    if let Err(e) = cfg.validate(&platform) {
+        // Core 0 may be measured on Linux (it is not our I/O core here).
+        if !matches!(e.problem, tickscope_core::config::Problem::CoreZeroIsHousekeeping) {
+            return fail(&mut out, exit::CONFIG, &e.to_string());
+        }
+    }
+    if !cpus.contains(&cpu) {
+        return fail(&mut out, exit::CONFIG, &format!("CPU {cpu} does not exist (online CPUs: {})", sys::format_cpus(&cpus)));
+    }
+
+    // Isolation facts, and real-time throttling off when we are allowed to (as init we are):
+    // with it on, a SCHED_FIFO loop is stopped for 50 ms every second.
+    let rt_path = "/proc/sys/kernel/sched_rt_runtime_us";
+    let rt_before = read(rt_path);
+    if o.rt && rt_before != "-1" {
+        let _ = std::fs::write(rt_path, "-1");
+    }
+    let rt_off = read(rt_path) == "-1";
+    if o.settle_ns > 0 {
+        std::thread::sleep(Duration::from_nanos(o.settle_ns));
+    }
+
+    let hz = if cfg.mode == Mode::Timer { 1_000_000_000 } else { counter::hz() };
+    let uname = read("/proc/sys/kernel/osrelease");
+    let cmdline = read("/proc/cmdline");
+    let host = read("/proc/sys/kernel/hostname");
+    out.text(&format!("tickscope-probe: Linux {uname} on CPU {cpu} of {}; cmdline: {cmdline}", cpus.len()));
+    out.send(&Message::Header(RunHeader {
+        format: wire::FORMAT_VERSION as u16,
+        source: Source::LinuxProbe,
+        board: hstring(if host.is_empty() { "linux" } else { &host }),
+        midr: 0,
+        el: 0,
+        boot_el: 0,
+        gic: 0,
+        counter_hz: hz,
+        reset_ticks: 0,
+        config: cfg,
+        timer: cfg.timer,
+        pmu: false,
+        reduced: false,
+        revision: hstring(env!("CARGO_PKG_VERSION")),
+        kernel: hstring(&uname),
+        cmdline: hstring(&cmdline),
+    }));
+
+    // The measuring thread: pinned, locked, SCHED_FIFO; records go through the ring to us.
+    let slots: Vec<Slot<Rec>> = (0..RING).map(|_| empty_slot()).collect();
+    let ring = Ring::new(&slots);
+    let (mut producer, mut consumer) = ring.split().expect("fresh ring");
+    let done = AtomicBool::new(false);
+    let threshold_ticks = cfg.threshold_ns * hz / 1_000_000_000;
+    let Some(threshold) = Threshold::new(threshold_ticks) else {
+        return fail(&mut out, exit::CONFIG, &format!("threshold too large for the gap table (max {} ticks)", GAP_SLOTS - 1));
+    };
+    let now: fn() -> u64 = if cfg.mode == Mode::Timer { sys::monotonic_ns } else { counter::now };
+    // The window opens 10 ms from now, once the measuring thread is pinned and locked.
+    let start = now() + ns_to_ticks(10_000_000, hz);
+    let end = start + ns_to_ticks(cfg.duration_ns, hz);
+    out.send(&Message::Window(Window { core: cpu as u16, start, end, threshold: threshold_ticks }));
+    let irq_text_before = read("/proc/interrupts");
+    let mut timer_counts = irqs::PerCpuCount::open(&irqs::numbers_of(&irq_text_before, "arch_timer"), cpu);
+    let t_irq_before = sys::monotonic_ns();
+
+    struct Done {
+        status: CoreStatus,
+        gaps: Option<Box<probe::GapTable>>,
+        fifo: bool,
+        locked: bool,
+        error: Option<String>,
+    }
+    let result: Done = std::thread::scope(|s| {
+        let measure = s.spawn(|| {
+            let mut d = Done { status: CoreStatus { core: cpu as u16, ..CoreStatus::default() }, gaps: None, fifo: false, locked: false, error: None };
+            if let Err(e) = sys::pin(cpu) {
+                d.error = Some(e.0);
+                done.store(true, Ordering::Release);
+                return d;
+            }
+            if o.rt {
+                match sys::lock_memory().and_then(|_| sys::fifo(o.priority)) {
+                    Ok(()) => {
+                        d.locked = true;
+                        d.fifo = true;
+                    }
+                    Err(e) => {
+                        d.error = Some(e.0);
+                        done.store(true, Ordering::Release);
+                        return d;
+                    }
+                }
+            }
+            while now() < start {}
+            match cfg.mode {
+                Mode::Timer => {
+                    let mut sched = Schedule::new(start, cfg.period_ns.max(1), end);
+                    while !sched.is_empty() {
+                        sys::sleep_until(sched.deadline());
+                        let t = sys::monotonic_ns();
+                        let w = sched.fire(t);
+                        producer.push(Rec(w.deadline, w.latency, 0));
+                        if w.next.is_none() {
+                            break;
+                        }
+                    }
+                    d.status.samples = sched.fired;
+                    d.status.overruns = sched.overruns;
+                }
+                _ => {
+                    let mut gaps: Box<probe::GapTable> = vec![0u64; GAP_SLOTS].into_boxed_slice().try_into().expect("GAP_SLOTS entries");
+                    // At every event, did this CPU's arch_timer count move? That tells a kernel
+                    // tick from everything else (other interrupts, the hypervisor or emulator).
+                    let mut timer = timer_counts.take();
+                    let mut last = timer.as_mut().map(|t| t.read()).unwrap_or(0);
+                    d.status.samples = probe::noise_loop(counter::now, end, threshold, &mut gaps, |s, g| {
+                        let cause = match timer.as_mut() {
+                            Some(t) => {
+                                let now = t.read();
+                                let c = if now != last { CAUSE_TIMER } else { CAUSE_NO_TIMER };
+                                last = now;
+                                c
+                            }
+                            None => CAUSE_UNKNOWN,
+                        };
+                        producer.push(Rec(s, g, cause));
+                    });
+                    d.gaps = Some(gaps);
+                }
+            }
+            d.status.window_start = start;
+            d.status.window_end = now();
+            done.store(true, Ordering::Release);
+            d
+        });
+        // Writer: on the other CPUs, drains the ring in blocks.
+        sys::avoid(cpu);
+        let mut timer_block: heapless::Vec<TimerSample, BLOCK> = heapless::Vec::new();
+        let mut noise_block: heapless::Vec<NoiseEvent, BLOCK> = heapless::Vec::new();
+        loop {
+            let finished = done.load(Ordering::Acquire);
+            while let Some(Rec(a, b, cause)) = consumer.pop() {
+                if cfg.mode == Mode::Timer {
+                    let _ = timer_block.push(TimerSample { deadline: a, latency: b.min(u32::MAX as u64) as u32, cycles: u32::MAX });
+                    if timer_block.is_full() {
+                        let items = std::mem::take(&mut timer_block);
+                        out.send(&Message::TimerSamples(Block { core: cpu as u16, items }));
+                    }
+                } else {
+                    let _ = noise_block.push(NoiseEvent { start: a, duration: b.min(u32::MAX as u64) as u32, cause });
+                    if noise_block.is_full() {
+                        let items = std::mem::take(&mut noise_block);
+                        out.send(&Message::NoiseEvents(Block { core: cpu as u16, items }));
+                    }
+                }
+            }
+            if finished && consumer.is_empty() {
+                break;
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        let mut d = measure.join().expect("measuring thread");
+        if !timer_block.is_empty() {
+            out.send(&Message::TimerSamples(Block { core: cpu as u16, items: timer_block }));
+        }
+        if !noise_block.is_empty() {
+            out.send(&Message::NoiseEvents(Block { core: cpu as u16, items: noise_block }));
+        }
+        d.status.lost = ring.lost();
+        d
+    });
+    let interval_ns = sys::monotonic_ns() - t_irq_before;
+    let irq_text_after = read("/proc/interrupts");
+
+    if let Some(e) = result.error {
+        return fail(&mut out, exit::CONFIG, &e);
+    }
+    if let Some(gaps) = &result.gaps {
+        let mut counts: heapless::Vec<(u32, u64), BLOCK> = heapless::Vec::new();
+        for (g, &n) in gaps.iter().enumerate().filter(|(_, n)| **n > 0) {
+            let _ = counts.push((g as u32, n));
+            if counts.is_full() {
+                out.send(&Message::Gaps(GapCounts { core: cpu as u16, counts: std::mem::take(&mut counts) }));
+            }
+        }
+        if !counts.is_empty() {
+            out.send(&Message::Gaps(GapCounts { core: cpu as u16, counts }));
+        }
+    }
+    let before = irqs::parse(&irq_text_before, cpu);
+    let after = irqs::parse(&irq_text_after, cpu);
+    let mut sources = heapless::Vec::new();
+    for (name, n) in irqs::delta(&before, &after).into_iter().take(24) {
+        let _ = sources.push((hstring(&name), n));
+    }
+    out.send(&Message::Interrupts(InterruptCounts { core: cpu as u16, interval_ns, sources }));
+    out.send(&Message::Linux(LinuxInfo {
+        cpus: cpus.len() as u16,
+        nohz_full: hstring(&read("/sys/devices/system/cpu/nohz_full")),
+        isolated: hstring(&read("/sys/devices/system/cpu/isolated")),
+        rt_throttling_off: rt_off,
+        fifo: result.fifo,
+        locked: result.locked,
+    }));
+    out.send(&Message::CoreStatus(result.status));
+    out.send(&Message::End(Trailer { status: exit::OK, cores_online: cpus.len() as u16, at: counter::now() }));
+    let _ = out.sink.flush();
+    if o.rt && !rt_before.is_empty() && rt_before != "-1" && !o.init {
+        let _ = std::fs::write(rt_path, &rt_before);
+    }
+    exit::OK
+}

@@ -1,0 +1,170 @@
+//! The Linux system calls the probe needs, each wrapped with the error a user can act on:
+//! CPU pinning, memory locking, SCHED_FIFO, raw tty output, absolute sleeps, and (as init)
+//! mounting and powering off.
+
+use std::ffi::CString;
+use std::io;
+
+/// An error with a message that says what to do.
+#[derive(Debug)]
+pub struct SysError(pub String);
+
+impl std::fmt::Display for SysError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+fn last_error() -> io::Error {
+    io::Error::last_os_error()
+}
+
+/// CPUs the kernel reports online, as a list (`/sys/devices/system/cpu/online`, e.g. `0-3`).
+pub fn online_cpus() -> Vec<usize> {
+    let text = std::fs::read_to_string("/sys/devices/system/cpu/online").unwrap_or_default();
+    parse_cpu_list(text.trim())
+}
+
+/// Parses a kernel CPU list (`0-3,7`).
+pub fn parse_cpu_list(s: &str) -> Vec<usize> {
+    let mut v = Vec::new();
+    for part in s.split(',').filter(|p| !p.is_empty()) {
+        match part.split_once('-') {
+            Some((a, b)) => {
+                if let (Ok(a), Ok(b)) = (a.trim().parse::<usize>(), b.trim().parse::<usize>()) {
+                    v.extend(a..=b);
+                }
+            }
+            None => {
+                if let Ok(c) = part.trim().parse() {
+                    v.push(c);
+                }
+            }
+        }
+    }
+    v
+}
+
+fn set_affinity(cpus: &[usize]) -> io::Result<()> {
+    // SAFETY: cpu_set_t is plain data; CPU_ZERO/CPU_SET only write inside it.
+    let mut set: libc::cpu_set_t = unsafe { std::mem::zeroed() };
+    for &c in cpus {
+        // SAFETY: as above; CPU_SET ignores out-of-range CPUs.
+        unsafe { libc::CPU_SET(c, &mut set) };
+    }
+    // SAFETY: pid 0 = the calling thread; `set` is a valid cpu_set_t of the given size.
+    let r = unsafe { libc::sched_setaffinity(0, std::mem::size_of::<libc::cpu_set_t>(), &set) };
+    if r == 0 { Ok(()) } else { Err(last_error()) }
+}
+
+/// Pins the calling thread to `cpu`.
+pub fn pin(cpu: usize) -> Result<(), SysError> {
+    let online = online_cpus();
+    if !online.contains(&cpu) {
+        return Err(SysError(format!(
+            "CPU {cpu} does not exist or is offline (online CPUs: {})",
+            format_cpus(&online)
+        )));
+    }
+    set_affinity(&[cpu]).map_err(|e| SysError(format!("cannot pin to CPU {cpu}: {e}")))
+}
+
+/// Pins the calling thread to every online CPU except `avoid` (or leaves it when there is none).
+pub fn avoid(avoid: usize) {
+    let others: Vec<usize> = online_cpus().into_iter().filter(|&c| c != avoid).collect();
+    if !others.is_empty() {
+        let _ = set_affinity(&others);
+    }
+}
+
+/// `0-3,7` from a list.
+pub fn format_cpus(cpus: &[usize]) -> String {
+    cpus.iter().map(|c| c.to_string()).collect::<Vec<_>>().join(",")
+}
+
+/// Locks all current and future memory (no page faults during the window).
+pub fn lock_memory() -> Result<(), SysError> {
+    // SAFETY: mlockall takes flags only.
+    if unsafe { libc::mlockall(libc::MCL_CURRENT | libc::MCL_FUTURE) } == 0 {
+        Ok(())
+    } else {
+        let e = last_error();
+        Err(SysError(format!(
+            "cannot lock memory ({e}): run as root, raise `ulimit -l`, or pass --no-rt to measure without it"
+        )))
+    }
+}
+
+/// Switches the calling thread to SCHED_FIFO at `priority`.
+pub fn fifo(priority: i32) -> Result<(), SysError> {
+    // SAFETY: sched_param is plain data (musl adds sporadic-server fields we leave zero).
+    let mut param: libc::sched_param = unsafe { std::mem::zeroed() };
+    param.sched_priority = priority;
+    // The raw system call: musl's sched_setscheduler() is a stub returning ENOSYS.
+    // SAFETY: pid 0 = the calling thread; `param` is a valid sched_param the kernel only reads.
+    if unsafe { libc::syscall(libc::SYS_sched_setscheduler, 0, libc::SCHED_FIFO, &param as *const libc::sched_param) } == 0 {
+        Ok(())
+    } else {
+        let e = last_error();
+        Err(SysError(format!(
+            "cannot switch to SCHED_FIFO priority {priority} ({e}): run as root (or with CAP_SYS_NICE), or pass --no-rt"
+        )))
+    }
+}
+
+/// CLOCK_MONOTONIC in nanoseconds.
+#[inline(always)]
+pub fn monotonic_ns() -> u64 {
+    // SAFETY: timespec is plain data; clock_gettime writes into it.
+    let mut ts: libc::timespec = unsafe { std::mem::zeroed() };
+    // SAFETY: `ts` is a valid timespec to write into.
+    unsafe { libc::clock_gettime(libc::CLOCK_MONOTONIC, &mut ts) };
+    ts.tv_sec as u64 * 1_000_000_000 + ts.tv_nsec as u64
+}
+
+/// Sleeps until CLOCK_MONOTONIC reaches `deadline_ns` (absolute, as cyclictest does).
+#[inline(always)]
+pub fn sleep_until(deadline_ns: u64) {
+    // SAFETY: timespec is plain data.
+    let mut ts: libc::timespec = unsafe { std::mem::zeroed() };
+    ts.tv_sec = (deadline_ns / 1_000_000_000) as _;
+    ts.tv_nsec = (deadline_ns % 1_000_000_000) as _;
+    loop {
+        // SAFETY: `ts` is a valid timespec; the remaining-time pointer may be null with TIMER_ABSTIME.
+        let r = unsafe { libc::clock_nanosleep(libc::CLOCK_MONOTONIC, libc::TIMER_ABSTIME, &ts, std::ptr::null_mut()) };
+        if r != libc::EINTR {
+            return;
+        }
+    }
+}
+
+/// Puts a terminal into raw mode (no newline translation: wire frames are binary).
+pub fn make_raw(fd: i32) {
+    // SAFETY: termios is plain data; tcgetattr fills it or fails (then we leave the fd alone).
+    let mut t: libc::termios = unsafe { std::mem::zeroed() };
+    // SAFETY: `fd` is an open descriptor owned by the caller; `t` is valid.
+    if unsafe { libc::tcgetattr(fd, &mut t) } != 0 {
+        return;
+    }
+    // SAFETY: `t` came from tcgetattr.
+    unsafe { libc::cfmakeraw(&mut t) };
+    // SAFETY: as above.
+    unsafe { libc::tcsetattr(fd, libc::TCSANOW, &t) };
+}
+
+/// Mounts a filesystem (init mode). Already-mounted is fine.
+pub fn mount(fstype: &str, target: &str) {
+    let _ = std::fs::create_dir_all(target);
+    let (src, t, ty) = (CString::new(fstype).unwrap(), CString::new(target).unwrap(), CString::new(fstype).unwrap());
+    // SAFETY: all pointers are valid NUL-terminated strings; data may be null.
+    unsafe { libc::mount(src.as_ptr(), t.as_ptr(), ty.as_ptr(), 0, std::ptr::null()) };
+}
+
+/// Flushes filesystems and powers the machine off (init mode; never returns on success).
+pub fn power_off() -> ! {
+    // SAFETY: sync has no arguments.
+    unsafe { libc::sync() };
+    // SAFETY: as init (PID 1) we may reboot; RB_POWER_OFF powers down (PSCI SYSTEM_OFF).
+    unsafe { libc::reboot(libc::RB_POWER_OFF) };
+    std::process::exit(1)
+}
