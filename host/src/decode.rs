@@ -197,7 +197,7 @@ impl Decoder {
                     report.text_lines.push(line.trim_end_matches(['\r', '\n']).to_string());
                 }
             }
-            Chunk::Corrupt { .. } => seq.corrupt(),
+            Chunk::Corrupt { signature, .. } => seq.damaged(signature),
         });
     }
 

@@ -285,9 +285,12 @@ fn run(o: Options) -> u8 {
     let start = now() + ns_to_ticks(10_000_000, hz);
     let end = start + ns_to_ticks(cfg.duration_ns, hz);
     out.send(&Message::Window(Window { core: cpu as u16, start, end, threshold: threshold_ticks }));
-    let irq_text_before = read("/proc/interrupts");
-    let mut timer_counts = irqs::PerCpuCount::open(&irqs::numbers_of(&irq_text_before, "arch_timer"), cpu);
-    let t_irq_before = sys::monotonic_ns();
+    let irq_text_at_setup = read("/proc/interrupts");
+    let mut timer_counts = irqs::PerCpuCount::open(&irqs::numbers_of(&irq_text_at_setup, "arch_timer"), cpu);
+    // The interrupt attribution covers the window only (read by the writer thread when the
+    // window opens and after it closes), not the measuring thread's setup.
+    let mut irq_text_before = irq_text_at_setup.clone();
+    let mut t_irq_before = sys::monotonic_ns();
 
     struct Done {
         status: CoreStatus,
@@ -361,6 +364,11 @@ fn run(o: Options) -> u8 {
         });
         // Writer: on the other CPUs, drains the ring in blocks.
         sys::avoid(cpu);
+        while now() < start && !done.load(Ordering::Acquire) {
+            std::thread::sleep(Duration::from_micros(500));
+        }
+        irq_text_before = read("/proc/interrupts");
+        t_irq_before = sys::monotonic_ns();
         let mut timer_block: heapless::Vec<TimerSample, BLOCK> = heapless::Vec::new();
         let mut noise_block: heapless::Vec<NoiseEvent, BLOCK> = heapless::Vec::new();
         loop {

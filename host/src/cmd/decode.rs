@@ -38,7 +38,7 @@ pub struct Args {
 #[derive(Serialize)]
 struct DecodeJson<'a> {
     file: String,
-    link: &'a Report,
+    capture: &'a Report,
     summary: Option<&'a Summary>,
     status: u8,
     problem: Option<String>,
@@ -78,7 +78,7 @@ pub fn run(a: Args) -> Result<u8> {
     if a.json {
         print_json(&DecodeJson {
             file: a.file.display().to_string(),
-            link: &rep,
+            capture: &rep,
             summary: summary.as_ref(),
             status: st,
             problem: problem.clone(),

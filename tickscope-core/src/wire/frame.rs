@@ -147,6 +147,9 @@ pub enum Chunk<'a> {
         len: usize,
         /// Offset in the stream.
         offset: u64,
+        /// It still starts like a frame (COBS code byte, then [`MAGIC`]): a damaged frame rather
+        /// than foreign bytes.
+        signature: bool,
     },
 }
 
@@ -245,7 +248,7 @@ impl Deframer {
                             Self::emit(&mut self.decoded, buf, self.chunk_start, sink);
                         } else if !self.overlong_text {
                             let len = self.chunk_len as usize;
-                            sink(Chunk::Corrupt { len, offset: self.chunk_start });
+                            sink(Chunk::Corrupt { len, offset: self.chunk_start, signature: false });
                         }
                     }
                     self.offset += z as u64 + 1;
@@ -312,7 +315,10 @@ impl Deframer {
             }),
             Err(Some(found)) => sink(Chunk::VersionMismatch { found, offset }),
             Err(None) if is_text(chunk) => sink(Chunk::Text(chunk)),
-            Err(None) => sink(Chunk::Corrupt { len: chunk.len(), offset }),
+            Err(None) => {
+                let signature = chunk.len() > HEADER_LEN && chunk[0] >= 2 && chunk[1] == MAGIC;
+                sink(Chunk::Corrupt { len: chunk.len(), offset, signature })
+            }
         }
     }
 

@@ -30,7 +30,8 @@ pub struct LinkStats {
     pub frames_corrupt: u64,
     /// Frames that never arrived (missing sequence numbers without a damaged chunk).
     pub frames_dropped: u64,
-    /// Damaged chunks beyond the missing frames (inserted garbage).
+    /// Damaged chunks that are not frames (no frame signature), or damaged frames beyond the
+    /// missing sequence numbers (duplicates).
     pub garbage_chunks: u64,
     /// Text chunks (console lines, boot-loader output).
     pub text_chunks: u64,
@@ -58,11 +59,15 @@ impl LinkStats {
     }
 }
 
-/// Attributes sequence-number gaps to corrupt or dropped frames.
+/// Attributes sequence-number gaps to corrupt or dropped frames: a damaged chunk that still
+/// carries the frame signature (magic byte) counts as a corrupt frame in the gap it sits in; one
+/// without it is garbage. A frame whose signature itself was destroyed therefore counts as one
+/// garbage chunk plus one dropped frame: nothing is lost from the totals.
 #[derive(Debug, Clone, Copy, Default)]
 pub struct SeqTracker {
     next: u32,
     pending_corrupt: u64,
+    pending_garbage: u64,
     /// Totals.
     pub stats: LinkStats,
 }
@@ -73,6 +78,7 @@ impl SeqTracker {
         SeqTracker {
             next: 0,
             pending_corrupt: 0,
+            pending_garbage: 0,
             stats: LinkStats {
                 bytes: 0,
                 frames_ok: 0,
@@ -87,9 +93,19 @@ impl SeqTracker {
         }
     }
 
-    /// A damaged chunk was seen.
+    /// A damaged chunk with the frame signature was seen.
     pub fn corrupt(&mut self) {
         self.pending_corrupt += 1;
+    }
+
+    /// A damaged chunk without the frame signature (foreign bytes) was seen.
+    pub fn garbage(&mut self) {
+        self.pending_garbage += 1;
+    }
+
+    /// A damaged chunk, classified by its signature.
+    pub fn damaged(&mut self, signature: bool) {
+        if signature { self.corrupt() } else { self.garbage() }
     }
 
     /// An intact frame with sequence number `seq` arrived. Returns false when it is out of order
@@ -97,8 +113,9 @@ impl SeqTracker {
     pub fn frame(&mut self, seq: u32) -> bool {
         if seq < self.next {
             self.stats.out_of_order += 1;
-            self.stats.garbage_chunks += self.pending_corrupt;
+            self.stats.garbage_chunks += self.pending_corrupt + self.pending_garbage;
             self.pending_corrupt = 0;
+            self.pending_garbage = 0;
             return false;
         }
         self.settle((seq - self.next) as u64);
@@ -113,15 +130,18 @@ impl SeqTracker {
         let corrupt = self.pending_corrupt.min(missing);
         self.stats.frames_corrupt += corrupt;
         self.stats.frames_dropped += missing - corrupt;
-        self.stats.garbage_chunks += self.pending_corrupt - corrupt;
+        self.stats.garbage_chunks += self.pending_corrupt - corrupt + self.pending_garbage;
         self.pending_corrupt = 0;
+        self.pending_garbage = 0;
     }
 
     /// The stream ended. Damaged chunks after the last good frame count as corrupt frames
     /// (without a trailer, frames dropped after the last one cannot be counted).
     pub fn end(&mut self) {
         self.stats.frames_corrupt += self.pending_corrupt;
+        self.stats.garbage_chunks += self.pending_garbage;
         self.pending_corrupt = 0;
+        self.pending_garbage = 0;
     }
 
     /// Sequence number expected next (= frames accounted for so far).
@@ -141,7 +161,7 @@ mod tests {
         t.corrupt(); // frame 1 damaged
         assert!(t.frame(4)); // 2 and 3 dropped
         t.corrupt();
-        t.corrupt(); // one damaged frame + one inserted garbage chunk
+        t.garbage(); // one damaged frame + one inserted garbage chunk
         assert!(t.frame(6));
         assert!(!t.frame(6), "duplicate");
         t.end();
