@@ -58,6 +58,12 @@ fn ensure_target(root: &Path) -> Result<()> {
 
 /// Builds (if stale) the firmware for `board` with the `firmware` profile.
 pub fn ensure_built(board: &str, quiet: bool) -> Result<Image> {
+    ensure_built_with(board, quiet, None)
+}
+
+/// Builds the firmware for `board` with a compiled-in default configuration (boards without
+/// semihosting read it at boot), e.g. `mode=noise cores=47 duration=10s`.
+pub fn ensure_built_with(board: &str, quiet: bool, config: Option<&str>) -> Result<Image> {
     let root = workspace::root()?;
     ensure_target(&root)?;
     let target = target_dir(board)?;
@@ -66,6 +72,7 @@ pub fn ensure_built(board: &str, quiet: bool) -> Result<Image> {
     cmd.current_dir(&root)
         .args(["build", "-p", "tickscope-fw", "--target", "aarch64-unknown-none", "--profile", "firmware"])
         .env("TICKSCOPE_BOARD", board)
+        .env("TICKSCOPE_CONFIG", config.unwrap_or(""))
         .env("CARGO_TARGET_DIR", &target)
         // A host build's flags must not leak into the bare-metal build.
         .env_remove("RUSTFLAGS")

@@ -99,6 +99,9 @@ enum Command {
     Image(cmd::image::Args),
     /// Print every speed and size figure (benchmarks).
     Bench(cmd::bench::Args),
+    /// Load and run the firmware on a board behind a debug probe (feature `probe-rs`).
+    #[cfg(feature = "probe-rs")]
+    ProbeRun(cmd::probe_run::Args),
 }
 
 fn main() -> ExitCode {
@@ -116,6 +119,8 @@ fn main() -> ExitCode {
         Command::Baseline(a) => cmd::baseline::run(a),
         Command::Image(a) => cmd::image::run(a),
         Command::Bench(a) => cmd::bench::run(a),
+        #[cfg(feature = "probe-rs")]
+        Command::ProbeRun(a) => cmd::probe_run::run(a),
     };
     match result {
         Ok(code) => ExitCode::from(code),

@@ -105,6 +105,8 @@ pub struct Board {
     pub semihosting: bool,
     /// Optional proof-of-mapping read.
     pub mmio_probe: Option<MmioProbe>,
+    /// The GIC CPU interface needs padding around ICC_IAR1_EL1 reads (Cavium erratum 23154).
+    pub iar_sync: bool,
 }
 
 impl Board {
@@ -471,7 +473,8 @@ mod desc {
                  timer_ppis: TimerPpis {{ secure_phys: {sp}, phys: {p}, virt: {v}, hyp: {h} }},\n    \
                  pmu_ppi: {pmu},\n    psci_from_el1: {c1},\n    psci_from_el2: {c2},\n    \
                  mpidrs: &[{mpidrs}],\n    mmio: &[{regions}],\n    counter_hz: {hz},\n    \
-                 default_transport: {transport},\n    semihosting: {semi},\n    mmio_probe: {probe},\n}};\n\
+                 default_transport: {transport},\n    semihosting: {semi},\n    mmio_probe: {probe},\n    \
+                 iar_sync: {iar_sync},\n}};\n\
                  pub const STACK_SIZE: usize = {stack:#x};\n",
                 name = self.name,
                 rb = self.memory.ram_base,
@@ -492,6 +495,7 @@ mod desc {
                 regions = regions.join(", "),
                 hz = self.counter.nominal_hz,
                 semi = self.defaults.semihosting,
+                iar_sync = self.errata.iter().any(|e| e.id.contains("23154") && e.applies != "none"),
                 stack = self.memory.stack_size,
             );
             s
@@ -546,6 +550,31 @@ mod tests {
         let src = b.to_rust();
         assert!(src.contains("uart_base: 0x9000000"), "{src}");
         assert!(b.to_memory_x().contains("ORIGIN = 0x40080000"));
+    }
+
+    #[test]
+    fn thunderx_matches_the_upstream_device_tree() {
+        let b = board("thunderx-cn88xx");
+        let m = b.mpidrs();
+        assert_eq!(m.len(), 48);
+        assert_eq!(m[47], 0x20f, "core 47 is MPIDR 0x20f");
+        assert_eq!((m[15], m[16], m[32]), (0x00f, 0x100, 0x200));
+        let g = &b.gic[0];
+        assert_eq!((g.version, g.gicd, g.gicd_size), (3, 0x8010_0000_0000, 0x1_0000));
+        assert_eq!((g.gicr, g.gicr_size), (Some(0x8010_8000_0000), Some(0x60_0000)));
+        assert_eq!(g.its, Some(0x8010_0002_0000));
+        assert_eq!((b.uart.base, b.uart.clock_hz), (0x87e0_2400_0000, 50_000_000));
+        assert_eq!(b.uart.others, vec![0x87e0_2500_0000]);
+        assert_eq!(b.timer_ppis, TimerPpis { secure_phys: 13, phys: 14, virt: 11, hyp: 10 });
+        assert_eq!(b.pmu_ppi, 7);
+        assert_eq!((b.psci.conduit_from_el1, b.psci.conduit_from_el2), (Conduit::Smc, Conduit::Smc));
+        assert_eq!(b.psci.version, "0.2");
+        assert!(!b.defaults.semihosting);
+        // 48-bit MMIO: every device region is above 4 GiB and mapped.
+        for (name, base, _) in b.device_regions() {
+            assert!(base >= 1 << 32, "{name} at {base:#x}");
+        }
+        assert!(b.to_rust().contains("iar_sync: true"));
     }
 
     #[test]

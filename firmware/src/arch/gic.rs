@@ -246,15 +246,39 @@ pub struct Acked {
 #[inline(always)]
 pub fn ack() -> Acked {
     let raw = if version() == 3 {
-        GicCpuInterface::get_and_acknowledge_interrupt(InterruptGroup::Group1)
-            .map(u32::from)
-            .unwrap_or(SPURIOUS)
+        if BOARD.iar_sync {
+            read_iar1_synchronised()
+        } else {
+            GicCpuInterface::get_and_acknowledge_interrupt(InterruptGroup::Group1)
+                .map(u32::from)
+                .unwrap_or(SPURIOUS)
+        }
     } else {
         // SAFETY: this core's slot; the interrupt path is the only user while IRQs are taken.
         let gic = unsafe { GICV2.mine() }.as_mut().expect("GIC initialised");
         gic.0.get_and_acknowledge_interrupt(InterruptGroup::Group0).map(u32::from).unwrap_or(SPURIOUS)
     };
     Acked { id: raw & 0x3ff, raw }
+}
+
+/// ICC_IAR1_EL1 read padded as Cavium erratum 23154 requires (the workaround Linux applies on
+/// ThunderX): the board description turns it on (`iar_sync`).
+#[inline(always)]
+fn read_iar1_synchronised() -> u32 {
+    let v: u64;
+    // SAFETY: reading ICC_IAR1_EL1 acknowledges the pending interrupt, which is what the caller
+    // wants; the NOPs and the barrier only delay execution.
+    unsafe {
+        core::arch::asm!(
+            "nop", "nop", "nop", "nop", "nop", "nop", "nop", "nop",
+            "mrs {v}, icc_iar1_el1",
+            "nop", "nop", "nop", "nop",
+            "dsb sy",
+            v = out(reg) v,
+            options(nostack),
+        )
+    };
+    (v & 0xff_ffff) as u32
 }
 
 /// Ends (drops priority of and deactivates) an acknowledged interrupt.

@@ -12,9 +12,10 @@ use crate::{status, workspace};
 
 /// `tickscope image` options.
 #[derive(clap::Args, Debug)]
-#[command(after_help = "Examples:
+#[command(after_help = r#"Examples:
   tickscope image                               # size of the qemu-virt image
-  tickscope image --board thunderx-cn88xx --bin /tmp/tickscope.bin")]
+  tickscope image --board thunderx-cn88xx --bin /tmp/tickscope.bin \
+      --config "mode=noise cores=47 duration=10s el=2 inject=250:10us""#)]
 pub struct Args {
     /// Board description.
     #[arg(long, default_value = "qemu-virt")]
@@ -22,6 +23,10 @@ pub struct Args {
     /// Where to write the raw binary (default: target/fw/<board>/tickscope-fw.bin).
     #[arg(long)]
     bin: Option<PathBuf>,
+    /// Configuration compiled into the image, for boards without semihosting, e.g.
+    /// "mode=noise cores=47 duration=10s el=2" (same settings as the semihosting command line).
+    #[arg(long)]
+    config: Option<String>,
     /// Print one JSON object.
     #[arg(long)]
     json: bool,
@@ -41,7 +46,10 @@ struct ImageJson {
 /// Runs `image`.
 pub fn run(a: Args) -> Result<u8> {
     let board = workspace::board(&a.board)?;
-    let img = firmware::ensure_built(&board.name, a.json)?;
+    if let Some(c) = &a.config {
+        tickscope_core::Config::parse(c).map_err(|e| crate::fail(status::CONFIG, format!("--config: {e}")))?;
+    }
+    let img = firmware::ensure_built_with(&board.name, a.json, a.config.as_deref())?;
     let sizes = firmware::sizes(&img.elf)?;
     let bin = a.bin.clone().unwrap_or_else(|| img.elf.with_file_name("tickscope-fw.bin"));
     let (load, bytes) = firmware::write_bin(&img.elf, &bin)?;

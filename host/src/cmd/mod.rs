@@ -14,6 +14,8 @@ pub mod image;
 pub mod import;
 pub mod linux;
 pub mod measure;
+#[cfg(feature = "probe-rs")]
+pub mod probe_run;
 pub mod report;
 
 use anyhow::Result;
