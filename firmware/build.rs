@@ -43,10 +43,10 @@ fn main() {
     println!("cargo:rustc-env=TICKSCOPE_REVISION={}", revision(&root));
     // A build-time default configuration for boards without semihosting (see boards/README.md).
     let config = env::var("TICKSCOPE_CONFIG").unwrap_or_default();
-    if !config.is_empty() {
-        if let Err(e) = tickscope_core::Config::parse(&config) {
-            panic!("TICKSCOPE_CONFIG: {e}");
-        }
+    if !config.is_empty()
+        && let Err(e) = tickscope_core::Config::parse(&config)
+    {
+        panic!("TICKSCOPE_CONFIG: {e}");
     }
     println!("cargo:rustc-env=TICKSCOPE_DEFAULT_CONFIG={config}");
 }
@@ -63,6 +63,12 @@ fn revision(root: &Path) -> String {
         .output()
         .ok()
         .filter(|o| o.status.success())
-        .map(|o| String::from_utf8_lossy(&o.stdout).trim().chars().take(40).collect())
+        .map(|o| {
+            String::from_utf8_lossy(&o.stdout)
+                .trim()
+                .chars()
+                .take(40)
+                .collect()
+        })
         .unwrap_or_else(|| "unknown".into())
 }

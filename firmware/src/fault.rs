@@ -6,7 +6,7 @@ use core::fmt::Write;
 use core::panic::PanicInfo;
 
 use aarch64_cpu::registers::{
-    ESR_EL1, ESR_EL2, ELR_EL1, ELR_EL2, FAR_EL1, FAR_EL2, Readable, SPSR_EL1, SPSR_EL2,
+    ELR_EL1, ELR_EL2, ESR_EL1, ESR_EL2, FAR_EL1, FAR_EL2, Readable, SPSR_EL1, SPSR_EL2,
 };
 use tickscope_core::config::FaultKind;
 use tickscope_core::exception::{VectorSlot, abort_status_name, class_name, esr_class};
@@ -43,7 +43,10 @@ fn report(report: FaultReport, what: &str) -> ! {
             report.slot.name()
         )));
         if report.intid != u32::MAX {
-            emit(Emergency::Text(format_args!("tickscope:   INTID {} (no handler claims it)", report.intid)));
+            emit(Emergency::Text(format_args!(
+                "tickscope:   INTID {} (no handler claims it)",
+                report.intid
+            )));
         } else {
             emit(Emergency::Text(format_args!(
                 "tickscope:   class {:#04x} {}{}{}  ESR {:#018x}",
@@ -102,12 +105,20 @@ pub fn on_panic(info: &PanicInfo) -> ! {
     let core = smp::core_index() as u16;
     let mut message = heapless::String::<160>::new();
     let _ = write!(Trunc(&mut message), "{}", info.message());
-    let (file, line) = info.location().map(|l| (l.file(), l.line())).unwrap_or(("?", 0));
+    let (file, line) = info
+        .location()
+        .map(|l| (l.file(), l.line()))
+        .unwrap_or(("?", 0));
     let mut file_s = heapless::String::<64>::new();
     // Keep the end of long paths: that is the informative part.
     let tail = file.len().saturating_sub(64);
     let _ = file_s.push_str(file.get(tail..).unwrap_or(file));
-    let rep = PanicReport { core, file: file_s, line, message: message.clone() };
+    let rep = PanicReport {
+        core,
+        file: file_s,
+        line,
+        message: message.clone(),
+    };
     io::emergency(|emit| {
         emit(Emergency::Text(format_args!(
             "tickscope: PANIC on core {core} at EL{} ({file}:{line}): {message}",

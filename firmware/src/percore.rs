@@ -28,7 +28,9 @@ impl<T> ConstInit for core::mem::MaybeUninit<T> {
 impl<T: ConstInit> PerCore<T> {
     /// Every slot at `T::INIT`.
     pub const fn new() -> Self {
-        PerCore { slots: [const { UnsafeCell::new(T::INIT) }; MAX_CORES] }
+        PerCore {
+            slots: [const { UnsafeCell::new(T::INIT) }; MAX_CORES],
+        }
     }
 }
 
@@ -57,4 +59,3 @@ impl<T> PerCore<T> {
         unsafe { &mut *self.slots[core].get() }
     }
 }
-

@@ -127,8 +127,8 @@ pub fn plant_canary() {
 /// Cores (bitmask) whose stack canary was overwritten.
 pub fn overflowed_stacks() -> u64 {
     let mut bad = 0;
-    for core in 0..MAX_CORES {
-        if ONLINE[core].load(Ordering::Acquire) {
+    for (core, online) in ONLINE.iter().enumerate() {
+        if online.load(Ordering::Acquire) {
             let bottom = stack_top(core) - STACK_SIZE as u64;
             // SAFETY: reading the lowest word of a stack in the identity-mapped RAM.
             if unsafe { core::ptr::read_volatile(bottom as *const u64) } != STACK_CANARY {
@@ -159,16 +159,28 @@ fn read_config(boot_el: u8) -> (Config, Option<heapless::String<128>>) {
         crate::board::DEFAULT_CONFIG
     };
     let mut error = heapless::String::new();
-    let text = if text.trim().is_empty() { crate::board::DEFAULT_CONFIG } else { text };
+    let text = if text.trim().is_empty() {
+        crate::board::DEFAULT_CONFIG
+    } else {
+        text
+    };
     match Config::parse(text) {
         Ok(cfg) => {
             let platform = Platform {
-                cores_online: if cfg.smp == 0 { BOARD.mpidrs.len() as u16 } else { cfg.smp },
+                cores_online: if cfg.smp == 0 {
+                    BOARD.mpidrs.len() as u16
+                } else {
+                    cfg.smp
+                },
                 counter_hz: Some(arch::timer::frequency()),
                 boot_el: Some(boot_el),
             };
             if cfg.smp as usize > MAX_CORES {
-                let _ = write!(error, "smp={} but the board has {} cores", cfg.smp, MAX_CORES);
+                let _ = write!(
+                    error,
+                    "smp={} but the board has {} cores",
+                    cfg.smp, MAX_CORES
+                );
             } else if let Err(e) = cfg.validate(&platform) {
                 let _ = write!(error, "{e}");
             }
@@ -195,7 +207,16 @@ pub extern "C" fn primary_entry() -> ! {
     // SAFETY: first and only call, on the boot core, before any MMU or other core runs.
     let regs = unsafe { mmu::build(el) };
     // SAFETY: single writer, nothing reads EARLY before this store (see EarlyCell).
-    unsafe { *EARLY.0.get() = Some(Early { config, config_error, boot_el, el, regs, reset_ticks }) };
+    unsafe {
+        *EARLY.0.get() = Some(Early {
+            config,
+            config_error,
+            boot_el,
+            el,
+            regs,
+            reset_ticks,
+        })
+    };
     enter_el(boot_el, el, &regs, primary_continue, 0)
 }
 
@@ -227,8 +248,7 @@ pub fn start_secondaries(cores: usize) -> usize {
     let e = early();
     let conduit = BOARD.conduit(e.boot_el);
     let mut started = 0;
-    for core in 1..cores {
-        let rec = &RECORDS[core];
+    for (core, rec) in RECORDS.iter().enumerate().take(cores).skip(1) {
         rec.stack_top.store(stack_top(core), Ordering::Relaxed);
         rec.core.store(core as u64, Ordering::Relaxed);
         rec.target_el.store(e.el as u64, Ordering::Relaxed);

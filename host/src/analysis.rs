@@ -12,9 +12,8 @@ use tickscope_core::stats::{Accumulator, WorstEvent};
 use tickscope_core::units::ticks_to_ns;
 use tickscope_core::wire::Message;
 use tickscope_core::wire::msg::{
-    CAUSE_TIMER,
-    CoreOnline, CoreStatus, FaultReport, InterruptCounts, LinuxInfo, PanicReport, PsciFailure, RunHeader, TickRecord, Trailer,
-    Window,
+    CAUSE_TIMER, CoreOnline, CoreStatus, FaultReport, InterruptCounts, LinuxInfo, PanicReport,
+    PsciFailure, RunHeader, TickRecord, Trailer, Window,
 };
 
 use crate::decode::Sink;
@@ -70,7 +69,9 @@ impl CoreData {
     pub fn window_s(&self, hz: u64) -> f64 {
         match (self.window, self.status) {
             (Some(w), _) => (w.end - w.start) as f64 / hz.max(1) as f64,
-            (None, Some(s)) => (s.window_end.saturating_sub(s.window_start)) as f64 / hz.max(1) as f64,
+            (None, Some(s)) => {
+                (s.window_end.saturating_sub(s.window_start)) as f64 / hz.max(1) as f64
+            }
             _ => 0.0,
         }
     }
@@ -106,17 +107,26 @@ pub struct Analysis {
 impl Analysis {
     /// Counter frequency from the header (1 GHz if unknown, as ns clocks are).
     pub fn hz(&self) -> u64 {
-        self.header.as_ref().map(|h| h.counter_hz).filter(|&h| h > 0).unwrap_or(1_000_000_000)
+        self.header
+            .as_ref()
+            .map(|h| h.counter_hz)
+            .filter(|&h| h > 0)
+            .unwrap_or(1_000_000_000)
     }
 
     /// Event threshold in ns (from the header's configuration).
     pub fn threshold_ns(&self) -> u64 {
-        self.header.as_ref().map(|h| h.config.threshold_ns).unwrap_or(1_000)
+        self.header
+            .as_ref()
+            .map(|h| h.config.threshold_ns)
+            .unwrap_or(1_000)
     }
 
     fn core(&mut self, core: u16) -> &mut CoreData {
         let thr = self.threshold_ns();
-        self.cores.entry(core).or_insert_with(|| CoreData::new(core, thr))
+        self.cores
+            .entry(core)
+            .or_insert_with(|| CoreData::new(core, thr))
     }
 
     /// Whether every online core's NEON result matches the scalar reference.
@@ -205,7 +215,11 @@ impl Sink for Analysis {
             Message::Histogram(part) => {
                 let c = self.core(part.core);
                 c.reduced = true;
-                let h = if part.events { &mut c.acc.events } else { &mut c.acc.values };
+                let h = if part.events {
+                    &mut c.acc.events
+                } else {
+                    &mut c.acc.values
+                };
                 for &(i, n) in &part.buckets {
                     h.add_bucket(i as usize, n);
                 }
@@ -217,7 +231,11 @@ impl Sink for Analysis {
                 let c = self.core(r.core);
                 c.reduced = true;
                 for w in &r.worst {
-                    c.acc.worst.offer(WorstEvent { value: w.value, at: w.at, core: w.core });
+                    c.acc.worst.offer(WorstEvent {
+                        value: w.value,
+                        at: w.at,
+                        core: w.core,
+                    });
                 }
                 for (i, &n) in r.per_second.iter().enumerate() {
                     if n > 0 {
@@ -268,11 +286,12 @@ pub fn tick_events(c: &CoreData, hz: u64) -> (Vec<u64>, Vec<u64>, Vec<u64>) {
         while i < events.len() && events[i].0 + events[i].1 < entry_ns {
             i += 1;
         }
-        if let Some(&(s, d)) = events.get(i) {
-            if s <= entry_ns && entry_ns <= s + d {
-                durations.push(d);
-                overheads.push(d.saturating_sub(busy_ns));
-            }
+        if let Some(&(s, d)) = events.get(i)
+            && s <= entry_ns
+            && entry_ns <= s + d
+        {
+            durations.push(d);
+            overheads.push(d.saturating_sub(busy_ns));
         }
     }
     (durations, overheads, entries)

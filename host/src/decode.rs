@@ -103,21 +103,34 @@ impl Report {
             parts.push(format!("{} dropped frame(s)", l.frames_dropped));
         }
         if l.garbage_chunks > 0 {
-            parts.push(format!("{} chunk(s) of garbage between frames", l.garbage_chunks));
+            parts.push(format!(
+                "{} chunk(s) of garbage between frames",
+                l.garbage_chunks
+            ));
         }
         if l.out_of_order > 0 {
-            parts.push(format!("{} duplicated/out-of-order frame(s)", l.out_of_order));
+            parts.push(format!(
+                "{} duplicated/out-of-order frame(s)",
+                l.out_of_order
+            ));
         }
         if l.undecodable > 0 {
-            parts.push(format!("{} frame(s) with an unknown message", l.undecodable));
+            parts.push(format!(
+                "{} frame(s) with an unknown message",
+                l.undecodable
+            ));
         }
         if let Some((at, len)) = self.truncated {
-            parts.push(format!("stream truncated: {len} byte(s) of an unfinished frame at offset {at}"));
+            parts.push(format!(
+                "stream truncated: {len} byte(s) of an unfinished frame at offset {at}"
+            ));
         }
         if !self.trailer && l.frames_ok > 0 {
             parts.push(format!(
                 "no end-of-run trailer: the capture stops after frame {} at byte {}",
-                self.last_seq.map(|s| s.to_string()).unwrap_or_else(|| "-".into()),
+                self.last_seq
+                    .map(|s| s.to_string())
+                    .unwrap_or_else(|| "-".into()),
                 self.last_good_offset
             ));
         }
@@ -126,7 +139,9 @@ impl Report {
 
     /// Whether any frame was lost or damaged, or the stream is incomplete.
     pub fn lossy(&self) -> bool {
-        !self.link.is_clean() || self.truncated.is_some() || (!self.trailer && self.link.frames_ok > 0)
+        !self.link.is_clean()
+            || self.truncated.is_some()
+            || (!self.trailer && self.link.frames_ok > 0)
     }
 }
 
@@ -144,7 +159,8 @@ impl Decoder {
     pub fn new(elf: Option<&Path>) -> Result<Self> {
         let table = match elf {
             Some(p) => {
-                let bytes = std::fs::read(p).with_context(|| format!("reading ELF {}", p.display()))?;
+                let bytes =
+                    std::fs::read(p).with_context(|| format!("reading ELF {}", p.display()))?;
                 defmt_decoder::Table::parse(&bytes)
                     .with_context(|| format!("reading the defmt table of {}", p.display()))?
             }
@@ -156,15 +172,28 @@ impl Decoder {
             seq: SeqTracker::new(),
             table,
             partial_text: String::new(),
-            report: Report { logs_decoded, ..Report::default() },
+            report: Report {
+                logs_decoded,
+                ..Report::default()
+            },
         })
     }
 
     /// Feeds bytes.
     pub fn push(&mut self, bytes: &[u8], sink: &mut dyn Sink) {
-        let Decoder { deframer, seq, table, partial_text, report } = self;
+        let Decoder {
+            deframer,
+            seq,
+            table,
+            partial_text,
+            report,
+        } = self;
         deframer.push(bytes, &mut |chunk| match chunk {
-            Chunk::Frame { seq: n, payload, offset } => {
+            Chunk::Frame {
+                seq: n,
+                payload,
+                offset,
+            } => {
                 if !seq.frame(n) {
                     return;
                 }
@@ -194,7 +223,9 @@ impl Decoder {
                 partial_text.push_str(&String::from_utf8_lossy(t));
                 while let Some(nl) = partial_text.find('\n') {
                     let line: String = partial_text.drain(..=nl).collect();
-                    report.text_lines.push(line.trim_end_matches(['\r', '\n']).to_string());
+                    report
+                        .text_lines
+                        .push(line.trim_end_matches(['\r', '\n']).to_string());
                 }
             }
             Chunk::Corrupt { signature, .. } => seq.damaged(signature),
@@ -211,7 +242,8 @@ impl Decoder {
         });
         if !tail_text.is_empty() {
             self.seq.stats.text_chunks += 1;
-            self.partial_text.push_str(&String::from_utf8_lossy(&tail_text));
+            self.partial_text
+                .push_str(&String::from_utf8_lossy(&tail_text));
         }
         self.seq.end();
         let mut r = self.report;
@@ -225,18 +257,38 @@ impl Decoder {
     }
 }
 
-fn decode_log(table: Option<&defmt_decoder::Table>, rec: &tickscope_core::wire::msg::LogRecord) -> LogLine {
+fn decode_log(
+    table: Option<&defmt_decoder::Table>,
+    rec: &tickscope_core::wire::msg::LogRecord,
+) -> LogLine {
     let (level, text) = match table {
         Some(t) => match t.decode(&rec.data) {
             Ok((frame, _)) => (
-                frame.level().map(|l| l.as_str().to_string()).unwrap_or_default(),
+                frame
+                    .level()
+                    .map(|l| l.as_str().to_string())
+                    .unwrap_or_default(),
                 frame.display_message().to_string(),
             ),
-            Err(_) => (String::new(), format!("<undecodable defmt frame, {} bytes>", rec.data.len())),
+            Err(_) => (
+                String::new(),
+                format!("<undecodable defmt frame, {} bytes>", rec.data.len()),
+            ),
         },
-        None => (String::new(), format!("<defmt log, {} bytes; pass --elf to decode>", rec.data.len())),
+        None => (
+            String::new(),
+            format!(
+                "<defmt log, {} bytes; pass --elf to decode>",
+                rec.data.len()
+            ),
+        ),
     };
-    LogLine { core: rec.core, at: rec.at, level, text }
+    LogLine {
+        core: rec.core,
+        at: rec.at,
+        level,
+        text,
+    }
 }
 
 /// Decodes a whole reader in blocks.
@@ -257,14 +309,4 @@ pub fn decode_reader(mut r: impl Read, elf: Option<&Path>, sink: &mut dyn Sink) 
 pub fn decode_file(path: &Path, elf: Option<&Path>, sink: &mut dyn Sink) -> Result<Report> {
     let f = std::fs::File::open(path).with_context(|| format!("opening {}", path.display()))?;
     decode_reader(std::io::BufReader::new(f), elf, sink)
-}
-
-/// A sink that keeps every message (small captures and tests).
-#[derive(Default)]
-pub struct Collect(pub Vec<(u32, Message)>);
-
-impl Sink for Collect {
-    fn message(&mut self, seq: u32, msg: &Message) {
-        self.0.push((seq, msg.clone()));
-    }
 }

@@ -12,11 +12,15 @@ use crate::{fail, status};
 /// Finds an executable on PATH.
 pub fn which(name: &str) -> Option<PathBuf> {
     let path = std::env::var_os("PATH")?;
-    std::env::split_paths(&path).map(|d| d.join(name)).find(|p| p.is_file())
+    std::env::split_paths(&path)
+        .map(|d| d.join(name))
+        .find(|p| p.is_file())
 }
 
 fn is_root() -> bool {
-    std::fs::metadata("/proc/self").map(|m| m.uid() == 0).unwrap_or(false)
+    std::fs::metadata("/proc/self")
+        .map(|m| m.uid() == 0)
+        .unwrap_or(false)
 }
 
 /// Installs Debian packages with apt-get (root only). Progress goes to stderr.
@@ -31,12 +35,19 @@ pub fn apt_install(packages: &[&str]) -> Result<()> {
             ),
         ));
     }
-    eprintln!("tickscope: installing {} with apt-get ...", packages.join(" "));
+    eprintln!(
+        "tickscope: installing {} with apt-get ...",
+        packages.join(" ")
+    );
     let quiet = |c: &mut Command| {
-        c.env("DEBIAN_FRONTEND", "noninteractive").stdout(Stdio::null()).stderr(Stdio::inherit());
+        c.env("DEBIAN_FRONTEND", "noninteractive")
+            .stdout(Stdio::null())
+            .stderr(Stdio::inherit());
     };
     let mut install = Command::new("apt-get");
-    install.args(["install", "-y", "--no-install-recommends"]).args(packages);
+    install
+        .args(["install", "-y", "--no-install-recommends"])
+        .args(packages);
     quiet(&mut install);
     if !install.status().map(|s| s.success()).unwrap_or(false) {
         let mut update = Command::new("apt-get");
@@ -44,7 +55,9 @@ pub fn apt_install(packages: &[&str]) -> Result<()> {
         quiet(&mut update);
         let _ = update.status();
         let mut again = Command::new("apt-get");
-        again.args(["install", "-y", "--no-install-recommends"]).args(packages);
+        again
+            .args(["install", "-y", "--no-install-recommends"])
+            .args(packages);
         quiet(&mut again);
         if !again.status().map(|s| s.success()).unwrap_or(false) {
             return Err(fail(
@@ -63,7 +76,10 @@ pub fn qemu_system() -> Result<PathBuf> {
         if p.is_file() {
             return Ok(p);
         }
-        return Err(fail(status::MISSING_TOOL, format!("TICKSCOPE_QEMU={} does not exist", p.display())));
+        return Err(fail(
+            status::MISSING_TOOL,
+            format!("TICKSCOPE_QEMU={} does not exist", p.display()),
+        ));
     }
     if let Some(p) = which("qemu-system-aarch64") {
         return Ok(p);
@@ -76,8 +92,12 @@ pub fn qemu_system() -> Result<PathBuf> {
             ),
         )
     })?;
-    which("qemu-system-aarch64")
-        .ok_or_else(|| fail(status::MISSING_TOOL, "qemu-system-aarch64 still not on PATH after installing qemu-system-arm"))
+    which("qemu-system-aarch64").ok_or_else(|| {
+        fail(
+            status::MISSING_TOOL,
+            "qemu-system-aarch64 still not on PATH after installing qemu-system-arm",
+        )
+    })
 }
 
 /// QEMU's version string (`7.2.22`), for run metadata.
@@ -87,6 +107,10 @@ pub fn qemu_version(qemu: &std::path::Path) -> String {
         .output()
         .ok()
         .and_then(|o| String::from_utf8(o.stdout).ok())
-        .and_then(|s| s.lines().next().map(|l| l.trim_start_matches("QEMU emulator version ").to_string()))
+        .and_then(|s| {
+            s.lines()
+                .next()
+                .map(|l| l.trim_start_matches("QEMU emulator version ").to_string())
+        })
         .unwrap_or_else(|| "unknown".into())
 }

@@ -18,8 +18,6 @@ pub const SIZE_LIMIT: u64 = 64 * 1024;
 pub struct Image {
     /// The ELF.
     pub elf: PathBuf,
-    /// Board it was built for.
-    pub board: String,
 }
 
 /// Target directory of a board's firmware build (separate per board, so images never clash).
@@ -30,11 +28,19 @@ fn target_dir(board: &str) -> Result<PathBuf> {
 /// Makes sure the pinned toolchain has the bare-metal target (`rustup toolchain install` reads
 /// rust-toolchain.toml and adds its targets and components; instant when nothing is missing).
 fn ensure_target(root: &Path) -> Result<()> {
-    let sysroot = Command::new("rustc").arg("--print").arg("sysroot").current_dir(root).output();
+    let sysroot = Command::new("rustc")
+        .arg("--print")
+        .arg("sysroot")
+        .current_dir(root)
+        .output();
     let has_target = sysroot
         .ok()
         .and_then(|o| String::from_utf8(o.stdout).ok())
-        .map(|s| Path::new(s.trim()).join("lib/rustlib/aarch64-unknown-none").is_dir())
+        .map(|s| {
+            Path::new(s.trim())
+                .join("lib/rustlib/aarch64-unknown-none")
+                .is_dir()
+        })
         .unwrap_or(false);
     if has_target {
         return Ok(());
@@ -70,7 +76,15 @@ pub fn ensure_built_with(board: &str, quiet: bool, config: Option<&str>) -> Resu
     let cargo = std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
     let mut cmd = Command::new(&cargo);
     cmd.current_dir(&root)
-        .args(["build", "-p", "tickscope-fw", "--target", "aarch64-unknown-none", "--profile", "firmware"])
+        .args([
+            "build",
+            "-p",
+            "tickscope-fw",
+            "--target",
+            "aarch64-unknown-none",
+            "--profile",
+            "firmware",
+        ])
         .env("TICKSCOPE_BOARD", board)
         .env("TICKSCOPE_CONFIG", config.unwrap_or(""))
         .env("CARGO_TARGET_DIR", &target)
@@ -81,7 +95,10 @@ pub fn ensure_built_with(board: &str, quiet: bool, config: Option<&str>) -> Resu
     if quiet {
         cmd.arg("--quiet");
     }
-    let out = cmd.stderr(Stdio::piped()).output().context("running cargo to build the firmware")?;
+    let out = cmd
+        .stderr(Stdio::piped())
+        .output()
+        .context("running cargo to build the firmware")?;
     if !out.status.success() {
         return Err(fail(
             status::FAILURE,
@@ -91,11 +108,17 @@ pub fn ensure_built_with(board: &str, quiet: bool, config: Option<&str>) -> Resu
             ),
         ));
     }
-    let elf = target.join("aarch64-unknown-none").join("firmware").join("tickscope-fw");
+    let elf = target
+        .join("aarch64-unknown-none")
+        .join("firmware")
+        .join("tickscope-fw");
     if !elf.is_file() {
-        return Err(fail(status::FAILURE, format!("firmware build produced no {}", elf.display())));
+        return Err(fail(
+            status::FAILURE,
+            format!("firmware build produced no {}", elf.display()),
+        ));
     }
-    Ok(Image { elf, board: board.to_string() })
+    Ok(Image { elf })
 }
 
 /// Size figures of an image.
@@ -130,11 +153,14 @@ pub fn sizes(elf: &Path) -> Result<Sizes> {
     for sec in file.sections() {
         let name = sec.name().unwrap_or("");
         match sec.kind() {
-            SectionKind::Text | SectionKind::ReadOnlyData | SectionKind::Data | SectionKind::ReadOnlyString => {
-                if sec.address() != 0 {
-                    s.image_bytes += sec.size();
-                    s.load_address = s.load_address.min(sec.address());
-                }
+            SectionKind::Text
+            | SectionKind::ReadOnlyData
+            | SectionKind::Data
+            | SectionKind::ReadOnlyString
+                if sec.address() != 0 =>
+            {
+                s.image_bytes += sec.size();
+                s.load_address = s.load_address.min(sec.address());
             }
             SectionKind::UninitializedData => {
                 s.static_ram_bytes += sec.size();
@@ -166,8 +192,16 @@ pub fn write_bin(elf: &Path, out: &Path) -> Result<(u64, u64)> {
         }
         segs.push((seg.address(), bytes.to_vec()));
     }
-    let start = segs.iter().map(|s| s.0).min().ok_or_else(|| fail(status::FAILURE, "ELF has no loaded segments"))?;
-    let end = segs.iter().map(|s| s.0 + s.1.len() as u64).max().unwrap_or(start);
+    let start = segs
+        .iter()
+        .map(|s| s.0)
+        .min()
+        .ok_or_else(|| fail(status::FAILURE, "ELF has no loaded segments"))?;
+    let end = segs
+        .iter()
+        .map(|s| s.0 + s.1.len() as u64)
+        .max()
+        .unwrap_or(start);
     let mut bin = vec![0u8; (end - start) as usize];
     for (addr, bytes) in segs {
         let off = (addr - start) as usize;
@@ -176,7 +210,10 @@ pub fn write_bin(elf: &Path, out: &Path) -> Result<(u64, u64)> {
     if file.entry() != start {
         return Err(fail(
             status::FAILURE,
-            format!("entry {:#x} is not the first byte of the image ({start:#x})", file.entry()),
+            format!(
+                "entry {:#x} is not the first byte of the image ({start:#x})",
+                file.entry()
+            ),
         ));
     }
     std::fs::write(out, &bin).with_context(|| format!("writing {}", out.display()))?;
@@ -188,5 +225,8 @@ pub fn write_bin(elf: &Path, out: &Path) -> Result<(u64, u64)> {
 pub fn symbol(elf: &Path, name: &str) -> Result<Option<u64>> {
     let data = std::fs::read(elf)?;
     let file = object::File::parse(&*data)?;
-    Ok(file.symbols().find(|s| s.name() == Ok(name)).map(|s| s.address()))
+    Ok(file
+        .symbols()
+        .find(|s| s.name() == Ok(name))
+        .map(|s| s.address()))
 }

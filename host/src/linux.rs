@@ -54,7 +54,11 @@ pub fn cpu_list(cpus: &[usize]) -> String {
         while j + 1 < cpus.len() && cpus[j + 1] == cpus[j] + 1 {
             j += 1;
         }
-        parts.push(if i == j { cpus[i].to_string() } else { format!("{}-{}", cpus[i], cpus[j]) });
+        parts.push(if i == j {
+            cpus[i].to_string()
+        } else {
+            format!("{}-{}", cpus[i], cpus[j])
+        });
         i = j + 1;
     }
     parts.join(",")
@@ -64,7 +68,10 @@ pub fn cpu_list(cpus: &[usize]) -> String {
 /// others; tickless adds nohz_full and RCU callback offloading.
 pub fn cmdline(mode: KernelMode, cpu: usize, cpus: usize, console: &str) -> String {
     let others: Vec<usize> = (0..cpus).filter(|&c| c != cpu).collect();
-    let base = format!("console={console} loglevel=0 panic=-1 irqaffinity={}", cpu_list(&others));
+    let base = format!(
+        "console={console} loglevel=0 panic=-1 irqaffinity={}",
+        cpu_list(&others)
+    );
     match mode {
         KernelMode::Generic => format!("{base} isolcpus=domain,managed_irq,{cpu}"),
         KernelMode::Tickless => {
@@ -80,8 +87,6 @@ pub struct Kernel {
     pub image: PathBuf,
     /// Release (`6.1.0-50-arm64`), when known.
     pub release: String,
-    /// Where it came from.
-    pub origin: String,
 }
 
 /// tickscope's cache directory (`$TICKSCOPE_CACHE`, else `$XDG_CACHE_HOME/tickscope`, else
@@ -100,25 +105,42 @@ pub fn cache_dir() -> PathBuf {
 /// Whether `path` holds an arm64 Linux Image (the `ARM\x64` magic at offset 56), possibly
 /// gzip-compressed (checked by the gzip magic only).
 pub fn looks_like_arm64_image(path: &Path) -> bool {
-    let Ok(bytes) = std::fs::read(path) else { return false };
+    let Ok(bytes) = std::fs::read(path) else {
+        return false;
+    };
     (bytes.len() > 64 && &bytes[56..60] == b"ARM\x64") || bytes.starts_with(&[0x1f, 0x8b])
 }
 
 /// The user's kernel, checked.
 pub fn user_kernel(path: &Path) -> Result<Kernel> {
     if !path.is_file() {
-        return Err(fail(status::CONFIG, format!("--kernel {}: no such file", path.display())));
+        return Err(fail(
+            status::CONFIG,
+            format!("--kernel {}: no such file", path.display()),
+        ));
     }
     if !looks_like_arm64_image(path) {
-        return Err(fail(status::CONFIG, format!("--kernel {}: not an arm64 Linux Image", path.display())));
+        return Err(fail(
+            status::CONFIG,
+            format!("--kernel {}: not an arm64 Linux Image", path.display()),
+        ));
     }
-    Ok(Kernel { image: path.to_path_buf(), release: String::new(), origin: path.display().to_string() })
+    Ok(Kernel {
+        image: path.to_path_buf(),
+        release: String::new(),
+    })
 }
 
 fn run_quiet(cmd: &mut Command) -> Result<String> {
-    let out = cmd.stderr(Stdio::piped()).output().with_context(|| format!("running {cmd:?}"))?;
+    let out = cmd
+        .stderr(Stdio::piped())
+        .output()
+        .with_context(|| format!("running {cmd:?}"))?;
     if !out.status.success() {
-        anyhow::bail!("{cmd:?} failed: {}", String::from_utf8_lossy(&out.stderr).trim());
+        anyhow::bail!(
+            "{cmd:?} failed: {}",
+            String::from_utf8_lossy(&out.stderr).trim()
+        );
     }
     Ok(String::from_utf8_lossy(&out.stdout).into_owned())
 }
@@ -132,22 +154,39 @@ pub fn debian_kernel() -> Result<Kernel> {
     let help = "pass --kernel PATH (an arm64 Image), or run once as root on Debian/Ubuntu so tickscope can \
                 fetch Debian's arm64 kernel with apt-get";
     if deps::which("apt-get").is_none() || deps::which("dpkg-deb").is_none() {
-        return Err(fail(status::MISSING_TOOL, format!("no cached kernel and no apt-get/dpkg-deb: {help}")));
+        return Err(fail(
+            status::MISSING_TOOL,
+            format!("no cached kernel and no apt-get/dpkg-deb: {help}"),
+        ));
     }
-    eprintln!("tickscope: fetching Debian's arm64 kernel into {} ...", cache.display());
-    let foreign = run_quiet(Command::new("dpkg").arg("--print-foreign-architectures")).unwrap_or_default();
-    let root = std::fs::metadata("/proc/self").map(|m| std::os::unix::fs::MetadataExt::uid(&m) == 0).unwrap_or(false);
+    eprintln!(
+        "tickscope: fetching Debian's arm64 kernel into {} ...",
+        cache.display()
+    );
+    let foreign =
+        run_quiet(Command::new("dpkg").arg("--print-foreign-architectures")).unwrap_or_default();
+    let root = std::fs::metadata("/proc/self")
+        .map(|m| std::os::unix::fs::MetadataExt::uid(&m) == 0)
+        .unwrap_or(false);
     if !foreign.split_whitespace().any(|a| a == "arm64") {
         if !root {
-            return Err(fail(status::MISSING_TOOL, format!("dpkg has no arm64 architecture configured: {help}")));
+            return Err(fail(
+                status::MISSING_TOOL,
+                format!("dpkg has no arm64 architecture configured: {help}"),
+            ));
         }
         run_quiet(Command::new("dpkg").args(["--add-architecture", "arm64"]))?;
     }
-    let depends = |()| run_quiet(Command::new("apt-cache").args(["depends", "linux-image-arm64:arm64"]));
+    let depends =
+        |()| run_quiet(Command::new("apt-cache").args(["depends", "linux-image-arm64:arm64"]));
     let mut deps_out = depends(()).unwrap_or_default();
     if !deps_out.contains("linux-image-") || !deps_out.contains("Depends") {
         if root {
-            run_quiet(Command::new("apt-get").arg("update").env("DEBIAN_FRONTEND", "noninteractive"))?;
+            run_quiet(
+                Command::new("apt-get")
+                    .arg("update")
+                    .env("DEBIAN_FRONTEND", "noninteractive"),
+            )?;
         }
         deps_out = depends(()).map_err(|e| fail(status::MISSING_TOOL, format!("{e}: {help}")))?;
     }
@@ -156,10 +195,24 @@ pub fn debian_kernel() -> Result<Kernel> {
         .filter_map(|l| l.trim().strip_prefix("Depends: "))
         .find(|p| p.starts_with("linux-image-") && p.contains("arm64"))
         .map(|p| p.trim_end_matches(":arm64").to_string())
-        .ok_or_else(|| fail(status::MISSING_TOOL, format!("cannot resolve linux-image-arm64:arm64: {help}")))?;
+        .ok_or_else(|| {
+            fail(
+                status::MISSING_TOOL,
+                format!("cannot resolve linux-image-arm64:arm64: {help}"),
+            )
+        })?;
     let work = tempfile_dir()?;
-    run_quiet(Command::new("apt-get").args(["download", &format!("{package}:arm64")]).current_dir(&work))
-        .map_err(|e| fail(status::MISSING_TOOL, format!("apt-get download {package}: {e}: {help}")))?;
+    run_quiet(
+        Command::new("apt-get")
+            .args(["download", &format!("{package}:arm64")])
+            .current_dir(&work),
+    )
+    .map_err(|e| {
+        fail(
+            status::MISSING_TOOL,
+            format!("apt-get download {package}: {e}: {help}"),
+        )
+    })?;
     let deb = std::fs::read_dir(&work)?
         .filter_map(|e| e.ok().map(|e| e.path()))
         .find(|p| p.extension().is_some_and(|x| x == "deb"))
@@ -169,9 +222,24 @@ pub fn debian_kernel() -> Result<Kernel> {
     let boot = x.join("boot");
     let vmlinuz = std::fs::read_dir(&boot)?
         .filter_map(|e| e.ok().map(|e| e.path()))
-        .find(|p| p.file_name().and_then(|n| n.to_str()).is_some_and(|n| n.starts_with("vmlinuz-")))
-        .ok_or_else(|| fail(status::FAILURE, format!("{} has no /boot/vmlinuz-*", deb.display())))?;
-    let release = vmlinuz.file_name().unwrap().to_str().unwrap().trim_start_matches("vmlinuz-").to_string();
+        .find(|p| {
+            p.file_name()
+                .and_then(|n| n.to_str())
+                .is_some_and(|n| n.starts_with("vmlinuz-"))
+        })
+        .ok_or_else(|| {
+            fail(
+                status::FAILURE,
+                format!("{} has no /boot/vmlinuz-*", deb.display()),
+            )
+        })?;
+    let release = vmlinuz
+        .file_name()
+        .unwrap()
+        .to_str()
+        .unwrap()
+        .trim_start_matches("vmlinuz-")
+        .to_string();
     let dest = cache.join(&release);
     std::fs::create_dir_all(&dest)?;
     if let Ok(cfg) = std::fs::read(boot.join(format!("config-{release}"))) {
@@ -181,7 +249,12 @@ pub fn debian_kernel() -> Result<Kernel> {
     std::fs::copy(&vmlinuz, &tmp)?;
     std::fs::rename(&tmp, dest.join("vmlinuz"))?;
     let _ = std::fs::remove_dir_all(&work);
-    cached_kernel(&cache).ok_or_else(|| fail(status::FAILURE, "the fetched kernel is not a valid arm64 Image"))
+    cached_kernel(&cache).ok_or_else(|| {
+        fail(
+            status::FAILURE,
+            "the fetched kernel is not a valid arm64 Image",
+        )
+    })
 }
 
 fn tempfile_dir() -> Result<PathBuf> {
@@ -192,16 +265,15 @@ fn tempfile_dir() -> Result<PathBuf> {
 }
 
 fn cached_kernel(cache: &Path) -> Option<Kernel> {
-    let mut found: Vec<PathBuf> = std::fs::read_dir(cache).ok()?.filter_map(|e| e.ok().map(|e| e.path())).collect();
+    let mut found: Vec<PathBuf> = std::fs::read_dir(cache)
+        .ok()?
+        .filter_map(|e| e.ok().map(|e| e.path()))
+        .collect();
     found.sort();
     found.into_iter().rev().find_map(|d| {
         let image = d.join("vmlinuz");
         let release = d.file_name()?.to_str()?.to_string();
-        looks_like_arm64_image(&image).then(|| Kernel {
-            release,
-            origin: format!("Debian linux-image (cached in {})", d.display()),
-            image,
-        })
+        looks_like_arm64_image(&image).then_some(Kernel { release, image })
     })
 }
 
@@ -212,7 +284,15 @@ pub fn build_probe() -> Result<PathBuf> {
     let cargo = std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
     let out = Command::new(cargo)
         .current_dir(&root)
-        .args(["build", "--release", "-p", "tickscope-probe", "--target", "aarch64-unknown-linux-musl", "--quiet"])
+        .args([
+            "build",
+            "--release",
+            "-p",
+            "tickscope-probe",
+            "--target",
+            "aarch64-unknown-linux-musl",
+            "--quiet",
+        ])
         .env("CARGO_TARGET_DIR", &target)
         .env_remove("RUSTFLAGS")
         .stdout(Stdio::null())
@@ -222,7 +302,10 @@ pub fn build_probe() -> Result<PathBuf> {
     if !out.status.success() {
         return Err(fail(
             status::FAILURE,
-            format!("building the Linux probe for aarch64 failed:\n{}", String::from_utf8_lossy(&out.stderr)),
+            format!(
+                "building the Linux probe for aarch64 failed:\n{}",
+                String::from_utf8_lossy(&out.stderr)
+            ),
         ));
     }
     Ok(target.join("aarch64-unknown-linux-musl/release/tickscope-probe"))
@@ -238,7 +321,21 @@ pub struct Cpio {
 impl Cpio {
     fn header(&mut self, name: &str, mode: u32, size: usize, rdev: (u32, u32)) {
         self.ino += 1;
-        let fields = [self.ino, mode, 0, 0, 1, 0, size as u32, 0, 0, rdev.0, rdev.1, name.len() as u32 + 1, 0];
+        let fields = [
+            self.ino,
+            mode,
+            0,
+            0,
+            1,
+            0,
+            size as u32,
+            0,
+            0,
+            rdev.0,
+            rdev.1,
+            name.len() as u32 + 1,
+            0,
+        ];
         self.buf.extend_from_slice(b"070701");
         for f in fields {
             self.buf.extend_from_slice(format!("{f:08x}").as_bytes());
@@ -249,7 +346,7 @@ impl Cpio {
     }
 
     fn pad(&mut self) {
-        while self.buf.len() % 4 != 0 {
+        while !self.buf.len().is_multiple_of(4) {
             self.buf.push(0);
         }
     }
@@ -284,8 +381,13 @@ impl Cpio {
 /// The initramfs: the probe as /init, its arguments in /tickscope.conf, and /dev/console.
 pub fn initramfs(probe: &[u8], args: &str) -> Vec<u8> {
     let mut c = Cpio::default();
-    c.dir("dev").dir("proc").dir("sys").dir("tmp").chardev("dev/console", 5, 1);
-    c.file("init", 0o755, probe).file("tickscope.conf", 0o644, args.as_bytes());
+    c.dir("dev")
+        .dir("proc")
+        .dir("sys")
+        .dir("tmp")
+        .chardev("dev/console", 5, 1);
+    c.file("init", 0o755, probe)
+        .file("tickscope.conf", 0o644, args.as_bytes());
     c.finish()
 }
 
@@ -296,10 +398,18 @@ mod tests {
     #[test]
     fn command_lines_isolate_the_cpu() {
         let g = cmdline(KernelMode::Generic, 3, 4, "ttyAMA0");
-        assert!(g.contains("isolcpus=domain,managed_irq,3") && g.contains("irqaffinity=0-2"), "{g}");
+        assert!(
+            g.contains("isolcpus=domain,managed_irq,3") && g.contains("irqaffinity=0-2"),
+            "{g}"
+        );
         assert!(!g.contains("nohz_full"), "{g}");
         let t = cmdline(KernelMode::Tickless, 3, 4, "ttyAMA0");
-        assert!(t.contains("nohz_full=3") && t.contains("rcu_nocbs=3") && t.contains("isolcpus=nohz,domain,managed_irq,3"), "{t}");
+        assert!(
+            t.contains("nohz_full=3")
+                && t.contains("rcu_nocbs=3")
+                && t.contains("isolcpus=nohz,domain,managed_irq,3"),
+            "{t}"
+        );
         assert!(cmdline(KernelMode::Generic, 1, 4, "ttyAMA0").contains("irqaffinity=0,2-3"));
         assert!(cmdline(KernelMode::Generic, 0, 4, "ttyAMA0").contains("irqaffinity=1-3"));
     }
@@ -310,12 +420,21 @@ mod tests {
         assert!(a.starts_with(b"070701"));
         assert_eq!(a.len() % 4, 0);
         let text = String::from_utf8_lossy(&a);
-        for name in ["init", "tickscope.conf", "dev/console", "TRAILER!!!", "mode=noise cores=3"] {
+        for name in [
+            "init",
+            "tickscope.conf",
+            "dev/console",
+            "TRAILER!!!",
+            "mode=noise cores=3",
+        ] {
             assert!(text.contains(name), "{name} missing");
         }
         // The file size field of `init` (7th field) is the probe's length.
         let at = text.find("init\0").unwrap();
         let header = &text[at - 110..at];
-        assert_eq!(u32::from_str_radix(&header[6 + 6 * 8..6 + 7 * 8], 16).unwrap(), 10);
+        assert_eq!(
+            u32::from_str_radix(&header[6 + 6 * 8..6 + 7 * 8], 16).unwrap(),
+            10
+        );
     }
 }

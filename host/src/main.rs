@@ -49,7 +49,10 @@ impl std::error::Error for Fail {}
 
 /// Builds an error that exits with `status`.
 pub fn fail(status: u8, message: impl Into<String>) -> anyhow::Error {
-    anyhow::Error::new(Fail { status, message: message.into() })
+    anyhow::Error::new(Fail {
+        status,
+        message: message.into(),
+    })
 }
 
 const AFTER_HELP: &str = "\
@@ -125,7 +128,10 @@ fn main() -> ExitCode {
     match result {
         Ok(code) => ExitCode::from(code),
         Err(e) => {
-            let status = e.downcast_ref::<Fail>().map(|f| f.status).unwrap_or(status::FAILURE);
+            let status = e
+                .downcast_ref::<Fail>()
+                .map(|f| f.status)
+                .unwrap_or(status::FAILURE);
             eprintln!("tickscope: error: {e:#}");
             ExitCode::from(status)
         }

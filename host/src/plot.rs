@@ -65,15 +65,32 @@ pub fn ccdf_points(h: &Histogram) -> Vec<(f64, f64)> {
     pts
 }
 
-fn draw_ccdf<DB: DrawingBackend>(root: &DrawingArea<DB, Shift>, series: &[Series], title: &str, unit_label: &str) -> Result<()>
+fn draw_ccdf<DB: DrawingBackend>(
+    root: &DrawingArea<DB, Shift>,
+    series: &[Series],
+    title: &str,
+    unit_label: &str,
+) -> Result<()>
 where
     DB::ErrorType: 'static,
 {
     root.fill(&WHITE).map_err(|e| anyhow!("{e:?}"))?;
     let all: Vec<Vec<(f64, f64)>> = series.iter().map(|s| ccdf_points(s.values)).collect();
     let xmax = all.iter().flatten().map(|p| p.0).fold(10.0, f64::max) * 1.5;
-    let xmin = all.iter().flatten().map(|p| p.0).fold(f64::MAX, f64::min).clamp(1.0, xmax / 10.0) / 1.5;
-    let ymin = all.iter().flatten().map(|p| p.1).fold(1.0, f64::min).min(1e-3) / 2.0;
+    let xmin = all
+        .iter()
+        .flatten()
+        .map(|p| p.0)
+        .fold(f64::MAX, f64::min)
+        .clamp(1.0, xmax / 10.0)
+        / 1.5;
+    let ymin = all
+        .iter()
+        .flatten()
+        .map(|p| p.1)
+        .fold(1.0, f64::min)
+        .min(1e-3)
+        / 2.0;
     let mut chart = ChartBuilder::on(root)
         .caption(title, ("sans-serif", 26))
         .margin(20)
@@ -104,7 +121,9 @@ where
             .draw_series(LineSeries::new(step, color.stroke_width(2)))
             .map_err(|e| anyhow!("{e:?}"))?
             .label(s.label.clone())
-            .legend(move |(x, y)| PathElement::new(vec![(x, y), (x + 20, y)], color.stroke_width(3)));
+            .legend(move |(x, y)| {
+                PathElement::new(vec![(x, y), (x + 20, y)], color.stroke_width(3))
+            });
     }
     chart
         .configure_series_labels()
@@ -118,7 +137,12 @@ where
     Ok(())
 }
 
-fn draw_histogram<DB: DrawingBackend>(root: &DrawingArea<DB, Shift>, series: &[Series], title: &str, unit_label: &str) -> Result<()>
+fn draw_histogram<DB: DrawingBackend>(
+    root: &DrawingArea<DB, Shift>,
+    series: &[Series],
+    title: &str,
+    unit_label: &str,
+) -> Result<()>
 where
     DB::ErrorType: 'static,
 {
@@ -137,7 +161,13 @@ where
         })
         .collect();
     let xmax = data.iter().flatten().map(|p| p.0).fold(10.0, f64::max) * 1.5;
-    let xmin = data.iter().flatten().map(|p| p.0).fold(f64::MAX, f64::min).clamp(1.0, xmax / 10.0) / 1.5;
+    let xmin = data
+        .iter()
+        .flatten()
+        .map(|p| p.0)
+        .fold(f64::MAX, f64::min)
+        .clamp(1.0, xmax / 10.0)
+        / 1.5;
     let ymax = data.iter().flatten().map(|p| p.1).fold(10.0, f64::max) * 2.0;
     let mut chart = ChartBuilder::on(root)
         .caption(title, ("sans-serif", 26))
@@ -158,11 +188,16 @@ where
     for (i, (s, pts)) in series.iter().zip(&data).enumerate() {
         let color = COLORS[i % COLORS.len()];
         chart
-            .draw_series(pts.iter().map(|&(x, y)| Circle::new((x, y), 3, color.filled())))
+            .draw_series(
+                pts.iter()
+                    .map(|&(x, y)| Circle::new((x, y), 3, color.filled())),
+            )
             .map_err(|e| anyhow!("{e:?}"))?
             .label(s.label.clone())
             .legend(move |(x, y)| Circle::new((x + 10, y), 4, color.filled()));
-        chart.draw_series(LineSeries::new(pts.clone(), color.mix(0.5))).map_err(|e| anyhow!("{e:?}"))?;
+        chart
+            .draw_series(LineSeries::new(pts.clone(), color.mix(0.5)))
+            .map_err(|e| anyhow!("{e:?}"))?;
     }
     chart
         .configure_series_labels()
@@ -175,14 +210,31 @@ where
     Ok(())
 }
 
-fn draw_timeline<DB: DrawingBackend>(root: &DrawingArea<DB, Shift>, series: &[Series], title: &str) -> Result<()>
+fn draw_timeline<DB: DrawingBackend>(
+    root: &DrawingArea<DB, Shift>,
+    series: &[Series],
+    title: &str,
+) -> Result<()>
 where
     DB::ErrorType: 'static,
 {
     root.fill(&WHITE).map_err(|e| anyhow!("{e:?}"))?;
-    let tmax = series.iter().flat_map(|s| s.events.iter().map(|e| e.0)).fold(0.01, f64::max) * 1.02;
-    let dmax = series.iter().flat_map(|s| s.events.iter().map(|e| e.1)).fold(1.0, f64::max) * 2.0;
-    let dmin = series.iter().flat_map(|s| s.events.iter().map(|e| e.1)).fold(f64::MAX, f64::min).clamp(0.01, dmax / 10.0) / 2.0;
+    let tmax = series
+        .iter()
+        .flat_map(|s| s.events.iter().map(|e| e.0))
+        .fold(0.01, f64::max)
+        * 1.02;
+    let dmax = series
+        .iter()
+        .flat_map(|s| s.events.iter().map(|e| e.1))
+        .fold(1.0, f64::max)
+        * 2.0;
+    let dmin = series
+        .iter()
+        .flat_map(|s| s.events.iter().map(|e| e.1))
+        .fold(f64::MAX, f64::min)
+        .clamp(0.01, dmax / 10.0)
+        / 2.0;
     let mut chart = ChartBuilder::on(root)
         .caption(title, ("sans-serif", 26))
         .margin(20)
@@ -202,11 +254,22 @@ where
         let cores: std::collections::BTreeSet<u16> = s.events.iter().map(|e| e.2).collect();
         let multi = cores.len() > 1;
         for (k, core) in cores.iter().enumerate() {
-            let shade = if multi { COLORS[(i + k) % COLORS.len()] } else { color };
-            let label = if multi { format!("{} core {core}", s.label) } else { s.label.clone() };
+            let shade = if multi {
+                COLORS[(i + k) % COLORS.len()]
+            } else {
+                color
+            };
+            let label = if multi {
+                format!("{} core {core}", s.label)
+            } else {
+                s.label.clone()
+            };
             chart
                 .draw_series(
-                    s.events.iter().filter(|e| e.2 == *core).map(|&(t, d, _)| Circle::new((t, d), 2, shade.filled())),
+                    s.events
+                        .iter()
+                        .filter(|e| e.2 == *core)
+                        .map(|&(t, d, _)| Circle::new((t, d), 2, shade.filled())),
                 )
                 .map_err(|e| anyhow!("{e:?}"))?
                 .label(label)
@@ -249,7 +312,13 @@ impl Kind {
 
 /// Draws one plot as `<dir>/<stem>.png` and `.svg`. `unit_label` names the x axis of the CCDF
 /// and histogram (e.g. `wake-up latency (ns)`).
-pub fn draw(dir: &Path, kind: Kind, series: &[Series], title: &str, unit_label: &str) -> Result<()> {
+pub fn draw(
+    dir: &Path,
+    kind: Kind,
+    series: &[Series],
+    title: &str,
+    unit_label: &str,
+) -> Result<()> {
     register_font();
     let png = dir.join(format!("{}.png", kind.stem()));
     let svg = dir.join(format!("{}.svg", kind.stem()));

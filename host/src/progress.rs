@@ -19,9 +19,11 @@ impl Progress {
         let bar = enabled.then(|| {
             let bar = ProgressBar::new(expected.as_millis() as u64);
             bar.set_style(
-                ProgressStyle::with_template("{spinner} {msg} [{bar:30}] {elapsed}/~{duration} (ETA {eta})")
-                    .unwrap_or_else(|_| ProgressStyle::default_bar())
-                    .progress_chars("=> "),
+                ProgressStyle::with_template(
+                    "{spinner} {msg} [{bar:30}] {elapsed}/~{duration} (ETA {eta})",
+                )
+                .unwrap_or_else(|_| ProgressStyle::default_bar())
+                .progress_chars("=> "),
             );
             bar.set_message(message.to_string());
             bar
@@ -38,13 +40,6 @@ impl Progress {
                 b.set_length(ms + self.expected.as_millis() as u64 / 10);
             }
             b.set_position(ms);
-        }
-    }
-
-    /// Changes the message.
-    pub fn message(&self, msg: &str) {
-        if let Some(b) = &self.bar {
-            b.set_message(msg.to_string());
         }
     }
 

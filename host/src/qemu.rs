@@ -39,25 +39,47 @@ pub const ICOUNT: &str = "shift=0,align=off,sleep=off";
 
 impl MachineSpec {
     /// A spec for `board` (which must be emulated by QEMU).
-    pub fn new(board: &BoardDesc, entry_el: u8, gic: u8, smp: u16, cpu: Option<&str>, icount: bool) -> Result<Self> {
+    pub fn new(
+        board: &BoardDesc,
+        entry_el: u8,
+        gic: u8,
+        smp: u16,
+        cpu: Option<&str>,
+        icount: bool,
+    ) -> Result<Self> {
         let q = board.qemu.as_ref().ok_or_else(|| {
             fail(
                 status::CONFIG,
-                format!("board {} is not emulated by QEMU; use `tickscope capture` with the real board", board.name),
+                format!(
+                    "board {} is not emulated by QEMU; use `tickscope capture` with the real board",
+                    board.name
+                ),
             )
         })?;
         if !matches!(entry_el, 1 | 2) {
-            return Err(fail(status::CONFIG, format!("--el must be 1 or 2, not {entry_el}")));
+            return Err(fail(
+                status::CONFIG,
+                format!("--el must be 1 or 2, not {entry_el}"),
+            ));
         }
         if !matches!(gic, 2 | 3) {
-            return Err(fail(status::CONFIG, format!("--gic must be 2 or 3, not {gic}")));
+            return Err(fail(
+                status::CONFIG,
+                format!("--gic must be 2 or 3, not {gic}"),
+            ));
         }
         if gic == 2 && smp > 8 {
-            return Err(fail(status::CONFIG, format!("GICv2 supports at most 8 cores (--smp {smp}); use --gic 3")));
+            return Err(fail(
+                status::CONFIG,
+                format!("GICv2 supports at most 8 cores (--smp {smp}); use --gic 3"),
+            ));
         }
         let max = board.mpidrs().len();
         if smp == 0 || smp as usize > max {
-            return Err(fail(status::CONFIG, format!("--smp must be 1..={max} for board {}", board.name)));
+            return Err(fail(
+                status::CONFIG,
+                format!("--smp must be 1..={max} for board {}", board.name),
+            ));
         }
         Ok(MachineSpec {
             board: board.name.clone(),
@@ -113,8 +135,6 @@ impl MachineSpec {
 pub enum Serial {
     /// Into a file.
     File(PathBuf),
-    /// A pseudo-terminal (QEMU prints its path).
-    Pty,
 }
 
 /// A complete QEMU invocation.
@@ -167,7 +187,6 @@ impl Launch {
         a.push("-serial".into());
         a.push(match &self.serial {
             Serial::File(p) => format!("file:{}", p.display()),
-            Serial::Pty => "pty".into(),
         });
         a.extend(self.extra.iter().cloned());
         a
@@ -177,7 +196,13 @@ impl Launch {
     pub fn shell_line(&self, qemu: &Path) -> String {
         std::iter::once(qemu.display().to_string())
             .chain(self.args())
-            .map(|a| if a.contains([' ', '"', '\'']) { format!("'{a}'") } else { a })
+            .map(|a| {
+                if a.contains([' ', '"', '\'']) {
+                    format!("'{a}'")
+                } else {
+                    a
+                }
+            })
             .collect::<Vec<_>>()
             .join(" ")
     }
@@ -209,18 +234,26 @@ impl Outcome {
         if self.timed_out || self.signal.is_some() {
             status::HUNG
         } else {
-            self.exit.map(|c| c.clamp(0, 255) as u8).unwrap_or(status::HUNG)
+            self.exit
+                .map(|c| c.clamp(0, 255) as u8)
+                .unwrap_or(status::HUNG)
         }
     }
 
     /// One line describing an abnormal end, `None` when QEMU exited by itself.
     pub fn problem(&self) -> Option<String> {
         if self.timed_out {
-            Some(format!("the guest did not finish within {:.0} s and was killed", self.wall.as_secs_f64()))
-        } else if let Some(sig) = self.signal {
-            Some(format!("QEMU crashed (signal {sig}): {}", String::from_utf8_lossy(&self.stderr).trim()))
+            Some(format!(
+                "the guest did not finish within {:.0} s and was killed",
+                self.wall.as_secs_f64()
+            ))
         } else {
-            None
+            self.signal.map(|sig| {
+                format!(
+                    "QEMU crashed (signal {sig}): {}",
+                    String::from_utf8_lossy(&self.stderr).trim()
+                )
+            })
         }
     }
 }
@@ -297,7 +330,10 @@ mod tests {
 
     #[test]
     fn rejects_impossible_machines() {
-        assert!(MachineSpec::new(&board(), 2, 2, 9, None, false).is_err(), "GICv2 has 8 cores at most");
+        assert!(
+            MachineSpec::new(&board(), 2, 2, 9, None, false).is_err(),
+            "GICv2 has 8 cores at most"
+        );
         assert!(MachineSpec::new(&board(), 3, 3, 4, None, false).is_err());
         assert!(MachineSpec::new(&board(), 1, 3, 0, None, false).is_err());
     }
@@ -316,7 +352,10 @@ mod tests {
             timeout: Duration::from_secs(1),
         };
         let a = l.args().join(" ");
-        assert!(a.contains("enable=on,target=native,arg=tickscope,arg=mode=noise,arg=cores=2,,3"), "{a}");
+        assert!(
+            a.contains("enable=on,target=native,arg=tickscope,arg=mode=noise,arg=cores=2,,3"),
+            "{a}"
+        );
         assert!(a.contains("-serial file:uart.bin"));
     }
 }

@@ -26,7 +26,19 @@ fn us(ns: u64) -> String {
 pub fn print_table(rows: &[&Summary]) {
     println!(
         "{:<22} {:<6} {:<7} {:>10} {:>6} {:>7} {:>9} {:>9} {:>9} {:>9} {:>9} {:>9} {:>9}",
-        "run", "mode", "emul", "samples", "lost", "events", "events/s", "p50 µs", "p99 µs", "p99.99µs", "max µs", "tick µs", "irq/s"
+        "run",
+        "mode",
+        "emul",
+        "samples",
+        "lost",
+        "events",
+        "events/s",
+        "p50 µs",
+        "p99 µs",
+        "p99.99µs",
+        "max µs",
+        "tick µs",
+        "irq/s"
     );
     for s in rows {
         println!(
@@ -43,17 +55,25 @@ pub fn print_table(rows: &[&Summary]) {
             us(s.latency_ns.p9999),
             us(s.latency_ns.max),
             s.tick_cost_ns.map(us).unwrap_or_else(|| "-".into()),
-            s.timer_irqs_per_s.map(|r| format!("{r:.1}")).unwrap_or_else(|| "-".into()),
+            s.timer_irqs_per_s
+                .map(|r| format!("{r:.1}"))
+                .unwrap_or_else(|| "-".into()),
         );
     }
     let latency_is_gap = rows.iter().any(|s| s.mode == "noise");
     if latency_is_gap {
-        println!("(noise mode: p50..max are loop gaps; events are gaps above the threshold; tick = median tick-coincident event)");
+        println!(
+            "(noise mode: p50..max are loop gaps; events are gaps above the threshold; tick = median tick-coincident event)"
+        );
     }
 }
 
 fn truncate(s: &str, n: usize) -> String {
-    if s.chars().count() <= n { s.to_string() } else { s.chars().take(n - 1).collect::<String>() + "…" }
+    if s.chars().count() <= n {
+        s.to_string()
+    } else {
+        s.chars().take(n - 1).collect::<String>() + "…"
+    }
 }
 
 /// The histogram in cyclictest's `-h` text format: one row per microsecond up to the maximum
@@ -116,7 +136,14 @@ pub fn csv(s: &Summary) -> String {
     let mut out = String::from(
         "label,emulation,mode,core,samples,lost,events,events_per_s,min_ns,mean_ns,p50_ns,p90_ns,p99_ns,p999_ns,p9999_ns,max_ns,event_p50_ns,event_max_ns,tick_cost_ns\n",
     );
-    let row = |out: &mut String, core: &str, samples, lost, events, eps: f64, q: &tickscope_core::hist::Quantiles, e: &tickscope_core::hist::Quantiles| {
+    let row = |out: &mut String,
+               core: &str,
+               samples,
+               lost,
+               events,
+               eps: f64,
+               q: &tickscope_core::hist::Quantiles,
+               e: &tickscope_core::hist::Quantiles| {
         let _ = writeln!(
             out,
             "{},{},{},{core},{samples},{lost},{events},{eps},{},{},{},{},{},{},{},{},{},{},{}",
@@ -137,9 +164,27 @@ pub fn csv(s: &Summary) -> String {
         );
     };
     for c in &s.cores {
-        row(&mut out, &c.core.to_string(), c.samples, c.lost, c.events, c.events_per_s, &c.latency_ns, &c.event_ns);
+        row(
+            &mut out,
+            &c.core.to_string(),
+            c.samples,
+            c.lost,
+            c.events,
+            c.events_per_s,
+            &c.latency_ns,
+            &c.event_ns,
+        );
     }
-    row(&mut out, "all", s.samples, s.lost, s.events, s.events_per_s, &s.latency_ns, &s.event_ns);
+    row(
+        &mut out,
+        "all",
+        s.samples,
+        s.lost,
+        s.events,
+        s.events_per_s,
+        &s.latency_ns,
+        &s.event_ns,
+    );
     out
 }
 
@@ -156,9 +201,17 @@ pub fn series<'a>(a: &'a Analysis, values: &'a Histogram, label: &str) -> Series
     let events = a
         .cores
         .values()
-        .flat_map(|c| c.timeline.iter().map(move |&(at, d, _)| (at as f64 / 1e9, d as f64 / 1e3, c.core)))
+        .flat_map(|c| {
+            c.timeline
+                .iter()
+                .map(move |&(at, d, _)| (at as f64 / 1e9, d as f64 / 1e3, c.core))
+        })
         .collect();
-    Series { label: label.to_string(), values, events }
+    Series {
+        label: label.to_string(),
+        values,
+        events,
+    }
 }
 
 /// Writes the per-run files: `histogram.txt` (cyclictest format), `summary.csv`, and the plots.
@@ -174,9 +227,27 @@ pub fn write_run_files(dir: &RunDir, a: &Analysis, s: &Summary, plots: bool) -> 
         let label = format!("{} ({})", s.label, s.emulation);
         let ser = [series(a, &merged, &label)];
         let unit = unit_label(&s.mode);
-        plot::draw(&dir.path, Kind::Ccdf, &ser, &format!("Tail latency: {}", s.label), unit)?;
-        plot::draw(&dir.path, Kind::Histogram, &ser, &format!("Histogram: {}", s.label), unit)?;
-        plot::draw(&dir.path, Kind::Timeline, &ser, &format!("Noise events: {}", s.label), unit)?;
+        plot::draw(
+            &dir.path,
+            Kind::Ccdf,
+            &ser,
+            &format!("Tail latency: {}", s.label),
+            unit,
+        )?;
+        plot::draw(
+            &dir.path,
+            Kind::Histogram,
+            &ser,
+            &format!("Histogram: {}", s.label),
+            unit,
+        )?;
+        plot::draw(
+            &dir.path,
+            Kind::Timeline,
+            &ser,
+            &format!("Noise events: {}", s.label),
+            unit,
+        )?;
     }
     Ok(())
 }
@@ -206,7 +277,12 @@ pub fn load(path: &Path) -> Result<Loaded> {
     for c in analysis.cores.values() {
         merged.merge(&c.acc.values);
     }
-    Ok(Loaded { dir, summary, analysis, merged })
+    Ok(Loaded {
+        dir,
+        summary,
+        analysis,
+        merged,
+    })
 }
 
 /// Markdown table of runs (the report's comparison table).
@@ -232,8 +308,12 @@ pub fn markdown_table(runs: &[&Summary]) -> String {
             s.latency_ns.p999,
             s.latency_ns.p9999,
             s.latency_ns.max,
-            s.tick_cost_ns.map(|v| v.to_string()).unwrap_or_else(|| "-".into()),
-            s.timer_irqs_per_s.map(|v| v.to_string()).unwrap_or_else(|| "-".into()),
+            s.tick_cost_ns
+                .map(|v| v.to_string())
+                .unwrap_or_else(|| "-".into()),
+            s.timer_irqs_per_s
+                .map(|v| v.to_string())
+                .unwrap_or_else(|| "-".into()),
         );
     }
     t
@@ -244,12 +324,24 @@ pub fn write_report(runs: &[Loaded], out: &Path) -> Result<Vec<std::path::PathBu
     std::fs::create_dir_all(out)?;
     let series: Vec<Series> = runs
         .iter()
-        .map(|r| series(&r.analysis, &r.merged, &format!("{} ({})", r.summary.label, r.summary.emulation)))
+        .map(|r| {
+            series(
+                &r.analysis,
+                &r.merged,
+                &format!("{} ({})", r.summary.label, r.summary.emulation),
+            )
+        })
         .collect();
-    let mode = runs.first().map(|r| r.summary.mode.clone()).unwrap_or_default();
+    let mode = runs
+        .first()
+        .map(|r| r.summary.mode.clone())
+        .unwrap_or_default();
     let unit = unit_label(&mode);
     let plots = [
-        (Kind::Ccdf, "Tail latency (CCDF): fraction of samples above each value"),
+        (
+            Kind::Ccdf,
+            "Tail latency (CCDF): fraction of samples above each value",
+        ),
         (Kind::Histogram, "Latency histogram"),
         (Kind::Timeline, "Noise events over time"),
     ];
@@ -259,7 +351,14 @@ pub fn write_report(runs: &[Loaded], out: &Path) -> Result<Vec<std::path::PathBu
     let summaries: Vec<&Summary> = runs.iter().map(|r| &r.summary).collect();
     let table = markdown_table(&summaries);
     let mut md = String::from("# tickscope report\n\n");
-    let _ = writeln!(md, "Runs: {}\n", runs.iter().map(|r| format!("`{}`", r.dir.path.display())).collect::<Vec<_>>().join(", "));
+    let _ = writeln!(
+        md,
+        "Runs: {}\n",
+        runs.iter()
+            .map(|r| format!("`{}`", r.dir.path.display()))
+            .collect::<Vec<_>>()
+            .join(", ")
+    );
     md += &table;
     md += "\nEvents are gaps (noise mode) or latencies (timer mode) above each run's threshold. Figures \
            labelled `icount` are deterministic instruction-count time; `tcg` figures include host noise.\n\n";
@@ -272,7 +371,14 @@ pub fn write_report(runs: &[Loaded], out: &Path) -> Result<Vec<std::path::PathBu
         let _ = writeln!(
             md,
             "{} on {}, EL{}, GICv{}, {} emulation, {} s window, threshold {} ns, cores {:?}.\n",
-            s.source, s.board, s.el, s.gic, s.emulation, s.duration_s, s.threshold_ns, s.measured_cores
+            s.source,
+            s.board,
+            s.el,
+            s.gic,
+            s.emulation,
+            s.duration_s,
+            s.threshold_ns,
+            s.measured_cores
         );
         if let Some(t) = &s.inject {
             let _ = writeln!(
@@ -283,7 +389,9 @@ pub fn write_report(runs: &[Loaded], out: &Path) -> Result<Vec<std::path::PathBu
                 t.taken,
                 t.matched_events,
                 s.tick_cost_ns.map(|v| v.to_string()).unwrap_or("-".into()),
-                s.irq_overhead_ns.map(|v| v.to_string()).unwrap_or("-".into())
+                s.irq_overhead_ns
+                    .map(|v| v.to_string())
+                    .unwrap_or("-".into())
             );
         }
         if !s.interrupts_per_s.is_empty() {
@@ -293,14 +401,20 @@ pub fn write_report(runs: &[Loaded], out: &Path) -> Result<Vec<std::path::PathBu
             }
             md.push('\n');
         }
-        if let Some(w) = s.cores.first().map(|c| &c.worst) {
-            if !w.is_empty() {
-                md += "| worst event (ns) | at (s) | core |\n|---:|---:|---:|\n";
-                for e in w.iter().take(5) {
-                    let _ = writeln!(md, "| {} | {:.6} | {} |", e.value, e.at as f64 / 1e9, e.core);
-                }
-                md.push('\n');
+        if let Some(w) = s.cores.first().map(|c| &c.worst)
+            && !w.is_empty()
+        {
+            md += "| worst event (ns) | at (s) | core |\n|---:|---:|---:|\n";
+            for e in w.iter().take(5) {
+                let _ = writeln!(
+                    md,
+                    "| {} | {:.6} | {} |",
+                    e.value,
+                    e.at as f64 / 1e9,
+                    e.core
+                );
             }
+            md.push('\n');
         }
     }
     let md_path = crate::rundir::write_atomic(&out.join("report.md"), md.as_bytes())?;
@@ -321,7 +435,10 @@ fn html(md: &str, dir: &Path) -> Result<String> {
     for line in md.lines() {
         if line.starts_with('|') {
             let cells: Vec<&str> = line.trim_matches('|').split('|').map(str::trim).collect();
-            if cells.iter().all(|c| c.chars().all(|ch| ch == '-' || ch == ':')) {
+            if cells
+                .iter()
+                .all(|c| c.chars().all(|ch| ch == '-' || ch == ':'))
+            {
                 continue;
             }
             if !in_table {
@@ -354,7 +471,11 @@ fn html(md: &str, dir: &Path) -> Result<String> {
             let file = rest.trim_end_matches(')');
             let bytes = std::fs::read(dir.join(file))?;
             let b64 = base64::engine::general_purpose::STANDARD.encode(bytes);
-            let _ = writeln!(h, "<p><img alt=\"{}\" src=\"data:image/png;base64,{b64}\"></p>", esc(alt));
+            let _ = writeln!(
+                h,
+                "<p><img alt=\"{}\" src=\"data:image/png;base64,{b64}\"></p>",
+                esc(alt)
+            );
         } else if !line.trim().is_empty() {
             let _ = writeln!(h, "<p>{}</p>", esc(line).replace('`', ""));
         }
@@ -367,5 +488,8 @@ fn html(md: &str, dir: &Path) -> Result<String> {
 }
 
 fn esc(s: &str) -> String {
-    s.replace('&', "&amp;").replace('<', "&lt;").replace('>', "&gt;").replace('"', "&quot;")
+    s.replace('&', "&amp;")
+        .replace('<', "&lt;")
+        .replace('>', "&gt;")
+        .replace('"', "&quot;")
 }

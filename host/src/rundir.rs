@@ -88,7 +88,13 @@ pub fn now_stamps() -> (String, String) {
 pub fn sanitize(label: &str) -> String {
     let s: String = label
         .chars()
-        .map(|c| if c.is_ascii_alphanumeric() || c == '-' || c == '_' || c == '.' { c } else { '-' })
+        .map(|c| {
+            if c.is_ascii_alphanumeric() || c == '-' || c == '_' || c == '.' {
+                c
+            } else {
+                '-'
+            }
+        })
         .collect();
     if s.is_empty() { "run".into() } else { s }
 }
@@ -110,9 +116,12 @@ impl RunDir {
                 p
             }
         };
-        std::fs::create_dir_all(&path).with_context(|| format!("creating run directory {}", path.display()))?;
+        std::fs::create_dir_all(&path)
+            .with_context(|| format!("creating run directory {}", path.display()))?;
         // Absolute, because QEMU runs with the run directory as its working directory.
-        let path = path.canonicalize().with_context(|| format!("resolving {}", path.display()))?;
+        let path = path
+            .canonicalize()
+            .with_context(|| format!("resolving {}", path.display()))?;
         Ok(RunDir { path })
     }
 
@@ -121,10 +130,15 @@ impl RunDir {
         if !path.join("run.json").is_file() && !path.join("capture.bin").is_file() {
             return Err(fail(
                 status::CONFIG,
-                format!("{} is not a run directory (no run.json or capture.bin)", path.display()),
+                format!(
+                    "{} is not a run directory (no run.json or capture.bin)",
+                    path.display()
+                ),
             ));
         }
-        Ok(RunDir { path: path.to_path_buf() })
+        Ok(RunDir {
+            path: path.to_path_buf(),
+        })
     }
 
     /// Path of a file in the directory.
@@ -171,6 +185,8 @@ pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<PathBuf> {
 
 /// Reads a JSON file with a clear error.
 pub fn read_json<T: for<'de> Deserialize<'de>>(path: &Path) -> Result<T> {
-    let text = std::fs::read_to_string(path).with_context(|| format!("reading {}", path.display()))?;
-    serde_json::from_str(&text).map_err(|e| fail(status::CONFIG, format!("{}: {e}", path.display())))
+    let text =
+        std::fs::read_to_string(path).with_context(|| format!("reading {}", path.display()))?;
+    serde_json::from_str(&text)
+        .map_err(|e| fail(status::CONFIG, format!("{}: {e}", path.display())))
 }

@@ -152,7 +152,11 @@ pub fn summarize(a: &Analysis, label: &str, emulation: &str, frames_lost: u64) -
             samples: status.samples.max(c.acc.values.count()),
             lost: status.lost,
             events,
-            events_per_s: if window > 0.0 { events as f64 / window } else { 0.0 },
+            events_per_s: if window > 0.0 {
+                events as f64 / window
+            } else {
+                0.0
+            },
             latency_ns: c.acc.value_quantiles(),
             event_ns: c.acc.event_quantiles(),
             latency_cycles: quantiles_or_none(&c.cycles),
@@ -166,7 +170,11 @@ pub fn summarize(a: &Analysis, label: &str, emulation: &str, frames_lost: u64) -
     }
     let n_cores = cores.len().max(1) as f64;
     let events = merged.event_count();
-    let events_per_s = if duration_s > 0.0 { cores.iter().map(|c| c.events_per_s).sum::<f64>() / n_cores } else { 0.0 };
+    let events_per_s = if duration_s > 0.0 {
+        cores.iter().map(|c| c.events_per_s).sum::<f64>() / n_cores
+    } else {
+        0.0
+    };
     let source = match h.map(|h| h.source) {
         Some(Source::LinuxProbe) => "linux",
         _ => "firmware",
@@ -181,7 +189,8 @@ pub fn summarize(a: &Analysis, label: &str, emulation: &str, frames_lost: u64) -
         let mut timer = 0.0;
         for (name, n) in &i.sources {
             let rate = *n as f64 / secs;
-            *interrupts_per_s.entry(name.to_string()).or_insert(0.0) += rate / a.interrupts.len() as f64;
+            *interrupts_per_s.entry(name.to_string()).or_insert(0.0) +=
+                rate / a.interrupts.len() as f64;
             if name.contains("arch_timer") || name.starts_with("LOC") {
                 timer += rate;
             }
@@ -195,14 +204,19 @@ pub fn summarize(a: &Analysis, label: &str, emulation: &str, frames_lost: u64) -
     }
     // Bare metal: events matched to the injected ticks' records. Linux: events during which
     // the measured CPU's arch_timer count moved (the probe checks it at every event).
-    let mut linux_ticks: Vec<u64> = a.cores.values().flat_map(|c| c.timer_events.iter().copied()).collect();
+    let mut linux_ticks: Vec<u64> = a
+        .cores
+        .values()
+        .flat_map(|c| c.timer_events.iter().copied())
+        .collect();
     let linux_tick_count = linux_ticks.len();
     let (tick_cost_ns, tick_events) = if source == "linux" {
         (median(&mut linux_ticks), linux_tick_count)
     } else {
         (median(&mut tick_durations), tick_durations.len())
     };
-    let tick_events_per_s = (duration_s > 0.0 && (source == "linux" || cfg.mode == tickscope_core::Mode::Noise))
+    let tick_events_per_s = (duration_s > 0.0
+        && (source == "linux" || cfg.mode == tickscope_core::Mode::Noise))
         .then(|| round6(tick_events as f64 / duration_s / n_cores));
     Summary {
         label: label.to_string(),
@@ -234,7 +248,10 @@ pub fn summarize(a: &Analysis, label: &str, emulation: &str, frames_lost: u64) -
             entry_ns: median(&mut entries),
         }),
         timer_irqs_per_s: timer_irqs_per_s.map(round6),
-        interrupts_per_s: interrupts_per_s.into_iter().map(|(k, v)| (k, round6(v))).collect(),
+        interrupts_per_s: interrupts_per_s
+            .into_iter()
+            .map(|(k, v)| (k, round6(v)))
+            .collect(),
         cores: cores
             .into_iter()
             .map(|mut c| {

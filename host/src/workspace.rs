@@ -10,7 +10,8 @@ use crate::{fail, status};
 
 /// The source tree root (holds `boards/`, `firmware/`, `results/`).
 pub fn root() -> Result<PathBuf> {
-    let looks_right = |p: &Path| p.join("boards").is_dir() && p.join("firmware").join("Cargo.toml").is_file();
+    let looks_right =
+        |p: &Path| p.join("boards").is_dir() && p.join("firmware").join("Cargo.toml").is_file();
     if let Ok(cwd) = std::env::current_dir() {
         for dir in cwd.ancestors() {
             if looks_right(dir) {
@@ -18,7 +19,9 @@ pub fn root() -> Result<PathBuf> {
             }
         }
     }
-    let built_in = Path::new(env!("CARGO_MANIFEST_DIR")).parent().map(Path::to_path_buf);
+    let built_in = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .parent()
+        .map(Path::to_path_buf);
     match built_in {
         Some(p) if looks_right(&p) => Ok(p),
         _ => Err(fail(
@@ -39,7 +42,12 @@ pub fn board(name: &str) -> Result<BoardDesc> {
     if !path.exists() {
         let mut known: Vec<String> = std::fs::read_dir(root()?.join("boards"))?
             .filter_map(|e| e.ok())
-            .filter_map(|e| e.file_name().to_str()?.strip_suffix(".toml").map(str::to_string))
+            .filter_map(|e| {
+                e.file_name()
+                    .to_str()?
+                    .strip_suffix(".toml")
+                    .map(str::to_string)
+            })
             .collect();
         known.sort();
         return Err(fail(

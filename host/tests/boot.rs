@@ -36,7 +36,10 @@ fn every_el_gic_and_core_count_boots() {
                 assert_eq!(j["gic"], gic, "{j:#}");
                 assert_eq!(j["neon_ok"], true, "{j:#}");
                 let cores = j["cores"].as_array().unwrap();
-                assert!(cores.iter().all(|c| c["el"] == el), "every core at EL{el}: {j:#}");
+                assert!(
+                    cores.iter().all(|c| c["el"] == el),
+                    "every core at EL{el}: {j:#}"
+                );
             }
         }
     }
@@ -46,9 +49,16 @@ fn every_el_gic_and_core_count_boots() {
 fn drops_from_el2_to_el1_on_every_core() {
     for gic in [2u8, 3] {
         let j = boot(1, 2, gic, 4);
-        assert_eq!((j["el"].as_u64(), j["entry_el"].as_u64()), (Some(1), Some(2)), "{j:#}");
+        assert_eq!(
+            (j["el"].as_u64(), j["entry_el"].as_u64()),
+            (Some(1), Some(2)),
+            "{j:#}"
+        );
         assert_eq!(j["cores_online"], 4, "{j:#}");
-        assert!(j["cores"].as_array().unwrap().iter().all(|c| c["el"] == 1), "{j:#}");
+        assert!(
+            j["cores"].as_array().unwrap().iter().all(|c| c["el"] == 1),
+            "{j:#}"
+        );
     }
 }
 
@@ -56,8 +66,16 @@ fn drops_from_el2_to_el1_on_every_core() {
 fn eight_cores_at_el2_with_gicv3_report_their_mpidrs() {
     let j = boot(2, 2, 3, 8);
     assert_eq!(j["cores_online"], 8);
-    let mpidrs: Vec<&str> = j["cores"].as_array().unwrap().iter().map(|c| c["mpidr"].as_str().unwrap()).collect();
-    assert_eq!(mpidrs, ["0x0", "0x1", "0x2", "0x3", "0x4", "0x5", "0x6", "0x7"]);
+    let mpidrs: Vec<&str> = j["cores"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| c["mpidr"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        mpidrs,
+        ["0x0", "0x1", "0x2", "0x3", "0x4", "0x5", "0x6", "0x7"]
+    );
 }
 
 #[test]
@@ -73,15 +91,32 @@ fn each_fault_kind_is_reported_with_class_and_esr() {
         for (kind, status, text) in cases {
             let d = tmp();
             let r = tickscope(&[
-                "boot", "--fault", kind, "--el", &el.to_string(), "--gic", &gic.to_string(), "--out", &out(&d, "f"),
+                "boot",
+                "--fault",
+                kind,
+                "--el",
+                &el.to_string(),
+                "--gic",
+                &gic.to_string(),
+                "--out",
+                &out(&d, "f"),
             ]);
             let all = format!("{}{}", r.stdout, r.stderr);
             assert_eq!(r.status, status, "--fault {kind} at EL{el}: {all}");
-            assert!(all.contains(text), "--fault {kind}: missing `{text}` in:\n{all}");
+            assert!(
+                all.contains(text),
+                "--fault {kind}: missing `{text}` in:\n{all}"
+            );
             if kind != "panic" {
                 assert!(all.contains("ESR"), "--fault {kind}: no ESR in:\n{all}");
-                assert!(all.contains("ELR") && all.contains("FAR") && all.contains("SPSR"), "{all}");
-                assert!(all.contains("on core 3"), "the fault comes from the last core: {all}");
+                assert!(
+                    all.contains("ELR") && all.contains("FAR") && all.contains("SPSR"),
+                    "{all}"
+                );
+                assert!(
+                    all.contains("on core 3"),
+                    "the fault comes from the last core: {all}"
+                );
             }
         }
     }
@@ -90,24 +125,56 @@ fn each_fault_kind_is_reported_with_class_and_esr() {
 #[test]
 fn bad_configuration_is_refused_before_booting() {
     let d = tmp();
-    let r = tickscope(&["measure", "--mode", "timer", "--core", "9", "--smp", "4", "--out", &out(&d, "x")]);
+    let r = tickscope(&[
+        "measure",
+        "--mode",
+        "timer",
+        "--core",
+        "9",
+        "--smp",
+        "4",
+        "--out",
+        &out(&d, "x"),
+    ]);
     assert_eq!(r.status, 2, "{}", r.stderr);
     assert!(r.stderr.contains("core 9 does not exist"), "{}", r.stderr);
-    let r = tickscope(&["measure", "--mode", "timer", "--period", "100ns", "--out", &out(&d, "y")]);
+    let r = tickscope(&[
+        "measure",
+        "--mode",
+        "timer",
+        "--period",
+        "100ns",
+        "--out",
+        &out(&d, "y"),
+    ]);
     assert_eq!(r.status, 2, "{}", r.stderr);
     assert!(r.stderr.contains("below the resolution"), "{}", r.stderr);
     let r = tickscope(&["measure", "--mode", "jitter"]);
     assert_eq!(r.status, 2, "{}", r.stderr);
     let r = tickscope(&["boot", "--gic", "2", "--smp", "9"]);
     assert_eq!(r.status, 2, "{}", r.stderr);
-    assert!(r.stderr.contains("GICv2 supports at most 8 cores"), "{}", r.stderr);
+    assert!(
+        r.stderr.contains("GICv2 supports at most 8 cores"),
+        "{}",
+        r.stderr
+    );
 }
 
 #[test]
 fn a_hung_guest_is_killed_and_reported() {
     // A measurement far longer than the timeout: QEMU is killed, the run reports it and exits 124.
     let d = tmp();
-    let r = tickscope(&["measure", "--mode", "noise", "--duration", "600s", "--timeout", "3", "--out", &out(&d, "h")]);
+    let r = tickscope(&[
+        "measure",
+        "--mode",
+        "noise",
+        "--duration",
+        "600s",
+        "--timeout",
+        "3",
+        "--out",
+        &out(&d, "h"),
+    ]);
     assert_eq!(r.status, 124, "{}{}", r.stdout, r.stderr);
     assert!(r.stderr.contains("did not finish within"), "{}", r.stderr);
 }

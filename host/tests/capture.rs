@@ -41,7 +41,20 @@ fn captures_a_uart_run_from_a_serial_device() {
     let d = tmp();
     let o = out(&d, "cap");
     let capture = Command::new(env!("CARGO_BIN_EXE_tickscope"))
-        .args(["capture", "--serial", &pty, "--baud", "115200", "--timeout", "60", "--emulation", "icount", "--json", "--out", &o])
+        .args([
+            "capture",
+            "--serial",
+            &pty,
+            "--baud",
+            "115200",
+            "--timeout",
+            "60",
+            "--emulation",
+            "icount",
+            "--json",
+            "--out",
+            &o,
+        ])
         .current_dir(root())
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
@@ -66,13 +79,26 @@ fn captures_a_uart_run_from_a_serial_device() {
     let j: serde_json::Value = serde_json::from_str(&stdout).unwrap();
     assert_eq!(j["trailer"], true, "{j:#}");
     assert_eq!(j["mode"], "timer");
-    assert_eq!(j["samples"], 199, "every wake-up of a 200 ms window at 1 ms: {j:#}");
+    assert_eq!(
+        j["samples"], 199,
+        "every wake-up of a 200 ms window at 1 ms: {j:#}"
+    );
     assert!(std::path::Path::new(&o).join("capture.bin").is_file());
 }
 
 #[test]
 fn a_missing_serial_device_is_a_clear_error() {
-    let r = tickscope(&["capture", "--serial", "/dev/does-not-exist", "--baud", "115200"]);
+    let r = tickscope(&[
+        "capture",
+        "--serial",
+        "/dev/does-not-exist",
+        "--baud",
+        "115200",
+    ]);
     assert_eq!(r.status, 2, "{}", r.stderr);
-    assert!(r.stderr.contains("cannot open /dev/does-not-exist"), "{}", r.stderr);
+    assert!(
+        r.stderr.contains("cannot open /dev/does-not-exist"),
+        "{}",
+        r.stderr
+    );
 }

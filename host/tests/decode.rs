@@ -27,9 +27,17 @@ fn random_bytes_are_refused_with_a_clear_message() {
     let f = write(&d, "random.bin", &bytes);
     let started = std::time::Instant::now();
     let r = tickscope(&["decode", &f]);
-    eprintln!("decode of 1 MiB of random bytes took {:?}", started.elapsed());
+    eprintln!(
+        "decode of 1 MiB of random bytes took {:?}",
+        started.elapsed()
+    );
     assert_eq!(r.status, 1, "{}{}", r.stdout, r.stderr);
-    assert!(r.stderr.contains("no tickscope frames found in 1048576 bytes"), "{}", r.stderr);
+    assert!(
+        r.stderr
+            .contains("no tickscope frames found in 1048576 bytes"),
+        "{}",
+        r.stderr
+    );
 }
 
 #[test]
@@ -40,9 +48,20 @@ fn a_truncated_capture_keeps_what_was_decoded_and_says_where_it_stopped() {
     assert_eq!(r.status, 1, "{}", r.stderr);
     let j = r.json();
     assert!(num(&j, "capture.link.frames_ok") > 10.0, "{j:#}");
-    assert!(r.stderr.contains("stream truncated") || r.stderr.contains("no end-of-run trailer"), "{}", r.stderr);
-    assert!(r.stderr.contains("at byte") || r.stderr.contains("at offset"), "{}", r.stderr);
-    assert!(j["summary"]["samples"].as_u64().unwrap() > 0, "the decoded part is still summarised");
+    assert!(
+        r.stderr.contains("stream truncated") || r.stderr.contains("no end-of-run trailer"),
+        "{}",
+        r.stderr
+    );
+    assert!(
+        r.stderr.contains("at byte") || r.stderr.contains("at offset"),
+        "{}",
+        r.stderr
+    );
+    assert!(
+        j["summary"]["samples"].as_u64().unwrap() > 0,
+        "the decoded part is still summarised"
+    );
     // --allow-loss accepts it (still reported).
     let r = tickscope(&["decode", &f, "--allow-loss"]);
     assert_eq!(r.status, 0, "{}", r.stderr);
@@ -55,7 +74,10 @@ fn a_clean_recording_decodes_with_logs_counted() {
     let r = tickscope(&["decode", &f, "--json"]);
     r.expect_status(0);
     let j = r.json();
-    assert!(num(&j, "capture.log_frames") > 0.0, "log frames are counted without the ELF: {j:#}");
+    assert!(
+        num(&j, "capture.log_frames") > 0.0,
+        "log frames are counted without the ELF: {j:#}"
+    );
     assert_eq!(j["capture"]["logs_decoded"], false);
     assert_eq!(j["summary"]["mode"], "timer");
 }

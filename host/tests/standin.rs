@@ -7,13 +7,33 @@ use common::*;
 #[test]
 fn sixteen_plus_cores_have_non_contiguous_mpidrs() {
     let d = tmp();
-    let r = tickscope(&["boot", "--el", "2", "--gic", "3", "--smp", "18", "--json", "--out", &out(&d, "b")]);
+    let r = tickscope(&[
+        "boot",
+        "--el",
+        "2",
+        "--gic",
+        "3",
+        "--smp",
+        "18",
+        "--json",
+        "--out",
+        &out(&d, "b"),
+    ]);
     r.expect_status(0);
     let j = r.json();
     assert_eq!(j["cores_online"], 18);
-    let mpidrs: Vec<&str> = j["cores"].as_array().unwrap().iter().map(|c| c["mpidr"].as_str().unwrap()).collect();
+    let mpidrs: Vec<&str> = j["cores"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| c["mpidr"].as_str().unwrap())
+        .collect();
     assert_eq!(mpidrs[15], "0xf");
-    assert_eq!(&mpidrs[16..], ["0x100", "0x101"], "cluster 1 starts at 0x100, as on the ThunderX");
+    assert_eq!(
+        &mpidrs[16..],
+        ["0x100", "0x101"],
+        "cluster 1 starts at 0x100, as on the ThunderX"
+    );
 }
 
 #[test]
@@ -21,8 +41,23 @@ fn stand_in_runs_both_modes_at_el2_with_gicv3_on_8_cores() {
     let d = tmp();
     let o = out(&d, "noise");
     let r = tickscope(&[
-        "measure", "--el", "2", "--gic", "3", "--smp", "8", "--icount", "--mode", "noise", "--duration", "1s",
-        "--inject-tick", "250:10us", "--json", "--out", &o,
+        "measure",
+        "--el",
+        "2",
+        "--gic",
+        "3",
+        "--smp",
+        "8",
+        "--icount",
+        "--mode",
+        "noise",
+        "--duration",
+        "1s",
+        "--inject-tick",
+        "250:10us",
+        "--json",
+        "--out",
+        &o,
     ]);
     r.expect_status(0);
     let j = r.json();
@@ -31,11 +66,31 @@ fn stand_in_runs_both_modes_at_el2_with_gicv3_on_8_cores() {
     assert!((num(&j, "events_per_s") - 250.0).abs() <= 1.0, "{j:#}");
     // The high-ECAM read proves 48-bit-style MMIO mapping above 4 GiB works.
     let log = std::fs::read_to_string(format!("{o}/firmware.log")).unwrap();
-    assert!(log.contains("MMIO probe at 0x4010000000: 0x81b36 as expected"), "{log}");
+    assert!(
+        log.contains("MMIO probe at 0x4010000000: 0x81b36 as expected"),
+        "{log}"
+    );
 
     let r = tickscope(&[
-        "measure", "--el", "2", "--gic", "3", "--smp", "8", "--icount", "--mode", "timer", "--timer", "hyp",
-        "--duration", "500ms", "--core", "3,7", "--json", "--out", &out(&d, "timer"),
+        "measure",
+        "--el",
+        "2",
+        "--gic",
+        "3",
+        "--smp",
+        "8",
+        "--icount",
+        "--mode",
+        "timer",
+        "--timer",
+        "hyp",
+        "--duration",
+        "500ms",
+        "--core",
+        "3,7",
+        "--json",
+        "--out",
+        &out(&d, "timer"),
     ]);
     r.expect_status(0);
     let j = r.json();
@@ -45,7 +100,15 @@ fn stand_in_runs_both_modes_at_el2_with_gicv3_on_8_cores() {
 
 #[test]
 fn thunderx_dry_run_prints_the_board_facts() {
-    let r = tickscope(&["boot", "--board", "thunderx-cn88xx", "--el", "2", "--dry-run", "--json"]);
+    let r = tickscope(&[
+        "boot",
+        "--board",
+        "thunderx-cn88xx",
+        "--el",
+        "2",
+        "--dry-run",
+        "--json",
+    ]);
     r.expect_status(0);
     let j = r.json();
     assert_eq!(j["load_address"], "0x4000000");
@@ -59,8 +122,18 @@ fn thunderx_dry_run_prints_the_board_facts() {
     assert_eq!(j["mpidrs"][47], "0x20f");
     let text = tickscope(&["boot", "--board", "thunderx-cn88xx", "--dry-run"]);
     text.expect_status(0);
-    for fact in ["0x4000000", "0x87e024000000", "0x801000000000", "0x801080000000", "smc"] {
-        assert!(text.stdout.contains(fact), "{fact} missing:\n{}", text.stdout);
+    for fact in [
+        "0x4000000",
+        "0x87e024000000",
+        "0x801000000000",
+        "0x801080000000",
+        "smc",
+    ] {
+        assert!(
+            text.stdout.contains(fact),
+            "{fact} missing:\n{}",
+            text.stdout
+        );
     }
 }
 
@@ -69,7 +142,13 @@ fn thunderx_image_and_bin_are_built() {
     let d = tmp();
     let bin = d.path().join("tickscope-thunderx.bin");
     let r = tickscope(&[
-        "image", "--board", "thunderx-cn88xx", "--config", "mode=noise cores=47 duration=10s el=2", "--json", "--bin",
+        "image",
+        "--board",
+        "thunderx-cn88xx",
+        "--config",
+        "mode=noise cores=47 duration=10s el=2",
+        "--json",
+        "--bin",
         bin.to_str().unwrap(),
     ]);
     r.expect_status(0);

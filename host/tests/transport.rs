@@ -10,8 +10,23 @@ fn uart_and_semihosting_captures_decode_to_the_same_results() {
     for transport in ["semihosting", "uart"] {
         let o = out(&d, transport);
         let r = tickscope(&[
-            "measure", "--mode", "timer", "--icount", "--duration", "500ms", "--period", "1ms", "--inject-tick",
-            "250:10us", "--transport", transport, "--reduce", "raw", "--json", "--out", &o,
+            "measure",
+            "--mode",
+            "timer",
+            "--icount",
+            "--duration",
+            "500ms",
+            "--period",
+            "1ms",
+            "--inject-tick",
+            "250:10us",
+            "--transport",
+            transport,
+            "--reduce",
+            "raw",
+            "--json",
+            "--out",
+            &o,
         ]);
         r.expect_status(0);
         let mut j = r.json();
@@ -33,8 +48,21 @@ fn a_slow_link_gets_histograms_with_the_same_figures() {
     let run = |transport: &str, reduce: &str, name: &str| {
         let o = out(&d, name);
         let r = tickscope(&[
-            "measure", "--mode", "timer", "--icount", "--duration", "500ms", "--inject-tick", "250:10us",
-            "--transport", transport, "--reduce", reduce, "--json", "--out", &o,
+            "measure",
+            "--mode",
+            "timer",
+            "--icount",
+            "--duration",
+            "500ms",
+            "--inject-tick",
+            "250:10us",
+            "--transport",
+            transport,
+            "--reduce",
+            reduce,
+            "--json",
+            "--out",
+            &o,
         ]);
         r.expect_status(0);
         r.json()
@@ -46,8 +74,17 @@ fn a_slow_link_gets_histograms_with_the_same_figures() {
     assert_eq!(reduced["samples"], raw["samples"]);
     assert_eq!(reduced["events"], raw["events"]);
     for q in ["min", "p50", "p99", "max"] {
-        let (a, b) = (num(&raw, &format!("latency_ns.{q}")), num(&reduced, &format!("latency_ns.{q}")));
-        assert!((a - b).abs() <= a * 0.01, "latency {q}: raw {a}, reduced {b}");
+        let (a, b) = (
+            num(&raw, &format!("latency_ns.{q}")),
+            num(&reduced, &format!("latency_ns.{q}")),
+        );
+        assert!(
+            (a - b).abs() <= a * 0.01,
+            "latency {q}: raw {a}, reduced {b}"
+        );
     }
-    assert_eq!(raw["cores"][0]["per_second"], reduced["cores"][0]["per_second"]);
+    assert_eq!(
+        raw["cores"][0]["per_second"],
+        reduced["cores"][0]["per_second"]
+    );
 }

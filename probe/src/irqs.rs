@@ -17,20 +17,32 @@ pub fn parse(text: &str, cpu: usize) -> Counts {
         .split_whitespace()
         .filter_map(|c| c.strip_prefix("CPU").and_then(|n| n.parse().ok()))
         .collect();
-    let Some(col) = cpus.iter().position(|&c| c == cpu) else { return Counts::new() };
+    let Some(col) = cpus.iter().position(|&c| c == cpu) else {
+        return Counts::new();
+    };
     let ncpu = cpus.len();
     let mut out = Counts::new();
     for line in lines {
         let mut fields = line.split_whitespace();
-        let Some(id) = fields.next().and_then(|f| f.strip_suffix(':')) else { continue };
+        let Some(id) = fields.next().and_then(|f| f.strip_suffix(':')) else {
+            continue;
+        };
         let rest: Vec<&str> = fields.collect();
-        let counts: Vec<u64> = rest.iter().take(ncpu).map_while(|f| f.parse().ok()).collect();
+        let counts: Vec<u64> = rest
+            .iter()
+            .take(ncpu)
+            .map_while(|f| f.parse().ok())
+            .collect();
         let Some(&n) = counts.get(col) else { continue };
         let desc = &rest[counts.len()..];
         let name = if id.chars().all(|c| c.is_ascii_digit()) {
             // chip, hwirq, trigger, then the device name(s).
             let device = desc.iter().skip(3).cloned().collect::<Vec<_>>().join(" ");
-            if device.is_empty() { format!("irq {id}") } else { device }
+            if device.is_empty() {
+                format!("irq {id}")
+            } else {
+                device
+            }
         } else if desc.is_empty() {
             id.to_string()
         } else {
@@ -65,7 +77,11 @@ impl PerCpuCount {
             .iter()
             .filter_map(|n| std::fs::File::open(format!("/sys/kernel/irq/{n}/per_cpu_count")).ok())
             .collect();
-        (!files.is_empty()).then(|| PerCpuCount { files, cpu, buf: vec![0; 4096] })
+        (!files.is_empty()).then(|| PerCpuCount {
+            files,
+            cpu,
+            buf: vec![0; 4096],
+        })
     }
 
     /// The current total for the CPU.
@@ -93,7 +109,12 @@ pub fn parse_per_cpu(bytes: &[u8], cpu: usize) -> u64 {
 pub fn delta(before: &Counts, after: &Counts) -> Vec<(String, u64)> {
     let mut v: Vec<(String, u64)> = after
         .iter()
-        .map(|(k, &a)| (k.clone(), a.saturating_sub(before.get(k).copied().unwrap_or(0))))
+        .map(|(k, &a)| {
+            (
+                k.clone(),
+                a.saturating_sub(before.get(k).copied().unwrap_or(0)),
+            )
+        })
         .filter(|(_, d)| *d > 0)
         .collect();
     v.sort_by(|a, b| b.1.cmp(&a.1).then(a.0.cmp(&b.0)));
@@ -120,7 +141,10 @@ Err:          0
         assert_eq!(c["virtio0"], 3);
         assert_eq!(c["IPI0 Rescheduling interrupts"], 2);
         assert_eq!(c["uart-pl011"], 0);
-        assert!(parse(SAMPLE, 9).is_empty(), "a CPU that is not listed has no counts");
+        assert!(
+            parse(SAMPLE, 9).is_empty(),
+            "a CPU that is not listed has no counts"
+        );
     }
 
     #[test]
@@ -133,8 +157,16 @@ Err:          0
     #[test]
     fn delta_keeps_what_happened_largest_first() {
         let before = parse(SAMPLE, 3);
-        let after_text = SAMPLE.replace("80       1000", "80       1500").replace("4          2", "4          5");
+        let after_text = SAMPLE
+            .replace("80       1000", "80       1500")
+            .replace("4          2", "4          5");
         let d = delta(&before, &parse(&after_text, 3));
-        assert_eq!(d, vec![("arch_timer".to_string(), 500), ("IPI0 Rescheduling interrupts".to_string(), 3)]);
+        assert_eq!(
+            d,
+            vec![
+                ("arch_timer".to_string(), 500),
+                ("IPI0 Rescheduling interrupts".to_string(), 3)
+            ]
+        );
     }
 }

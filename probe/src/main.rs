@@ -22,8 +22,8 @@ use tickscope_core::probe::{self, GAP_SLOTS, Schedule, Threshold};
 use tickscope_core::ring::{Ring, Slot, empty_slot};
 use tickscope_core::units::{ns_to_ticks, parse_duration};
 use tickscope_core::wire::msg::{
-    BLOCK, Block, CAUSE_NO_TIMER, CAUSE_TIMER, CAUSE_UNKNOWN, CoreStatus, GapCounts, InterruptCounts, LinuxInfo, NoiseEvent, RunHeader, Source, TimerSample,
-    Trailer, Window,
+    BLOCK, Block, CAUSE_NO_TIMER, CAUSE_TIMER, CAUSE_UNKNOWN, CoreStatus, GapCounts,
+    InterruptCounts, LinuxInfo, NoiseEvent, RunHeader, Source, TimerSample, Trailer, Window,
 };
 use tickscope_core::wire::{self, MAX_BODY, MAX_WIRE, Message};
 
@@ -38,7 +38,9 @@ mod counter {
     pub fn now() -> u64 {
         let v: u64;
         // SAFETY: reading the virtual counter has no side effects; Linux enables EL0 access.
-        unsafe { std::arch::asm!("mrs {}, cntvct_el0", out(reg) v, options(nomem, nostack, preserves_flags)) };
+        unsafe {
+            std::arch::asm!("mrs {}, cntvct_el0", out(reg) v, options(nomem, nostack, preserves_flags))
+        };
         v
     }
 
@@ -47,7 +49,9 @@ mod counter {
     pub fn hz() -> u64 {
         let v: u64;
         // SAFETY: as above.
-        unsafe { std::arch::asm!("mrs {}, cntfrq_el0", out(reg) v, options(nomem, nostack, preserves_flags)) };
+        unsafe {
+            std::arch::asm!("mrs {}, cntfrq_el0", out(reg) v, options(nomem, nostack, preserves_flags))
+        };
         v
     }
 
@@ -84,19 +88,37 @@ fn usage() -> ! {
 }
 
 fn parse_args(args: &[String], init: bool) -> Result<Options, String> {
-    let mut o = Options { config: Config { mode: Mode::Noise, ..Config::default() }, out: None, priority: 90, rt: true, settle_ns: 0, init };
+    let mut o = Options {
+        config: Config {
+            mode: Mode::Noise,
+            ..Config::default()
+        },
+        out: None,
+        priority: 90,
+        rt: true,
+        settle_ns: 0,
+        init,
+    };
     let mut i = 0;
     while i < args.len() {
         let a = &args[i];
         let mut value = || {
             i += 1;
-            args.get(i).cloned().ok_or_else(|| format!("{a} needs a value"))
+            args.get(i)
+                .cloned()
+                .ok_or_else(|| format!("{a} needs a value"))
         };
         match a.as_str() {
             "--out" => o.out = Some(value()?),
-            "--priority" => o.priority = value()?.parse().map_err(|_| "--priority needs 1..99".to_string())?,
+            "--priority" => {
+                o.priority = value()?
+                    .parse()
+                    .map_err(|_| "--priority needs 1..99".to_string())?
+            }
             "--no-rt" => o.rt = false,
-            "--settle" => o.settle_ns = parse_duration(&value()?).map_err(|e| format!("--settle: {e}"))?,
+            "--settle" => {
+                o.settle_ns = parse_duration(&value()?).map_err(|e| format!("--settle: {e}"))?
+            }
             "-h" | "--help" => usage(),
             kv if kv.contains('=') => {
                 let (k, v) = kv.split_once('=').unwrap();
@@ -149,11 +171,18 @@ fn open_output(path: Option<&str>) -> Result<Output, String> {
             Box::new(f)
         }
     };
-    Ok(Output { sink, seq: 0, scratch: Box::new([0; MAX_BODY]), frame: Box::new([0; MAX_WIRE]) })
+    Ok(Output {
+        sink,
+        seq: 0,
+        scratch: Box::new([0; MAX_BODY]),
+        frame: Box::new([0; MAX_WIRE]),
+    })
 }
 
 fn read(path: &str) -> String {
-    std::fs::read_to_string(path).map(|s| s.trim().to_string()).unwrap_or_default()
+    std::fs::read_to_string(path)
+        .map(|s| s.trim().to_string())
+        .unwrap_or_default()
 }
 
 fn hstring<const N: usize>(s: &str) -> heapless::String<N> {
@@ -177,7 +206,10 @@ fn main() {
         sys::mount("proc", "/proc");
         sys::mount("sysfs", "/sys");
         sys::mount("devtmpfs", "/dev");
-        read("/tickscope.conf").split_whitespace().map(String::from).collect()
+        read("/tickscope.conf")
+            .split_whitespace()
+            .map(String::from)
+            .collect()
     } else {
         std::env::args().skip(1).collect()
     };
@@ -209,7 +241,11 @@ fn run(o: Options) -> u8 {
         if o.init || o.out.is_some() {
             out.text(&format!("tickscope-probe: {msg}"));
         }
-        out.send(&Message::End(Trailer { status, cores_online: sys::online_cpus().len() as u16, at: counter::now() }));
+        out.send(&Message::End(Trailer {
+            status,
+            cores_online: sys::online_cpus().len() as u16,
+            at: counter::now(),
+        }));
         let _ = out.sink.flush();
         status
     };
@@ -219,20 +255,40 @@ fn run(o: Options) -> u8 {
     let measured: Vec<u16> = cores_in(cfg.measured_cores(cfg.smp)).collect();
     let cpu = match measured.as_slice() {
         [c] => *c as usize,
-        _ => return fail(&mut out, exit::CONFIG, "the probe measures one CPU at a time (cores=N)"),
+        _ => {
+            return fail(
+                &mut out,
+                exit::CONFIG,
+                "the probe measures one CPU at a time (cores=N)",
+            );
+        }
     };
-    let platform = Platform { cores_online: cpus.iter().max().map(|m| *m as u16 + 1).unwrap_or(1), counter_hz: Some(counter::hz()), boot_el: None };
+    let platform = Platform {
+        cores_online: cpus.iter().max().map(|m| *m as u16 + 1).unwrap_or(1),
+        counter_hz: Some(counter::hz()),
+        boot_el: None,
+    };
     if cfg.mode == Mode::Boot {
         return fail(&mut out, exit::CONFIG, "mode must be timer or noise");
     }
     if let Err(e) = cfg.validate(&platform) {
         // Core 0 may be measured on Linux (it is not our I/O core here).
-        if !matches!(e.problem, tickscope_core::config::Problem::CoreZeroIsHousekeeping) {
+        if !matches!(
+            e.problem,
+            tickscope_core::config::Problem::CoreZeroIsHousekeeping
+        ) {
             return fail(&mut out, exit::CONFIG, &e.to_string());
         }
     }
     if !cpus.contains(&cpu) {
-        return fail(&mut out, exit::CONFIG, &format!("CPU {cpu} does not exist (online CPUs: {})", sys::format_cpus(&cpus)));
+        return fail(
+            &mut out,
+            exit::CONFIG,
+            &format!(
+                "CPU {cpu} does not exist (online CPUs: {})",
+                sys::format_cpus(&cpus)
+            ),
+        );
     }
 
     // Isolation facts, and real-time throttling off when we are allowed to (as init we are):
@@ -247,11 +303,18 @@ fn run(o: Options) -> u8 {
         std::thread::sleep(Duration::from_nanos(o.settle_ns));
     }
 
-    let hz = if cfg.mode == Mode::Timer { 1_000_000_000 } else { counter::hz() };
+    let hz = if cfg.mode == Mode::Timer {
+        1_000_000_000
+    } else {
+        counter::hz()
+    };
     let uname = read("/proc/sys/kernel/osrelease");
     let cmdline = read("/proc/cmdline");
     let host = read("/proc/sys/kernel/hostname");
-    out.text(&format!("tickscope-probe: Linux {uname} on CPU {cpu} of {}; cmdline: {cmdline}", cpus.len()));
+    out.text(&format!(
+        "tickscope-probe: Linux {uname} on CPU {cpu} of {}; cmdline: {cmdline}",
+        cpus.len()
+    ));
     out.send(&Message::Header(RunHeader {
         format: wire::FORMAT_VERSION as u16,
         source: Source::LinuxProbe,
@@ -278,30 +341,63 @@ fn run(o: Options) -> u8 {
     let done = AtomicBool::new(false);
     let threshold_ticks = cfg.threshold_ns * hz / 1_000_000_000;
     let Some(threshold) = Threshold::new(threshold_ticks) else {
-        return fail(&mut out, exit::CONFIG, &format!("threshold too large for the gap table (max {} ticks)", GAP_SLOTS - 1));
+        return fail(
+            &mut out,
+            exit::CONFIG,
+            &format!(
+                "threshold too large for the gap table (max {} ticks)",
+                GAP_SLOTS - 1
+            ),
+        );
     };
-    let now: fn() -> u64 = if cfg.mode == Mode::Timer { sys::monotonic_ns } else { counter::now };
-    // The window opens 10 ms from now, once the measuring thread is pinned and locked.
-    let start = now() + ns_to_ticks(10_000_000, hz);
+    let now: fn() -> u64 = if cfg.mode == Mode::Timer {
+        sys::monotonic_ns
+    } else {
+        counter::now
+    };
+    // The window opens 100 ms from now: the measuring thread is pinned, locked and spinning by
+    // then, and a tickless kernel has had time to stop the tick it restarted for the new task.
+    let start = now() + ns_to_ticks(100_000_000, hz);
     let end = start + ns_to_ticks(cfg.duration_ns, hz);
-    out.send(&Message::Window(Window { core: cpu as u16, start, end, threshold: threshold_ticks }));
+    out.send(&Message::Window(Window {
+        core: cpu as u16,
+        start,
+        end,
+        threshold: threshold_ticks,
+    }));
     let irq_text_at_setup = read("/proc/interrupts");
-    let mut timer_counts = irqs::PerCpuCount::open(&irqs::numbers_of(&irq_text_at_setup, "arch_timer"), cpu);
-    // The interrupt attribution covers the window only (read by the writer thread when the
-    // window opens and after it closes), not the measuring thread's setup.
-    let mut irq_text_before = irq_text_at_setup.clone();
-    let mut t_irq_before = sys::monotonic_ns();
+    let mut timer_counts =
+        irqs::PerCpuCount::open(&irqs::numbers_of(&irq_text_at_setup, "arch_timer"), cpu);
+    // The interrupt attribution covers the window only: the measuring thread itself reads
+    // /proc/interrupts just before the window opens and right after it closes (before its own
+    // exit disturbs the CPU).
+    let lead = ns_to_ticks(5_000_000, hz);
 
     struct Done {
         status: CoreStatus,
         gaps: Option<Box<probe::GapTable>>,
+        irqs_before: String,
+        irqs_after: String,
+        irq_interval_ns: u64,
         fifo: bool,
         locked: bool,
         error: Option<String>,
     }
     let result: Done = std::thread::scope(|s| {
         let measure = s.spawn(|| {
-            let mut d = Done { status: CoreStatus { core: cpu as u16, ..CoreStatus::default() }, gaps: None, fifo: false, locked: false, error: None };
+            let mut d = Done {
+                status: CoreStatus {
+                    core: cpu as u16,
+                    ..CoreStatus::default()
+                },
+                gaps: None,
+                irqs_before: String::new(),
+                irqs_after: String::new(),
+                irq_interval_ns: 0,
+                fifo: false,
+                locked: false,
+                error: None,
+            };
             if let Err(e) = sys::pin(cpu) {
                 d.error = Some(e.0);
                 done.store(true, Ordering::Release);
@@ -320,6 +416,9 @@ fn run(o: Options) -> u8 {
                     }
                 }
             }
+            while now() < start.saturating_sub(lead) {}
+            d.irqs_before = read("/proc/interrupts");
+            let t_before = sys::monotonic_ns();
             while now() < start {}
             match cfg.mode {
                 Mode::Timer => {
@@ -337,54 +436,74 @@ fn run(o: Options) -> u8 {
                     d.status.overruns = sched.overruns;
                 }
                 _ => {
-                    let mut gaps: Box<probe::GapTable> = vec![0u64; GAP_SLOTS].into_boxed_slice().try_into().expect("GAP_SLOTS entries");
+                    let mut gaps: Box<probe::GapTable> = vec![0u64; GAP_SLOTS]
+                        .into_boxed_slice()
+                        .try_into()
+                        .expect("GAP_SLOTS entries");
                     // At every event, did this CPU's arch_timer count move? That tells a kernel
                     // tick from everything else (other interrupts, the hypervisor or emulator).
                     let mut timer = timer_counts.take();
                     let mut last = timer.as_mut().map(|t| t.read()).unwrap_or(0);
-                    d.status.samples = probe::noise_loop(counter::now, end, threshold, &mut gaps, |s, g| {
-                        let cause = match timer.as_mut() {
-                            Some(t) => {
-                                let now = t.read();
-                                let c = if now != last { CAUSE_TIMER } else { CAUSE_NO_TIMER };
-                                last = now;
-                                c
-                            }
-                            None => CAUSE_UNKNOWN,
-                        };
-                        producer.push(Rec(s, g, cause));
-                    });
+                    d.status.samples =
+                        probe::noise_loop(counter::now, end, threshold, &mut gaps, |s, g| {
+                            let cause = match timer.as_mut() {
+                                Some(t) => {
+                                    let now = t.read();
+                                    let c = if now != last {
+                                        CAUSE_TIMER
+                                    } else {
+                                        CAUSE_NO_TIMER
+                                    };
+                                    last = now;
+                                    c
+                                }
+                                None => CAUSE_UNKNOWN,
+                            };
+                            producer.push(Rec(s, g, cause));
+                        });
                     d.gaps = Some(gaps);
                 }
             }
             d.status.window_start = start;
             d.status.window_end = now();
+            d.irqs_after = read("/proc/interrupts");
+            d.irq_interval_ns = sys::monotonic_ns() - t_before;
             done.store(true, Ordering::Release);
             d
         });
         // Writer: on the other CPUs, drains the ring in blocks.
         sys::avoid(cpu);
-        while now() < start && !done.load(Ordering::Acquire) {
-            std::thread::sleep(Duration::from_micros(500));
-        }
-        irq_text_before = read("/proc/interrupts");
-        t_irq_before = sys::monotonic_ns();
+
         let mut timer_block: heapless::Vec<TimerSample, BLOCK> = heapless::Vec::new();
         let mut noise_block: heapless::Vec<NoiseEvent, BLOCK> = heapless::Vec::new();
         loop {
             let finished = done.load(Ordering::Acquire);
             while let Some(Rec(a, b, cause)) = consumer.pop() {
                 if cfg.mode == Mode::Timer {
-                    let _ = timer_block.push(TimerSample { deadline: a, latency: b.min(u32::MAX as u64) as u32, cycles: u32::MAX });
+                    let _ = timer_block.push(TimerSample {
+                        deadline: a,
+                        latency: b.min(u32::MAX as u64) as u32,
+                        cycles: u32::MAX,
+                    });
                     if timer_block.is_full() {
                         let items = std::mem::take(&mut timer_block);
-                        out.send(&Message::TimerSamples(Block { core: cpu as u16, items }));
+                        out.send(&Message::TimerSamples(Block {
+                            core: cpu as u16,
+                            items,
+                        }));
                     }
                 } else {
-                    let _ = noise_block.push(NoiseEvent { start: a, duration: b.min(u32::MAX as u64) as u32, cause });
+                    let _ = noise_block.push(NoiseEvent {
+                        start: a,
+                        duration: b.min(u32::MAX as u64) as u32,
+                        cause,
+                    });
                     if noise_block.is_full() {
                         let items = std::mem::take(&mut noise_block);
-                        out.send(&Message::NoiseEvents(Block { core: cpu as u16, items }));
+                        out.send(&Message::NoiseEvents(Block {
+                            core: cpu as u16,
+                            items,
+                        }));
                     }
                 }
             }
@@ -395,16 +514,20 @@ fn run(o: Options) -> u8 {
         }
         let mut d = measure.join().expect("measuring thread");
         if !timer_block.is_empty() {
-            out.send(&Message::TimerSamples(Block { core: cpu as u16, items: timer_block }));
+            out.send(&Message::TimerSamples(Block {
+                core: cpu as u16,
+                items: timer_block,
+            }));
         }
         if !noise_block.is_empty() {
-            out.send(&Message::NoiseEvents(Block { core: cpu as u16, items: noise_block }));
+            out.send(&Message::NoiseEvents(Block {
+                core: cpu as u16,
+                items: noise_block,
+            }));
         }
         d.status.lost = ring.lost();
         d
     });
-    let interval_ns = sys::monotonic_ns() - t_irq_before;
-    let irq_text_after = read("/proc/interrupts");
 
     if let Some(e) = result.error {
         return fail(&mut out, exit::CONFIG, &e);
@@ -414,20 +537,31 @@ fn run(o: Options) -> u8 {
         for (g, &n) in gaps.iter().enumerate().filter(|(_, n)| **n > 0) {
             let _ = counts.push((g as u32, n));
             if counts.is_full() {
-                out.send(&Message::Gaps(GapCounts { core: cpu as u16, counts: std::mem::take(&mut counts) }));
+                out.send(&Message::Gaps(GapCounts {
+                    core: cpu as u16,
+                    counts: std::mem::take(&mut counts),
+                }));
             }
         }
         if !counts.is_empty() {
-            out.send(&Message::Gaps(GapCounts { core: cpu as u16, counts }));
+            out.send(&Message::Gaps(GapCounts {
+                core: cpu as u16,
+                counts,
+            }));
         }
     }
-    let before = irqs::parse(&irq_text_before, cpu);
-    let after = irqs::parse(&irq_text_after, cpu);
+    let interval_ns = result.irq_interval_ns;
+    let before = irqs::parse(&result.irqs_before, cpu);
+    let after = irqs::parse(&result.irqs_after, cpu);
     let mut sources = heapless::Vec::new();
     for (name, n) in irqs::delta(&before, &after).into_iter().take(24) {
         let _ = sources.push((hstring(&name), n));
     }
-    out.send(&Message::Interrupts(InterruptCounts { core: cpu as u16, interval_ns, sources }));
+    out.send(&Message::Interrupts(InterruptCounts {
+        core: cpu as u16,
+        interval_ns,
+        sources,
+    }));
     out.send(&Message::Linux(LinuxInfo {
         cpus: cpus.len() as u16,
         nohz_full: hstring(&read("/sys/devices/system/cpu/nohz_full")),
@@ -437,7 +571,11 @@ fn run(o: Options) -> u8 {
         locked: result.locked,
     }));
     out.send(&Message::CoreStatus(result.status));
-    out.send(&Message::End(Trailer { status: exit::OK, cores_online: cpus.len() as u16, at: counter::now() }));
+    out.send(&Message::End(Trailer {
+        status: exit::OK,
+        cores_online: cpus.len() as u16,
+        at: counter::now(),
+    }));
     let _ = out.sink.flush();
     if o.rt && !rt_before.is_empty() && rt_before != "-1" && !o.init {
         let _ = std::fs::write(rt_path, &rt_before);

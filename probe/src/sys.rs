@@ -79,7 +79,10 @@ pub fn avoid(avoid: usize) {
 
 /// `0-3,7` from a list.
 pub fn format_cpus(cpus: &[usize]) -> String {
-    cpus.iter().map(|c| c.to_string()).collect::<Vec<_>>().join(",")
+    cpus.iter()
+        .map(|c| c.to_string())
+        .collect::<Vec<_>>()
+        .join(",")
 }
 
 /// Locks all current and future memory (no page faults during the window).
@@ -102,7 +105,15 @@ pub fn fifo(priority: i32) -> Result<(), SysError> {
     param.sched_priority = priority;
     // The raw system call: musl's sched_setscheduler() is a stub returning ENOSYS.
     // SAFETY: pid 0 = the calling thread; `param` is a valid sched_param the kernel only reads.
-    if unsafe { libc::syscall(libc::SYS_sched_setscheduler, 0, libc::SCHED_FIFO, &param as *const libc::sched_param) } == 0 {
+    if unsafe {
+        libc::syscall(
+            libc::SYS_sched_setscheduler,
+            0,
+            libc::SCHED_FIFO,
+            &param as *const libc::sched_param,
+        )
+    } == 0
+    {
         Ok(())
     } else {
         let e = last_error();
@@ -131,7 +142,14 @@ pub fn sleep_until(deadline_ns: u64) {
     ts.tv_nsec = (deadline_ns % 1_000_000_000) as _;
     loop {
         // SAFETY: `ts` is a valid timespec; the remaining-time pointer may be null with TIMER_ABSTIME.
-        let r = unsafe { libc::clock_nanosleep(libc::CLOCK_MONOTONIC, libc::TIMER_ABSTIME, &ts, std::ptr::null_mut()) };
+        let r = unsafe {
+            libc::clock_nanosleep(
+                libc::CLOCK_MONOTONIC,
+                libc::TIMER_ABSTIME,
+                &ts,
+                std::ptr::null_mut(),
+            )
+        };
         if r != libc::EINTR {
             return;
         }
@@ -155,7 +173,11 @@ pub fn make_raw(fd: i32) {
 /// Mounts a filesystem (init mode). Already-mounted is fine.
 pub fn mount(fstype: &str, target: &str) {
     let _ = std::fs::create_dir_all(target);
-    let (src, t, ty) = (CString::new(fstype).unwrap(), CString::new(target).unwrap(), CString::new(fstype).unwrap());
+    let (src, t, ty) = (
+        CString::new(fstype).unwrap(),
+        CString::new(target).unwrap(),
+        CString::new(fstype).unwrap(),
+    );
     // SAFETY: all pointers are valid NUL-terminated strings; data may be null.
     unsafe { libc::mount(src.as_ptr(), t.as_ptr(), ty.as_ptr(), 0, std::ptr::null()) };
 }

@@ -123,7 +123,11 @@ impl Board {
 
     /// The PSCI conduit for an image entered at `boot_el`.
     pub fn conduit(&self, boot_el: u8) -> Conduit {
-        if boot_el >= 2 { self.psci_from_el2 } else { self.psci_from_el1 }
+        if boot_el >= 2 {
+            self.psci_from_el2
+        } else {
+            self.psci_from_el1
+        }
     }
 }
 
@@ -363,7 +367,10 @@ mod desc {
         /// Consistency checks: what the firmware relies on.
         pub fn check(&self) -> Result<(), String> {
             if self.uart.kind != "pl011" {
-                return Err(format!("uart.kind `{}`: only pl011 is supported", self.uart.kind));
+                return Err(format!(
+                    "uart.kind `{}`: only pl011 is supported",
+                    self.uart.kind
+                ));
             }
             let m = &self.memory;
             if m.load_address < m.ram_base || m.load_address >= m.ram_base + m.ram_size {
@@ -389,7 +396,10 @@ mod desc {
             }
             let mpidrs = self.mpidrs();
             if mpidrs.is_empty() || mpidrs.len() > crate::config::MAX_CORES {
-                return Err(format!("cpus: 1..={} cores supported", crate::config::MAX_CORES));
+                return Err(format!(
+                    "cpus: 1..={} cores supported",
+                    crate::config::MAX_CORES
+                ));
             }
             Transport::from_name(&self.defaults.transport)
                 .ok_or_else(|| format!("defaults.transport `{}`", self.defaults.transport))?;
@@ -411,11 +421,18 @@ mod desc {
 
         /// Every region the firmware maps as device memory: `[[mmio]]` plus UART and GIC frames.
         pub fn device_regions(&self) -> Vec<(String, u64, u64)> {
-            let mut v: Vec<_> =
-                self.mmio.iter().map(|r| (r.name.clone(), r.base, r.size)).collect();
+            let mut v: Vec<_> = self
+                .mmio
+                .iter()
+                .map(|r| (r.name.clone(), r.base, r.size))
+                .collect();
             v.push(("uart".into(), self.uart.base, 0x1000));
             for g in &self.gic {
-                v.push((format!("gicv{} distributor", g.version), g.gicd, g.gicd_size));
+                v.push((
+                    format!("gicv{} distributor", g.version),
+                    g.gicd,
+                    g.gicd_size,
+                ));
                 if let Some(c) = g.gicc {
                     v.push(("gicv2 cpu interface".into(), c, 0x2000));
                 }
@@ -495,7 +512,10 @@ mod desc {
                 regions = regions.join(", "),
                 hz = self.counter.nominal_hz,
                 semi = self.defaults.semihosting,
-                iar_sync = self.errata.iter().any(|e| e.id.contains("23154") && e.applies != "none"),
+                iar_sync = self
+                    .errata
+                    .iter()
+                    .any(|e| e.id.contains("23154") && e.applies != "none"),
                 stack = self.memory.stack_size,
             );
             s
@@ -533,7 +553,9 @@ mod tests {
     use std::path::Path;
 
     fn board(name: &str) -> BoardDesc {
-        let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("../boards").join(format!("{name}.toml"));
+        let path = Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("../boards")
+            .join(format!("{name}.toml"));
         BoardDesc::load(&path).unwrap()
     }
 
@@ -541,10 +563,17 @@ mod tests {
     fn qemu_virt_matches_qemu() {
         let b = board("qemu-virt");
         assert_eq!(b.uart.base, 0x0900_0000);
-        assert_eq!(b.gic.iter().map(|g| g.version).collect::<Vec<_>>(), vec![2, 3]);
+        assert_eq!(
+            b.gic.iter().map(|g| g.version).collect::<Vec<_>>(),
+            vec![2, 3]
+        );
         let m = b.mpidrs();
         assert_eq!(m.len(), 64);
-        assert_eq!((m[15], m[16]), (0x00f, 0x100), "16 cores per cluster, as QEMU's GICv3 layout");
+        assert_eq!(
+            (m[15], m[16]),
+            (0x00f, 0x100),
+            "16 cores per cluster, as QEMU's GICv3 layout"
+        );
         assert_eq!(b.psci.conduit_from_el1, Conduit::Hvc);
         assert_eq!(b.psci.conduit_from_el2, Conduit::Smc);
         let src = b.to_rust();
@@ -560,14 +589,34 @@ mod tests {
         assert_eq!(m[47], 0x20f, "core 47 is MPIDR 0x20f");
         assert_eq!((m[15], m[16], m[32]), (0x00f, 0x100, 0x200));
         let g = &b.gic[0];
-        assert_eq!((g.version, g.gicd, g.gicd_size), (3, 0x8010_0000_0000, 0x1_0000));
-        assert_eq!((g.gicr, g.gicr_size), (Some(0x8010_8000_0000), Some(0x60_0000)));
+        assert_eq!(
+            (g.version, g.gicd, g.gicd_size),
+            (3, 0x8010_0000_0000, 0x1_0000)
+        );
+        assert_eq!(
+            (g.gicr, g.gicr_size),
+            (Some(0x8010_8000_0000), Some(0x60_0000))
+        );
         assert_eq!(g.its, Some(0x8010_0002_0000));
-        assert_eq!((b.uart.base, b.uart.clock_hz), (0x87e0_2400_0000, 50_000_000));
+        assert_eq!(
+            (b.uart.base, b.uart.clock_hz),
+            (0x87e0_2400_0000, 50_000_000)
+        );
         assert_eq!(b.uart.others, vec![0x87e0_2500_0000]);
-        assert_eq!(b.timer_ppis, TimerPpis { secure_phys: 13, phys: 14, virt: 11, hyp: 10 });
+        assert_eq!(
+            b.timer_ppis,
+            TimerPpis {
+                secure_phys: 13,
+                phys: 14,
+                virt: 11,
+                hyp: 10
+            }
+        );
         assert_eq!(b.pmu_ppi, 7);
-        assert_eq!((b.psci.conduit_from_el1, b.psci.conduit_from_el2), (Conduit::Smc, Conduit::Smc));
+        assert_eq!(
+            (b.psci.conduit_from_el1, b.psci.conduit_from_el2),
+            (Conduit::Smc, Conduit::Smc)
+        );
         assert_eq!(b.psci.version, "0.2");
         assert!(!b.defaults.semihosting);
         // 48-bit MMIO: every device region is above 4 GiB and mapped.

@@ -119,8 +119,12 @@ impl FaultKind {
     }
 
     /// Every fault kind that can be triggered.
-    pub const ALL: [FaultKind; 4] =
-        [FaultKind::Undef, FaultKind::DataAbort, FaultKind::Panic, FaultKind::UnclaimedIrq];
+    pub const ALL: [FaultKind; 4] = [
+        FaultKind::Undef,
+        FaultKind::DataAbort,
+        FaultKind::Panic,
+        FaultKind::UnclaimedIrq,
+    ];
 }
 
 /// When the housekeeping core drains the measured cores' rings.
@@ -381,7 +385,11 @@ pub struct ConfigError<'a> {
 
 impl fmt::Display for ConfigError<'_> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "invalid configuration `{}`: {}", self.token, self.problem)
+        write!(
+            f,
+            "invalid configuration `{}`: {}",
+            self.token, self.problem
+        )
     }
 }
 
@@ -456,14 +464,22 @@ impl Config {
                 }
             }
             "el" => self.el = parse_u64(v)?.try_into().map_err(|_| Problem::BadEl)?,
-            "smp" => self.smp = parse_u64(v)?.try_into().map_err(|_| Problem::TooManyCores)?,
+            "smp" => {
+                self.smp = parse_u64(v)?
+                    .try_into()
+                    .map_err(|_| Problem::TooManyCores)?
+            }
             "gic" => self.gic = parse_u64(v)?.try_into().map_err(|_| Problem::BadGic)?,
             "cores" => self.cores = parse_core_list(v)?,
             "duration" => self.duration_ns = parse_duration(v).map_err(Problem::Unit)?,
             "period" => self.period_ns = parse_duration(v).map_err(Problem::Unit)?,
             "threshold" => self.threshold_ns = parse_duration(v).map_err(Problem::Unit)?,
             "inject" => {
-                self.inject = if v == "none" { None } else { Some(InjectTick::parse(v)?) }
+                self.inject = if v == "none" {
+                    None
+                } else {
+                    Some(InjectTick::parse(v)?)
+                }
             }
             "timer" => {
                 self.timer = match v {
@@ -545,7 +561,11 @@ impl Config {
         if self.el == 2 && platform.boot_el == Some(1) {
             return err("el", Problem::El2Unavailable);
         }
-        let final_el = if self.el == 0 { platform.boot_el } else { Some(self.el) };
+        let final_el = if self.el == 0 {
+            platform.boot_el
+        } else {
+            Some(self.el)
+        };
         if self.timer == TimerChoice::Hyp && final_el == Some(1) {
             return err("timer", Problem::HypTimerAtEl1);
         }
@@ -567,27 +587,39 @@ impl Config {
         if !(MIN_DURATION_NS..=MAX_DURATION_NS).contains(&self.duration_ns) {
             return err("duration", Problem::DurationOutOfRange);
         }
-        let tick_ns = platform.counter_hz.map(|hz| 1_000_000_000u64.div_ceil(hz.max(1)));
+        let tick_ns = platform
+            .counter_hz
+            .map(|hz| 1_000_000_000u64.div_ceil(hz.max(1)));
         if self.mode == Mode::Timer {
             let min_ns = MIN_PERIOD_NS.max(tick_ns.unwrap_or(0) * 2);
             if self.period_ns < min_ns {
                 return err(
                     "period",
-                    Problem::PeriodBelowResolution { period_ns: self.period_ns, min_ns },
+                    Problem::PeriodBelowResolution {
+                        period_ns: self.period_ns,
+                        min_ns,
+                    },
                 );
             }
         }
         if let Some(tick_ns) = tick_ns
-            && self.threshold_ns < tick_ns {
-                return err(
-                    "threshold",
-                    Problem::ThresholdBelowResolution { threshold_ns: self.threshold_ns, tick_ns },
-                );
-            }
+            && self.threshold_ns < tick_ns
+        {
+            return err(
+                "threshold",
+                Problem::ThresholdBelowResolution {
+                    threshold_ns: self.threshold_ns,
+                    tick_ns,
+                },
+            );
+        }
         if self.threshold_ns == 0 {
             return err(
                 "threshold",
-                Problem::ThresholdBelowResolution { threshold_ns: 0, tick_ns: tick_ns.unwrap_or(1) },
+                Problem::ThresholdBelowResolution {
+                    threshold_ns: 0,
+                    tick_ns: tick_ns.unwrap_or(1),
+                },
             );
         }
         if let Some(tick) = self.inject {
@@ -646,7 +678,11 @@ mod tests {
     use super::*;
 
     fn platform(cores: u16) -> Platform {
-        Platform { cores_online: cores, counter_hz: Some(62_500_000), boot_el: Some(2) }
+        Platform {
+            cores_online: cores,
+            counter_hz: Some(62_500_000),
+            boot_el: Some(2),
+        }
     }
 
     #[test]
@@ -658,7 +694,10 @@ mod tests {
             gic: 3,
             cores: 0b1010_0000,
             duration_ns: 2_000_000_000,
-            inject: Some(InjectTick { hz: 250, duration_ns: 10_000 }),
+            inject: Some(InjectTick {
+                hz: 250,
+                duration_ns: 10_000,
+            }),
             timer: TimerChoice::Physical,
             transport: Transport::Uart,
             fault: FaultKind::DataAbort,
@@ -684,14 +723,25 @@ mod tests {
 
     #[test]
     fn validates_cores_period_and_tick() {
-        let mut cfg = Config { mode: Mode::Timer, cores: 1 << 9, ..Config::default() };
+        let mut cfg = Config {
+            mode: Mode::Timer,
+            cores: 1 << 9,
+            ..Config::default()
+        };
         let e = cfg.validate(&platform(4)).unwrap_err();
         assert_eq!(e.problem, Problem::CoreOutOfRange { core: 9, online: 4 });
         assert!(e.to_string().contains("core 9 does not exist"));
 
         cfg.cores = 1;
-        assert_eq!(cfg.validate(&platform(4)).unwrap_err().problem, Problem::CoreZeroIsHousekeeping);
-        assert_eq!(cfg.validate(&platform(1)), Ok(()), "core 0 is fine when it is the only one");
+        assert_eq!(
+            cfg.validate(&platform(4)).unwrap_err().problem,
+            Problem::CoreZeroIsHousekeeping
+        );
+        assert_eq!(
+            cfg.validate(&platform(1)),
+            Ok(()),
+            "core 0 is fine when it is the only one"
+        );
 
         cfg.cores = 0;
         cfg.period_ns = 100;
@@ -706,13 +756,28 @@ mod tests {
             Problem::ThresholdBelowResolution { tick_ns: 16, .. }
         ));
         cfg.threshold_ns = 1_000;
-        cfg.inject = Some(InjectTick { hz: 1000, duration_ns: 1_000_000 });
-        assert_eq!(cfg.validate(&platform(4)).unwrap_err().problem, Problem::InjectTooLong);
-        cfg.inject = Some(InjectTick { hz: 250, duration_ns: 10_000 });
+        cfg.inject = Some(InjectTick {
+            hz: 1000,
+            duration_ns: 1_000_000,
+        });
+        assert_eq!(
+            cfg.validate(&platform(4)).unwrap_err().problem,
+            Problem::InjectTooLong
+        );
+        cfg.inject = Some(InjectTick {
+            hz: 250,
+            duration_ns: 10_000,
+        });
         assert_eq!(cfg.validate(&platform(4)), Ok(()));
-        let at_el1 = Platform { boot_el: Some(1), ..platform(4) };
+        let at_el1 = Platform {
+            boot_el: Some(1),
+            ..platform(4)
+        };
         cfg.el = 2;
-        assert_eq!(cfg.validate(&at_el1).unwrap_err().problem, Problem::El2Unavailable);
+        assert_eq!(
+            cfg.validate(&at_el1).unwrap_err().problem,
+            Problem::El2Unavailable
+        );
     }
 
     #[test]

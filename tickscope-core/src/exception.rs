@@ -45,8 +45,21 @@ impl VectorSlot {
     pub fn from_index(i: usize) -> Option<Self> {
         use VectorSlot::*;
         const ALL: [VectorSlot; 16] = [
-            SyncSp0, IrqSp0, FiqSp0, SErrorSp0, SyncSpx, IrqSpx, FiqSpx, SErrorSpx, SyncLower64,
-            IrqLower64, FiqLower64, SErrorLower64, SyncLower32, IrqLower32, FiqLower32,
+            SyncSp0,
+            IrqSp0,
+            FiqSp0,
+            SErrorSp0,
+            SyncSpx,
+            IrqSpx,
+            FiqSpx,
+            SErrorSpx,
+            SyncLower64,
+            IrqLower64,
+            FiqLower64,
+            SErrorLower64,
+            SyncLower32,
+            IrqLower32,
+            FiqLower32,
             SErrorLower32,
         ];
         ALL.get(i).copied()
@@ -141,7 +154,10 @@ mod tests {
     #[test]
     fn names_common_classes() {
         // An undefined instruction at EL1: EC=0, IL=1.
-        assert_eq!(class_name(esr_class(0x0200_0000)), "Unknown reason (undefined instruction)");
+        assert_eq!(
+            class_name(esr_class(0x0200_0000)),
+            "Unknown reason (undefined instruction)"
+        );
         // A same-EL data abort, translation fault level 1: EC=0x25, DFSC=0x05.
         let esr = (0x25u64 << 26) | (1 << 25) | 0x05;
         assert_eq!(class_name(esr_class(esr)), "Data abort (same EL)");

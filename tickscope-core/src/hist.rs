@@ -83,7 +83,14 @@ impl Histogram {
     /// An empty histogram.
     pub const fn new() -> Self {
         // All zero, so a `static` histogram lands in .bss (`min` is valid only when total > 0).
-        Histogram { counts: [0; BUCKETS], total: 0, overflow: 0, min: 0, max: 0, sum: 0 }
+        Histogram {
+            counts: [0; BUCKETS],
+            total: 0,
+            overflow: 0,
+            min: 0,
+            max: 0,
+            sum: 0,
+        }
     }
 
     /// Clears all counts, in place (no 35 KiB temporary on a small firmware stack).
@@ -126,7 +133,11 @@ impl Histogram {
             *a = a.saturating_add(*b);
         }
         if other.total > 0 {
-            self.min = if self.total == 0 { other.min } else { self.min.min(other.min) };
+            self.min = if self.total == 0 {
+                other.min
+            } else {
+                self.min.min(other.min)
+            };
         }
         self.total = self.total.saturating_add(other.total);
         self.overflow = self.overflow.saturating_add(other.overflow);
@@ -188,13 +199,19 @@ impl Histogram {
 
     /// Non-empty buckets as `(index, count)`, lowest first.
     pub fn buckets(&self) -> impl Iterator<Item = (usize, u64)> + '_ {
-        self.counts.iter().enumerate().filter(|(_, c)| **c != 0).map(|(i, c)| (i, *c))
+        self.counts
+            .iter()
+            .enumerate()
+            .filter(|(_, c)| **c != 0)
+            .map(|(i, c)| (i, *c))
     }
 
     /// Adds `count` to bucket `index` directly (used when rebuilding from a wire block).
     /// Returns false when the index is out of range.
     pub fn add_bucket(&mut self, index: usize, count: u64) -> bool {
-        let Some(c) = self.counts.get_mut(index) else { return false };
+        let Some(c) = self.counts.get_mut(index) else {
+            return false;
+        };
         *c = c.saturating_add(count);
         self.total = self.total.saturating_add(count);
         true
@@ -239,7 +256,10 @@ impl Histogram {
         if self.total == 0 {
             return Quantiles::default();
         }
-        let q = |i: usize| self.quantile(PERCENTILES[i].1, PERCENTILES[i].2).unwrap_or(0);
+        let q = |i: usize| {
+            self.quantile(PERCENTILES[i].1, PERCENTILES[i].2)
+                .unwrap_or(0)
+        };
         Quantiles {
             count: self.total,
             min: self.min,
@@ -292,7 +312,11 @@ mod tests {
         assert_eq!(h.overflow(), 1);
         assert_eq!(h.quantile(1, 5), Some(0));
         assert_eq!(h.quantile(4, 5), Some(255));
-        assert_eq!(h.quantile(1, 1), Some(u64::MAX), "p100 is the exact max, even in overflow");
+        assert_eq!(
+            h.quantile(1, 1),
+            Some(u64::MAX),
+            "p100 is the exact max, even in overflow"
+        );
     }
 
     fn values() -> impl Strategy<Value = Vec<u64>> {

@@ -36,7 +36,13 @@ pub type GapTable = [u64; GAP_SLOTS];
 /// is read again, so the time `on_event` takes (recording, attributing) is not charged to the
 /// next gap: it is a blind spot of the measurement, not noise.
 #[inline(always)]
-pub fn noise_loop<R, E>(read: R, end: u64, threshold: Threshold, gaps: &mut GapTable, mut on_event: E) -> u64
+pub fn noise_loop<R, E>(
+    read: R,
+    end: u64,
+    threshold: Threshold,
+    gaps: &mut GapTable,
+    mut on_event: E,
+) -> u64
 where
     R: Fn() -> u64,
     E: FnMut(u64, u64),
@@ -94,7 +100,13 @@ impl Schedule {
     /// Deadlines at `start + period`, `start + 2 period`, ... before `end`.
     pub fn new(start: u64, period: u64, end: u64) -> Self {
         let period = period.max(1);
-        Schedule { next: start + period, period, end, fired: 0, overruns: 0 }
+        Schedule {
+            next: start + period,
+            period,
+            end,
+            fired: 0,
+            overruns: 0,
+        }
     }
 
     /// The deadline to program first (or now).
@@ -120,7 +132,11 @@ impl Schedule {
         }
         self.next = next;
         self.fired += 1;
-        Wakeup { deadline, latency, next: (next < self.end).then_some(next) }
+        Wakeup {
+            deadline,
+            latency,
+            next: (next < self.end).then_some(next),
+        }
     }
 }
 
@@ -136,7 +152,11 @@ mod tests {
         let reads = Cell::new(0u64);
         move || {
             reads.set(reads.get() + 1);
-            let extra = if every > 0 && reads.get() % every == 0 { len } else { 0 };
+            let extra = if every > 0 && reads.get().is_multiple_of(every) {
+                len
+            } else {
+                0
+            };
             now.set(now.get() + step + extra);
             now.get()
         }
@@ -148,10 +168,17 @@ mod tests {
         let mut events = Vec::new();
         // 1 tick per read, a 625-tick burst every 1000 reads; run to 1_000_000 ticks.
         let thr = Threshold::new(62).unwrap();
-        let iters = noise_loop(fake_counter(1, 1000, 625), 1_000_000, thr, &mut gaps, |s, g| {
-            events.push((s, g))
-        });
-        assert!(events.iter().all(|&(_, g)| g == 626), "every burst is seen with its full length");
+        let iters = noise_loop(
+            fake_counter(1, 1000, 625),
+            1_000_000,
+            thr,
+            &mut gaps,
+            |s, g| events.push((s, g)),
+        );
+        assert!(
+            events.iter().all(|&(_, g)| g == 626),
+            "every burst is seen with its full length"
+        );
         assert_eq!(iters, gaps.iter().sum::<u64>() + events.len() as u64);
         assert_eq!(gaps[1] as usize + events.len(), iters as usize);
         // Reads happen at step 1 plus bursts: 1e6 ticks hold about 1e6 / (1000 + 625) * 1000 reads.

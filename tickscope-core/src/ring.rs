@@ -50,7 +50,10 @@ pub struct Consumer<'r, 'a, T: Copy> {
 impl<'a, T: Copy> Ring<'a, T> {
     /// A ring over `slots`, whose length must be a power of two.
     pub const fn new(slots: &'a [Slot<T>]) -> Self {
-        assert!(slots.len().is_power_of_two(), "ring capacity must be a power of two");
+        assert!(
+            slots.len().is_power_of_two(),
+            "ring capacity must be a power of two"
+        );
         Ring {
             slots,
             mask: slots.len() - 1,
@@ -132,7 +135,9 @@ impl<T: Copy> Consumer<'_, '_, T> {
     /// Items waiting.
     pub fn len(&self) -> usize {
         let r = self.ring;
-        r.head.load(Ordering::Acquire).wrapping_sub(r.tail.load(Ordering::Relaxed))
+        r.head
+            .load(Ordering::Acquire)
+            .wrapping_sub(r.tail.load(Ordering::Relaxed))
     }
 
     /// Whether nothing is waiting.
@@ -161,7 +166,10 @@ mod tests {
         }
         assert_eq!(ring.lost(), 2);
         assert_eq!(ring.pushed(), 4);
-        assert_eq!((0..4).map(|_| c.pop().unwrap()).collect::<Vec<_>>(), vec![0, 1, 2, 3]);
+        assert_eq!(
+            (0..4).map(|_| c.pop().unwrap()).collect::<Vec<_>>(),
+            vec![0, 1, 2, 3]
+        );
         assert_eq!(c.pop(), None);
         assert!(p.push(9));
         assert_eq!(c.pop(), Some(9));
@@ -197,6 +205,10 @@ mod tests {
             }
             got
         });
-        assert_eq!(received.len() as u64 + ring.lost(), N, "nothing silently lost");
+        assert_eq!(
+            received.len() as u64 + ring.lost(),
+            N,
+            "nothing silently lost"
+        );
     }
 }

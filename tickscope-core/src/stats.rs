@@ -33,7 +33,9 @@ pub struct WorstN<const N: usize> {
 impl<const N: usize> WorstN<N> {
     /// Empty.
     pub const fn new() -> Self {
-        WorstN { items: heapless::Vec::new() }
+        WorstN {
+            items: heapless::Vec::new(),
+        }
     }
 
     /// Offers an event; it is kept if it is among the N largest seen.
@@ -87,7 +89,10 @@ pub struct PerSecond {
 impl PerSecond {
     /// Empty.
     pub const fn new() -> Self {
-        PerSecond { counts: heapless::Vec::new(), beyond: 0 }
+        PerSecond {
+            counts: heapless::Vec::new(),
+            beyond: 0,
+        }
     }
 
     /// Counts an event starting `at_ns` after the window opened.
@@ -179,7 +184,11 @@ impl Accumulator {
     /// Records an event without adding it to the value histogram.
     pub fn record_event_only(&mut self, value_ns: u64, at_ns: u64, core: u16) {
         self.events.record(value_ns);
-        self.worst.offer(WorstEvent { value: value_ns, at: at_ns, core });
+        self.worst.offer(WorstEvent {
+            value: value_ns,
+            at: at_ns,
+            core,
+        });
         self.per_second.add(at_ns);
     }
 
@@ -230,7 +239,11 @@ mod tests {
         assert_eq!(acc.event_quantiles().p50, 10_000);
         assert_eq!(acc.value_quantiles().p50, 50);
         assert_eq!(acc.worst.sorted().len(), WORST_N);
-        assert_eq!(acc.worst.sorted()[0].at, 3_999_999, "ties keep the earliest");
+        assert_eq!(
+            acc.worst.sorted()[0].at,
+            3_999_999,
+            "ties keep the earliest"
+        );
     }
 
     proptest! {

@@ -23,7 +23,9 @@ impl fmt::Display for UnitError {
         f.write_str(match self {
             UnitError::Empty => "empty duration",
             UnitError::NoNumber => "a duration starts with a number, e.g. 10us",
-            UnitError::UnknownUnit => "unknown unit (use s, ms, us or ns, e.g. 2s, 500ms, 10us, 250ns)",
+            UnitError::UnknownUnit => {
+                "unknown unit (use s, ms, us or ns, e.g. 2s, 500ms, 10us, 250ns)"
+            }
             UnitError::MissingUnit => "a duration needs a unit (s, ms, us or ns), e.g. 10us",
             UnitError::Overflow => "duration too large",
         })
@@ -59,7 +61,10 @@ pub fn parse_duration(text: &str) -> Result<u64, UnitError> {
     let mut ns: u64 = 0;
     for c in whole.chars().filter(|c| *c != '_') {
         let d = c.to_digit(10).ok_or(UnitError::NoNumber)? as u64;
-        ns = ns.checked_mul(10).and_then(|v| v.checked_add(d)).ok_or(UnitError::Overflow)?;
+        ns = ns
+            .checked_mul(10)
+            .and_then(|v| v.checked_add(d))
+            .ok_or(UnitError::Overflow)?;
     }
     ns = ns.checked_mul(scale).ok_or(UnitError::Overflow)?;
     let mut place = scale;
@@ -127,7 +132,10 @@ mod tests {
         assert_eq!(parse_duration("10"), Err(UnitError::MissingUnit));
         assert_eq!(parse_duration("10min"), Err(UnitError::UnknownUnit));
         assert_eq!(parse_duration("us"), Err(UnitError::NoNumber));
-        assert_eq!(parse_duration("99999999999999999999s"), Err(UnitError::Overflow));
+        assert_eq!(
+            parse_duration("99999999999999999999s"),
+            Err(UnitError::Overflow)
+        );
     }
 
     #[test]

@@ -14,9 +14,14 @@ fn decode(stream: &[u8], piece: usize) -> (Vec<(u32, Message)>, LinkStats, bool)
     let mut seq = SeqTracker::new();
     let mut frames = Vec::new();
     let mut sink = |c: Chunk<'_>| match c {
-        Chunk::Frame { seq: n, payload, .. } => {
+        Chunk::Frame {
+            seq: n, payload, ..
+        } => {
             if seq.frame(n) {
-                frames.push((n, postcard::from_bytes::<Message>(payload).expect("intact frames parse")));
+                frames.push((
+                    n,
+                    postcard::from_bytes::<Message>(payload).expect("intact frames parse"),
+                ));
             }
         }
         Chunk::Corrupt { signature, .. } => seq.damaged(signature),
@@ -149,7 +154,7 @@ proptest! {
         let (msgs, stats, truncated) = decode(&stream, piece);
         // Every intact frame decoded, identical to the clean decode.
         let want: Vec<&(u32, Message)> = clean.iter().filter(|(s, _)| kept.contains(s)).collect();
-        let want: Vec<&(u32, Message)> = if cut { want[..want.len() - 1].iter().copied().collect() } else { want };
+        let want: Vec<&(u32, Message)> = if cut { want[..want.len() - 1].to_vec() } else { want };
         let got: Vec<&(u32, Message)> = msgs.iter().collect();
         prop_assert_eq!(got, want);
         prop_assert_eq!(truncated, cut);

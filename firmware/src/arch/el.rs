@@ -29,7 +29,9 @@ fn el2_common() {
 /// EL2 (otherwise they would target EL1 and never be taken while we run at EL2).
 pub fn stay_at_el2() {
     el2_common();
-    HCR_EL2.write(HCR_EL2::RW::EL1IsAarch64 + HCR_EL2::IMO::SET + HCR_EL2::FMO::SET + HCR_EL2::AMO::SET);
+    HCR_EL2.write(
+        HCR_EL2::RW::EL1IsAarch64 + HCR_EL2::IMO::SET + HCR_EL2::FMO::SET + HCR_EL2::AMO::SET,
+    );
 }
 
 /// Drops from EL2 to EL1h with the MMU on and continues at `next(arg)` on the same stack.
@@ -48,7 +50,11 @@ pub unsafe fn drop_to_el1(regs: &MmuRegs, vbar: u64, next: extern "C" fn(u64) ->
     VBAR_EL1.set(vbar);
     // Return to EL1h with D, A, I, F masked.
     SPSR_EL2.write(
-        SPSR_EL2::D::Masked + SPSR_EL2::A::Masked + SPSR_EL2::I::Masked + SPSR_EL2::F::Masked + SPSR_EL2::M::EL1h,
+        SPSR_EL2::D::Masked
+            + SPSR_EL2::A::Masked
+            + SPSR_EL2::I::Masked
+            + SPSR_EL2::F::Masked
+            + SPSR_EL2::M::EL1h,
     );
     ELR_EL2.set(next as usize as u64);
     let sp: u64;

@@ -7,7 +7,10 @@ use crate::smp::BootRecord;
 
 /// Offset of `stack_top` in [`BootRecord`], shared with the assembly below.
 pub const RECORD_STACK_TOP: usize = core::mem::offset_of!(BootRecord, stack_top);
-const _: () = assert!(RECORD_STACK_TOP == 0, "secondary_start loads the stack from offset 0");
+const _: () = assert!(
+    RECORD_STACK_TOP == 0,
+    "secondary_start loads the stack from offset 0"
+);
 
 global_asm!(
     r#"

@@ -78,7 +78,11 @@ pub fn detect() -> u8 {
     }
     // ID_AA64PFR0_EL1.GIC, bits 27:24 (aarch64-cpu does not name this field).
     const GIC_SHIFT: u64 = 24;
-    if (ID_AA64PFR0_EL1.get() >> GIC_SHIFT) & 0xf != 0 { 3 } else { 2 }
+    if (ID_AA64PFR0_EL1.get() >> GIC_SHIFT) & 0xf != 0 {
+        3
+    } else {
+        2
+    }
 }
 
 /// Version in use.
@@ -135,13 +139,22 @@ pub fn init_primary(wanted: u8, cores: usize, el: u8) -> Result<u8, GicError> {
 fn new_v2(gicd: u64, gicc: u64) -> GicV2<'static> {
     // SAFETY: bases from the board description, mapped as device memory. Several cores hold an
     // instance, but each uses only its banked registers and the distributor under `init` order.
-    unsafe { GicV2::new(gicd as *mut gicv2::registers::Gicd, gicc as *mut gicv2::registers::Gicc) }
+    unsafe {
+        GicV2::new(
+            gicd as *mut gicv2::registers::Gicd,
+            gicc as *mut gicv2::registers::Gicc,
+        )
+    }
 }
 
 fn find_redistributor(gic: &mut GicV3<'static>, cores: usize) -> Result<usize, GicError> {
     let mpidr = crate::smp::mpidr();
     (0..cores)
-        .find(|&i| gic.gicr_typer(i).map(|t| t.core_mpidr() == mpidr).unwrap_or(false))
+        .find(|&i| {
+            gic.gicr_typer(i)
+                .map(|t| t.core_mpidr() == mpidr)
+                .unwrap_or(false)
+        })
         .ok_or(GicError::NoRedistributor(mpidr))
 }
 
@@ -185,7 +198,11 @@ fn enable_cpu_interface_v2() {
 
 /// Enables (or disables) a private interrupt (SGI/PPI) on this core, level-triggered for PPIs.
 pub fn set_private(intid: u32, enable: bool) {
-    let id = if intid < 16 { IntId::sgi(intid) } else { IntId::ppi(intid - 16) };
+    let id = if intid < 16 {
+        IntId::sgi(intid)
+    } else {
+        IntId::ppi(intid - 16)
+    };
     if version() == 3 {
         // SAFETY: this core's slot, written during init and only read afterwards.
         let idx = unsafe { *REDIST.mine() };
@@ -256,9 +273,15 @@ pub fn ack() -> Acked {
     } else {
         // SAFETY: this core's slot; the interrupt path is the only user while IRQs are taken.
         let gic = unsafe { GICV2.mine() }.as_mut().expect("GIC initialised");
-        gic.0.get_and_acknowledge_interrupt(InterruptGroup::Group0).map(u32::from).unwrap_or(SPURIOUS)
+        gic.0
+            .get_and_acknowledge_interrupt(InterruptGroup::Group0)
+            .map(u32::from)
+            .unwrap_or(SPURIOUS)
     };
-    Acked { id: raw & 0x3ff, raw }
+    Acked {
+        id: raw & 0x3ff,
+        raw,
+    }
 }
 
 /// ICC_IAR1_EL1 read padded as Cavium erratum 23154 requires (the workaround Linux applies on
@@ -285,7 +308,9 @@ fn read_iar1_synchronised() -> u32 {
 #[inline(always)]
 pub fn eoi(acked: Acked) {
     if version() == 3 {
-        let Ok(id) = IntId::try_from(acked.id) else { return };
+        let Ok(id) = IntId::try_from(acked.id) else {
+            return;
+        };
         GicCpuInterface::end_interrupt(id, InterruptGroup::Group1);
     } else {
         // GICv2: GICC_EOIR must get the acknowledge value back unchanged, source-CPU bits of an

@@ -91,11 +91,15 @@ pub unsafe fn build(el: u8) -> MmuRegs {
         while block < base + size && block < limit {
             let l0 = (block / L0_SPAN) as usize;
             if t[0][l0] & DESC_VALID == 0 {
-                assert!(used_l1 < MAX_L1, "board maps more than {MAX_L1} x 512 GiB regions");
+                assert!(
+                    used_l1 < MAX_L1,
+                    "board maps more than {MAX_L1} x 512 GiB regions"
+                );
                 used_l1 += 1;
                 t[0][l0] = t[used_l1].as_ptr() as u64 | DESC_TABLE | DESC_VALID;
             }
-            let l1_table = ((t[0][l0] & 0x0000_ffff_ffff_f000) - t[0].as_ptr() as u64) as usize / 4096;
+            let l1_table =
+                ((t[0][l0] & 0x0000_ffff_ffff_f000) - t[0].as_ptr() as u64) as usize / 4096;
             let l1 = ((block % L0_SPAN) / GIB) as usize;
             // Device wins if a GiB holds both (QEMU's low GiB holds only devices).
             if t[l1_table][l1] & DESC_VALID == 0 || attrs == device {
@@ -124,8 +128,17 @@ pub unsafe fn build(el: u8) -> MmuRegs {
         // RES1 bits 31 and 23 of TCR_EL2 (non-VHE).
         let tcr = tcr.value | (1 << 31) | (1 << 23);
         let sctlr = SCTLR_EL2_RES1
-            | (SCTLR_EL2::M::Enable + SCTLR_EL2::C::Cacheable + SCTLR_EL2::I::Cacheable + SCTLR_EL2::SA::Enable).value;
-        MmuRegs { ttbr0, tcr, mair, sctlr }
+            | (SCTLR_EL2::M::Enable
+                + SCTLR_EL2::C::Cacheable
+                + SCTLR_EL2::I::Cacheable
+                + SCTLR_EL2::SA::Enable)
+                .value;
+        MmuRegs {
+            ttbr0,
+            tcr,
+            mair,
+            sctlr,
+        }
     } else {
         let tcr = (TCR_EL1::T0SZ.val(16)
             + TCR_EL1::TG0::KiB_4
@@ -136,16 +149,32 @@ pub unsafe fn build(el: u8) -> MmuRegs {
             + TCR_EL1::IPS.val(ips))
         .value;
         let sctlr = SCTLR_EL1_RES1
-            | (SCTLR_EL1::M::Enable + SCTLR_EL1::C::Cacheable + SCTLR_EL1::I::Cacheable + SCTLR_EL1::SA::Enable).value;
-        MmuRegs { ttbr0, tcr, mair, sctlr }
+            | (SCTLR_EL1::M::Enable
+                + SCTLR_EL1::C::Cacheable
+                + SCTLR_EL1::I::Cacheable
+                + SCTLR_EL1::SA::Enable)
+                .value;
+        MmuRegs {
+            ttbr0,
+            tcr,
+            mair,
+            sctlr,
+        }
     }
 }
 
 /// SCTLR_EL1 bits that are RES1 in Armv8.0 (11, 20, 22, 23, 28, 29).
 const SCTLR_EL1_RES1: u64 = (1 << 11) | (1 << 20) | (1 << 22) | (1 << 23) | (1 << 28) | (1 << 29);
 /// SCTLR_EL2 (non-VHE) bits that are RES1 in Armv8.0 (4, 5, 11, 16, 18, 22, 23, 28, 29).
-const SCTLR_EL2_RES1: u64 =
-    (1 << 4) | (1 << 5) | (1 << 11) | (1 << 16) | (1 << 18) | (1 << 22) | (1 << 23) | (1 << 28) | (1 << 29);
+const SCTLR_EL2_RES1: u64 = (1 << 4)
+    | (1 << 5)
+    | (1 << 11)
+    | (1 << 16)
+    | (1 << 18)
+    | (1 << 22)
+    | (1 << 23)
+    | (1 << 28)
+    | (1 << 29);
 
 /// Invalidates stale translations and turns the MMU and caches on at the current EL.
 ///
@@ -159,7 +188,16 @@ pub unsafe fn enable_here(regs: &MmuRegs) {
         TCR_EL2.set(regs.tcr);
         TTBR0_EL2.set_baddr(regs.ttbr0);
         // SAFETY: invalidating all EL2 TLB entries only drops cached translations.
-        unsafe { core::arch::asm!("tlbi alle2", "dsb sy", "ic iallu", "dsb sy", "isb", options(nostack)) };
+        unsafe {
+            core::arch::asm!(
+                "tlbi alle2",
+                "dsb sy",
+                "ic iallu",
+                "dsb sy",
+                "isb",
+                options(nostack)
+            )
+        };
         SCTLR_EL2.set(regs.sctlr);
     } else {
         // SAFETY: as above, for the EL1&0 regime.
@@ -178,7 +216,16 @@ pub unsafe fn program_el1(regs: &MmuRegs) {
     TCR_EL1.set(regs.tcr);
     TTBR0_EL1.set_baddr(regs.ttbr0);
     // SAFETY: invalidating EL1 TLB entries and the I-cache only drops cached state.
-    unsafe { core::arch::asm!("tlbi vmalle1", "dsb sy", "ic iallu", "dsb sy", "isb", options(nostack)) };
+    unsafe {
+        core::arch::asm!(
+            "tlbi vmalle1",
+            "dsb sy",
+            "ic iallu",
+            "dsb sy",
+            "isb",
+            options(nostack)
+        )
+    };
 }
 
 /// Cleans and invalidates `[addr, addr + len)` to the point of coherency, so a core with its

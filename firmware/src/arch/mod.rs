@@ -38,10 +38,30 @@ macro_rules! sysreg {
 }
 pub(crate) use sysreg;
 
-sysreg!(read_tpidr_el0, write_tpidr_el0, "tpidr_el0", "holds this core's logical index");
-sysreg!(read_vpidr_el2, write_vpidr_el2, "vpidr_el2", "MIDR value EL1 reads");
-sysreg!(read_hstr_el2, write_hstr_el2, "hstr_el2", "AArch32 CP15 traps (zero: none)");
-sysreg!(read_sctlr_el1_raw, write_sctlr_el1_raw, "sctlr_el1", "EL1 system control");
+sysreg!(
+    read_tpidr_el0,
+    write_tpidr_el0,
+    "tpidr_el0",
+    "holds this core's logical index"
+);
+sysreg!(
+    read_vpidr_el2,
+    write_vpidr_el2,
+    "vpidr_el2",
+    "MIDR value EL1 reads"
+);
+sysreg!(
+    read_hstr_el2,
+    write_hstr_el2,
+    "hstr_el2",
+    "AArch32 CP15 traps (zero: none)"
+);
+sysreg!(
+    read_sctlr_el1_raw,
+    write_sctlr_el1_raw,
+    "sctlr_el1",
+    "EL1 system control"
+);
 
 /// The exception level the core runs at (1, 2 or 3).
 #[inline(always)]

@@ -5,9 +5,24 @@ use aarch64_cpu::registers::{ID_AA64DFR0_EL1, Readable};
 
 use super::sysreg;
 
-sysreg!(read_pmcr, write_pmcr, "pmcr_el0", "PMU control (E = bit 0, C reset = bit 2, N = 15:11)");
-sysreg!(read_pmcntenset, write_pmcntenset, "pmcntenset_el0", "counter enables (C = bit 31)");
-sysreg!(read_pmccfiltr, write_pmccfiltr, "pmccfiltr_el0", "cycle counter filter (NSH = bit 27)");
+sysreg!(
+    read_pmcr,
+    write_pmcr,
+    "pmcr_el0",
+    "PMU control (E = bit 0, C reset = bit 2, N = 15:11)"
+);
+sysreg!(
+    read_pmcntenset,
+    write_pmcntenset,
+    "pmcntenset_el0",
+    "counter enables (C = bit 31)"
+);
+sysreg!(
+    read_pmccfiltr,
+    write_pmccfiltr,
+    "pmccfiltr_el0",
+    "cycle counter filter (NSH = bit 27)"
+);
 sysreg!(read_pmccntr, write_pmccntr, "pmccntr_el0", "cycle counter");
 
 const PMCR_E: u64 = 1 << 0;
@@ -23,7 +38,11 @@ pub fn present() -> bool {
 
 /// Number of event counters (PMCR_EL0.N), 0 without a PMU.
 pub fn event_counters() -> u64 {
-    if present() { (read_pmcr() >> 11) & 0x1f } else { 0 }
+    if present() {
+        (read_pmcr() >> 11) & 0x1f
+    } else {
+        0
+    }
 }
 
 /// Starts the 64-bit cycle counter at EL1 and EL2. Returns false without a PMU.

@@ -2,14 +2,19 @@
 //! the counters they compare against. Deadlines are absolute compare values (CVAL).
 
 use aarch64_cpu::registers::{
-    CNTFRQ_EL0, CNTHP_CTL_EL2, CNTP_CTL_EL0, CNTP_CVAL_EL0, CNTPCT_EL0, CNTV_CTL_EL0, CNTV_CVAL_EL0,
-    CNTVCT_EL0, Readable, Writeable,
+    CNTFRQ_EL0, CNTHP_CTL_EL2, CNTP_CTL_EL0, CNTP_CVAL_EL0, CNTPCT_EL0, CNTV_CTL_EL0,
+    CNTV_CVAL_EL0, CNTVCT_EL0, Readable, Writeable,
 };
 
 use super::sysreg;
 use crate::board::BOARD;
 
-sysreg!(read_cnthp_cval, write_cnthp_cval, "cnthp_cval_el2", "EL2 physical timer compare value");
+sysreg!(
+    read_cnthp_cval,
+    write_cnthp_cval,
+    "cnthp_cval_el2",
+    "EL2 physical timer compare value"
+);
 
 /// One of the three timers the firmware uses.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

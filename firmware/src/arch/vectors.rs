@@ -10,7 +10,10 @@ use crate::arch::{current_el, pmu, timer};
 /// Bytes the entry code pushes: x0-x18, x29, x30 (168), FPCR and FPSR (16, padded to 24), then
 /// from offset 192 q0-q7 and q16-q31 (the caller-saved SIMD registers, 384).
 pub const FRAME_SIZE: usize = 576;
-const _: () = assert!(FRAME_SIZE % 16 == 0, "the stack must stay 16-byte aligned");
+const _: () = assert!(
+    FRAME_SIZE.is_multiple_of(16),
+    "the stack must stay 16-byte aligned"
+);
 
 /// The saved general-purpose registers, as the entry code lays them out.
 #[repr(C)]
@@ -139,7 +142,11 @@ pub fn install() {
 extern "C" fn handle_exception(entry: u64, frame: &mut Frame) {
     if entry == 5 || entry == 1 {
         let now = timer::now();
-        let cycles = if crate::run::pmu_enabled() { pmu::cycles() } else { 0 };
+        let cycles = if crate::run::pmu_enabled() {
+            pmu::cycles()
+        } else {
+            0
+        };
         crate::run::irq::on_irq(now, cycles);
     } else {
         crate::fault::on_exception(entry as usize, frame)

@@ -22,7 +22,10 @@ struct PendingCell(UnsafeCell<Pending>);
 unsafe impl Sync for PendingCell {}
 
 static TAKEN: AtomicBool = AtomicBool::new(false);
-static PENDING: PendingCell = PendingCell(UnsafeCell::new(Pending { data: heapless::Vec::new(), daif: 0 }));
+static PENDING: PendingCell = PendingCell(UnsafeCell::new(Pending {
+    data: heapless::Vec::new(),
+    daif: 0,
+}));
 
 // SAFETY: acquire/release bracket every message; TAKEN makes the buffer exclusive and interrupts
 // are masked on the owning core in between, so a log cannot re-enter the logger.
@@ -43,7 +46,11 @@ unsafe impl defmt::Logger for Logger {
     unsafe fn release() {
         // SAFETY: we hold TAKEN (defmt calls release after acquire).
         let p = unsafe { &mut *PENDING.0.get() };
-        let rec = LogRecord { core: crate::smp::core_index() as u16, at: arch::timer::now(), data: p.data.clone() };
+        let rec = LogRecord {
+            core: crate::smp::core_index() as u16,
+            at: arch::timer::now(),
+            data: p.data.clone(),
+        };
         crate::io::send(&Message::Log(rec));
         let daif = p.daif;
         TAKEN.store(false, Ordering::Release);

@@ -34,7 +34,11 @@ static OUT: Mutex<Out> = Mutex::new(Out {
 /// Opens the transport. Falls back to the UART if semihosting is asked for but the board has none.
 pub fn init(transport: Transport) {
     let mut out = OUT.lock();
-    out.transport = if BOARD.semihosting { transport } else { Transport::Uart };
+    out.transport = if BOARD.semihosting {
+        transport
+    } else {
+        Transport::Uart
+    };
     uart::init();
     if out.transport == Transport::Semihosting {
         semihost::open();
@@ -119,7 +123,11 @@ pub fn emergency(f: impl FnOnce(&mut dyn FnMut(Emergency<'_>))) {
         core::hint::spin_loop();
     };
     if !guard.ready {
-        guard.transport = if BOARD.semihosting { Transport::Semihosting } else { Transport::Uart };
+        guard.transport = if BOARD.semihosting {
+            Transport::Semihosting
+        } else {
+            Transport::Uart
+        };
         uart::init();
         guard.ready = true;
     }

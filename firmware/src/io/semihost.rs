@@ -10,7 +10,10 @@ struct Handles {
     capture: Option<File>,
 }
 
-static HANDLES: Mutex<Handles> = Mutex::new(Handles { console: None, capture: None });
+static HANDLES: Mutex<Handles> = Mutex::new(Handles {
+    console: None,
+    capture: None,
+});
 
 /// Opens the console and creates `capture.bin` (truncating an old one).
 pub fn open() {
@@ -19,7 +22,9 @@ pub fn open() {
     h.capture = File::create(c"capture.bin").ok();
     if h.capture.is_none() {
         drop(h);
-        console(b"tickscope: cannot create capture.bin through semihosting; no data will be saved\n");
+        console(
+            b"tickscope: cannot create capture.bin through semihosting; no data will be saved\n",
+        );
     }
 }
 

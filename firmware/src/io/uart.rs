@@ -2,7 +2,9 @@
 
 use core::ptr::NonNull;
 
-use arm_pl011_uart::{DataBits, LineConfig, Parity, PL011Registers, StopBits, Uart, UniqueMmioPointer};
+use arm_pl011_uart::{
+    DataBits, LineConfig, PL011Registers, Parity, StopBits, Uart, UniqueMmioPointer,
+};
 use spin::Mutex;
 
 use crate::board::BOARD;
@@ -21,10 +23,16 @@ pub fn init() {
         return;
     }
     // SAFETY: the board's UART base, mapped as device memory; this is the only driver instance.
-    let regs = unsafe { UniqueMmioPointer::new(NonNull::new(BOARD.uart_base as *mut PL011Registers).unwrap()) };
+    let regs = unsafe {
+        UniqueMmioPointer::new(NonNull::new(BOARD.uart_base as *mut PL011Registers).unwrap())
+    };
     let mut uart = Uart::new(regs);
     if BOARD.uart_baud != 0 {
-        let line = LineConfig { data_bits: DataBits::Bits8, parity: Parity::None, stop_bits: StopBits::One };
+        let line = LineConfig {
+            data_bits: DataBits::Bits8,
+            parity: Parity::None,
+            stop_bits: StopBits::One,
+        };
         let _ = uart.enable(line, BOARD.uart_baud, BOARD.uart_clock_hz as u32);
     }
     port.0 = Some(uart);

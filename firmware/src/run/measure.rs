@@ -74,7 +74,8 @@ struct GapCell(UnsafeCell<GapTable>);
 // SAFETY: a gap table is written only by its measured core during the window and read by core 0
 // after that core published DONE (Release/Acquire).
 unsafe impl Sync for GapCell {}
-static GAPS: [GapCell; MAX_MEASURED] = [const { GapCell(UnsafeCell::new([0; probe::GAP_SLOTS])) }; MAX_MEASURED];
+static GAPS: [GapCell; MAX_MEASURED] =
+    [const { GapCell(UnsafeCell::new([0; probe::GAP_SLOTS])) }; MAX_MEASURED];
 
 struct InterfereBuf(UnsafeCell<[u8; INTERFERE_BYTES]>);
 // SAFETY: interfering cores write racy bytes into it on purpose (memory load); no one reads
@@ -101,7 +102,13 @@ pub struct Handoff {
 }
 
 impl ConstInit for Handoff {
-    const INIT: Self = Handoff { slot: 0, samples: None, ticks: None, threshold_ticks: 0, status: EMPTY_STATUS };
+    const INIT: Self = Handoff {
+        slot: 0,
+        samples: None,
+        ticks: None,
+        threshold_ticks: 0,
+        status: EMPTY_STATUS,
+    };
 }
 
 const EMPTY_STATUS: CoreStatus = CoreStatus {
@@ -215,11 +222,21 @@ pub fn run_primary(cfg: &Config, cores: usize) -> u8 {
 
     let mut shippers: heapless::Vec<ship::Shipper, MAX_MEASURED> = heapless::Vec::new();
     for (slot, &core) in list.iter().enumerate() {
-        let (sp, sc) = SAMPLE_RINGS[slot].split().expect("rings are split once per boot");
-        let (tp, tc) = TICK_RINGS[slot].split().expect("rings are split once per boot");
+        let (sp, sc) = SAMPLE_RINGS[slot]
+            .split()
+            .expect("rings are split once per boot");
+        let (tp, tc) = TICK_RINGS[slot]
+            .split()
+            .expect("rings are split once per boot");
         // SAFETY: `core` is parked (it acts only after the Measure command published below).
         let h = unsafe { HANDOFF.other(core) };
-        *h = Handoff { slot, samples: Some(sp), ticks: Some(tp), threshold_ticks, status: EMPTY_STATUS };
+        *h = Handoff {
+            slot,
+            samples: Some(sp),
+            ticks: Some(tp),
+            threshold_ticks,
+            status: EMPTY_STATUS,
+        };
         DONE[core].store(false, Ordering::Relaxed);
         let _ = shippers.push(ship::Shipper::new(core, slot, cfg, sc, tc));
     }
@@ -231,9 +248,19 @@ pub fn run_primary(cfg: &Config, cores: usize) -> u8 {
     END_AT.store(end, Ordering::Relaxed);
     for s in shippers.iter_mut() {
         s.set_window(start);
-        io::send(&Message::Window(Window { core: s.core() as u16, start, end, threshold: threshold_ticks }));
+        io::send(&Message::Window(Window {
+            core: s.core() as u16,
+            start,
+            end,
+            threshold: threshold_ticks,
+        }));
     }
-    defmt::info!("window: {=u64} ticks from {=u64}, {=usize} measured core(s)", end - start, start, list.len());
+    defmt::info!(
+        "window: {=u64} ticks from {=u64}, {=usize} measured core(s)",
+        end - start,
+        start,
+        list.len()
+    );
     if interferers != 0 {
         run::command(Command::Interfere, interferers);
     }
@@ -311,14 +338,22 @@ pub fn run_measured(core: usize) {
         if let Some(tick) = cfg.inject {
             // The tick uses a timer the measurement does not: physical next to a virtual
             // measurement timer, virtual otherwise (noise mode measures no timer).
-            let t = if cfg.mode == Mode::Timer && meas == Timer::Virtual { Timer::Physical } else { Timer::Virtual };
+            let t = if cfg.mode == Mode::Timer && meas == Timer::Virtual {
+                Timer::Physical
+            } else {
+                Timer::Virtual
+            };
             let period = ns_to_ticks(tick.period_ns(), hz);
             // In timer mode the tick fires a tenth of its duration (at least 1 µs) before a
             // measurement deadline when the two coincide, so that wake-up is delayed by about 90 %
             // of the tick's duration: a known answer. (Fired together, the GIC would hand out
             // the lower INTID first and the tick would delay nothing.)
             let lead = (ns_to_ticks(tick.duration_ns, hz) / 10).max(ns_to_ticks(1_000, hz));
-            let first = if cfg.mode == Mode::Timer { start.saturating_sub(lead) } else { start };
+            let first = if cfg.mode == Mode::Timer {
+                start.saturating_sub(lead)
+            } else {
+                start
+            };
             let sched = Schedule::new(first, period, end);
             st.tick = Some((t, t.intid()));
             st.tick_busy = ns_to_ticks(tick.duration_ns, hz);
@@ -332,7 +367,14 @@ pub fn run_measured(core: usize) {
             st.meas = Some((meas, meas.intid()));
             st.samples = samples.take();
             gic::set_private(meas.intid(), true);
-            meas.arm(sched.deadline() + if meas.is_physical() { st.phys_offset } else { 0 });
+            meas.arm(
+                sched.deadline()
+                    + if meas.is_physical() {
+                        st.phys_offset
+                    } else {
+                        0
+                    },
+            );
             st.sched = Some(sched);
         }
     }
@@ -355,7 +397,11 @@ pub fn run_measured(core: usize) {
             timer::spin_until(start);
             iterations = probe::noise_loop(timer::now, end, threshold, gaps, |start, gap| {
                 if let Some(p) = out.as_mut() {
-                    p.push(Rec { a: start, b: gap.min(u32::MAX as u64) as u32, c: 0 });
+                    p.push(Rec {
+                        a: start,
+                        b: gap.min(u32::MAX as u64) as u32,
+                        c: 0,
+                    });
                 }
             });
         }
@@ -366,7 +412,12 @@ pub fn run_measured(core: usize) {
 
     // SAFETY: interrupts are masked again; the handlers are done with the state.
     let st = unsafe { irq_state() };
-    let mut status = CoreStatus { core: core as u16, window_start: start, window_end, ..EMPTY_STATUS };
+    let mut status = CoreStatus {
+        core: core as u16,
+        window_start: start,
+        window_end,
+        ..EMPTY_STATUS
+    };
     if let Some((t, id)) = st.meas.take() {
         t.disable();
         gic::set_private(id, false);
@@ -430,23 +481,25 @@ pub fn on_irq(intid: u32, now: u64, cycles: u64) -> bool {
     // SAFETY: interrupt context on this core; the interrupted code does not use the state while
     // interrupts are enabled.
     let st = unsafe { irq_state() };
-    if let Some((t, id)) = st.meas {
-        if id == intid {
-            on_timer(st, t, now, cycles);
-            return true;
-        }
+    if let Some((t, id)) = st.meas
+        && id == intid
+    {
+        on_timer(st, t, now, cycles);
+        return true;
     }
-    if let Some((t, id)) = st.tick {
-        if id == intid {
-            on_tick(st, t, now);
-            return true;
-        }
+    if let Some((t, id)) = st.tick
+        && id == intid
+    {
+        on_tick(st, t, now);
+        return true;
     }
     false
 }
 
 fn on_timer(st: &mut IrqState, t: Timer, now: u64, cycles: u64) {
-    let Some(sched) = st.sched.as_mut() else { return };
+    let Some(sched) = st.sched.as_mut() else {
+        return;
+    };
     let w = sched.fire(now);
     let lat_cycles = match st.cal {
         Some((q16, offset)) => {
@@ -456,7 +509,11 @@ fn on_timer(st: &mut IrqState, t: Timer, now: u64, cycles: u64) {
         None => u32::MAX,
     };
     if let Some(p) = st.samples.as_mut() {
-        p.push(Rec { a: w.deadline, b: w.latency.min(u32::MAX as u64) as u32, c: lat_cycles });
+        p.push(Rec {
+            a: w.deadline,
+            b: w.latency.min(u32::MAX as u64) as u32,
+            c: lat_cycles,
+        });
     }
     match w.next {
         Some(next) => t.rearm(next + if t.is_physical() { st.phys_offset } else { 0 }),
@@ -468,13 +525,19 @@ fn on_timer(st: &mut IrqState, t: Timer, now: u64, cycles: u64) {
 }
 
 fn on_tick(st: &mut IrqState, t: Timer, entry: u64) {
-    let Some(sched) = st.tick_sched.as_mut() else { return };
+    let Some(sched) = st.tick_sched.as_mut() else {
+        return;
+    };
     let deadline = sched.deadline();
     // The synthetic kernel tick: keep the core busy for the configured time.
     let leave = timer::spin_until(entry + st.tick_busy);
     let w = sched.fire(entry);
     if let Some(p) = st.ticks.as_mut() {
-        p.push(Rec { a: deadline, b: (entry - deadline) as u32, c: (leave - deadline) as u32 });
+        p.push(Rec {
+            a: deadline,
+            b: (entry - deadline) as u32,
+            c: (leave - deadline) as u32,
+        });
     }
     match w.next {
         Some(next) => t.rearm(next + if t.is_physical() { st.phys_offset } else { 0 }),

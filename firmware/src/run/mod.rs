@@ -12,7 +12,9 @@ use aarch64_cpu::registers::{MIDR_EL1, Readable};
 use tickscope_core::config::{Config, FaultKind, Mode, cores_in};
 use tickscope_core::exit;
 use tickscope_core::wire::Message;
-use tickscope_core::wire::msg::{CoreOnline, NeonCheck, PsciFailure, RunHeader, Source, Trailer, psci_error_name};
+use tickscope_core::wire::msg::{
+    CoreOnline, NeonCheck, PsciFailure, RunHeader, Source, Trailer, psci_error_name,
+};
 
 use crate::arch::{self, gic, neon, pmu, timer};
 use crate::board::{BOARD, MAX_CORES, REVISION};
@@ -42,7 +44,8 @@ pub enum Command {
 
 /// Each core's current command and a sequence number bumped for every new one (per core, so
 /// commands for different cores never overwrite each other).
-static COMMAND: [AtomicU32; MAX_CORES] = [const { AtomicU32::new(Command::Idle as u32) }; MAX_CORES];
+static COMMAND: [AtomicU32; MAX_CORES] =
+    [const { AtomicU32::new(Command::Idle as u32) }; MAX_CORES];
 static COMMAND_SEQ: [AtomicU32; MAX_CORES] = [const { AtomicU32::new(0) }; MAX_CORES];
 static PMU: AtomicBool = AtomicBool::new(false);
 
@@ -135,14 +138,29 @@ fn announce(core: usize) {
         el,
         at: timer::now(),
     }));
-    io::send(&Message::Neon(NeonCheck { core: core as u16, value: neon::check() }));
-    defmt::info!("core {=usize} online: MPIDR {=u64:#x} at EL{=u8}", core, smp::mpidr(), el);
+    io::send(&Message::Neon(NeonCheck {
+        core: core as u16,
+        value: neon::check(),
+    }));
+    defmt::info!(
+        "core {=usize} online: MPIDR {=u64:#x} at EL{=u8}",
+        core,
+        smp::mpidr(),
+        el
+    );
 }
 
 /// Reports a failed CPU_ON by name.
 pub fn report_psci_failure(core: usize, mpidr: u64, code: i32) {
-    println!("tickscope: PSCI CPU_ON core {core} (MPIDR {mpidr:#x}) failed: {}", psci_error_name(code));
-    io::send(&Message::PsciFailure(PsciFailure { core: core as u16, mpidr, code }));
+    println!(
+        "tickscope: PSCI CPU_ON core {core} (MPIDR {mpidr:#x}) failed: {}",
+        psci_error_name(code)
+    );
+    io::send(&Message::PsciFailure(PsciFailure {
+        core: core as u16,
+        mpidr,
+        code,
+    }));
 }
 
 fn fail(status: u8, args: core::fmt::Arguments<'_>) -> ! {
@@ -155,7 +173,7 @@ pub fn primary_main() -> ! {
     measure::init_core();
     smp::plant_canary();
     let e = smp::early();
-    let cfg = e.config.clone();
+    let cfg = e.config;
     io::init(cfg.transport);
     println!(
         "tickscope firmware {REVISION} on {}: entered at EL{}, running at EL{}, counter {} Hz",
@@ -169,9 +187,16 @@ pub fn primary_main() -> ! {
     }
     PMU.store(pmu::start_cycle_counter(), Ordering::Relaxed);
     timer::disable_all(e.el);
-    let cores = if cfg.smp == 0 { BOARD.mpidrs.len() } else { cfg.smp as usize };
+    let cores = if cfg.smp == 0 {
+        BOARD.mpidrs.len()
+    } else {
+        cfg.smp as usize
+    };
     if let Err(err) = gic::init_primary(cfg.gic, cores, e.el) {
-        fail(exit::CONFIG, format_args!("tickscope: interrupt controller: {err}"));
+        fail(
+            exit::CONFIG,
+            format_args!("tickscope: interrupt controller: {err}"),
+        );
     }
     io::send(&Message::Header(header(&cfg)));
     if smp::mpidr() != BOARD.mpidrs[0] {
@@ -189,14 +214,21 @@ pub fn primary_main() -> ! {
     smp::start_secondaries(cores);
     let online = wait_online(cores);
     defmt::info!("{=usize} of {=usize} cores online", online, cores);
-    let mut status = if online == cores { exit::OK } else { smp::OFFLINE_STATUS };
+    let mut status = if online == cores {
+        exit::OK
+    } else {
+        smp::OFFLINE_STATUS
+    };
     if online != cores {
         println!("tickscope: only {online} of {cores} cores came online");
     }
     if cfg.fault != FaultKind::None {
         // Fault on the last online core (a secondary, when there is one), to prove reports
         // work from any core. It ends the run.
-        let target = (0..cores).rev().find(|&c| smp::ONLINE[c].load(Ordering::Acquire)).unwrap_or(0);
+        let target = (0..cores)
+            .rev()
+            .find(|&c| smp::ONLINE[c].load(Ordering::Acquire))
+            .unwrap_or(0);
         if target == 0 {
             crate::fault::trigger(cfg.fault);
         }
@@ -242,7 +274,10 @@ fn check_mmio_probe() {
         } else {
             fail(
                 exit::FAILURE,
-                format_args!("tickscope: MMIO probe at {:#x} read {v:#x}, expected {:#x}", p.addr, p.expect),
+                format_args!(
+                    "tickscope: MMIO probe at {:#x} read {v:#x}, expected {:#x}",
+                    p.addr, p.expect
+                ),
             );
         }
     }
@@ -258,7 +293,10 @@ pub fn secondary_main(core: usize) -> ! {
         pmu::start_cycle_counter();
     }
     if let Err(err) = gic::init_secondary(el) {
-        fail(exit::FAILURE, format_args!("tickscope: core {core}: interrupt controller: {err}"));
+        fail(
+            exit::FAILURE,
+            format_args!("tickscope: core {core}: interrupt controller: {err}"),
+        );
     }
     gic::set_private(SGI_WAKE, true);
     announce(core);
@@ -291,7 +329,9 @@ pub fn finish(mut status: u8) -> ! {
     arch::irq_save();
     let overflowed = smp::overflowed_stacks();
     if overflowed != 0 {
-        println!("tickscope: stack overflow on core(s) {overflowed:#x}: results are not trustworthy");
+        println!(
+            "tickscope: stack overflow on core(s) {overflowed:#x}: results are not trustworthy"
+        );
         status = exit::FAILURE;
     }
     io::send(&Message::End(Trailer {
@@ -299,7 +339,10 @@ pub fn finish(mut status: u8) -> ! {
         cores_online: smp::cores_online() as u16,
         at: timer::now(),
     }));
-    println!("tickscope: run finished, status {status} ({})", exit::name(status));
+    println!(
+        "tickscope: run finished, status {status} ({})",
+        exit::name(status)
+    );
     halt(status)
 }
 

@@ -10,8 +10,8 @@ use tickscope_core::stats::Accumulator;
 use tickscope_core::units::ticks_to_ns;
 use tickscope_core::wire::Message;
 use tickscope_core::wire::msg::{
-    BLOCK, Block, CAUSE_UNKNOWN, CoreStatus, GapCounts, HistogramPart, Metric, NoiseEvent, ReducedEvents, TickRecord,
-    TimerSample,
+    BLOCK, Block, CAUSE_UNKNOWN, CoreStatus, GapCounts, HistogramPart, Metric, NoiseEvent,
+    ReducedEvents, TickRecord, TimerSample,
 };
 
 use super::measure::{MAX_MEASURED, Rec};
@@ -97,7 +97,10 @@ impl Shipper {
     }
 
     fn block<T>(&self, items: &mut heapless::Vec<T, BLOCK>) -> Block<T> {
-        Block { core: self.core as u16, items: core::mem::take(items) }
+        Block {
+            core: self.core as u16,
+            items: core::mem::take(items),
+        }
     }
 
     /// Moves everything waiting in the rings onto the wire.
@@ -111,14 +114,22 @@ impl Shipper {
             }
             match self.mode {
                 Mode::Timer => {
-                    let _ = self.timer_block.push(TimerSample { deadline: r.a, latency: r.b, cycles: r.c });
+                    let _ = self.timer_block.push(TimerSample {
+                        deadline: r.a,
+                        latency: r.b,
+                        cycles: r.c,
+                    });
                     if self.timer_block.is_full() {
                         let mut items = core::mem::take(&mut self.timer_block);
                         io::send(&Message::TimerSamples(self.block(&mut items)));
                     }
                 }
                 _ => {
-                    let _ = self.noise_block.push(NoiseEvent { start: r.a, duration: r.b, cause: CAUSE_UNKNOWN });
+                    let _ = self.noise_block.push(NoiseEvent {
+                        start: r.a,
+                        duration: r.b,
+                        cause: CAUSE_UNKNOWN,
+                    });
                     if self.noise_block.is_full() {
                         let mut items = core::mem::take(&mut self.noise_block);
                         io::send(&Message::NoiseEvents(self.block(&mut items)));
@@ -127,7 +138,11 @@ impl Shipper {
             }
         }
         while let Some(r) = self.ticks.pop() {
-            let _ = self.tick_block.push(TickRecord { deadline: r.a, entry: r.b, leave: r.c });
+            let _ = self.tick_block.push(TickRecord {
+                deadline: r.a,
+                entry: r.b,
+                leave: r.c,
+            });
             if self.tick_block.is_full() {
                 let mut items = core::mem::take(&mut self.tick_block);
                 io::send(&Message::Ticks(self.block(&mut items)));
@@ -156,7 +171,10 @@ impl Shipper {
             for (ticks, &n) in gaps.iter().enumerate().filter(|(_, n)| **n > 0) {
                 let _ = counts.push((ticks as u32, n));
                 if counts.is_full() {
-                    io::send(&Message::Gaps(GapCounts { core, counts: core::mem::take(&mut counts) }));
+                    io::send(&Message::Gaps(GapCounts {
+                        core,
+                        counts: core::mem::take(&mut counts),
+                    }));
                 }
             }
             if !counts.is_empty() {
@@ -164,7 +182,11 @@ impl Shipper {
             }
         }
         if self.reduced {
-            let metric = if self.mode == Mode::Timer { Metric::Latency } else { Metric::NoiseEvent };
+            let metric = if self.mode == Mode::Timer {
+                Metric::Latency
+            } else {
+                Metric::NoiseEvent
+            };
             let accs = ACCUMULATORS.lock();
             let acc = &accs[self.slot];
             ship_histogram(core, metric, false, &acc.values);
@@ -183,11 +205,28 @@ fn ship_histogram(core: u16, metric: Metric, events: bool, h: &Histogram) {
         let _ = part.push((i as u16, n));
         if part.is_full() {
             let buckets = core::mem::take(&mut part);
-            io::send(&Message::Histogram(HistogramPart { core, metric, events, buckets, last: None }));
+            io::send(&Message::Histogram(HistogramPart {
+                core,
+                metric,
+                events,
+                buckets,
+                last: None,
+            }));
         }
     }
-    let last = Some((h.min().unwrap_or(0), h.max().unwrap_or(0), h.sum().min(u64::MAX as u128) as u64, h.overflow()));
-    io::send(&Message::Histogram(HistogramPart { core, metric, events, buckets: part, last }));
+    let last = Some((
+        h.min().unwrap_or(0),
+        h.max().unwrap_or(0),
+        h.sum().min(u64::MAX as u128) as u64,
+        h.overflow(),
+    ));
+    io::send(&Message::Histogram(HistogramPart {
+        core,
+        metric,
+        events,
+        buckets: part,
+        last,
+    }));
 }
 
 /// Ships worst events and per-second counts of a device-side accumulator.
@@ -202,7 +241,11 @@ fn ship_events(core: u16, metric: Metric, acc: &Accumulator) {
         io::send(&Message::Reduced(ReducedEvents {
             core,
             metric,
-            worst: if first == 0 { worst.clone() } else { heapless::Vec::new() },
+            worst: if first == 0 {
+                worst.clone()
+            } else {
+                heapless::Vec::new()
+            },
             first_second: first as u32,
             per_second,
         }));

@@ -4,7 +4,9 @@ use std::path::PathBuf;
 
 use anyhow::Result;
 use clap::{Args, ValueEnum};
-use tickscope_core::config::{Config, Drain, InjectTick, Mode, Reduce, TimerChoice, Transport, parse_core_list};
+use tickscope_core::config::{
+    Config, Drain, InjectTick, Mode, Reduce, TimerChoice, Transport, parse_core_list,
+};
 use tickscope_core::units::parse_duration;
 
 use crate::qemu::MachineSpec;
@@ -49,10 +51,20 @@ impl MachineArgs {
         if self.el > entry {
             return Err(fail(
                 status::CONFIG,
-                format!("--el {} is above the entry level --entry-el {entry}: the firmware can only drop", self.el),
+                format!(
+                    "--el {} is above the entry level --entry-el {entry}: the firmware can only drop",
+                    self.el
+                ),
             ));
         }
-        MachineSpec::new(&board, entry, self.gic, self.smp, self.cpu.as_deref(), self.icount)
+        MachineSpec::new(
+            &board,
+            entry,
+            self.gic,
+            self.smp,
+            self.cpu.as_deref(),
+            self.icount,
+        )
     }
 }
 
@@ -164,7 +176,9 @@ impl MeasureArgs {
     /// The firmware configuration for these settings on `machine`.
     pub fn config(&self, machine: &MachineArgs) -> Result<Config> {
         let cores = match &self.core {
-            Some(c) => parse_core_list(c).map_err(|e| fail(status::CONFIG, format!("--core {c}: {e}")))?,
+            Some(c) => {
+                parse_core_list(c).map_err(|e| fail(status::CONFIG, format!("--core {c}: {e}")))?
+            }
             None => 0,
         };
         Ok(Config {

@@ -11,7 +11,7 @@ use crate::analysis::Analysis;
 use crate::decode::{self, Report};
 use crate::firmware;
 use crate::progress::Progress;
-use crate::qemu::{self, Launch, MachineSpec, Outcome, Serial};
+use crate::qemu::{self, Launch, MachineSpec, Serial};
 use crate::rundir::{RunDir, RunInfo, now_stamps};
 use crate::summary::{Summary, summarize};
 use crate::{deps, fail, report, status};
@@ -42,18 +42,10 @@ pub struct Outcomes {
     pub analysis: Analysis,
     /// Link report.
     pub decode: Report,
-    /// QEMU's end.
-    pub qemu: Outcome,
     /// Figures.
     pub summary: Summary,
-    /// run.json.
-    pub info: RunInfo,
     /// Console text (semihosting stdout, or text found on the UART).
     pub console: String,
-    /// The firmware ELF used.
-    pub elf: PathBuf,
-    /// Seconds spent building the firmware (usually ~0, when up to date).
-    pub build_s: f64,
     /// Status tickscope should exit with (before link-loss policy).
     pub status: u8,
     /// What went wrong, for the user (first problem).
@@ -77,24 +69,41 @@ pub fn estimate(machine: &MachineSpec, config: &Config) -> Duration {
 pub fn run(req: Request) -> Result<Outcomes> {
     let started = Instant::now();
     let (_, start_time) = now_stamps();
-    let platform = Platform { cores_online: req.machine.smp, counter_hz: None, boot_el: Some(req.machine.entry_el) };
-    req.config.validate(&platform).map_err(|e| fail(status::CONFIG, e.to_string()))?;
+    let platform = Platform {
+        cores_online: req.machine.smp,
+        counter_hz: None,
+        boot_el: Some(req.machine.entry_el),
+    };
+    req.config
+        .validate(&platform)
+        .map_err(|e| fail(status::CONFIG, e.to_string()))?;
     let qemu_bin = deps::qemu_system()?;
-    let build_start = Instant::now();
     let image = firmware::ensure_built(&req.machine.board, req.json)?;
-    let build_s = build_start.elapsed().as_secs_f64();
     let dir = RunDir::create(req.out.as_deref(), &req.label)?;
 
-    let uart_file = if req.config.transport == Transport::Uart { "capture.bin" } else { "uart.log" };
+    let uart_file = if req.config.transport == Transport::Uart {
+        "capture.bin"
+    } else {
+        "uart.log"
+    };
     let _ = std::fs::remove_file(dir.file("capture.bin"));
     let expected = estimate(&req.machine, &req.config);
-    let timeout = req.timeout.map(Duration::from_secs).unwrap_or(expected * 4 + Duration::from_secs(30));
+    let timeout = req
+        .timeout
+        .map(Duration::from_secs)
+        .unwrap_or(expected * 4 + Duration::from_secs(30));
     let launch = Launch {
         machine: req.machine.clone(),
         kernel: image.elf.clone(),
         initrd: None,
         append: None,
-        semihosting: Some(req.config.to_string().split_whitespace().map(String::from).collect()),
+        semihosting: Some(
+            req.config
+                .to_string()
+                .split_whitespace()
+                .map(String::from)
+                .collect(),
+        ),
         serial: Serial::File(dir.file(uart_file)),
         extra: vec![],
         cwd: dir.path.clone(),
@@ -102,7 +111,12 @@ pub fn run(req: Request) -> Result<Outcomes> {
     };
     let what = match req.config.mode {
         Mode::Boot => format!("booting {} core(s)", req.machine.smp),
-        m => format!("{} {} ({})", m.name(), crate::rundir::sanitize(&req.label), req.machine.emulation()),
+        m => format!(
+            "{} {} ({})",
+            m.name(),
+            crate::rundir::sanitize(&req.label),
+            req.machine.emulation()
+        ),
     };
     let progress = Progress::new(&what, expected, req.json);
     let outcome = qemu::run(&launch, &mut |t| progress.tick(t))?;
@@ -127,11 +141,21 @@ pub fn run(req: Request) -> Result<Outcomes> {
     let logs: String = decode
         .logs
         .iter()
-        .map(|l| format!("core {} @ {} ticks [{}] {}\n", l.core, l.at, l.level, l.text))
+        .map(|l| {
+            format!(
+                "core {} @ {} ticks [{}] {}\n",
+                l.core, l.at, l.level, l.text
+            )
+        })
         .collect();
     dir.write("firmware.log", logs.as_bytes())?;
 
-    let summary = summarize(&analysis, &req.label, req.machine.emulation(), decode.link.frames_lost());
+    let summary = summarize(
+        &analysis,
+        &req.label,
+        req.machine.emulation(),
+        decode.link.frames_lost(),
+    );
     let mut st = outcome.status();
     let mut problem = outcome.problem();
     if problem.is_none() && !capture.is_file() {
@@ -139,7 +163,10 @@ pub fn run(req: Request) -> Result<Outcomes> {
         st = st.max(status::FAILURE);
     }
     if problem.is_none() && st != status::OK {
-        problem = Some(format!("the firmware ended with status {st} ({})", status::name(st)));
+        problem = Some(format!(
+            "the firmware ended with status {st} ({})",
+            status::name(st)
+        ));
     }
     let header = analysis.header.as_ref();
     let info = RunInfo {
@@ -168,5 +195,13 @@ pub fn run(req: Request) -> Result<Outcomes> {
     if req.config.mode != Mode::Boot {
         report::write_run_files(&dir, &analysis, &summary, req.plots)?;
     }
-    Ok(Outcomes { dir, analysis, decode, qemu: outcome, summary, info, console, elf: image.elf, build_s, status: st, problem })
+    Ok(Outcomes {
+        dir,
+        analysis,
+        decode,
+        summary,
+        console,
+        status: st,
+        problem,
+    })
 }

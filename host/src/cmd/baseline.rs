@@ -80,7 +80,12 @@ pub fn metric(s: &Summary, path: &str) -> Option<f64> {
 /// The default bounds for a run's figures.
 pub fn make(s: &Summary, ratio: f64, rate_tol: f64) -> BTreeMap<String, Bound> {
     let mut m = BTreeMap::new();
-    let upper = |v: f64| Bound { value: v, max_ratio: Some(ratio), min_ratio: None, max_abs: None };
+    let upper = |v: f64| Bound {
+        value: v,
+        max_ratio: Some(ratio),
+        min_ratio: None,
+        max_abs: None,
+    };
     for q in ["p50", "p99", "p9999", "max"] {
         if let Some(v) = metric(s, &format!("latency_ns.{q}")) {
             m.insert(format!("latency_ns.{q}"), upper(v));
@@ -103,25 +108,47 @@ pub fn make(s: &Summary, ratio: f64, rate_tol: f64) -> BTreeMap<String, Bound> {
         );
     } else {
         // A quiet baseline: allow a couple of events per second before calling it a regression.
-        m.insert("events_per_s".into(), Bound { value: 0.0, max_ratio: None, min_ratio: None, max_abs: Some(2.0) });
+        m.insert(
+            "events_per_s".into(),
+            Bound {
+                value: 0.0,
+                max_ratio: None,
+                min_ratio: None,
+                max_abs: Some(2.0),
+            },
+        );
     }
     if let Some(t) = s.tick_cost_ns {
         m.insert("tick_cost_ns".into(), upper(t as f64));
     }
-    m.insert("lost".into(), Bound { value: 0.0, max_ratio: None, min_ratio: None, max_abs: Some(0.0) });
+    m.insert(
+        "lost".into(),
+        Bound {
+            value: 0.0,
+            max_ratio: None,
+            min_ratio: None,
+            max_abs: Some(0.0),
+        },
+    );
     m
 }
 
 /// Runs `baseline`.
 pub fn run(a: Args) -> Result<u8> {
     if a.ratio < 1.0 || !(0.0..1.0).contains(&a.rate_tolerance) {
-        return Err(fail(status::CONFIG, "--ratio must be >= 1 and --rate-tolerance in [0, 1)"));
+        return Err(fail(
+            status::CONFIG,
+            "--ratio must be >= 1 and --rate-tolerance in [0, 1)",
+        ));
     }
     let dir = RunDir::open(&a.dir)?;
     let s = dir.summary()?;
     let info = dir.info().ok();
     let b = Baseline {
-        description: a.description.clone().unwrap_or_else(|| format!("{} {} run {}", s.emulation, s.mode, s.label)),
+        description: a
+            .description
+            .clone()
+            .unwrap_or_else(|| format!("{} {} run {}", s.emulation, s.mode, s.label)),
         mode: s.mode.clone(),
         emulation: s.emulation.clone(),
         config: info.map(|i| i.config).unwrap_or_default(),
@@ -133,7 +160,11 @@ pub fn run(a: Args) -> Result<u8> {
     if a.json {
         print_json(&b)?;
     } else {
-        println!("baseline with {} metric(s) written to {}", b.metrics.len(), a.output.display());
+        println!(
+            "baseline with {} metric(s) written to {}",
+            b.metrics.len(),
+            a.output.display()
+        );
     }
     Ok(status::OK)
 }

@@ -137,7 +137,11 @@ pub fn run(a: Args) -> Result<u8> {
             core: f.core,
             el: f.el,
             vector: f.slot.name().into(),
-            class: if f.intid != u32::MAX { "unclaimed interrupt".into() } else { class },
+            class: if f.intid != u32::MAX {
+                "unclaimed interrupt".into()
+            } else {
+                class
+            },
             ec,
             esr: format!("{:#x}", f.esr),
             elr: format!("{:#x}", f.elr),
@@ -146,7 +150,10 @@ pub fn run(a: Args) -> Result<u8> {
             intid: (f.intid != u32::MAX).then_some(f.intid),
         }
     });
-    let panic = an.panics.first().map(|p| format!("core {} at {}:{}: {}", p.core, p.file, p.line, p.message));
+    let panic = an
+        .panics
+        .first()
+        .map(|p| format!("core {} at {}:{}: {}", p.core, p.file, p.line, p.message));
     let mut status = r.status;
     let neon_ok = an.neon_ok();
     if status == status::OK && (an.online.len() != machine.smp as usize || !neon_ok) {
@@ -160,11 +167,26 @@ pub fn run(a: Args) -> Result<u8> {
         entry_el: header.map(|h| h.boot_el).unwrap_or(0),
         smp: machine.smp,
         emulation: machine.emulation().into(),
-        cores: an.online.values().map(|c| CoreJson { core: c.core, mpidr: format!("{:#x}", c.mpidr), el: c.el }).collect(),
+        cores: an
+            .online
+            .values()
+            .map(|c| CoreJson {
+                core: c.core,
+                mpidr: format!("{:#x}", c.mpidr),
+                el: c.el,
+            })
+            .collect(),
         psci_failures: an
             .psci_failures
             .iter()
-            .map(|p| format!("core {} (MPIDR {:#x}): {}", p.core, p.mpidr, psci_error_name(p.code)))
+            .map(|p| {
+                format!(
+                    "core {} (MPIDR {:#x}): {}",
+                    p.core,
+                    p.mpidr,
+                    psci_error_name(p.code)
+                )
+            })
             .collect(),
         fault,
         panic,
@@ -235,9 +257,21 @@ fn dry_run(a: &Args) -> Result<u8> {
         qemu_command: Option<String>,
     }
     let entry = a.machine.entry_el.unwrap_or(a.machine.el);
-    let conduit = if entry >= 2 { b.psci.conduit_from_el2 } else { b.psci.conduit_from_el1 };
-    let image = match crate::firmware::sizes(&workspace::root()?.join("target/fw").join(&b.name).join("aarch64-unknown-none/firmware/tickscope-fw")) {
-        Ok(_) => format!("target/fw/{}/aarch64-unknown-none/firmware/tickscope-fw", b.name),
+    let conduit = if entry >= 2 {
+        b.psci.conduit_from_el2
+    } else {
+        b.psci.conduit_from_el1
+    };
+    let image = match crate::firmware::sizes(
+        &workspace::root()?
+            .join("target/fw")
+            .join(&b.name)
+            .join("aarch64-unknown-none/firmware/tickscope-fw"),
+    ) {
+        Ok(_) => format!(
+            "target/fw/{}/aarch64-unknown-none/firmware/tickscope-fw",
+            b.name
+        ),
         Err(_) => "not built yet (tickscope image --board NAME builds it)".into(),
     };
     let qemu_command = a.machine.spec().ok().map(|m| {
@@ -288,10 +322,17 @@ fn dry_run(a: &Args) -> Result<u8> {
     } else {
         println!("board:         {} ({})", d.board, b.description);
         println!("load address:  {}", d.load_address);
-        println!("UART:          {} ({} Hz reference clock)", d.uart, d.uart_clock_hz);
+        println!(
+            "UART:          {} ({} Hz reference clock)",
+            d.uart, d.uart_clock_hz
+        );
         for g in &b.gic {
             match g.version {
-                2 => println!("GICv2:         GICD {:#x}, GICC {:#x}", g.gicd, g.gicc.unwrap_or(0)),
+                2 => println!(
+                    "GICv2:         GICD {:#x}, GICC {:#x}",
+                    g.gicd,
+                    g.gicc.unwrap_or(0)
+                ),
                 _ => println!(
                     "GICv3:         GICD {:#x}, GICR {:#x} ({:#x} bytes){}",
                     g.gicd,
@@ -301,8 +342,16 @@ fn dry_run(a: &Args) -> Result<u8> {
                 ),
             }
         }
-        println!("PSCI conduit:  {} (image entered at EL{})", d.psci_conduit, d.entry_el);
-        println!("cores:         {} (MPIDR {} .. {})", d.cores, d.mpidrs[0], d.mpidrs[d.cores - 1]);
+        println!(
+            "PSCI conduit:  {} (image entered at EL{})",
+            d.psci_conduit, d.entry_el
+        );
+        println!(
+            "cores:         {} (MPIDR {} .. {})",
+            d.cores,
+            d.mpidrs[0],
+            d.mpidrs[d.cores - 1]
+        );
         println!(
             "timer PPIs:    secure phys {}, phys {}, virt {}, hyp {}",
             b.timer_ppis.secure_phys, b.timer_ppis.phys, b.timer_ppis.virt, b.timer_ppis.hyp
@@ -311,7 +360,10 @@ fn dry_run(a: &Args) -> Result<u8> {
         if let Some(q) = &d.qemu_command {
             println!("QEMU:          {q}");
         } else {
-            println!("QEMU:          not emulated; load the image with: {}", b.image.commands.join(" ; "));
+            println!(
+                "QEMU:          not emulated; load the image with: {}",
+                b.image.commands.join(" ; ")
+            );
         }
     }
     Ok(status::OK)

@@ -68,13 +68,23 @@ pub fn run(a: Args) -> Result<u8> {
     let mut port = serialport::new(a.serial.to_string_lossy(), a.baud)
         .timeout(Duration::from_millis(200))
         .open()
-        .map_err(|e| fail(status::CONFIG, format!("cannot open {} at {} baud: {e}", a.serial.display(), a.baud)))?;
+        .map_err(|e| {
+            fail(
+                status::CONFIG,
+                format!("cannot open {} at {} baud: {e}", a.serial.display(), a.baud),
+            )
+        })?;
     let dir = RunDir::create(a.out.as_deref(), &a.label)?;
     let (_, start_time) = now_stamps();
-    let mut file = std::fs::File::create(dir.file(".capture.bin.partial")).context("creating the capture file")?;
+    let mut file = std::fs::File::create(dir.file(".capture.bin.partial"))
+        .context("creating the capture file")?;
     let mut decoder = Decoder::new(a.elf.as_deref())?;
     let mut analysis = Analysis::default();
-    let progress = Progress::new(&format!("capturing {}", a.serial.display()), Duration::from_secs(a.timeout), a.json);
+    let progress = Progress::new(
+        &format!("capturing {}", a.serial.display()),
+        Duration::from_secs(a.timeout),
+        a.json,
+    );
     let started = Instant::now();
     let mut buf = vec![0u8; 64 * 1024];
     let mut bytes = 0u64;
@@ -104,7 +114,10 @@ pub fn run(a: Args) -> Result<u8> {
                 ended_by = if bytes > 0 { "port closed" } else { "error" };
                 if bytes == 0 {
                     progress.finish();
-                    return Err(fail(status::FAILURE, format!("reading {}: {e}", a.serial.display())));
+                    return Err(fail(
+                        status::FAILURE,
+                        format!("reading {}: {e}", a.serial.display()),
+                    ));
                 }
                 break;
             }
@@ -117,10 +130,15 @@ pub fn run(a: Args) -> Result<u8> {
     std::fs::rename(dir.file(".capture.bin.partial"), dir.file("capture.bin"))?;
     let rep = decoder.finish();
     let summary = summarize(&analysis, &a.label, &a.emulation, rep.link.frames_lost());
-    let mut st = analysis.trailer.map(|t| t.status).unwrap_or(status::FAILURE);
+    let mut st = analysis
+        .trailer
+        .map(|t| t.status)
+        .unwrap_or(status::FAILURE);
     let mut problems = Vec::new();
     if analysis.trailer.is_none() {
-        problems.push(format!("no end-of-run trailer after {bytes} bytes ({ended_by}); kept what arrived"));
+        problems.push(format!(
+            "no end-of-run trailer after {bytes} bytes ({ended_by}); kept what arrived"
+        ));
     }
     if let Some(p) = rep.problems() {
         problems.push(p);

@@ -50,7 +50,11 @@ fn judge(name: &str, b: &Bound, run: Option<f64>) -> Verdict {
     if let Some(r) = run {
         if let Some(m) = b.max_ratio {
             bound.push(format!("<= {m} x"));
-            ok &= if b.value == 0.0 { r <= 0.0 } else { r <= b.value * m };
+            ok &= if b.value == 0.0 {
+                r <= 0.0
+            } else {
+                r <= b.value * m
+            };
         }
         if let Some(m) = b.min_ratio {
             bound.push(format!(">= {m} x"));
@@ -85,7 +89,11 @@ pub fn run(a: Args) -> Result<u8> {
             ),
         ));
     }
-    let verdicts: Vec<Verdict> = base.metrics.iter().map(|(k, b)| judge(k, b, metric(&s, k))).collect();
+    let verdicts: Vec<Verdict> = base
+        .metrics
+        .iter()
+        .map(|(k, b)| judge(k, b, metric(&s, k)))
+        .collect();
     let failed = verdicts.iter().filter(|v| !v.ok).count();
     if a.json {
         #[derive(Serialize)]
@@ -104,14 +112,21 @@ pub fn run(a: Args) -> Result<u8> {
             metrics: &verdicts,
         })?;
     } else {
-        println!("{:<18} {:>14} {:>14} {:>9}  {:<22} verdict", "metric", "baseline", "run", "ratio", "bound");
+        println!(
+            "{:<18} {:>14} {:>14} {:>9}  {:<22} verdict",
+            "metric", "baseline", "run", "ratio", "bound"
+        );
         for v in &verdicts {
             println!(
                 "{:<18} {:>14} {:>14} {:>9}  {:<22} {}",
                 v.metric,
                 v.baseline,
-                v.run.map(|r| r.to_string()).unwrap_or_else(|| "missing".into()),
-                v.ratio.map(|r| format!("{r:.3}")).unwrap_or_else(|| "-".into()),
+                v.run
+                    .map(|r| r.to_string())
+                    .unwrap_or_else(|| "missing".into()),
+                v.ratio
+                    .map(|r| format!("{r:.3}"))
+                    .unwrap_or_else(|| "-".into()),
                 v.bound,
                 if v.ok { "ok" } else { "MOVED" }
             );
@@ -123,7 +138,11 @@ pub fn run(a: Args) -> Result<u8> {
             verdicts.len()
         );
     }
-    Ok(if failed == 0 { status::OK } else { status::FAILURE })
+    Ok(if failed == 0 {
+        status::OK
+    } else {
+        status::FAILURE
+    })
 }
 
 #[cfg(test)]
@@ -132,15 +151,33 @@ mod tests {
 
     #[test]
     fn bounds_are_applied_as_written() {
-        let up = Bound { value: 100.0, max_ratio: Some(1.25), min_ratio: None, max_abs: None };
+        let up = Bound {
+            value: 100.0,
+            max_ratio: Some(1.25),
+            min_ratio: None,
+            max_abs: None,
+        };
         assert!(judge("m", &up, Some(125.0)).ok);
         assert!(!judge("m", &up, Some(126.0)).ok);
         assert!(judge("m", &up, Some(1.0)).ok, "improvements pass");
-        let both = Bound { value: 250.0, max_ratio: Some(1.1), min_ratio: Some(0.9), max_abs: None };
+        let both = Bound {
+            value: 250.0,
+            max_ratio: Some(1.1),
+            min_ratio: Some(0.9),
+            max_abs: None,
+        };
         assert!(!judge("m", &both, Some(200.0)).ok);
-        let abs = Bound { value: 0.0, max_ratio: None, min_ratio: None, max_abs: Some(2.0) };
+        let abs = Bound {
+            value: 0.0,
+            max_ratio: None,
+            min_ratio: None,
+            max_abs: Some(2.0),
+        };
         assert!(judge("m", &abs, Some(2.0)).ok);
         assert!(!judge("m", &abs, Some(3.0)).ok);
-        assert!(!judge("m", &abs, None).ok, "a metric missing from the run fails");
+        assert!(
+            !judge("m", &abs, None).ok,
+            "a metric missing from the run fails"
+        );
     }
 }

@@ -15,8 +15,8 @@ use super::{bare, print_json};
 use crate::linux::{self, KernelMode};
 use crate::report;
 use crate::rundir::{RunDir, write_atomic};
-use crate::summary::{Summary, round6};
 use crate::status;
+use crate::summary::{Summary, round6};
 
 /// `tickscope compare` options.
 #[derive(clap::Args, Debug)]
@@ -60,10 +60,39 @@ pub struct Args {
     allow_loss: bool,
 }
 
+impl Args {
+    /// The default comparison (icount, noise, last core) with `duration` per run into `out`.
+    pub fn for_bench(duration: u64, out: PathBuf) -> Args {
+        Args {
+            machine: MachineArgs {
+                board: "qemu-virt".into(),
+                el: 1,
+                entry_el: None,
+                gic: 2,
+                smp: 4,
+                cpu: None,
+                icount: true,
+                timeout: None,
+            },
+            tcg: false,
+            mode: ModeArg::Noise,
+            duration,
+            period: 1_000_000,
+            threshold: 1_000,
+            core: None,
+            kernel: None,
+            out: Some(out),
+            json: true,
+            allow_loss: false,
+        }
+    }
+}
+
 /// One row of `--json`.
 #[derive(Serialize)]
 pub struct RunJson {
-    label: String,
+    /// Run label.
+    pub label: String,
     emulation: String,
     source: String,
     mode: String,
@@ -75,7 +104,8 @@ pub struct RunJson {
     tick_cost_ns: Option<u64>,
     events_per_s: f64,
     events: u64,
-    samples: u64,
+    /// Samples (loop iterations in noise mode).
+    pub samples: u64,
     lost: u64,
     latency_ns: tickscope_core::hist::Quantiles,
     event_ns: tickscope_core::hist::Quantiles,
@@ -143,7 +173,10 @@ pub fn compare(a: &Args) -> Result<(Vec<RunJson>, PathBuf, PathBuf, Timing, u8)>
     let kernel = linux_cmd::kernel(a.kernel.as_deref())?;
     let probe = linux::build_probe()?;
     crate::firmware::ensure_built(&machine.board, a.json)?;
-    let mut timing = Timing { build_s: t_build.elapsed().as_secs_f64(), ..Timing::default() };
+    let mut timing = Timing {
+        build_s: t_build.elapsed().as_secs_f64(),
+        ..Timing::default()
+    };
 
     let mode = match a.mode {
         ModeArg::Timer => Mode::Timer,
@@ -213,15 +246,27 @@ pub fn compare(a: &Args) -> Result<(Vec<RunJson>, PathBuf, PathBuf, Timing, u8)>
         if status == status::OK {
             status = r.status;
         }
-        rows.push(row(&r.summary, &r.dir, r.dir.info().ok().and_then(|i| i.kernel_cmdline), r.status));
+        rows.push(row(
+            &r.summary,
+            &r.dir,
+            r.dir.info().ok().and_then(|i| i.kernel_cmdline),
+            r.status,
+        ));
         linux_runs.push(r);
     }
     timing.measure_s = round6(t_run.elapsed().as_secs_f64() - timing.linux_boot_s);
     timing.linux_boot_s = round6(timing.linux_boot_s);
     timing.build_s = round6(timing.build_s);
 
-    let dirs = [bare.dir.path.clone(), linux_runs[0].dir.path.clone(), linux_runs[1].dir.path.clone()];
-    let loaded: Vec<report::Loaded> = dirs.iter().map(|d| report::load(d)).collect::<Result<_>>()?;
+    let dirs = [
+        bare.dir.path.clone(),
+        linux_runs[0].dir.path.clone(),
+        linux_runs[1].dir.path.clone(),
+    ];
+    let loaded: Vec<report::Loaded> = dirs
+        .iter()
+        .map(|d| report::load(d))
+        .collect::<Result<_>>()?;
     report::write_report(&loaded, &top.path)?;
     timing.total_s = round6(started.elapsed().as_secs_f64());
     let mut text = serde_json::to_string_pretty(&rows)?;
@@ -245,7 +290,16 @@ pub fn run(a: Args) -> Result<u8> {
         println!();
         println!(
             "{:<11} {:<7} {:>12} {:>12} {:>10} {:>10} {:>9} {:>9} {:>10} {:>10}",
-            "run", "emul", "timer irq/s", "tick evts/s", "tick cost", "events/s", "p50", "p99", "p99.99", "max"
+            "run",
+            "emul",
+            "timer irq/s",
+            "tick evts/s",
+            "tick cost",
+            "events/s",
+            "p50",
+            "p99",
+            "p99.99",
+            "max"
         );
         let ns = |v: u64| crate::plot::fmt_ns(v as f64);
         for r in &rows {
@@ -253,8 +307,12 @@ pub fn run(a: Args) -> Result<u8> {
                 "{:<11} {:<7} {:>12} {:>12} {:>10} {:>10.1} {:>9} {:>9} {:>10} {:>10}",
                 r.label,
                 r.emulation,
-                r.timer_irqs_per_s.map(|v| format!("{v:.1}")).unwrap_or_else(|| "-".into()),
-                r.tick_events_per_s.map(|v| format!("{v:.1}")).unwrap_or_else(|| "-".into()),
+                r.timer_irqs_per_s
+                    .map(|v| format!("{v:.1}"))
+                    .unwrap_or_else(|| "-".into()),
+                r.tick_events_per_s
+                    .map(|v| format!("{v:.1}"))
+                    .unwrap_or_else(|| "-".into()),
                 r.tick_cost_ns.map(ns).unwrap_or_else(|| "-".into()),
                 r.events_per_s,
                 ns(r.latency_ns.p50),
@@ -264,8 +322,16 @@ pub fn run(a: Args) -> Result<u8> {
             );
         }
         for r in rows.iter().filter(|r| !r.interrupts_per_s.is_empty()) {
-            let sources: Vec<String> = r.interrupts_per_s.iter().map(|(k, v)| format!("{k} {v:.1}/s")).collect();
-            println!("  {} interrupts on the isolated CPU: {}", r.label, sources.join(", "));
+            let sources: Vec<String> = r
+                .interrupts_per_s
+                .iter()
+                .map(|(k, v)| format!("{k} {v:.1}/s"))
+                .collect();
+            println!(
+                "  {} interrupts on the isolated CPU: {}",
+                r.label,
+                sources.join(", ")
+            );
         }
         println!(
             "(noise mode: p50..max are counter-loop gaps; tick = noise events coinciding with a timer interrupt on the isolated CPU)"

@@ -47,7 +47,10 @@ struct DecodeJson<'a> {
 /// Runs `decode`.
 pub fn run(a: Args) -> Result<u8> {
     if !a.file.is_file() {
-        return Err(fail(status::CONFIG, format!("{} does not exist", a.file.display())));
+        return Err(fail(
+            status::CONFIG,
+            format!("{} does not exist", a.file.display()),
+        ));
     }
     let mut analysis = Analysis::default();
     let rep = decode::decode_file(&a.file, a.elf.as_deref(), &mut analysis)?;
@@ -67,14 +70,26 @@ pub fn run(a: Args) -> Result<u8> {
     } else if rep.foreign_version.is_some() || (rep.lossy() && !a.allow_loss) {
         st = status::FAILURE;
     }
-    if let Some(t) = analysis.trailer {
-        if st == status::OK && t.status != status::OK {
-            st = t.status;
-            problem.get_or_insert(format!("the producer ended with status {} ({})", t.status, status::name(t.status)));
-        }
+    if let Some(t) = analysis.trailer
+        && st == status::OK
+        && t.status != status::OK
+    {
+        st = t.status;
+        problem.get_or_insert(format!(
+            "the producer ended with status {} ({})",
+            t.status,
+            status::name(t.status)
+        ));
     }
-    let emulation = if analysis.header.as_ref().is_some_and(|h| h.config.icount) { "icount" } else { "tcg-or-hardware" };
-    let summary = analysis.header.is_some().then(|| summarize(&analysis, "decoded", emulation, rep.link.frames_lost()));
+    let emulation = if analysis.header.as_ref().is_some_and(|h| h.config.icount) {
+        "icount"
+    } else {
+        "tcg-or-hardware"
+    };
+    let summary = analysis
+        .header
+        .is_some()
+        .then(|| summarize(&analysis, "decoded", emulation, rep.link.frames_lost()));
     if a.json {
         print_json(&DecodeJson {
             file: a.file.display().to_string(),
@@ -109,10 +124,10 @@ pub fn run(a: Args) -> Result<u8> {
                 h.config
             );
         }
-        if let Some(s) = &summary {
-            if !s.cores.is_empty() {
-                report::print_table(&[s]);
-            }
+        if let Some(s) = &summary
+            && !s.cores.is_empty()
+        {
+            report::print_table(&[s]);
         }
         if a.logs {
             for t in &rep.text_lines {

@@ -47,11 +47,15 @@ struct ImageJson {
 pub fn run(a: Args) -> Result<u8> {
     let board = workspace::board(&a.board)?;
     if let Some(c) = &a.config {
-        tickscope_core::Config::parse(c).map_err(|e| crate::fail(status::CONFIG, format!("--config: {e}")))?;
+        tickscope_core::Config::parse(c)
+            .map_err(|e| crate::fail(status::CONFIG, format!("--config: {e}")))?;
     }
     let img = firmware::ensure_built_with(&board.name, a.json, a.config.as_deref())?;
     let sizes = firmware::sizes(&img.elf)?;
-    let bin = a.bin.clone().unwrap_or_else(|| img.elf.with_file_name("tickscope-fw.bin"));
+    let bin = a
+        .bin
+        .clone()
+        .unwrap_or_else(|| img.elf.with_file_name("tickscope-fw.bin"));
     let (load, bytes) = firmware::write_bin(&img.elf, &bin)?;
     let within = sizes.image_bytes <= SIZE_LIMIT;
     if a.json {
@@ -75,10 +79,16 @@ pub fn run(a: Args) -> Result<u8> {
             "  static RAM     {:>9} bytes  (stacks {}, rings/buffers {}, rest BSS)",
             sizes.static_ram_bytes, sizes.stack_bytes, sizes.noinit_bytes
         );
-        println!("  raw binary     {} ({bytes} bytes, load and start at {load:#x})", bin.display());
+        println!(
+            "  raw binary     {} ({bytes} bytes, load and start at {load:#x})",
+            bin.display()
+        );
     }
     if !within {
-        eprintln!("tickscope: the image is {} bytes, above the {SIZE_LIMIT}-byte budget", sizes.image_bytes);
+        eprintln!(
+            "tickscope: the image is {} bytes, above the {SIZE_LIMIT}-byte budget",
+            sizes.image_bytes
+        );
         return Ok(status::FAILURE);
     }
     Ok(status::OK)

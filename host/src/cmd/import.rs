@@ -54,24 +54,37 @@ struct ImportJson<'a> {
 /// Runs `import`.
 pub fn run(a: Args) -> Result<u8> {
     if !matches!(a.emulation.as_str(), "hardware" | "tcg" | "icount") {
-        return Err(fail(status::CONFIG, "--emulation must be hardware, tcg or icount"));
+        return Err(fail(
+            status::CONFIG,
+            "--emulation must be hardware, tcg or icount",
+        ));
     }
     if !a.file.is_file() {
-        return Err(fail(status::CONFIG, format!("{} does not exist", a.file.display())));
+        return Err(fail(
+            status::CONFIG,
+            format!("{} does not exist", a.file.display()),
+        ));
     }
     let mut analysis = Analysis::default();
     let rep = decode::decode_file(&a.file, a.elf.as_deref(), &mut analysis)?;
     if analysis.header.is_none() {
         return Err(fail(
             status::FAILURE,
-            format!("{} holds no tickscope run ({} frames decoded)", a.file.display(), rep.link.frames_ok),
+            format!(
+                "{} holds no tickscope run ({} frames decoded)",
+                a.file.display(),
+                rep.link.frames_ok
+            ),
         ));
     }
     let dir = RunDir::create(a.out.as_deref(), &a.label)?;
     std::fs::copy(&a.file, dir.file("capture.bin"))?;
     let summary = summarize(&analysis, &a.label, &a.emulation, rep.link.frames_lost());
     let h = analysis.header.as_ref().unwrap();
-    let mut st = analysis.trailer.map(|t| t.status).unwrap_or(status::FAILURE);
+    let mut st = analysis
+        .trailer
+        .map(|t| t.status)
+        .unwrap_or(status::FAILURE);
     if let Some(p) = rep.problems() {
         eprintln!("tickscope: {}: {p}", a.file.display());
         if rep.lossy() && !a.allow_loss && st == status::OK {
@@ -82,11 +95,19 @@ pub fn run(a: Args) -> Result<u8> {
         label: a.label.clone(),
         kind: "import".into(),
         board: h.board.to_string(),
-        cpu: if h.midr != 0 { format!("MIDR {:#x}", h.midr) } else { String::new() },
+        cpu: if h.midr != 0 {
+            format!("MIDR {:#x}", h.midr)
+        } else {
+            String::new()
+        },
         el: h.el,
         entry_el: h.boot_el,
         gic: h.gic,
-        smp: analysis.linux.as_ref().map(|l| l.cpus).unwrap_or(analysis.online.len() as u16),
+        smp: analysis
+            .linux
+            .as_ref()
+            .map(|l| l.cpus)
+            .unwrap_or(analysis.online.len() as u16),
         emulation: a.emulation.clone(),
         qemu_version: None,
         qemu_command: None,
@@ -105,7 +126,11 @@ pub fn run(a: Args) -> Result<u8> {
     dir.write("console.log", console.as_bytes())?;
     report::write_run_files(&dir, &analysis, &summary, true)?;
     if a.json {
-        print_json(&ImportJson { summary: &summary, status: st, run_dir: dir.path.display().to_string() })?;
+        print_json(&ImportJson {
+            summary: &summary,
+            status: st,
+            run_dir: dir.path.display().to_string(),
+        })?;
     } else {
         report::print_table(&[&summary]);
         println!("run directory: {}", dir.path.display());

@@ -7,7 +7,6 @@ use std::time::{Duration, Instant};
 
 use anyhow::Result;
 use serde::Serialize;
-use tickscope_core::config::Mode;
 
 use super::args::{MachineArgs, ModeArg, duration};
 use super::print_json;
@@ -75,16 +74,12 @@ pub struct LinuxRun {
     pub summary: Summary,
     /// Statistics.
     pub analysis: Analysis,
-    /// Link report.
-    pub decode: Report,
     /// Exit status for tickscope.
     pub status: u8,
     /// First problem, for the user.
     pub problem: Option<String>,
     /// Seconds from QEMU start to the probe's window (boot).
     pub boot_s: f64,
-    /// Wall seconds of the QEMU run.
-    pub wall_s: f64,
 }
 
 /// `--json` output.
@@ -101,18 +96,32 @@ pub struct LinuxJson<'a> {
 }
 
 /// Runs one Linux measurement (shared with `compare`).
-pub fn run_one(a: &Args, machine: &MachineSpec, kernel: &Kernel, probe: &std::path::Path) -> Result<LinuxRun> {
+pub fn run_one(
+    a: &Args,
+    machine: &MachineSpec,
+    kernel: &Kernel,
+    probe: &std::path::Path,
+) -> Result<LinuxRun> {
     let started = Instant::now();
     let (_, start_time) = now_stamps();
     let cpus = machine.smp as usize;
     let cpu = a.core.unwrap_or(cpus - 1);
     if cpu >= cpus {
-        return Err(fail(status::CONFIG, format!("--core {cpu} does not exist: {cpus} CPUs (0..{})", cpus - 1)));
+        return Err(fail(
+            status::CONFIG,
+            format!("--core {cpu} does not exist: {cpus} CPUs (0..{})", cpus - 1),
+        ));
     }
     if cpus < 2 {
-        return Err(fail(status::CONFIG, "isolating a CPU needs at least 2 (--smp 2 or more)"));
+        return Err(fail(
+            status::CONFIG,
+            "isolating a CPU needs at least 2 (--smp 2 or more)",
+        ));
     }
-    let label = a.label.clone().unwrap_or_else(|| a.kernel_mode.name().to_string());
+    let label = a
+        .label
+        .clone()
+        .unwrap_or_else(|| a.kernel_mode.name().to_string());
     let dir = RunDir::create(a.out.as_deref(), &label)?;
     let mode = match a.mode {
         ModeArg::Timer => "timer",
@@ -127,14 +136,18 @@ pub fn run_one(a: &Args, machine: &MachineSpec, kernel: &Kernel, probe: &std::pa
         if machine.icount { "on" } else { "off" }
     );
     let initrd = dir.file("initramfs.cpio");
-    std::fs::write(&initrd, linux::initramfs(&std::fs::read(probe)?, &probe_args))?;
+    std::fs::write(
+        &initrd,
+        linux::initramfs(&std::fs::read(probe)?, &probe_args),
+    )?;
     let append = linux::cmdline(a.kernel_mode, cpu, cpus, "ttyAMA0");
     let mut machine = machine.clone();
     // A Linux guest needs more room than the firmware; everything else is the same machine.
     machine.memory_mib = machine.memory_mib.max(512);
     let window_s = a.duration as f64 / 1e9;
     let expected = Duration::from_secs_f64(
-        if machine.icount { 40.0 } else { 15.0 } + (window_s + a.settle as f64 / 1e9) * if machine.icount { 6.0 } else { 1.5 },
+        if machine.icount { 40.0 } else { 15.0 }
+            + (window_s + a.settle as f64 / 1e9) * if machine.icount { 6.0 } else { 1.5 },
     );
     let launch = Launch {
         machine: machine.clone(),
@@ -148,20 +161,33 @@ pub fn run_one(a: &Args, machine: &MachineSpec, kernel: &Kernel, probe: &std::pa
         timeout: Duration::from_secs(a.machine.timeout.unwrap_or(expected.as_secs() * 4 + 60)),
     };
     let qemu_bin = deps::qemu_system()?;
-    let progress = Progress::new(&format!("Linux {} ({})", a.kernel_mode.name(), machine.emulation()), expected, a.json);
+    let progress = Progress::new(
+        &format!("Linux {} ({})", a.kernel_mode.name(), machine.emulation()),
+        expected,
+        a.json,
+    );
     let outcome = qemu::run(&launch, &mut |t| progress.tick(t))?;
     progress.finish();
     let _ = std::fs::remove_file(&initrd);
 
     let mut analysis = Analysis::default();
     let cap = dir.file("capture.bin");
-    let rep = if cap.is_file() { decode::decode_file(&cap, None, &mut analysis)? } else { Report::default() };
+    let rep = if cap.is_file() {
+        decode::decode_file(&cap, None, &mut analysis)?
+    } else {
+        Report::default()
+    };
     let console: String = rep.text_lines.iter().map(|l| format!("{l}\n")).collect();
     dir.write("console.log", console.as_bytes())?;
     if !outcome.stderr.is_empty() {
         dir.write("qemu-stderr.log", &outcome.stderr)?;
     }
-    let summary = summarize(&analysis, &label, machine.emulation(), rep.link.frames_lost());
+    let summary = summarize(
+        &analysis,
+        &label,
+        machine.emulation(),
+        rep.link.frames_lost(),
+    );
     let mut st = outcome.status();
     let mut problem = outcome.problem();
     if problem.is_none() && analysis.header.is_none() {
@@ -169,20 +195,34 @@ pub fn run_one(a: &Args, machine: &MachineSpec, kernel: &Kernel, probe: &std::pa
         let tail: Vec<&String> = rep.text_lines.iter().rev().take(8).collect();
         problem = Some(format!(
             "the probe produced no data; last console lines:\n{}",
-            tail.into_iter().rev().map(|s| s.as_str()).collect::<Vec<_>>().join("\n")
+            tail.into_iter()
+                .rev()
+                .map(|s| s.as_str())
+                .collect::<Vec<_>>()
+                .join("\n")
         ));
     }
-    if let Some(t) = analysis.trailer {
-        if st == status::OK && t.status != status::OK {
-            st = t.status;
-            problem = Some(format!(
-                "the probe failed (status {}): {}",
-                t.status,
-                rep.text_lines.iter().rev().find(|l| l.contains("tickscope-probe")).cloned().unwrap_or_default()
-            ));
-        }
+    if let Some(t) = analysis.trailer
+        && st == status::OK
+        && t.status != status::OK
+    {
+        st = t.status;
+        problem = Some(format!(
+            "the probe failed (status {}): {}",
+            t.status,
+            rep.text_lines
+                .iter()
+                .rev()
+                .find(|l| l.contains("tickscope-probe"))
+                .cloned()
+                .unwrap_or_default()
+        ));
     }
-    let nohz = analysis.linux.as_ref().map(|l| l.nohz_full.to_string()).unwrap_or_default();
+    let nohz = analysis
+        .linux
+        .as_ref()
+        .map(|l| l.nohz_full.to_string())
+        .unwrap_or_default();
     if st == status::OK && a.kernel_mode == KernelMode::Tickless {
         let listed = crate::linux::parse_cpu_list(&nohz).contains(&cpu);
         if !listed {
@@ -209,9 +249,19 @@ pub fn run_one(a: &Args, machine: &MachineSpec, kernel: &Kernel, probe: &std::pa
         emulation: machine.emulation().into(),
         qemu_version: Some(deps::qemu_version(&qemu_bin)),
         qemu_command: Some(outcome.command.clone()),
-        kernel: Some(analysis.header.as_ref().map(|h| h.kernel.to_string()).unwrap_or_else(|| kernel.release.clone())),
+        kernel: Some(
+            analysis
+                .header
+                .as_ref()
+                .map(|h| h.kernel.to_string())
+                .unwrap_or_else(|| kernel.release.clone()),
+        ),
         kernel_cmdline: Some(append),
-        revision: analysis.header.as_ref().map(|h| h.revision.to_string()).unwrap_or_default(),
+        revision: analysis
+            .header
+            .as_ref()
+            .map(|h| h.revision.to_string())
+            .unwrap_or_default(),
         config: probe_args,
         start_time,
         wall_s: crate::summary::round6(started.elapsed().as_secs_f64()),
@@ -231,8 +281,14 @@ pub fn run_one(a: &Args, machine: &MachineSpec, kernel: &Kernel, probe: &std::pa
         st = status::FAILURE;
         problem = rep.problems();
     }
-    let _ = Mode::Noise;
-    Ok(LinuxRun { dir, summary, analysis, decode: rep, status: st, problem, boot_s, wall_s: outcome.wall.as_secs_f64() })
+    Ok(LinuxRun {
+        dir,
+        summary,
+        analysis,
+        status: st,
+        problem,
+        boot_s,
+    })
 }
 
 /// The kernel to boot: `--kernel`, or Debian's.
@@ -249,12 +305,22 @@ pub fn run(a: Args) -> Result<u8> {
     let kernel = kernel(a.kernel.as_deref())?;
     let probe = linux::build_probe()?;
     let r = run_one(&a, &machine, &kernel, &probe)?;
-    let nohz = r.analysis.linux.as_ref().map(|l| l.nohz_full.to_string()).unwrap_or_default();
+    let nohz = r
+        .analysis
+        .linux
+        .as_ref()
+        .map(|l| l.nohz_full.to_string())
+        .unwrap_or_default();
     if a.json {
         print_json(&LinuxJson {
             summary: &r.summary,
             kernel_mode: a.kernel_mode.name(),
-            kernel: r.analysis.header.as_ref().map(|h| h.kernel.to_string()).unwrap_or_default(),
+            kernel: r
+                .analysis
+                .header
+                .as_ref()
+                .map(|h| h.kernel.to_string())
+                .unwrap_or_default(),
             tick_stopped: !nohz.is_empty(),
             nohz_full: nohz,
             status: r.status,

@@ -38,7 +38,11 @@ pub struct MeasureJson<'a> {
 pub fn run(a: Args) -> Result<u8> {
     let machine = a.machine.spec()?;
     let config = a.measure.config(&a.machine)?;
-    let label = a.out.label.clone().unwrap_or_else(|| default_label(&config));
+    let label = a
+        .out
+        .label
+        .clone()
+        .unwrap_or_else(|| default_label(&config));
     let r = bare::run(bare::Request {
         machine,
         config,
@@ -59,20 +63,31 @@ pub fn run(a: Args) -> Result<u8> {
         eprintln!(
             "tickscope: {} record(s) lost on the device (ring full){}",
             r.summary.lost,
-            if a.out.allow_loss { "" } else { "; pass --allow-loss to accept" }
+            if a.out.allow_loss {
+                ""
+            } else {
+                "; pass --allow-loss to accept"
+            }
         );
         if st == status::OK && !a.out.allow_loss {
             st = status::FAILURE;
         }
     }
     if a.out.json {
-        print_json(&MeasureJson { summary: &r.summary, status: st, run_dir: r.dir.path.display().to_string() })?;
+        print_json(&MeasureJson {
+            summary: &r.summary,
+            status: st,
+            run_dir: r.dir.path.display().to_string(),
+        })?;
     } else {
         report::print_table(&[&r.summary]);
         println!("run directory: {}", r.dir.path.display());
     }
     for f in &r.analysis.faults {
-        eprintln!("tickscope: firmware fault on core {}: ESR {:#x} ELR {:#x} FAR {:#x}", f.core, f.esr, f.elr, f.far);
+        eprintln!(
+            "tickscope: firmware fault on core {}: ESR {:#x} ELR {:#x} FAR {:#x}",
+            f.core, f.esr, f.elr, f.far
+        );
     }
     if let Some(p) = &r.problem {
         eprintln!("tickscope: {p}");
@@ -87,7 +102,11 @@ pub fn default_label(c: &tickscope_core::Config) -> String {
         l.push_str(&format!("-{}", tickscope_core::units::Ns(c.period_ns)));
     }
     if let Some(t) = c.inject {
-        l.push_str(&format!("-tick{}x{}", t.hz, tickscope_core::units::Ns(t.duration_ns)));
+        l.push_str(&format!(
+            "-tick{}x{}",
+            t.hz,
+            tickscope_core::units::Ns(t.duration_ns)
+        ));
     }
     l
 }

@@ -17,7 +17,9 @@ use anyhow::{Context, Result};
 use object::{Object, ObjectSegment};
 use probe_rs::config::TargetSelector;
 use probe_rs::semihosting::SemihostingCommand;
-use probe_rs::{BreakpointCause, CoreStatus, HaltReason, MemoryInterface, Permissions, Session, SessionConfig};
+use probe_rs::{
+    BreakpointCause, CoreStatus, HaltReason, MemoryInterface, Permissions, Session, SessionConfig,
+};
 
 use crate::analysis::Analysis;
 use crate::rundir::RunDir;
@@ -48,11 +50,20 @@ const CAPTURE: u32 = 2;
 
 /// Runs `probe-run`.
 pub fn run(a: Args) -> Result<u8> {
-    let elf_bytes = std::fs::read(&a.elf).with_context(|| format!("reading {}", a.elf.display()))?;
+    let elf_bytes =
+        std::fs::read(&a.elf).with_context(|| format!("reading {}", a.elf.display()))?;
     let elf = object::File::parse(&*elf_bytes).context("parsing the ELF")?;
-    let config = SessionConfig { permissions: Permissions::default(), ..SessionConfig::default() };
-    let mut session = Session::auto_attach(TargetSelector::from(a.chip.as_str()), config)
-        .map_err(|e| fail(status::MISSING_TOOL, format!("attaching to {} through a debug probe: {e}", a.chip)))?;
+    let config = SessionConfig {
+        permissions: Permissions::default(),
+        ..SessionConfig::default()
+    };
+    let mut session =
+        Session::auto_attach(TargetSelector::from(a.chip.as_str()), config).map_err(|e| {
+            fail(
+                status::MISSING_TOOL,
+                format!("attaching to {} through a debug probe: {e}", a.chip),
+            )
+        })?;
     let mut core = session.core(0)?;
     core.reset_and_halt(Duration::from_secs(2))?;
     for seg in elf.segments() {
@@ -78,10 +89,13 @@ pub fn run(a: Args) -> Result<u8> {
             CoreStatus::Halted(HaltReason::Breakpoint(BreakpointCause::Semihosting(cmd))) => {
                 match cmd {
                     SemihostingCommand::ExitSuccess => break status::OK,
-                    SemihostingCommand::ExitError(d) => break d.subcode.or(d.exit_status).unwrap_or(1).min(255) as u8,
-                    SemihostingCommand::GetCommandLine(req) => {
-                        req.write_command_line_to_target(&mut core, &format!("tickscope {}", a.config))?
+                    SemihostingCommand::ExitError(d) => {
+                        break d.subcode.or(d.exit_status).unwrap_or(1).min(255) as u8;
                     }
+                    SemihostingCommand::GetCommandLine(req) => req.write_command_line_to_target(
+                        &mut core,
+                        &format!("tickscope {}", a.config),
+                    )?,
                     SemihostingCommand::Open(req) => {
                         let path = req.path(&mut core)?;
                         let handle = if path == ":tt" { CONSOLE } else { CAPTURE };

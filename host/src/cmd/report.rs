@@ -39,7 +39,11 @@ struct ReportJson<'a> {
 
 /// Runs `report`.
 pub fn run(a: Args) -> Result<u8> {
-    let runs: Vec<Loaded> = a.dirs.iter().map(|d| report::load(d)).collect::<Result<_>>()?;
+    let runs: Vec<Loaded> = a
+        .dirs
+        .iter()
+        .map(|d| report::load(d))
+        .collect::<Result<_>>()?;
     if runs.is_empty() {
         return Err(fail(status::CONFIG, "no run directories given"));
     }

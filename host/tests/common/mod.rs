@@ -15,7 +15,10 @@ impl Run {
     /// stdout as JSON, or a panic that shows everything.
     pub fn json(&self) -> serde_json::Value {
         serde_json::from_str(&self.stdout).unwrap_or_else(|e| {
-            panic!("stdout is not JSON ({e}); status {}\nstdout:\n{}\nstderr:\n{}", self.status, self.stdout, self.stderr)
+            panic!(
+                "stdout is not JSON ({e}); status {}\nstdout:\n{}\nstderr:\n{}",
+                self.status, self.stdout, self.stderr
+            )
         })
     }
 
@@ -46,12 +49,18 @@ pub fn tickscope(args: &[&str]) -> Run {
 
 /// The source tree root.
 pub fn root() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).parent().unwrap().to_path_buf()
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .parent()
+        .unwrap()
+        .to_path_buf()
 }
 
 /// A fresh temporary directory for a run.
 pub fn tmp() -> tempfile::TempDir {
-    tempfile::Builder::new().prefix("tickscope-test-").tempdir().unwrap()
+    tempfile::Builder::new()
+        .prefix("tickscope-test-")
+        .tempdir()
+        .unwrap()
 }
 
 /// A run directory path inside `dir`.
@@ -65,5 +74,6 @@ pub fn num(v: &serde_json::Value, path: &str) -> f64 {
     for k in path.split('.') {
         cur = &cur[k];
     }
-    cur.as_f64().unwrap_or_else(|| panic!("{path} is not a number in {v:#}"))
+    cur.as_f64()
+        .unwrap_or_else(|| panic!("{path} is not a number in {v:#}"))
 }

@@ -9,7 +9,7 @@
 //! everything before it in the last 4 bytes, and `[MAGIC, VERSION]` as the first two bytes. That is
 //! what lets an old decoder say "version mismatch" instead of printing garbage.
 
-use crc::{Crc, CRC_32_ISO_HDLC};
+use crc::{CRC_32_ISO_HDLC, Crc};
 use serde::Serialize;
 
 use super::{FORMAT_VERSION, MAGIC, MAX_BODY, MAX_WIRE};
@@ -179,7 +179,10 @@ impl Default for Deframer {
 fn is_text(bytes: &[u8]) -> bool {
     !bytes.is_empty()
         && core::str::from_utf8(bytes)
-            .map(|s| s.chars().all(|c| !c.is_control() || matches!(c, '\n' | '\r' | '\t' | '\x1b')))
+            .map(|s| {
+                s.chars()
+                    .all(|c| !c.is_control() || matches!(c, '\n' | '\r' | '\t' | '\x1b'))
+            })
             .unwrap_or(false)
 }
 
@@ -248,7 +251,11 @@ impl Deframer {
                             Self::emit(&mut self.decoded, buf, self.chunk_start, sink);
                         } else if !self.overlong_text {
                             let len = self.chunk_len as usize;
-                            sink(Chunk::Corrupt { len, offset: self.chunk_start, signature: false });
+                            sink(Chunk::Corrupt {
+                                len,
+                                offset: self.chunk_start,
+                                signature: false,
+                            });
                         }
                     }
                     self.offset += z as u64 + 1;
@@ -317,7 +324,11 @@ impl Deframer {
             Err(None) if is_text(chunk) => sink(Chunk::Text(chunk)),
             Err(None) => {
                 let signature = chunk.len() > HEADER_LEN && chunk[0] >= 2 && chunk[1] == MAGIC;
-                sink(Chunk::Corrupt { len: chunk.len(), offset, signature })
+                sink(Chunk::Corrupt {
+                    len: chunk.len(),
+                    offset,
+                    signature,
+                })
             }
         }
     }
@@ -357,7 +368,9 @@ mod tests {
         }
         let mut scratch = [0; MAX_BODY];
         let mut out = [0; MAX_WIRE];
-        encode_frame(seq, &Raw(payload), &mut scratch, &mut out).unwrap().to_vec()
+        encode_frame(seq, &Raw(payload), &mut scratch, &mut out)
+            .unwrap()
+            .to_vec()
     }
 
     fn collect(stream: &[u8], piece: usize) -> Vec<String> {
@@ -436,7 +449,9 @@ mod tests {
 
     #[test]
     fn endless_garbage_uses_bounded_memory() {
-        let garbage: Vec<u8> = (0..100_000u32).map(|i| (i % 251 + 1) as u8 | 0x80).collect();
+        let garbage: Vec<u8> = (0..100_000u32)
+            .map(|i| (i % 251 + 1) as u8 | 0x80)
+            .collect();
         let mut s = garbage.clone();
         s.extend(frame(0, b"ok"));
         let got = collect(&s, 4096);

@@ -105,7 +105,11 @@ impl SeqTracker {
 
     /// A damaged chunk, classified by its signature.
     pub fn damaged(&mut self, signature: bool) {
-        if signature { self.corrupt() } else { self.garbage() }
+        if signature {
+            self.corrupt()
+        } else {
+            self.garbage()
+        }
     }
 
     /// An intact frame with sequence number `seq` arrived. Returns false when it is out of order
