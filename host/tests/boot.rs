@@ -187,3 +187,48 @@ fn the_release_image_fits_in_64_kib() {
     assert!(num(&j, "image_bytes") <= 65536.0, "{j:#}");
     assert!(num(&j, "image_bytes") > 4096.0, "{j:#}");
 }
+
+#[test]
+fn psci_errors_are_reported_by_name() {
+    // Ask the firmware for 6 cores on a 4-core machine: CPU_ON for the two missing MPIDRs fails,
+    // and the failures are printed with their PSCI names, the run ends non-zero.
+    let img = tickscope(&["image", "--json"]);
+    img.expect_status(0);
+    let elf = img.json()["elf"].as_str().unwrap().to_string();
+    let d = tmp();
+    let out = std::process::Command::new("qemu-system-aarch64")
+        .args([
+            "-M",
+            "virt",
+            "-cpu",
+            "cortex-a72",
+            "-smp",
+            "4",
+            "-m",
+            "256M",
+            "-nodefaults",
+            "-display",
+            "none",
+        ])
+        .args(["-kernel", &elf, "-serial", "none"])
+        .args([
+            "-semihosting-config",
+            "enable=on,target=native,arg=tickscope,arg=mode=boot,arg=smp=6",
+        ])
+        .current_dir(d.path())
+        .output()
+        .unwrap();
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(out.status.code(), Some(1), "{text}");
+    assert!(
+        text.contains("PSCI CPU_ON core 4 (MPIDR 0x4) failed: INVALID_PARAMETERS"),
+        "{text}"
+    );
+    assert!(text.contains("only 4 of 6 cores came online"), "{text}");
+    let decoded = tickscope(&[
+        "decode",
+        d.path().join("capture.bin").to_str().unwrap(),
+        "--json",
+    ]);
+    assert_eq!(decoded.status, 1, "the trailer carries the failure status");
+}
