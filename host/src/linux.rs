@@ -151,6 +151,14 @@ pub fn debian_kernel() -> Result<Kernel> {
     if let Some(k) = cached_kernel(&cache) {
         return Ok(k);
     }
+    // One fetch at a time (parallel runs share the cache and dpkg's state); whoever waited finds
+    // the kernel the first one fetched.
+    std::fs::create_dir_all(&cache)?;
+    let lock = std::fs::File::create(cache.join(".fetch.lock"))?;
+    lock.lock().context("locking the kernel cache")?;
+    if let Some(k) = cached_kernel(&cache) {
+        return Ok(k);
+    }
     let help = "pass --kernel PATH (an arm64 Image), or run once as root on Debian/Ubuntu so tickscope can \
                 fetch Debian's arm64 kernel with apt-get";
     if deps::which("apt-get").is_none() || deps::which("dpkg-deb").is_none() {
