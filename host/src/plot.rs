@@ -125,16 +125,7 @@ where
                 PathElement::new(vec![(x, y), (x + 20, y)], color.stroke_width(3))
             });
     }
-    chart
-        .configure_series_labels()
-        .background_style(WHITE.mix(0.85))
-        .border_style(BLACK)
-        .label_font(("sans-serif", 18))
-        .position(SeriesLabelPosition::UpperRight)
-        .draw()
-        .map_err(|e| anyhow!("{e:?}"))?;
-    root.present().map_err(|e| anyhow!("{e:?}"))?;
-    Ok(())
+    legend_and_present(root, &mut chart)
 }
 
 fn draw_histogram<DB: DrawingBackend>(
@@ -199,15 +190,7 @@ where
             .draw_series(LineSeries::new(pts.clone(), color.mix(0.5)))
             .map_err(|e| anyhow!("{e:?}"))?;
     }
-    chart
-        .configure_series_labels()
-        .background_style(WHITE.mix(0.85))
-        .border_style(BLACK)
-        .label_font(("sans-serif", 18))
-        .draw()
-        .map_err(|e| anyhow!("{e:?}"))?;
-    root.present().map_err(|e| anyhow!("{e:?}"))?;
-    Ok(())
+    legend_and_present(root, &mut chart)
 }
 
 fn draw_timeline<DB: DrawingBackend>(
@@ -276,6 +259,20 @@ where
                 .legend(move |(x, y)| Circle::new((x + 10, y), 4, shade.filled()));
         }
     }
+    legend_and_present(root, &mut chart)
+}
+
+/// Draws the legend (upper right) and writes the plot out.
+fn legend_and_present<'a, DB, X, Y>(
+    root: &DrawingArea<DB, Shift>,
+    chart: &mut ChartContext<'a, DB, Cartesian2d<X, Y>>,
+) -> Result<()>
+where
+    DB: DrawingBackend + 'a,
+    DB::ErrorType: 'static,
+    X: Ranged,
+    Y: Ranged,
+{
     chart
         .configure_series_labels()
         .background_style(WHITE.mix(0.85))
