@@ -147,13 +147,13 @@ pub fn trigger(kind: FaultKind) {
     match kind {
         FaultKind::None => {}
         FaultKind::Undef => {
-            // SAFETY: deliberately executes a permanently undefined instruction; the exception
-            // handler reports it and ends the run, so execution never continues past it.
+            // The exception handler reports it and ends the run: execution never continues.
+            // SAFETY: deliberately executes a permanently undefined instruction.
             unsafe { core::arch::asm!("udf #0x7ac", options(nostack)) }
         }
         FaultKind::DataAbort => {
-            // SAFETY: a deliberate load from an unmapped address; the translation fault is
-            // reported by the exception handler, which ends the run.
+            // The translation fault is reported by the exception handler, which ends the run.
+            // SAFETY: a deliberate load from an unmapped address.
             let v = unsafe { core::ptr::read_volatile(UNMAPPED as *const u64) };
             core::hint::black_box(v);
         }

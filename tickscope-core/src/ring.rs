@@ -101,8 +101,8 @@ impl<T: Copy> Producer<'_, '_, T> {
             r.lost.fetch_add(1, Ordering::Relaxed);
             return false;
         }
-        // SAFETY: slot `head` is outside [tail, head), so the consumer does not read it until we
-        // publish it below; we are the only producer (split() hands out one).
+        // We are the only producer (split() hands out one).
+        // SAFETY: slot `head` is outside [tail, head): the consumer reads it only once published.
         unsafe { (*r.slots[head & r.mask].get()).write(item) };
         r.head.store(head.wrapping_add(1), Ordering::Release);
         r.pushed.fetch_add(1, Ordering::Relaxed);
@@ -125,8 +125,8 @@ impl<T: Copy> Consumer<'_, '_, T> {
         if tail == head {
             return None;
         }
-        // SAFETY: slot `tail` is in [tail, head): the producer wrote it before its Release store
-        // of `head`, which our Acquire load observed, and will not touch it until we advance tail.
+        // The producer wrote it before its Release store of `head`, which our Acquire load saw,
+        // SAFETY: and slot `tail` in [tail, head) stays untouched by it until we advance `tail`.
         let item = unsafe { (*r.slots[tail & r.mask].get()).assume_init() };
         r.tail.store(tail.wrapping_add(1), Ordering::Release);
         Some(item)

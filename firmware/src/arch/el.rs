@@ -43,8 +43,8 @@ pub unsafe fn drop_to_el1(regs: &MmuRegs, vbar: u64, next: extern "C" fn(u64) ->
     // EL1 is AArch64; no interrupts routed to EL2, nothing trapped.
     HCR_EL2.write(HCR_EL2::RW::EL1IsAarch64);
     super::gic::allow_el1_sysregs();
-    // SAFETY: regs were built for EL1 (caller's contract); programming EL1 state from EL2 does
-    // not affect EL2's own translation.
+    // Programming EL1 state from EL2 does not affect EL2's own translation.
+    // SAFETY: regs were built for EL1 (caller's contract).
     unsafe { mmu::program_el1(regs) };
     super::write_sctlr_el1_raw(regs.sctlr);
     VBAR_EL1.set(vbar);
@@ -61,7 +61,7 @@ pub unsafe fn drop_to_el1(regs: &MmuRegs, vbar: u64, next: extern "C" fn(u64) ->
     // SAFETY: reading SP has no side effects.
     unsafe { core::arch::asm!("mov {}, sp", out(reg) sp, options(nomem, nostack)) };
     SP_EL1.set(sp);
-    // SAFETY: ELR/SPSR/SP_EL1 describe a valid EL1 context running identity-mapped code on this
-    // core's own stack; x0 carries the argument; eret does not return here.
+    // ELR/SPSR/SP_EL1 describe a valid EL1 context: identity-mapped code, this core's stack.
+    // SAFETY: x0 carries the argument; eret leaves this context for good (noreturn).
     unsafe { core::arch::asm!("isb", "eret", in("x0") arg, options(noreturn)) }
 }

@@ -110,8 +110,8 @@ pub fn init_primary(wanted: u8, cores: usize, el: u8) -> Result<u8, GicError> {
         if el >= 2 {
             GicCpuInterface::enable_system_register_el2(true);
         }
-        // SAFETY: the board description gives the distributor and redistributor bases, mapped
-        // as device memory by the MMU; this is the only driver instance for them.
+        // The board description gives the bases, mapped as device memory by the MMU.
+        // SAFETY: this is the only driver instance for the distributor and redistributors.
         let mut gic = unsafe {
             GicV3::new(
                 UniqueMmioPointer::new(NonNull::new(desc.gicd as *mut Gicd).unwrap()),
@@ -137,8 +137,8 @@ pub fn init_primary(wanted: u8, cores: usize, el: u8) -> Result<u8, GicError> {
 }
 
 fn new_v2(gicd: u64, gicc: u64) -> GicV2<'static> {
-    // SAFETY: bases from the board description, mapped as device memory. Several cores hold an
-    // instance, but each uses only its banked registers and the distributor under `init` order.
+    // Bases from the board description, mapped as device memory. Several cores hold an instance,
+    // SAFETY: but each uses only its banked registers, and the distributor in `init` order.
     unsafe {
         GicV2::new(
             gicd as *mut gicv2::registers::Gicd,
@@ -191,8 +191,8 @@ pub fn init_secondary(el: u8) -> Result<(), GicError> {
 /// the boot core.
 fn enable_cpu_interface_v2() {
     let desc = BOARD.gic(2).unwrap();
-    // SAFETY: GICC_CTLR is at offset 0 of this core's (banked) CPU interface, mapped as device
-    // memory; setting bits 0 and 1 enables signalling of group 0 and group 1 interrupts.
+    // Setting bits 0 and 1 enables signalling of group 0 and group 1 interrupts.
+    // SAFETY: GICC_CTLR is offset 0 of this core's banked CPU interface, mapped as device memory.
     unsafe { core::ptr::write_volatile(desc.gicc as *mut u32, 0b11) };
 }
 
@@ -289,8 +289,8 @@ pub fn ack() -> Acked {
 #[inline(always)]
 fn read_iar1_synchronised() -> u32 {
     let v: u64;
-    // SAFETY: reading ICC_IAR1_EL1 acknowledges the pending interrupt, which is what the caller
-    // wants; the NOPs and the barrier only delay execution.
+    // The NOPs and the barrier only delay execution.
+    // SAFETY: reading ICC_IAR1_EL1 acknowledges the pending interrupt, as the caller wants.
     unsafe {
         core::arch::asm!(
             "nop", "nop", "nop", "nop", "nop", "nop", "nop", "nop",

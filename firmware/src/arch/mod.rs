@@ -21,8 +21,8 @@ macro_rules! sysreg {
         #[allow(dead_code)]
         pub fn $read() -> u64 {
             let v: u64;
-            // SAFETY: reading this register has no side effects; callers only use it at an
-            // exception level where it is accessible (see the call sites).
+            // Callers only use it at an exception level where it is accessible (see call sites).
+            // SAFETY: reading this register has no side effects.
             unsafe { core::arch::asm!(concat!("mrs {}, ", $reg), out(reg) v, options(nomem, nostack, preserves_flags)) };
             v
         }
@@ -30,8 +30,8 @@ macro_rules! sysreg {
         #[inline(always)]
         #[allow(dead_code)]
         pub fn $write(v: u64) {
-            // SAFETY: callers write values documented at the call site, at an exception level
-            // where the register is accessible.
+            // At an exception level where the register is accessible (see the call sites).
+            // SAFETY: callers write values documented at the call site.
             unsafe { core::arch::asm!(concat!("msr ", $reg, ", {}"), in(reg) v, options(nostack, preserves_flags)) };
         }
     };

@@ -13,8 +13,8 @@ pub fn check() -> u64 {
     for (i, v) in input.iter_mut().enumerate() {
         *v = neon_input(i);
     }
-    // SAFETY: NEON is part of the aarch64-unknown-none target and enabled on every core (CPACR
-    // / CPTR set at boot); the loads read 4 in-bounds floats from `input` at each step.
+    // NEON is part of the target and enabled on every core at boot (CPACR_EL1, CPTR_EL2).
+    // SAFETY: the loads read 4 in-bounds floats from `input` at each step.
     unsafe {
         let mut acc: float32x4_t = vdupq_n_f32(0.0);
         let mut bits: uint64x2_t = vdupq_n_u64(0);

@@ -116,8 +116,8 @@ pub fn emergency(f: impl FnOnce(&mut dyn FnMut(Emergency<'_>))) {
         }
         spins += 1;
         if spins > 10_000_000 {
-            // SAFETY: the holder is stuck (it is this core, interrupted, or a faulted core); we
-            // are about to end the run and only need the output path.
+            // The holder is stuck: this core, interrupted while holding it, or a faulted core.
+            // SAFETY: the run ends right after; nothing else will use the output concurrently.
             unsafe { OUT.force_unlock() };
         }
         core::hint::spin_loop();

@@ -478,8 +478,8 @@ fn calibrate_cycles() -> Option<(u64, u64)> {
 /// Interrupt on a measured core. Returns false if the interrupt is not the measurement's.
 #[inline(always)]
 pub fn on_irq(intid: u32, now: u64, cycles: u64) -> bool {
-    // SAFETY: interrupt context on this core; the interrupted code does not use the state while
-    // interrupts are enabled.
+    // Interrupt context on this core.
+    // SAFETY: the interrupted code does not use the state while interrupts are enabled.
     let st = unsafe { irq_state() };
     if let Some((t, id)) = st.meas
         && id == intid
@@ -559,8 +559,8 @@ pub fn interfere(core: usize) {
     let mut round: u8 = 0;
     while run::current_command() == Command::Interfere {
         for off in (0..part).step_by(64) {
-            // SAFETY: in bounds of this core's part of the buffer; concurrent writes to shared
-            // bytes are intended load, never read back for a decision (see InterfereBuf).
+            // Concurrent writes to shared bytes are intended load, never read for a decision.
+            // SAFETY: in bounds of this core's part of the buffer (see InterfereBuf).
             unsafe {
                 let p = base.add(core * part + off);
                 core::ptr::write_volatile(p, core::ptr::read_volatile(p).wrapping_add(round));

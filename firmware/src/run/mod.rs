@@ -266,8 +266,8 @@ fn check_counter() {
 /// Reads the board's proof-of-mapping register (e.g. a PCIe ID above 4 GiB).
 fn check_mmio_probe() {
     if let Some(p) = BOARD.mmio_probe {
-        // SAFETY: the address lies in a device region of the board description, mapped by the
-        // MMU as Device-nGnRE; a 32-bit read of an ID register has no side effects.
+        // The address lies in a device region of the board description, mapped Device-nGnRE.
+        // SAFETY: a 32-bit read of an ID register has no side effects.
         let v = unsafe { core::ptr::read_volatile(p.addr as *const u32) };
         if v & p.mask == p.expect {
             defmt::info!("MMIO probe at {=u64:#x}: {=u32:#x} as expected", p.addr, v);
