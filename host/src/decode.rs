@@ -305,6 +305,15 @@ pub fn decode_reader(mut r: impl Read, elf: Option<&Path>, sink: &mut dyn Sink) 
     Ok(d.finish())
 }
 
+/// Decodes bytes in memory.
+pub fn decode_bytes(bytes: &[u8], elf: Option<&Path>, sink: &mut dyn Sink) -> Result<Report> {
+    let mut d = Decoder::new(elf)?;
+    for chunk in bytes.chunks(1 << 20) {
+        d.push(chunk, sink);
+    }
+    Ok(d.finish())
+}
+
 /// Decodes a file.
 pub fn decode_file(path: &Path, elf: Option<&Path>, sink: &mut dyn Sink) -> Result<Report> {
     let f = std::fs::File::open(path).with_context(|| format!("opening {}", path.display()))?;

@@ -25,43 +25,6 @@ fn target_dir(board: &str) -> Result<PathBuf> {
     Ok(workspace::root()?.join("target").join("fw").join(board))
 }
 
-/// Makes sure the pinned toolchain has the bare-metal target (`rustup toolchain install` reads
-/// rust-toolchain.toml and adds its targets and components; instant when nothing is missing).
-fn ensure_target(root: &Path) -> Result<()> {
-    let sysroot = Command::new("rustc")
-        .arg("--print")
-        .arg("sysroot")
-        .current_dir(root)
-        .output();
-    let has_target = sysroot
-        .ok()
-        .and_then(|o| String::from_utf8(o.stdout).ok())
-        .map(|s| {
-            Path::new(s.trim())
-                .join("lib/rustlib/aarch64-unknown-none")
-                .is_dir()
-        })
-        .unwrap_or(false);
-    if has_target {
-        return Ok(());
-    }
-    eprintln!("tickscope: installing the Rust toolchain and targets from rust-toolchain.toml ...");
-    let ok = Command::new("rustup")
-        .args(["toolchain", "install"])
-        .current_dir(root)
-        .stdout(Stdio::null())
-        .status()
-        .map(|s| s.success())
-        .unwrap_or(false);
-    if !ok {
-        return Err(fail(
-            status::MISSING_TOOL,
-            "the aarch64-unknown-none target is missing and `rustup toolchain install` failed; run it in the source tree",
-        ));
-    }
-    Ok(())
-}
-
 /// Builds (if stale) the firmware for `board` with the `firmware` profile.
 pub fn ensure_built(board: &str, quiet: bool) -> Result<Image> {
     ensure_built_with(board, quiet, None)
@@ -71,7 +34,7 @@ pub fn ensure_built(board: &str, quiet: bool) -> Result<Image> {
 /// semihosting read it at boot), e.g. `mode=noise cores=47 duration=10s`.
 pub fn ensure_built_with(board: &str, quiet: bool, config: Option<&str>) -> Result<Image> {
     let root = workspace::root()?;
-    ensure_target(&root)?;
+    crate::toolchain::ensure_targets()?;
     let target = target_dir(board)?;
     let cargo = std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
     let mut cmd = Command::new(&cargo);

@@ -2,133 +2,15 @@
 //! runs it with a timeout (a hung guest is killed and reported), and captures its output.
 
 use std::io::Read;
-use std::os::unix::process::ExitStatusExt;
+use std::os::unix::process::{CommandExt, ExitStatusExt};
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
 use anyhow::{Context, Result};
-use serde::Serialize;
-use tickscope_core::board::BoardDesc;
 
-use crate::{deps, fail, status};
-
-/// The emulated machine, identical for bare-metal and Linux runs of one comparison.
-#[derive(Debug, Clone, Serialize)]
-pub struct MachineSpec {
-    /// Board description name (must have a `[qemu]` section).
-    pub board: String,
-    /// `-M` machine type.
-    pub machine: String,
-    /// EL the guest is entered at: 2 adds `virtualization=on`.
-    pub entry_el: u8,
-    /// GIC version (2 or 3).
-    pub gic: u8,
-    /// Cores.
-    pub smp: u16,
-    /// `-cpu` model.
-    pub cpu: String,
-    /// Deterministic `-icount shift=0,align=off,sleep=off`.
-    pub icount: bool,
-    /// RAM in MiB.
-    pub memory_mib: u32,
-}
-
-/// The icount setting: one instruction per virtual nanosecond, no sleeping, no host alignment.
-pub const ICOUNT: &str = "shift=0,align=off,sleep=off";
-
-impl MachineSpec {
-    /// A spec for `board` (which must be emulated by QEMU).
-    pub fn new(
-        board: &BoardDesc,
-        entry_el: u8,
-        gic: u8,
-        smp: u16,
-        cpu: Option<&str>,
-        icount: bool,
-    ) -> Result<Self> {
-        let q = board.qemu.as_ref().ok_or_else(|| {
-            fail(
-                status::CONFIG,
-                format!(
-                    "board {} is not emulated by QEMU; use `tickscope capture` with the real board",
-                    board.name
-                ),
-            )
-        })?;
-        if !matches!(entry_el, 1 | 2) {
-            return Err(fail(
-                status::CONFIG,
-                format!("--el must be 1 or 2, not {entry_el}"),
-            ));
-        }
-        if !matches!(gic, 2 | 3) {
-            return Err(fail(
-                status::CONFIG,
-                format!("--gic must be 2 or 3, not {gic}"),
-            ));
-        }
-        if gic == 2 && smp > 8 {
-            return Err(fail(
-                status::CONFIG,
-                format!("GICv2 supports at most 8 cores (--smp {smp}); use --gic 3"),
-            ));
-        }
-        let max = board.mpidrs().len();
-        if smp == 0 || smp as usize > max {
-            return Err(fail(
-                status::CONFIG,
-                format!("--smp must be 1..={max} for board {}", board.name),
-            ));
-        }
-        Ok(MachineSpec {
-            board: board.name.clone(),
-            machine: q.machine.clone(),
-            entry_el,
-            gic,
-            smp,
-            cpu: cpu.unwrap_or(&q.cpu).to_string(),
-            icount,
-            memory_mib: q.memory_mib,
-        })
-    }
-
-    /// `icount` or `tcg`: the label every figure produced on this machine carries.
-    pub fn emulation(&self) -> &'static str {
-        if self.icount { "icount" } else { "tcg" }
-    }
-
-    /// The `-M` argument.
-    pub fn machine_arg(&self) -> String {
-        let mut m = format!("{},gic-version={}", self.machine, self.gic);
-        if self.entry_el == 2 {
-            m.push_str(",virtualization=on");
-        }
-        m
-    }
-
-    /// Machine arguments (no kernel, no I/O).
-    pub fn args(&self) -> Vec<String> {
-        let mut a = vec![
-            "-M".into(),
-            self.machine_arg(),
-            "-cpu".into(),
-            self.cpu.clone(),
-            "-smp".into(),
-            self.smp.to_string(),
-            "-m".into(),
-            format!("{}M", self.memory_mib),
-            "-nodefaults".into(),
-            "-display".into(),
-            "none".into(),
-        ];
-        if self.icount {
-            a.push("-icount".into());
-            a.push(ICOUNT.into());
-        }
-        a
-    }
-}
+use crate::deps;
+use crate::machine::MachineSpec;
 
 /// Where the guest's PL011 goes.
 #[derive(Debug, Clone)]
@@ -213,10 +95,12 @@ impl Launch {
 pub struct Outcome {
     /// Exit status (the guest's, via semihosting or power-off), `None` if killed by a signal.
     pub exit: Option<i32>,
-    /// The signal that ended QEMU, if any.
+    /// The signal that ended QEMU, if any (not ours).
     pub signal: Option<i32>,
     /// We killed it after `timeout`.
     pub timed_out: bool,
+    /// We stopped it because tickscope was interrupted (the signal tickscope received).
+    pub interrupted: Option<i32>,
     /// Everything QEMU wrote on stdout (semihosting console).
     pub stdout: Vec<u8>,
     /// Everything QEMU wrote on stderr.
@@ -227,50 +111,43 @@ pub struct Outcome {
     pub command: String,
 }
 
-impl Outcome {
-    /// The status tickscope should exit with for this outcome (the guest's own status if it
-    /// ended normally).
-    pub fn status(&self) -> u8 {
-        if self.timed_out || self.signal.is_some() {
-            status::HUNG
-        } else {
-            self.exit
-                .map(|c| c.clamp(0, 255) as u8)
-                .unwrap_or(status::HUNG)
-        }
-    }
+/// A running QEMU that is killed when dropped: whatever path tickscope leaves by (an error, a
+/// panic, a signal), the emulator does not outlive it.
+struct Guard(std::process::Child);
 
-    /// One line describing an abnormal end, `None` when QEMU exited by itself.
-    pub fn problem(&self) -> Option<String> {
-        if self.timed_out {
-            Some(format!(
-                "the guest did not finish within {:.0} s and was killed",
-                self.wall.as_secs_f64()
-            ))
-        } else {
-            self.signal.map(|sig| {
-                format!(
-                    "QEMU crashed (signal {sig}): {}",
-                    String::from_utf8_lossy(&self.stderr).trim()
-                )
-            })
+impl Drop for Guard {
+    fn drop(&mut self) {
+        if let Ok(None) = self.0.try_wait() {
+            let _ = self.0.kill();
+            let _ = self.0.wait();
         }
     }
 }
 
-/// Runs QEMU. `on_tick` is called about every 100 ms with the elapsed time (progress display);
-/// `on_start` once with the child's stderr reader when a pty path is needed.
+/// Runs QEMU. `on_tick` is called about every 50 ms with the elapsed time (progress display).
+///
+/// QEMU runs in its own process group (a Ctrl-C at the terminal reaches tickscope, which stops
+/// QEMU and keeps what arrived), and under `setpriv --pdeathsig KILL` where available, so even a
+/// tickscope killed with SIGKILL takes its QEMU with it.
 pub fn run(launch: &Launch, on_tick: &mut dyn FnMut(Duration)) -> Result<Outcome> {
     let qemu = deps::qemu_system()?;
     let command = launch.shell_line(&qemu);
-    let mut child = Command::new(&qemu)
-        .args(launch.args())
+    crate::interrupt::install();
+    let mut cmd = match deps::which("setpriv") {
+        Some(setpriv) => {
+            let mut c = Command::new(setpriv);
+            c.args(["--pdeathsig", "KILL", "--"]).arg(&qemu);
+            c
+        }
+        None => Command::new(&qemu),
+    };
+    cmd.args(launch.args())
         .current_dir(&launch.cwd)
         .stdin(Stdio::null())
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
-        .spawn()
-        .with_context(|| format!("starting {command}"))?;
+        .process_group(0);
+    let mut guard = Guard(cmd.spawn().with_context(|| format!("starting {command}"))?);
     let reader = |mut r: Box<dyn Read + Send>| {
         std::thread::spawn(move || {
             let mut buf = Vec::new();
@@ -278,18 +155,24 @@ pub fn run(launch: &Launch, on_tick: &mut dyn FnMut(Duration)) -> Result<Outcome
             buf
         })
     };
-    let out = reader(Box::new(child.stdout.take().unwrap()));
-    let err = reader(Box::new(child.stderr.take().unwrap()));
+    let out = reader(Box::new(guard.0.stdout.take().unwrap()));
+    let err = reader(Box::new(guard.0.stderr.take().unwrap()));
     let started = Instant::now();
     let mut timed_out = false;
+    let mut interrupted = None;
     let status = loop {
-        if let Some(s) = child.try_wait()? {
+        if let Some(s) = guard.0.try_wait()? {
             break s;
         }
+        if let Some(sig) = crate::interrupt::requested() {
+            let _ = guard.0.kill();
+            interrupted = Some(sig);
+            break guard.0.wait()?;
+        }
         if started.elapsed() > launch.timeout {
-            let _ = child.kill();
+            let _ = guard.0.kill();
             timed_out = true;
-            break child.wait()?;
+            break guard.0.wait()?;
         }
         on_tick(started.elapsed());
         std::thread::sleep(Duration::from_millis(50));
@@ -297,8 +180,13 @@ pub fn run(launch: &Launch, on_tick: &mut dyn FnMut(Duration)) -> Result<Outcome
     let wall = started.elapsed();
     Ok(Outcome {
         exit: status.code(),
-        signal: if timed_out { None } else { status.signal() },
+        signal: if timed_out || interrupted.is_some() {
+            None
+        } else {
+            status.signal()
+        },
         timed_out,
+        interrupted,
         stdout: out.join().unwrap_or_default(),
         stderr: err.join().unwrap_or_default(),
         wall,
@@ -309,6 +197,8 @@ pub fn run(launch: &Launch, on_tick: &mut dyn FnMut(Duration)) -> Result<Outcome
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    use tickscope_core::board::BoardDesc;
 
     fn board() -> BoardDesc {
         let p = Path::new(env!("CARGO_MANIFEST_DIR")).join("../boards/qemu-virt.toml");
@@ -322,10 +212,10 @@ mod tests {
         assert!(a.contains("-M virt,gic-version=3,virtualization=on"), "{a}");
         assert!(a.contains("-smp 8") && a.contains("-cpu cortex-a72"), "{a}");
         assert!(a.contains("-icount shift=0,align=off,sleep=off"), "{a}");
-        assert_eq!(m.emulation(), "icount");
+        assert_eq!(m.emulation().name(), "icount");
         let m = MachineSpec::new(&board(), 1, 2, 4, Some("max"), false).unwrap();
         assert_eq!(m.machine_arg(), "virt,gic-version=2");
-        assert_eq!(m.emulation(), "tcg");
+        assert_eq!(m.emulation().name(), "tcg");
     }
 
     #[test]

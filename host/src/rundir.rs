@@ -1,57 +1,20 @@
-//! Run directories: `results/runs/<UTC time>-<label>/` (or `--out DIR`) holding the raw capture,
-//! `run.json` (what ran where), `summary.json` (the figures) and the plots. Every file is written
-//! to a temporary name and renamed, so an interrupted run never leaves a half file that looks whole.
+//! Run directories: `results/runs/<UTC time>-<label>/` (or `--out DIR`) holding the raw capture
+//! (written by us), `run.json` (what ran where, and the status), `summary.json` (the figures),
+//! the text renderings and the plots. One writer for every kind of run; every file is written
+//! to a fresh temporary file in the directory and renamed, so an interrupted write never leaves
+//! a half file that looks whole.
 
+use std::io::Write;
 use std::path::{Path, PathBuf};
 
 use anyhow::{Context, Result};
 use serde::{Deserialize, Serialize};
 
-use crate::summary::Summary;
-use crate::{fail, status, workspace};
-
-/// What ran where (run.json).
-#[derive(Debug, Clone, Serialize, Deserialize, Default)]
-pub struct RunInfo {
-    /// Run label.
-    pub label: String,
-    /// `bare-metal`, `linux`, `capture` or `import`.
-    pub kind: String,
-    /// Board description or machine.
-    pub board: String,
-    /// CPU model (QEMU `-cpu`, or MIDR of the board).
-    pub cpu: String,
-    /// EL of the measurement (0 = Linux user space).
-    pub el: u8,
-    /// EL the image or kernel was entered at.
-    pub entry_el: u8,
-    /// GIC version.
-    pub gic: u8,
-    /// Cores.
-    pub smp: u16,
-    /// `icount`, `tcg` or `hardware`.
-    pub emulation: String,
-    /// QEMU version, when emulated.
-    pub qemu_version: Option<String>,
-    /// The full QEMU command line.
-    pub qemu_command: Option<String>,
-    /// Linux kernel release.
-    pub kernel: Option<String>,
-    /// Linux kernel command line.
-    pub kernel_cmdline: Option<String>,
-    /// Firmware or probe revision (git describe).
-    pub revision: String,
-    /// The configuration as `key=value` tokens.
-    pub config: String,
-    /// UTC start time (RFC 3339).
-    pub start_time: String,
-    /// Wall-clock duration of the whole run, seconds.
-    pub wall_s: f64,
-    /// Exit status of the run.
-    pub status: u8,
-    /// tickscope version.
-    pub tickscope: String,
-}
+use crate::analysis::Analysis;
+use crate::analysis::summary::{CoreSplits, Summary, summarize_with};
+use crate::guest::Capture;
+use crate::record::{RunInfo, RunRecord};
+use crate::{fail, render, status, workspace};
 
 /// A run directory.
 #[derive(Debug, Clone)]
@@ -100,25 +63,38 @@ pub fn sanitize(label: &str) -> String {
 }
 
 impl RunDir {
-    /// Creates `out`, or a fresh `results/runs/<time>-<label>`.
+    /// Creates `out` (which may exist), or a fresh `results/runs/<time>-<label>[-N]`: the name is
+    /// claimed by creating the directory, so two runs started in the same second never share it.
     pub fn create(out: Option<&Path>, label: &str) -> Result<RunDir> {
         let path = match out {
-            Some(p) => p.to_path_buf(),
+            Some(p) => {
+                std::fs::create_dir_all(p)
+                    .with_context(|| format!("creating run directory {}", p.display()))?;
+                p.to_path_buf()
+            }
             None => {
                 let base = workspace::results()?.join("runs");
+                std::fs::create_dir_all(&base)
+                    .with_context(|| format!("creating {}", base.display()))?;
                 let (stamp, _) = now_stamps();
-                let mut p = base.join(format!("{stamp}-{}", sanitize(label)));
-                let mut n = 2;
-                while p.exists() {
-                    p = base.join(format!("{stamp}-{}-{n}", sanitize(label)));
-                    n += 1;
+                let mut n = 1;
+                loop {
+                    let name = if n == 1 {
+                        format!("{stamp}-{}", sanitize(label))
+                    } else {
+                        format!("{stamp}-{}-{n}", sanitize(label))
+                    };
+                    let p = base.join(name);
+                    match std::fs::create_dir(&p) {
+                        Ok(()) => break p,
+                        Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => n += 1,
+                        Err(e) => {
+                            return Err(e).with_context(|| format!("creating {}", p.display()));
+                        }
+                    }
                 }
-                p
             }
         };
-        std::fs::create_dir_all(&path)
-            .with_context(|| format!("creating run directory {}", path.display()))?;
-        // Absolute, because QEMU runs with the run directory as its working directory.
         let path = path
             .canonicalize()
             .with_context(|| format!("resolving {}", path.display()))?;
@@ -146,7 +122,7 @@ impl RunDir {
         self.path.join(name)
     }
 
-    /// Writes a file atomically (temporary name, then rename).
+    /// Writes a file atomically.
     pub fn write(&self, name: &str, bytes: &[u8]) -> Result<PathBuf> {
         write_atomic(&self.file(name), bytes)
     }
@@ -169,24 +145,111 @@ impl RunDir {
     }
 }
 
-/// Writes `path` via a temporary file in the same directory and a rename.
+/// Writes `path` through a fresh temporary file in the same directory (unpredictable name,
+/// created exclusively) and a rename.
 pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<PathBuf> {
-    let dir = path.parent().unwrap_or(Path::new("."));
+    let dir = path
+        .parent()
+        .filter(|p| !p.as_os_str().is_empty())
+        .unwrap_or(Path::new("."));
     std::fs::create_dir_all(dir)?;
-    let tmp = dir.join(format!(
-        ".{}.tmp-{}",
-        path.file_name().and_then(|n| n.to_str()).unwrap_or("file"),
-        std::process::id()
-    ));
-    std::fs::write(&tmp, bytes).with_context(|| format!("writing {}", tmp.display()))?;
-    std::fs::rename(&tmp, path).with_context(|| format!("renaming to {}", path.display()))?;
+    let mut tmp = tempfile::Builder::new()
+        .prefix(".tickscope-")
+        .tempfile_in(dir)
+        .with_context(|| format!("creating a temporary file in {}", dir.display()))?;
+    tmp.write_all(bytes)
+        .with_context(|| format!("writing {}", path.display()))?;
+    // Results are for sharing: readable by all, like a file written the ordinary way.
+    tmp.as_file()
+        .set_permissions(std::os::unix::fs::PermissionsExt::from_mode(0o644))?;
+    tmp.persist(path)
+        .map_err(|e| e.error)
+        .with_context(|| format!("renaming to {}", path.display()))?;
     Ok(path.to_path_buf())
 }
 
 /// Reads a JSON file with a clear error.
+///
+/// Through `serde_json::Value`: a dependency turns on serde_json's `arbitrary_precision`, with
+/// which numbers inside `#[serde(flatten)]` structs do not parse straight from text.
 pub fn read_json<T: for<'de> Deserialize<'de>>(path: &Path) -> Result<T> {
     let text =
         std::fs::read_to_string(path).with_context(|| format!("reading {}", path.display()))?;
-    serde_json::from_str(&text)
+    serde_json::from_str::<serde_json::Value>(&text)
+        .and_then(serde_json::from_value)
         .map_err(|e| fail(status::CONFIG, format!("{}: {e}", path.display())))
+}
+
+/// Writes a run directory: the capture, run.json, summary.json, the console and firmware logs,
+/// the emulator's stderr, files the runner kept, and the renderings (histogram, CSV, plots).
+pub fn write(
+    out: Option<&Path>,
+    record: &RunRecord,
+    capture: &Capture,
+    analysis: &Analysis,
+    plots: bool,
+) -> Result<RunDir> {
+    let dir = RunDir::create(out, &record.info.label)?;
+    dir.write("capture.bin", &capture.bytes)?;
+    dir.write_json("run.json", &record.info)?;
+    dir.write_json("summary.json", &record.summary)?;
+    dir.write("console.log", record.console.as_bytes())?;
+    if !capture.emulator_log.is_empty() {
+        dir.write("qemu-stderr.log", &capture.emulator_log)?;
+    }
+    if !record.logs.is_empty() {
+        let logs: String = record
+            .logs
+            .iter()
+            .map(|l| {
+                format!(
+                    "core {} @ {} ticks [{}] {}\n",
+                    l.core, l.at, l.level, l.text
+                )
+            })
+            .collect();
+        dir.write("firmware.log", logs.as_bytes())?;
+    }
+    for (name, bytes) in &capture.keep {
+        dir.write(name, bytes)?;
+    }
+    if !analysis.cores.is_empty() {
+        render::run_files(&dir.path, analysis, record, plots)?;
+    }
+    Ok(dir)
+}
+
+/// A run loaded from its directory: its record as written, and its data decoded again from
+/// capture.bin (for plots).
+pub struct Loaded {
+    /// Directory.
+    pub dir: RunDir,
+    /// run.json.
+    pub info: RunInfo,
+    /// summary.json.
+    pub summary: Summary,
+    /// Data decoded from capture.bin.
+    pub analysis: Analysis,
+    /// Events split into causes.
+    pub splits: Vec<CoreSplits>,
+}
+
+/// Loads a run directory.
+pub fn load(path: &Path) -> Result<Loaded> {
+    let dir = RunDir::open(path)?;
+    let summary = dir.summary()?;
+    let info = dir.info().unwrap_or_default();
+    let mut analysis = Analysis::default();
+    let cap = dir.file("capture.bin");
+    if cap.is_file() {
+        crate::decode::decode_file(&cap, None, &mut analysis)?;
+    }
+    let (_, splits) = summarize_with(&analysis, &summary.label, &summary.emulation, 0);
+    Ok(Loaded {
+        dir,
+        info,
+        summary,
+        analysis,
+        splits,
+    })
 }

@@ -53,58 +53,6 @@ pub fn parse(text: &str, cpu: usize) -> Counts {
     out
 }
 
-/// IRQ numbers whose source name contains `what` (e.g. the arch_timer lines).
-pub fn numbers_of(text: &str, what: &str) -> Vec<u32> {
-    text.lines()
-        .skip(1)
-        .filter(|l| l.contains(what))
-        .filter_map(|l| l.split_whitespace().next()?.strip_suffix(':')?.parse().ok())
-        .collect()
-}
-
-/// Reads one CPU's count of some IRQs cheaply, at every noise event, from
-/// `/sys/kernel/irq/<n>/per_cpu_count` (a comma-separated count per CPU).
-pub struct PerCpuCount {
-    files: Vec<std::fs::File>,
-    cpu: usize,
-    buf: Vec<u8>,
-}
-
-impl PerCpuCount {
-    /// Opens the files of `irqs` (none found: `None`, attribution is off).
-    pub fn open(irqs: &[u32], cpu: usize) -> Option<Self> {
-        let files: Vec<std::fs::File> = irqs
-            .iter()
-            .filter_map(|n| std::fs::File::open(format!("/sys/kernel/irq/{n}/per_cpu_count")).ok())
-            .collect();
-        (!files.is_empty()).then(|| PerCpuCount {
-            files,
-            cpu,
-            buf: vec![0; 4096],
-        })
-    }
-
-    /// The current total for the CPU.
-    pub fn read(&mut self) -> u64 {
-        use std::os::unix::fs::FileExt;
-        let mut total = 0;
-        for f in &self.files {
-            let n = f.read_at(&mut self.buf, 0).unwrap_or(0);
-            total += parse_per_cpu(&self.buf[..n], self.cpu);
-        }
-        total
-    }
-}
-
-/// The `cpu`-th number of a `per_cpu_count` line.
-pub fn parse_per_cpu(bytes: &[u8], cpu: usize) -> u64 {
-    std::str::from_utf8(bytes)
-        .ok()
-        .and_then(|s| s.trim().split(',').nth(cpu))
-        .and_then(|v| v.trim().parse().ok())
-        .unwrap_or(0)
-}
-
 /// `after - before` per source, nonzero only, largest first.
 pub fn delta(before: &Counts, after: &Counts) -> Vec<(String, u64)> {
     let mut v: Vec<(String, u64)> = after
@@ -145,13 +93,6 @@ Err:          0
             parse(SAMPLE, 9).is_empty(),
             "a CPU that is not listed has no counts"
         );
-    }
-
-    #[test]
-    fn finds_the_timer_irqs_and_reads_per_cpu_counts() {
-        assert_eq!(numbers_of(SAMPLE, "arch_timer"), vec![11]);
-        assert_eq!(parse_per_cpu(b"1523,612,80,1000\n", 3), 1000);
-        assert_eq!(parse_per_cpu(b"1523,612", 3), 0);
     }
 
     #[test]

@@ -1,15 +1,18 @@
 //! tickscope-probe: the firmware's measurement, as a small static Linux program, so the generic
 //! and the tickless kernel are measured on the same machine with the same loop and format.
 //!
-//! Usage: `tickscope-probe [--out FILE] [--priority N] [--no-rt] [--settle DUR] KEY=VALUE...`
-//! where the settings are the firmware's (`mode=noise cores=3 duration=5s threshold=1us`). It pins
-//! itself to the measured CPU, locks memory, runs SCHED_FIFO, attributes the window's interrupts
-//! from /proc/interrupts, and writes the wire format to stdout or FILE. As PID 1 (an initramfs
-//! /init) it mounts /proc, /sys and /dev, reads its arguments from /tickscope.conf, writes to the
-//! console, and powers the machine off at the end.
+//! Usage: `tickscope-probe [--out FILE] [--priority N] [--no-rt] [--settle DUR]
+//! [--attribution auto|tracefs|counters|none] KEY=VALUE...` where the settings are the
+//! firmware's (`mode=noise cores=3 duration=5s threshold=1us`). It pins itself to the measured
+//! CPU, locks memory, runs SCHED_FIFO, records what the kernel ran on that CPU during the window
+//! (tracefs, or per-event counters), and writes the wire format to stdout or FILE. As PID 1 (an
+//! initramfs /init) it mounts /proc, /sys and /dev, reads its arguments from /tickscope.conf,
+//! writes to the console, and powers the machine off at the end.
 
+mod counters;
 mod irqs;
 mod sys;
+mod trace;
 
 use std::io::Write;
 use std::os::fd::AsRawFd;
@@ -22,10 +25,14 @@ use tickscope_core::probe::{self, GAP_SLOTS, Schedule, Threshold};
 use tickscope_core::ring::{Ring, Slot, empty_slot};
 use tickscope_core::units::{ns_to_ticks, parse_duration};
 use tickscope_core::wire::msg::{
-    BLOCK, Block, CAUSE_NO_TIMER, CAUSE_TIMER, CAUSE_UNKNOWN, CoreStatus, GapCounts,
-    InterruptCounts, LinuxInfo, NoiseEvent, RunHeader, Source, TimerSample, Trailer, Window,
+    Attribution, BLOCK, Block, CauseKind, CoreStatus, GapCounts, InterruptCounts, LinuxInfo,
+    Method, NameEntry, Names, NoiseEvent, RunHeader, Source, TimerSample, TraceRecord, Trailer,
+    Window,
 };
-use tickscope_core::wire::{self, MAX_BODY, MAX_WIRE, Message};
+use tickscope_core::wire::{self, Encoder, Message};
+
+use counters::Counters;
+use trace::Tracer;
 
 /// Records between the measuring thread and the writer.
 const RING: usize = 1 << 18;
@@ -69,6 +76,15 @@ mod counter {
     }
 }
 
+/// How to attribute noise.
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+enum Attr {
+    Auto,
+    Tracefs,
+    Counters,
+    None,
+}
+
 /// Probe options besides the shared configuration.
 struct Options {
     config: Config,
@@ -77,11 +93,12 @@ struct Options {
     rt: bool,
     settle_ns: u64,
     init: bool,
+    attribution: Attr,
 }
 
 fn usage() -> ! {
     eprintln!(
-        "usage: tickscope-probe [--out FILE] [--priority N] [--no-rt] [--settle DUR] KEY=VALUE...\n\
+        "usage: tickscope-probe [--out FILE] [--priority N] [--no-rt] [--settle DUR] [--attribution auto|tracefs|counters|none] KEY=VALUE...\n\
          settings: mode=timer|noise cores=CPU duration=5s period=1ms threshold=1us (as the firmware)"
     );
     std::process::exit(exit::CONFIG as i32)
@@ -98,6 +115,7 @@ fn parse_args(args: &[String], init: bool) -> Result<Options, String> {
         rt: true,
         settle_ns: 0,
         init,
+        attribution: Attr::Auto,
     };
     let mut i = 0;
     while i < args.len() {
@@ -119,6 +137,19 @@ fn parse_args(args: &[String], init: bool) -> Result<Options, String> {
             "--settle" => {
                 o.settle_ns = parse_duration(&value()?).map_err(|e| format!("--settle: {e}"))?
             }
+            "--attribution" => {
+                o.attribution = match value()?.as_str() {
+                    "auto" => Attr::Auto,
+                    "tracefs" => Attr::Tracefs,
+                    "counters" => Attr::Counters,
+                    "none" => Attr::None,
+                    v => {
+                        return Err(format!(
+                            "--attribution {v}: expected auto, tracefs, counters or none"
+                        ));
+                    }
+                }
+            }
             "-h" | "--help" => usage(),
             kv if kv.contains('=') => {
                 let (k, v) = kv.split_once('=').unwrap();
@@ -137,16 +168,13 @@ fn parse_args(args: &[String], init: bool) -> Result<Options, String> {
 /// Frames messages onto the output.
 struct Output {
     sink: Box<dyn Write + Send>,
-    seq: u32,
-    scratch: Box<[u8; MAX_BODY]>,
-    frame: Box<[u8; MAX_WIRE]>,
+    enc: Box<Encoder>,
 }
 
 impl Output {
     fn send(&mut self, msg: &Message) {
-        if let Ok(bytes) = wire::encode_frame(self.seq, msg, &mut self.scratch, &mut self.frame) {
+        if let Ok(bytes) = self.enc.encode(msg) {
             let _ = self.sink.write_all(bytes);
-            self.seq += 1;
         }
     }
 
@@ -173,9 +201,7 @@ fn open_output(path: Option<&str>) -> Result<Output, String> {
     };
     Ok(Output {
         sink,
-        seq: 0,
-        scratch: Box::new([0; MAX_BODY]),
-        frame: Box::new([0; MAX_WIRE]),
+        enc: Box::new(Encoder::new()),
     })
 }
 
@@ -196,9 +222,34 @@ fn hstring<const N: usize>(s: &str) -> heapless::String<N> {
 }
 
 /// A record between the measuring thread and the writer: (deadline or start, latency or gap,
-/// cause of a noise event).
+/// counters that moved during a noise event).
 #[derive(Clone, Copy)]
-struct Rec(u64, u64, u8);
+struct Rec(u64, u64, u64);
+
+/// A (counter, CLOCK_MONOTONIC ns) pair read together: the counter read before and after the
+/// clock, the closest of a few tries, the clock's value set against their midpoint.
+fn clock_pair(now: fn() -> u64) -> (u64, u64) {
+    let mut best = (u64::MAX, 0, 0);
+    for _ in 0..8 {
+        let a = now();
+        let m = sys::monotonic_ns();
+        let b = now();
+        if b.wrapping_sub(a) < best.0 {
+            best = (b.wrapping_sub(a), a + (b - a) / 2, m);
+        }
+    }
+    (best.1, best.2)
+}
+
+/// Maps trace-clock ns to counter ticks through two calibration pairs.
+fn to_counter(ts: u64, a: (u64, u64), b: (u64, u64)) -> u64 {
+    let (ca, ma) = (a.0 as i128, a.1 as i128);
+    let (cb, mb) = (b.0 as i128, b.1 as i128);
+    if mb == ma {
+        return (ca + (ts as i128 - ma)).max(0) as u64;
+    }
+    (ca + (ts as i128 - ma) * (cb - ca) / (mb - ma)).max(0) as u64
+}
 
 fn main() {
     let init = std::process::id() == 1;
@@ -226,6 +277,87 @@ fn main() {
         sys::power_off();
     }
     std::process::exit(status as i32);
+}
+
+/// How the window's noise will be attributed, set up before it opens.
+struct Attributor {
+    method: Method,
+    tracer: Option<Tracer>,
+    counters: Option<Counters>,
+    detail: String,
+}
+
+fn setup_attribution(o: &Options, cpu: usize, timer_mode: bool) -> Attributor {
+    let mut why_not_trace = String::new();
+    if matches!(o.attribution, Attr::Auto | Attr::Tracefs) {
+        // About 32 bytes per record and a dozen records per tick: 256 KiB per second of window
+        // keeps a busy generic kernel, within 1..64 MiB.
+        let secs = o.config.duration_ns.div_ceil(1_000_000_000) + 1;
+        let kb = (secs * 256).clamp(1024, 65536);
+        match Tracer::setup(cpu, timer_mode, kb, o.init) {
+            Ok(t) => {
+                let detail = if t.missing.is_empty() {
+                    String::new()
+                } else {
+                    format!("tracepoints not in this kernel: {}", t.missing.join(", "))
+                };
+                return Attributor {
+                    method: Method::Tracefs,
+                    tracer: Some(t),
+                    counters: None,
+                    detail,
+                };
+            }
+            Err(e) => why_not_trace = e,
+        }
+    }
+    if matches!(o.attribution, Attr::Auto | Attr::Tracefs | Attr::Counters) && !timer_mode {
+        let c = Counters::open(cpu);
+        let mut detail = if why_not_trace.is_empty() {
+            "per-event counters tell which causes ran during an event, not for how long".to_string()
+        } else {
+            format!(
+                "tracefs unavailable ({why_not_trace}); per-event counters tell which causes ran, not for how long"
+            )
+        };
+        if c.left_out > 0 {
+            detail.push_str(&format!(
+                "; {} interrupt line(s) beyond 64 counters not watched",
+                c.left_out
+            ));
+        }
+        return Attributor {
+            method: Method::Counters,
+            tracer: None,
+            counters: Some(c),
+            detail,
+        };
+    }
+    let detail = match o.attribution {
+        Attr::None => "attribution off (--attribution none)".to_string(),
+        _ if timer_mode => format!("timer mode needs tracefs: {why_not_trace}"),
+        _ => why_not_trace,
+    };
+    Attributor {
+        method: Method::None,
+        tracer: None,
+        counters: None,
+        detail,
+    }
+}
+
+fn send_names(out: &mut Output, cpu: u16, names: &[(CauseKind, String)]) {
+    for (chunk_no, chunk) in names.chunks(16).enumerate() {
+        let mut items = heapless::Vec::new();
+        for (i, (kind, name)) in chunk.iter().enumerate() {
+            let _ = items.push(NameEntry {
+                index: (chunk_no * 16 + i) as u16,
+                kind: *kind,
+                name: hstring(name),
+            });
+        }
+        out.send(&Message::Names(Names { core: cpu, items }));
+    }
 }
 
 fn run(o: Options) -> u8 {
@@ -291,19 +423,21 @@ fn run(o: Options) -> u8 {
         );
     }
 
-    // Isolation facts, and real-time throttling off when we are allowed to (as init we are):
-    // with it on, a SCHED_FIFO loop is stopped for 50 ms every second.
+    // Real-time throttling off when we are allowed to (as init we are): with it on, a SCHED_FIFO
+    // loop is stopped for 50 ms every second. Restored on every exit path, signals included.
     let rt_path = "/proc/sys/kernel/sched_rt_runtime_us";
     let rt_before = read(rt_path);
     if o.rt && rt_before != "-1" {
         let _ = std::fs::write(rt_path, "-1");
     }
     let rt_off = read(rt_path) == "-1";
+    let restore_rt = o.rt && !o.init && !rt_before.is_empty() && rt_before != "-1";
     if o.settle_ns > 0 {
         std::thread::sleep(Duration::from_nanos(o.settle_ns));
     }
 
-    let hz = if cfg.mode == Mode::Timer {
+    let timer_mode = cfg.mode == Mode::Timer;
+    let hz = if timer_mode {
         1_000_000_000
     } else {
         counter::hz()
@@ -334,6 +468,13 @@ fn run(o: Options) -> u8 {
         cmdline: hstring(&cmdline),
     }));
 
+    let mut attr = setup_attribution(&o, cpu, timer_mode);
+    sys::undo_on_signal(
+        rt_path,
+        if restore_rt { &rt_before } else { "" },
+        attr.tracer.as_ref().map(|t| t.instance()),
+    );
+
     // The measuring thread: pinned, locked, SCHED_FIFO; records go through the ring to us.
     let slots: Vec<Slot<Rec>> = (0..RING).map(|_| empty_slot()).collect();
     let ring = Ring::new(&slots);
@@ -350,7 +491,7 @@ fn run(o: Options) -> u8 {
             ),
         );
     };
-    let now: fn() -> u64 = if cfg.mode == Mode::Timer {
+    let now: fn() -> u64 = if timer_mode {
         sys::monotonic_ns
     } else {
         counter::now
@@ -365,13 +506,16 @@ fn run(o: Options) -> u8 {
         end,
         threshold: threshold_ticks,
     }));
-    let irq_text_at_setup = read("/proc/interrupts");
-    let mut timer_counts =
-        irqs::PerCpuCount::open(&irqs::numbers_of(&irq_text_at_setup, "arch_timer"), cpu);
-    // The interrupt attribution covers the window only: the measuring thread itself reads
-    // /proc/interrupts just before the window opens and right after it closes (before its own
-    // exit disturbs the CPU).
-    let lead = ns_to_ticks(5_000_000, hz);
+    // The interrupt counts are read just before the window opens and right after it closes, by
+    // the measuring thread itself; the lead is twice what one read takes, so no more than the
+    // window's own interrupts fall between the reads.
+    let t0 = sys::monotonic_ns();
+    let _ = read("/proc/interrupts");
+    let read_ns = sys::monotonic_ns() - t0;
+    let lead = ns_to_ticks((2 * read_ns).max(200_000), hz);
+    // Under icount every instruction another CPU runs is time the measured one loses: the writer
+    // waits for the window to close instead of draining during it (as the firmware's core 0 does).
+    let drain_live = !cfg.icount;
 
     struct Done {
         status: CoreStatus,
@@ -379,12 +523,19 @@ fn run(o: Options) -> u8 {
         irqs_before: String,
         irqs_after: String,
         irq_interval_ns: u64,
+        clock: [(u64, u64); 2],
+        tid: i32,
         fifo: bool,
         locked: bool,
         error: Option<String>,
     }
     let result: Done = std::thread::scope(|s| {
-        let measure = s.spawn(|| {
+        let tracer = attr.tracer.as_mut();
+        let counters = attr.counters.as_mut();
+        let done = &done;
+        let measure = s.spawn(move || {
+            let mut tracer = tracer;
+            let mut counters = counters;
             let mut d = Done {
                 status: CoreStatus {
                     core: cpu as u16,
@@ -394,6 +545,8 @@ fn run(o: Options) -> u8 {
                 irqs_before: String::new(),
                 irqs_after: String::new(),
                 irq_interval_ns: 0,
+                clock: [(0, 0); 2],
+                tid: sys::gettid(),
                 fifo: false,
                 locked: false,
                 error: None,
@@ -417,8 +570,15 @@ fn run(o: Options) -> u8 {
                 }
             }
             while now() < start.saturating_sub(lead) {}
+            if let Some(t) = tracer.as_mut() {
+                t.on();
+            }
+            d.clock[0] = clock_pair(now);
             d.irqs_before = read("/proc/interrupts");
             let t_before = sys::monotonic_ns();
+            if let Some(c) = counters.as_mut() {
+                c.moved();
+            }
             while now() < start {}
             match cfg.mode {
                 Mode::Timer => {
@@ -440,27 +600,19 @@ fn run(o: Options) -> u8 {
                         .into_boxed_slice()
                         .try_into()
                         .expect("GAP_SLOTS entries");
-                    // At every event, did this CPU's arch_timer count move? That tells a kernel
-                    // tick from everything else (other interrupts, the hypervisor or emulator).
-                    let mut timer = timer_counts.take();
-                    let mut last = timer.as_mut().map(|t| t.read()).unwrap_or(0);
-                    d.status.samples =
-                        probe::noise_loop(counter::now, end, threshold, &mut gaps, |s, g| {
-                            let cause = match timer.as_mut() {
-                                Some(t) => {
-                                    let now = t.read();
-                                    let c = if now != last {
-                                        CAUSE_TIMER
-                                    } else {
-                                        CAUSE_NO_TIMER
-                                    };
-                                    last = now;
-                                    c
-                                }
-                                None => CAUSE_UNKNOWN,
-                            };
-                            producer.push(Rec(s, g, cause));
-                        });
+                    let stats = probe::noise_loop(
+                        counter::now,
+                        start,
+                        end,
+                        threshold,
+                        &mut gaps,
+                        |s, g| {
+                            let moved = counters.as_mut().map(|c| c.moved()).unwrap_or(0);
+                            producer.push(Rec(s, g, moved));
+                        },
+                    );
+                    d.status.samples = stats.iterations;
+                    d.status.blind = stats.blind;
                     d.gaps = Some(gaps);
                 }
             }
@@ -468,22 +620,31 @@ fn run(o: Options) -> u8 {
             d.status.window_end = now();
             d.irqs_after = read("/proc/interrupts");
             d.irq_interval_ns = sys::monotonic_ns() - t_before;
+            d.clock[1] = clock_pair(now);
+            if let Some(t) = tracer.as_mut() {
+                t.off();
+            }
             done.store(true, Ordering::Release);
             d
         });
-        // Writer: on the other CPUs, drains the ring in blocks.
+        // Writer: on the other CPUs, drains the ring in blocks (after the window under icount).
         sys::avoid(cpu);
-
+        let mut measure = Some(measure);
+        let mut joined = None;
+        if !drain_live {
+            joined = measure.take().map(|m| m.join().expect("measuring thread"));
+        }
         let mut timer_block: heapless::Vec<TimerSample, BLOCK> = heapless::Vec::new();
         let mut noise_block: heapless::Vec<NoiseEvent, BLOCK> = heapless::Vec::new();
         loop {
             let finished = done.load(Ordering::Acquire);
-            while let Some(Rec(a, b, cause)) = consumer.pop() {
+            while let Some(Rec(a, b, moved)) = consumer.pop() {
                 if cfg.mode == Mode::Timer {
                     let _ = timer_block.push(TimerSample {
                         deadline: a,
                         latency: b.min(u32::MAX as u64) as u32,
                         cycles: u32::MAX,
+                        entry: u32::MAX,
                     });
                     if timer_block.is_full() {
                         let items = std::mem::take(&mut timer_block);
@@ -496,7 +657,7 @@ fn run(o: Options) -> u8 {
                     let _ = noise_block.push(NoiseEvent {
                         start: a,
                         duration: b.min(u32::MAX as u64) as u32,
-                        cause,
+                        counters: moved,
                     });
                     if noise_block.is_full() {
                         let items = std::mem::take(&mut noise_block);
@@ -512,7 +673,11 @@ fn run(o: Options) -> u8 {
             }
             std::thread::sleep(Duration::from_millis(20));
         }
-        let mut d = measure.join().expect("measuring thread");
+        let mut d = match (joined, measure) {
+            (Some(d), _) => d,
+            (None, Some(m)) => m.join().expect("measuring thread"),
+            (None, None) => unreachable!("the thread is joined exactly once"),
+        };
         if !timer_block.is_empty() {
             out.send(&Message::TimerSamples(Block {
                 core: cpu as u16,
@@ -530,8 +695,54 @@ fn run(o: Options) -> u8 {
     });
 
     if let Some(e) = result.error {
+        drop(attr);
+        if restore_rt {
+            let _ = std::fs::write(rt_path, &rt_before);
+        }
         return fail(&mut out, exit::CONFIG, &e);
     }
+    // Attribution: names, method, and (tracefs) the records of the window's CPU.
+    let probe_name = format!("tickscope-probe:{}", result.tid);
+    let mut lost_trace = 0;
+    match (&attr.tracer, &attr.counters) {
+        (Some(t), _) => {
+            let (records, names, lost) = t.collect(result.tid, &probe_name);
+            lost_trace = lost;
+            send_names(&mut out, cpu as u16, &names.list);
+            let [a, b] = result.clock;
+            let mut block: heapless::Vec<TraceRecord, BLOCK> = heapless::Vec::new();
+            for (ts, kind, name) in records {
+                let _ = block.push(TraceRecord {
+                    at: to_counter(ts, a, b),
+                    kind,
+                    name,
+                });
+                if block.is_full() {
+                    out.send(&Message::Trace(Block {
+                        core: cpu as u16,
+                        items: std::mem::take(&mut block),
+                    }));
+                }
+            }
+            if !block.is_empty() {
+                out.send(&Message::Trace(Block {
+                    core: cpu as u16,
+                    items: block,
+                }));
+            }
+        }
+        (None, Some(c)) => send_names(&mut out, cpu as u16, &c.names),
+        (None, None) => {}
+    }
+    out.send(&Message::Attribution(Attribution {
+        core: cpu as u16,
+        method: attr.method,
+        probe: 0,
+        lost: lost_trace,
+        detail: hstring(&attr.detail),
+        clock: result.clock,
+    }));
+    drop(attr);
     if let Some(gaps) = &result.gaps {
         let mut counts: heapless::Vec<(u32, u64), BLOCK> = heapless::Vec::new();
         for (g, &n) in gaps.iter().enumerate().filter(|(_, n)| **n > 0) {
@@ -550,7 +761,6 @@ fn run(o: Options) -> u8 {
             }));
         }
     }
-    let interval_ns = result.irq_interval_ns;
     let before = irqs::parse(&result.irqs_before, cpu);
     let after = irqs::parse(&result.irqs_after, cpu);
     let mut sources = heapless::Vec::new();
@@ -559,7 +769,7 @@ fn run(o: Options) -> u8 {
     }
     out.send(&Message::Interrupts(InterruptCounts {
         core: cpu as u16,
-        interval_ns,
+        interval_ns: result.irq_interval_ns,
         sources,
     }));
     out.send(&Message::Linux(LinuxInfo {
@@ -577,8 +787,37 @@ fn run(o: Options) -> u8 {
         at: counter::now(),
     }));
     let _ = out.sink.flush();
-    if o.rt && !rt_before.is_empty() && rt_before != "-1" && !o.init {
+    if restore_rt {
         let _ = std::fs::write(rt_path, &rt_before);
     }
     exit::OK
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn trace_times_map_onto_the_counter_through_two_pairs() {
+        // 62.5 MHz counter: 16 ns per tick; pairs 1 s apart.
+        let a = (1_000, 5_000_000_000);
+        let b = (1_000 + 62_500_000, 6_000_000_000);
+        assert_eq!(to_counter(5_000_000_000, a, b), 1_000);
+        assert_eq!(to_counter(5_500_000_000, a, b), 1_000 + 31_250_000);
+        assert_eq!(to_counter(5_000_000_016, a, b), 1_001);
+        // Same clock (timer mode): identity shifted.
+        assert_eq!(to_counter(42, (10, 10), (10, 10)), 42);
+    }
+
+    #[test]
+    fn attribution_option_is_parsed_and_checked() {
+        let o = parse_args(
+            &["--attribution".into(), "counters".into(), "cores=1".into()],
+            false,
+        )
+        .ok()
+        .unwrap();
+        assert_eq!(o.attribution, Attr::Counters);
+        assert!(parse_args(&["--attribution".into(), "perf".into()], false).is_err());
+    }
 }

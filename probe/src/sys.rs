@@ -170,6 +170,84 @@ pub fn make_raw(fd: i32) {
     unsafe { libc::tcsetattr(fd, libc::TCSANOW, &t) };
 }
 
+/// Mounts a filesystem of type `fstype` at `target` (as init). Already-mounted is fine.
+pub fn mount_fs(fstype: &str, target: &str) {
+    mount(fstype, target)
+}
+
+/// The memory page size (trace pages are this long).
+pub fn page_size() -> usize {
+    // SAFETY: sysconf only reads a system parameter.
+    let n = unsafe { libc::sysconf(libc::_SC_PAGESIZE) };
+    if n > 0 { n as usize } else { 4096 }
+}
+
+/// The calling thread's ID.
+pub fn gettid() -> i32 {
+    // SAFETY: gettid takes no arguments and cannot fail.
+    unsafe { libc::gettid() }
+}
+
+/// The calling thread's involuntary context switches so far.
+pub fn thread_involuntary_switches() -> u64 {
+    // SAFETY: rusage is plain data; getrusage fills it.
+    let mut r: libc::rusage = unsafe { std::mem::zeroed() };
+    // SAFETY: RUSAGE_THREAD with a valid rusage to write into.
+    if unsafe { libc::getrusage(libc::RUSAGE_THREAD, &mut r) } == 0 {
+        r.ru_nivcsw as u64
+    } else {
+        0
+    }
+}
+
+/// What to undo if the probe is killed by SIGINT or SIGTERM: the real-time throttling setting
+/// to write back, and the trace instance to remove. Prepared before the handler is installed;
+/// the handler uses only async-signal-safe calls (open, write, close, rmdir, _exit).
+struct Undo {
+    rt_path: std::ffi::CString,
+    rt_value: Vec<u8>,
+    instance: Option<std::ffi::CString>,
+}
+
+static UNDO: std::sync::OnceLock<Undo> = std::sync::OnceLock::new();
+
+extern "C" fn on_signal(_sig: libc::c_int) {
+    if let Some(u) = UNDO.get() {
+        if !u.rt_value.is_empty() {
+            // SAFETY: open/write/close with a valid NUL-terminated path and buffer; all three
+            // are async-signal-safe.
+            unsafe {
+                let fd = libc::open(u.rt_path.as_ptr(), libc::O_WRONLY);
+                if fd >= 0 {
+                    libc::write(fd, u.rt_value.as_ptr().cast(), u.rt_value.len());
+                    libc::close(fd);
+                }
+            }
+        }
+        if let Some(inst) = &u.instance {
+            // SAFETY: rmdir of a valid NUL-terminated path is async-signal-safe.
+            unsafe { libc::rmdir(inst.as_ptr()) };
+        }
+    }
+    // SAFETY: _exit ends the process without running anything else (async-signal-safe).
+    unsafe { libc::_exit(130) };
+}
+
+/// Restores `rt_value` into `rt_path` and removes `instance` if SIGINT or SIGTERM arrives.
+pub fn undo_on_signal(rt_path: &str, rt_value: &str, instance: Option<&std::path::Path>) {
+    let undo = Undo {
+        rt_path: CString::new(rt_path).unwrap_or_default(),
+        rt_value: rt_value.as_bytes().to_vec(),
+        instance: instance.and_then(|p| CString::new(p.as_os_str().as_encoded_bytes()).ok()),
+    };
+    if UNDO.set(undo).is_ok() {
+        for sig in [libc::SIGINT, libc::SIGTERM] {
+            // SAFETY: installs a handler that only makes async-signal-safe calls.
+            unsafe { libc::signal(sig, on_signal as *const () as libc::sighandler_t) };
+        }
+    }
+}
+
 /// Mounts a filesystem (init mode). Already-mounted is fine.
 pub fn mount(fstype: &str, target: &str) {
     let _ = std::fs::create_dir_all(target);

@@ -15,6 +15,8 @@ pub const PANIC: u8 = 4;
 pub const TIMEOUT: u8 = 5;
 /// Host side: the guest hung and was killed, or QEMU crashed.
 pub const HUNG: u8 = 124;
+/// Host side: tickscope was interrupted (SIGINT/SIGTERM); what arrived was kept, marked partial.
+pub const INTERRUPTED: u8 = 130;
 /// Host side: a tool the run needs (QEMU, a kernel) is missing.
 pub const MISSING_TOOL: u8 = 127;
 
@@ -28,6 +30,7 @@ pub fn name(status: u8) -> &'static str {
         PANIC => "device panic",
         TIMEOUT => "measured core timed out",
         HUNG => "guest hung or emulator crashed",
+        INTERRUPTED => "interrupted",
         MISSING_TOOL => "missing tool",
         _ => "unknown status",
     }

@@ -27,29 +27,44 @@ impl Threshold {
 /// The per-iteration gap table of the noise loop: `gaps[g]` = iterations that took `g` ticks.
 pub type GapTable = [u64; GAP_SLOTS];
 
-/// Reads the counter in a tight loop until it reaches `end`. Every gap between two consecutive
-/// reads above `threshold` is an event, reported as `(start, gap)` (start = the read before the
-/// gap); every other gap is counted in `gaps`. Returns the number of iterations.
+/// What a run of [`noise_loop`] did besides its events.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct LoopStats {
+    /// Loop iterations (gaps measured, events included).
+    pub iterations: u64,
+    /// Ticks spent after events (in `on_event` and re-reading the counter) during which the
+    /// loop measured nothing: the probe's own blind time.
+    pub blind: u64,
+}
+
+/// Reads the counter in a tight loop from the window's `start` until it reaches `end`. Every gap
+/// between two consecutive reads above `threshold` is an event, reported as `(start, gap)`
+/// (start = the read before the gap); every other gap is counted in `gaps`. The first gap runs
+/// from `start` itself, so time the core lost before its loop began (taken away, or in a handler,
+/// once the window was open) is an event like any other, not a blind spot.
 ///
 /// The hot path is: read, subtract, compare, increment the table slot, compare with `end`
 /// (about 10 instructions on AArch64; `tickscope bench` measures it). After an event the counter
 /// is read again, so the time `on_event` takes (recording, attributing) is not charged to the
-/// next gap: it is a blind spot of the measurement, not noise.
+/// next gap: it is a blind spot of the measurement, not noise, and it is counted in
+/// [`LoopStats::blind`] (from the read that ended the gap to the read that starts the next).
 #[inline(always)]
 pub fn noise_loop<R, E>(
     read: R,
+    start: u64,
     end: u64,
     threshold: Threshold,
     gaps: &mut GapTable,
     mut on_event: E,
-) -> u64
+) -> LoopStats
 where
     R: Fn() -> u64,
     E: FnMut(u64, u64),
 {
     let thr = threshold.0;
-    let mut prev = read();
+    let mut prev = start;
     let mut events = 0u64;
+    let mut blind = 0u64;
     loop {
         let now = read();
         let gap = now.wrapping_sub(prev);
@@ -60,6 +75,7 @@ where
                 break;
             }
             prev = read();
+            blind += prev.wrapping_sub(now);
             continue;
         }
         // SAFETY: gap <= thr < GAP_SLOTS (Threshold's invariant), so the index is in bounds.
@@ -69,7 +85,63 @@ where
             break;
         }
     }
-    events + gaps.iter().sum::<u64>()
+    LoopStats {
+        iterations: events + gaps.iter().sum::<u64>(),
+        blind,
+    }
+}
+
+/// The time an interrupt handler's core spent not running it: consecutive counter reads inside
+/// a handler are close together (a few instructions apart), so a step above the threshold means
+/// the core was taken away (another vCPU's slice under QEMU's round-robin `-icount`, firmware or
+/// a hypervisor on a board). That time is stolen, not the handler's.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct HandlerClock {
+    last: u64,
+    stolen: u64,
+    threshold: u64,
+}
+
+impl HandlerClock {
+    /// A clock for a handler entered at `entry`; steps above `threshold` ticks are stolen.
+    pub const fn start(entry: u64, threshold: u64) -> Self {
+        HandlerClock {
+            last: entry,
+            stolen: 0,
+            threshold,
+        }
+    }
+
+    /// Notes a counter read inside the handler.
+    #[inline(always)]
+    pub fn step(&mut self, now: u64) {
+        let d = now.wrapping_sub(self.last);
+        if d > self.threshold {
+            self.stolen += d;
+        }
+        self.last = now;
+    }
+
+    /// Stolen ticks so far.
+    pub fn stolen(&self) -> u64 {
+        self.stolen
+    }
+}
+
+/// Keeps the core busy for `own` ticks of its own execution from the clock's last read (time
+/// stolen meanwhile does not count), as a handler that has that much work to do would. Returns
+/// the last counter value read.
+#[inline(always)]
+pub fn busy_for<R: Fn() -> u64>(read: R, clock: &mut HandlerClock, own: u64) -> u64 {
+    let from = clock.last;
+    let stolen_before = clock.stolen;
+    loop {
+        let now = read();
+        clock.step(now);
+        if now.wrapping_sub(from) >= own + (clock.stolen - stolen_before) {
+            return now;
+        }
+    }
 }
 
 /// Periodic absolute deadlines over a window, as cyclictest keeps them: the next deadline is the
@@ -168,12 +240,21 @@ mod tests {
         let mut events = Vec::new();
         // 1 tick per read, a 625-tick burst every 1000 reads; run to 1_000_000 ticks.
         let thr = Threshold::new(62).unwrap();
-        let iters = noise_loop(
+        let stats = noise_loop(
             fake_counter(1, 1000, 625),
+            0,
             1_000_000,
             thr,
             &mut gaps,
             |s, g| events.push((s, g)),
+        );
+        let iters = stats.iterations;
+        // After each event the loop reads once more (1 tick on this counter) before it measures
+        // again; the window ended on a quiet iteration, so every event has its re-read.
+        assert_eq!(
+            stats.blind,
+            events.len() as u64,
+            "one tick of blind time per event"
         );
         assert!(
             events.iter().all(|&(_, g)| g == 626),
@@ -185,6 +266,49 @@ mod tests {
         let bursts = events.len() as u64;
         assert_eq!(bursts, iters / 1000, "one event per 1000 reads");
         assert!(events.windows(2).all(|w| w[1].0 - w[0].0 == 1000 + 625));
+    }
+
+    #[test]
+    fn a_handler_taken_away_keeps_its_own_time_and_counts_the_rest_as_stolen() {
+        // 1 tick per read; at read 5 the core is away for 1000 ticks.
+        let now = Cell::new(100u64);
+        let reads = Cell::new(0u64);
+        let read = || {
+            reads.set(reads.get() + 1);
+            now.set(now.get() + if reads.get() == 5 { 1000 } else { 1 });
+            now.get()
+        };
+        let mut c = HandlerClock::start(100, 62);
+        let end = busy_for(read, &mut c, 50);
+        assert_eq!(c.stolen(), 1000);
+        assert_eq!(
+            end,
+            100 + 50 + 1000,
+            "50 ticks of its own, plus the 1000 taken away"
+        );
+        // After the busy time, the handler is taken away once more (e.g. when it rearms a timer).
+        c.step(end + 300);
+        assert_eq!(c.stolen(), 1300);
+        c.step(end + 310);
+        assert_eq!(c.stolen(), 1300, "10 ticks of its own code are not stolen");
+    }
+
+    #[test]
+    fn time_lost_before_the_loop_starts_is_the_first_event() {
+        // The loop's first read comes 500 ticks after the window opened.
+        let mut gaps = Box::new([0u64; GAP_SLOTS]);
+        let mut events = Vec::new();
+        let counter = fake_counter(1, 0, 0);
+        let read = || counter() + 499;
+        noise_loop(
+            read,
+            0,
+            600,
+            Threshold::new(62).unwrap(),
+            &mut gaps,
+            |s, g| events.push((s, g)),
+        );
+        assert_eq!(events.first(), Some(&(0, 500)));
     }
 
     #[test]

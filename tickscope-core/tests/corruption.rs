@@ -149,7 +149,9 @@ proptest! {
             }
             seq += 1;
         }
-        let truncate_at = if cut { Some(stream.len() - 3) } else { None };
+        // Cut inside the last frame (console text may follow it: drop that too).
+        let last_frame_end = stream.iter().rposition(|&b| b == 0).unwrap() + 1;
+        let truncate_at = if cut { Some(last_frame_end - 3) } else { None };
         let stream = match truncate_at { Some(n) => stream[..n].to_vec(), None => stream };
         let (msgs, stats, truncated) = decode(&stream, piece);
         // Every intact frame decoded, identical to the clean decode.

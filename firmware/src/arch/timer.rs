@@ -57,12 +57,28 @@ impl Timer {
     }
 
     /// Moves the deadline of an armed timer (clears its level-triggered interrupt when in the future).
+    ///
+    /// The `isb` makes the new compare value take effect before the caller's end-of-interrupt:
+    /// without it a real core may still see the old condition and the GIC re-signal the
+    /// interrupt (Linux's arch_timer programs CVAL and CTL then relies on the ISB of the
+    /// exception return; we EOI first, so we synchronise here).
     #[inline(always)]
     pub fn rearm(self, cval: u64) {
         match self {
             Timer::Virtual => CNTV_CVAL_EL0.set(cval),
             Timer::Physical => CNTP_CVAL_EL0.set(cval),
             Timer::Hyp => write_cnthp_cval(cval),
+        }
+        aarch64_cpu::asm::barrier::isb(aarch64_cpu::asm::barrier::SY);
+    }
+
+    /// Whether the timer's condition is met (CTL.ISTATUS): its interrupt is genuine.
+    #[inline(always)]
+    pub fn condition_met(self) -> bool {
+        match self {
+            Timer::Virtual => CNTV_CTL_EL0.is_set(CNTV_CTL_EL0::ISTATUS),
+            Timer::Physical => CNTP_CTL_EL0.is_set(CNTP_CTL_EL0::ISTATUS),
+            Timer::Hyp => CNTHP_CTL_EL2.is_set(CNTHP_CTL_EL2::ISTATUS),
         }
     }
 
@@ -107,9 +123,24 @@ pub fn now_physical() -> u64 {
     CNTPCT_EL0.get()
 }
 
-/// CNTPCT - CNTVCT (the virtual offset), measured: physical deadlines are converted with it.
+/// CNTPCT - CNTVCT (the virtual offset), exactly: physical deadlines are converted with it. Both
+/// counters tick together, so a physical read bracketed by two equal virtual reads gives the
+/// offset to the tick; a plain difference of two reads is one tick off whenever a tick falls
+/// between them, which made the physical and hyp timers fire one tick early.
 pub fn virtual_offset() -> u64 {
-    now_physical().wrapping_sub(now())
+    let mut best = None;
+    for _ in 0..64 {
+        let before = now();
+        let p = now_physical();
+        let after = now();
+        if before == after {
+            return p.wrapping_sub(before);
+        }
+        best = Some(p.wrapping_sub(after));
+    }
+    // The counter ticks on every read (a counter much faster than the core): the later virtual
+    // read errs towards a late timer, never an early one.
+    best.unwrap_or(0)
 }
 
 /// Busy-waits until the virtual counter reaches `until`; returns the last value read.

@@ -5,30 +5,60 @@ use core::arch::global_asm;
 
 use aarch64_cpu::registers::{VBAR_EL1, VBAR_EL2, Writeable};
 
-use crate::arch::{current_el, pmu, timer};
+use crate::arch::current_el;
 
-/// Bytes the entry code pushes: x0-x18, x29, x30 (168), FPCR and FPSR (16, padded to 24), then
-/// from offset 192 q0-q7 and q16-q31 (the caller-saved SIMD registers, 384).
-pub const FRAME_SIZE: usize = 576;
+/// Bytes the entry code pushes: x0-x18, x29, x30 (168), FPCR and FPSR (16), the two entry
+/// timestamps (16), padding to 208, then all of q0-q31 (512). Every SIMD register is saved: the
+/// Rust handler may use any of them, and AAPCS64 keeps only the low halves of v8-v15 for the
+/// caller, so the interrupted code's upper halves must be saved here.
+pub const FRAME_SIZE: usize = 720;
+/// Offset of the two entry timestamps (CNTVCT, PMCCNTR) in the frame.
+pub const FRAME_TIMESTAMPS: usize = 184;
+/// Offset of q0 in the frame.
+const FRAME_Q: usize = 208;
 const _: () = assert!(
-    FRAME_SIZE.is_multiple_of(16),
-    "the stack must stay 16-byte aligned"
+    FRAME_SIZE.is_multiple_of(16) && FRAME_Q.is_multiple_of(16) && FRAME_Q + 32 * 16 == FRAME_SIZE,
+    "the stack must stay 16-byte aligned and the frame must hold q0-q31"
+);
+const _: () = assert!(
+    core::mem::offset_of!(Frame, counter) == FRAME_TIMESTAMPS
+        && core::mem::offset_of!(Frame, cycles) == FRAME_TIMESTAMPS + 8,
+    "Frame must match the layout the entry code writes"
 );
 
-/// The saved general-purpose registers, as the entry code lays them out.
+/// Whether the vector reads PMCCNTR_EL0 (every supported board has a PMU: its board file names
+/// the PMU interrupt; reading PMCCNTR on a core without one would be undefined).
+const READ_CYCLES: bool = crate::board::BOARD.pmu_ppi != 0;
+
+/// The saved state, as the entry code lays it out.
 #[repr(C)]
 pub struct Frame {
     /// x0..x18, then x29, x30.
     pub x: [u64; 21],
+    /// FPCR and FPSR.
+    pub fp: [u64; 2],
+    /// CNTVCT_EL0 read by the vector's third instruction: the exception's timestamp.
+    pub counter: u64,
+    /// PMCCNTR_EL0 read right after it (0 on boards without a PMU).
+    pub cycles: u64,
 }
 
 global_asm!(
     r#"
-    // One vector entry: make room for the frame, save x0/x1, pass the entry number in x0.
+    // One vector entry. The timestamps come first: room for the frame (1), two scratch
+    // registers saved (2), the counter (3) and the cycle counter (4) read before anything else
+    // is saved, so an interrupt's latency is measured to the vector, not to our register saves.
     .macro ventry idx
     .balign 0x80
     sub     sp, sp, #{frame}
     stp     x0, x1, [sp, #0]
+    mrs     x0, cntvct_el0
+    .if {cycles}
+    mrs     x1, pmccntr_el0
+    .else
+    mov     x1, xzr
+    .endif
+    stp     x0, x1, [sp, #{ts}]
     mov     x0, #\idx
     b       __tickscope_vector_common
     .endm
@@ -55,7 +85,8 @@ __tickscope_vectors:
     ventry 15    //                     SError
 
 __tickscope_vector_common:
-    // Save the rest of the caller-saved state; the Rust handler preserves the callee-saved.
+    // Save the rest of the caller-saved state; the Rust handler preserves x19-x28 and d8-d15,
+    // every SIMD register is saved whole (see FRAME_SIZE).
     stp     x2, x3, [sp, #16]
     stp     x4, x5, [sp, #32]
     stp     x6, x7, [sp, #48]
@@ -69,34 +100,44 @@ __tickscope_vector_common:
     mrs     x2, fpcr
     mrs     x3, fpsr
     stp     x2, x3, [sp, #168]
-    stp     q0, q1, [sp, #192]
-    stp     q2, q3, [sp, #224]
-    stp     q4, q5, [sp, #256]
-    stp     q6, q7, [sp, #288]
-    stp     q16, q17, [sp, #320]
-    stp     q18, q19, [sp, #352]
-    stp     q20, q21, [sp, #384]
-    stp     q22, q23, [sp, #416]
-    stp     q24, q25, [sp, #448]
-    stp     q26, q27, [sp, #480]
-    stp     q28, q29, [sp, #512]
-    stp     q30, q31, [sp, #544]
+    add     x2, sp, #{q}
+    stp     q0, q1, [x2, #0]
+    stp     q2, q3, [x2, #32]
+    stp     q4, q5, [x2, #64]
+    stp     q6, q7, [x2, #96]
+    stp     q8, q9, [x2, #128]
+    stp     q10, q11, [x2, #160]
+    stp     q12, q13, [x2, #192]
+    stp     q14, q15, [x2, #224]
+    stp     q16, q17, [x2, #256]
+    stp     q18, q19, [x2, #288]
+    stp     q20, q21, [x2, #320]
+    stp     q22, q23, [x2, #352]
+    stp     q24, q25, [x2, #384]
+    stp     q26, q27, [x2, #416]
+    stp     q28, q29, [x2, #448]
+    stp     q30, q31, [x2, #480]
     // handle_exception(entry number, frame)
     mov     x1, sp
     bl      {handler}
     // Restore in reverse and return to the interrupted code.
-    ldp     q30, q31, [sp, #544]
-    ldp     q28, q29, [sp, #512]
-    ldp     q26, q27, [sp, #480]
-    ldp     q24, q25, [sp, #448]
-    ldp     q22, q23, [sp, #416]
-    ldp     q20, q21, [sp, #384]
-    ldp     q18, q19, [sp, #352]
-    ldp     q16, q17, [sp, #320]
-    ldp     q6, q7, [sp, #288]
-    ldp     q4, q5, [sp, #256]
-    ldp     q2, q3, [sp, #224]
-    ldp     q0, q1, [sp, #192]
+    add     x2, sp, #{q}
+    ldp     q30, q31, [x2, #480]
+    ldp     q28, q29, [x2, #448]
+    ldp     q26, q27, [x2, #416]
+    ldp     q24, q25, [x2, #384]
+    ldp     q22, q23, [x2, #352]
+    ldp     q20, q21, [x2, #320]
+    ldp     q18, q19, [x2, #288]
+    ldp     q16, q17, [x2, #256]
+    ldp     q14, q15, [x2, #224]
+    ldp     q12, q13, [x2, #192]
+    ldp     q10, q11, [x2, #160]
+    ldp     q8, q9, [x2, #128]
+    ldp     q6, q7, [x2, #96]
+    ldp     q4, q5, [x2, #64]
+    ldp     q2, q3, [x2, #32]
+    ldp     q0, q1, [x2, #0]
     ldp     x2, x3, [sp, #168]
     msr     fpcr, x2
     msr     fpsr, x3
@@ -115,6 +156,9 @@ __tickscope_vector_common:
     eret
     "#,
     frame = const FRAME_SIZE,
+    ts = const FRAME_TIMESTAMPS,
+    q = const FRAME_Q,
+    cycles = const READ_CYCLES as u8,
     handler = sym handle_exception,
 );
 
@@ -137,17 +181,10 @@ pub fn install() {
     }
 }
 
-/// Called by the entry code for every exception. IRQs read the counter (and cycle counter)
-/// before anything else: that is the wake-up timestamp.
+/// Called by the entry code for every exception, with the timestamps the vector took first.
 extern "C" fn handle_exception(entry: u64, frame: &mut Frame) {
     if entry == 5 || entry == 1 {
-        let now = timer::now();
-        let cycles = if crate::run::pmu_enabled() {
-            pmu::cycles()
-        } else {
-            0
-        };
-        crate::run::irq::on_irq(now, cycles);
+        crate::run::irq::on_irq(frame.counter, frame.cycles);
     } else {
         crate::fault::on_exception(entry as usize, frame)
     }

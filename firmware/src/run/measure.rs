@@ -8,11 +8,11 @@ use core::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 
 use tickscope_core::config::{Config, Mode, TimerChoice, cores_in};
 use tickscope_core::exit;
-use tickscope_core::probe::{self, GapTable, Schedule, Threshold};
+use tickscope_core::probe::{self, GapTable, HandlerClock, Schedule, Threshold};
 use tickscope_core::ring::{Producer, Ring, Slot, empty_slot};
 use tickscope_core::units::ns_to_ticks;
 use tickscope_core::wire::Message;
-use tickscope_core::wire::msg::{CoreStatus, Window};
+use tickscope_core::wire::msg::{CoreStatus, IrqKind, Window};
 
 use crate::arch::timer::{self, Timer};
 use crate::arch::{self, gic, pmu};
@@ -25,33 +25,52 @@ use crate::smp;
 /// Most cores measured at once (each has its own rings and gap table).
 pub const MAX_MEASURED: usize = 8;
 const SAMPLE_CAP: usize = 1 << 16;
-const TICK_CAP: usize = 1 << 14;
+const IRQ_CAP: usize = 1 << 14;
 /// Bytes of the interference buffer each interfering core streams over.
 const INTERFERE_BYTES: usize = 4 << 20;
 
-/// A ring record: timer sample (deadline, latency, cycles), noise event (start, gap, 0) or
-/// tick (deadline, entry, leave).
+/// A sample-ring record: timer sample (deadline, latency, cycles) or noise event (start, gap, 0).
 #[derive(Clone, Copy, Debug, Default)]
 #[repr(C)]
 pub struct Rec {
     /// Deadline or start (counter).
     pub a: u64,
-    /// Latency, gap or entry offset (ticks).
+    /// Latency or gap (ticks).
     pub b: u32,
-    /// Cycles or leave offset.
+    /// Cycles, or 0.
     pub c: u32,
+    /// Entry cycles (vector to handler body), or `u32::MAX`.
+    pub d: u32,
 }
 
-struct Store<const N: usize>([Slot<Rec>; N]);
+/// An interrupt-ring record: one interrupt taken in the window (see `IrqSpan`).
+#[derive(Clone, Copy, Debug, Default)]
+#[repr(C)]
+pub struct IrqRec {
+    /// Counter at the vector.
+    pub entry: u64,
+    /// Counter at the handler's end, minus `entry`.
+    pub span: u32,
+    /// `entry - deadline` for the injected tick, `u32::MAX` otherwise.
+    pub late: u32,
+    /// Ticks of the span the core was taken away from the handler.
+    pub stolen: u32,
+    /// INTID.
+    pub intid: u16,
+    /// What it was.
+    pub kind: IrqKind,
+}
+
+struct Store<T, const N: usize>([Slot<T>; N]);
 // SAFETY: slots are only accessed through the rings, which hand each slot to one side at a time.
-unsafe impl<const N: usize> Sync for Store<N> {}
+unsafe impl<T: Send, const N: usize> Sync for Store<T, N> {}
 
 #[unsafe(link_section = ".noinit.samples")]
-static SAMPLE_STORE: [Store<SAMPLE_CAP>; MAX_MEASURED] =
+static SAMPLE_STORE: [Store<Rec, SAMPLE_CAP>; MAX_MEASURED] =
     [const { Store([const { empty_slot() }; SAMPLE_CAP]) }; MAX_MEASURED];
 #[unsafe(link_section = ".noinit.ticks")]
-static TICK_STORE: [Store<TICK_CAP>; MAX_MEASURED] =
-    [const { Store([const { empty_slot() }; TICK_CAP]) }; MAX_MEASURED];
+static IRQ_STORE: [Store<IrqRec, IRQ_CAP>; MAX_MEASURED] =
+    [const { Store([const { empty_slot() }; IRQ_CAP]) }; MAX_MEASURED];
 
 macro_rules! rings {
     ($store:ident) => {
@@ -68,7 +87,7 @@ macro_rules! rings {
     };
 }
 static SAMPLE_RINGS: [Ring<'static, Rec>; MAX_MEASURED] = rings!(SAMPLE_STORE);
-static TICK_RINGS: [Ring<'static, Rec>; MAX_MEASURED] = rings!(TICK_STORE);
+static IRQ_RINGS: [Ring<'static, IrqRec>; MAX_MEASURED] = rings!(IRQ_STORE);
 
 struct GapCell(UnsafeCell<GapTable>);
 // SAFETY: a gap table is written only by its measured core during the window and read by core 0
@@ -96,7 +115,7 @@ static FINISHED: [AtomicBool; MAX_CORES] = [const { AtomicBool::new(false) }; MA
 pub struct Handoff {
     slot: usize,
     samples: Option<Producer<'static, 'static, Rec>>,
-    ticks: Option<Producer<'static, 'static, Rec>>,
+    irqs: Option<Producer<'static, 'static, IrqRec>>,
     threshold_ticks: u64,
     status: CoreStatus,
 }
@@ -105,7 +124,7 @@ impl ConstInit for Handoff {
     const INIT: Self = Handoff {
         slot: 0,
         samples: None,
-        ticks: None,
+        irqs: None,
         threshold_ticks: 0,
         status: EMPTY_STATUS,
     };
@@ -120,6 +139,8 @@ const EMPTY_STATUS: CoreStatus = CoreStatus {
     ticks: 0,
     foreign_irqs: 0,
     overruns: 0,
+    blind: 0,
+    ghosts: 0,
 };
 
 static HANDOFF: PerCore<Handoff> = PerCore::new();
@@ -133,12 +154,18 @@ pub struct IrqState {
     tick: Option<(Timer, u32)>,
     tick_sched: Option<Schedule>,
     tick_busy: u64,
-    ticks: Option<Producer<'static, 'static, Rec>>,
+    /// Every interrupt of the window but the measurement timer's own wake-ups.
+    irqs: Option<Producer<'static, 'static, IrqRec>>,
     /// CNTPCT - CNTVCT: added to deadlines of physical timers.
     phys_offset: u64,
     /// Cycle-counter calibration: cycles = counter × ratio (16.16) + offset.
     cal: Option<(u64, u64)>,
     spurious: u64,
+    ghosts: u64,
+    /// The running handler's own timeline (stolen time), restarted at every interrupt.
+    clock: HandlerClock,
+    /// Steps above this many ticks inside a handler are stolen time (the event threshold).
+    steal_threshold: u64,
 }
 
 impl ConstInit for IrqState {
@@ -149,10 +176,13 @@ impl ConstInit for IrqState {
         tick: None,
         tick_sched: None,
         tick_busy: 0,
-        ticks: None,
+        irqs: None,
         phys_offset: 0,
         cal: None,
         spurious: 0,
+        ghosts: 0,
+        clock: HandlerClock::start(0, u64::MAX),
+        steal_threshold: u64::MAX,
     };
 }
 
@@ -225,7 +255,7 @@ pub fn run_primary(cfg: &Config, cores: usize) -> u8 {
         let (sp, sc) = SAMPLE_RINGS[slot]
             .split()
             .expect("rings are split once per boot");
-        let (tp, tc) = TICK_RINGS[slot]
+        let (ip, ic) = IRQ_RINGS[slot]
             .split()
             .expect("rings are split once per boot");
         // SAFETY: `core` is parked (it acts only after the Measure command published below).
@@ -233,12 +263,12 @@ pub fn run_primary(cfg: &Config, cores: usize) -> u8 {
         *h = Handoff {
             slot,
             samples: Some(sp),
-            ticks: Some(tp),
+            irqs: Some(ip),
             threshold_ticks,
             status: EMPTY_STATUS,
         };
         DONE[core].store(false, Ordering::Relaxed);
-        let _ = shippers.push(ship::Shipper::new(core, slot, cfg, sc, tc));
+        let _ = shippers.push(ship::Shipper::new(core, slot, cfg, sc, ic));
     }
 
     // Open the window 1 ms from now, so every measured core is waiting for it.
@@ -334,6 +364,8 @@ pub fn run_measured(core: usize) {
         *st = IrqState::INIT;
         st.phys_offset = timer::virtual_offset();
         st.cal = calibrate_cycles();
+        st.irqs = h.irqs.take();
+        st.steal_threshold = h.threshold_ticks.max(1);
         let meas = timer_of(timer_choice(cfg, el));
         if let Some(tick) = cfg.inject {
             // The tick uses a timer the measurement does not: physical next to a virtual
@@ -357,7 +389,6 @@ pub fn run_measured(core: usize) {
             let sched = Schedule::new(first, period, end);
             st.tick = Some((t, t.intid()));
             st.tick_busy = ns_to_ticks(tick.duration_ns, hz);
-            st.ticks = h.ticks.take();
             gic::set_private(t.intid(), true);
             t.arm(sched.deadline() + if t.is_physical() { st.phys_offset } else { 0 });
             st.tick_sched = Some(sched);
@@ -380,6 +411,7 @@ pub fn run_measured(core: usize) {
     }
 
     let mut iterations = 0;
+    let mut blind = 0;
     match cfg.mode {
         Mode::Timer => {
             arch::irq_enable();
@@ -395,15 +427,20 @@ pub fn run_measured(core: usize) {
             gaps.fill(0);
             let mut out = samples.take();
             timer::spin_until(start);
-            iterations = probe::noise_loop(timer::now, end, threshold, gaps, |start, gap| {
+            let stats = probe::noise_loop(timer::now, start, end, threshold, gaps, |start, gap| {
                 if let Some(p) = out.as_mut() {
+                    // A gap beyond u32 ticks (over a minute at 62.5 MHz) is kept at u32::MAX,
+                    // never wrapped: the host reports such values as clamped.
                     p.push(Rec {
                         a: start,
                         b: gap.min(u32::MAX as u64) as u32,
                         c: 0,
+                        d: 0,
                     });
                 }
             });
+            iterations = stats.iterations;
+            blind = stats.blind;
         }
         Mode::Boot => {}
     }
@@ -434,7 +471,10 @@ pub fn run_measured(core: usize) {
     }
     status.ticks = st.tick_sched.map(|s| s.fired).unwrap_or(0);
     status.foreign_irqs = st.spurious;
-    status.lost = SAMPLE_RINGS[h.slot].lost() + TICK_RINGS[h.slot].lost();
+    status.ghosts = st.ghosts;
+    status.blind = blind;
+    st.irqs = None;
+    status.lost = SAMPLE_RINGS[h.slot].lost() + IRQ_RINGS[h.slot].lost();
     h.status = status;
     DONE[core].store(true, Ordering::Release);
     gic::send_sgi(SGI_DONE, 0);
@@ -475,44 +515,121 @@ fn calibrate_cycles() -> Option<(u64, u64)> {
     Some((q16, offset))
 }
 
-/// Interrupt on a measured core. Returns false if the interrupt is not the measurement's.
+/// What the measurement made of an interrupt on this core.
+#[derive(Clone, Copy)]
+pub struct Claim {
+    /// What it was.
+    pub kind: IrqKind,
+    /// `entry - deadline` of a timer whose deadline is known, else `u32::MAX`.
+    pub late: u32,
+}
+
+/// Starts a handler's own timeline at the vector's timestamp (every interrupt, first thing).
 #[inline(always)]
-pub fn on_irq(intid: u32, now: u64, cycles: u64) -> bool {
+pub fn begin_irq(entry: u64) {
+    // SAFETY: interrupt context on this core; the interrupted code does not use the state while
+    // interrupts are enabled.
+    let st = unsafe { irq_state() };
+    st.clock = HandlerClock::start(entry, st.steal_threshold);
+}
+
+/// Interrupt on a measured core, with the vector's timestamps. Returns `None` if the interrupt is
+/// not the measurement's (the caller decides whether it is someone else's or a fault).
+#[inline(always)]
+pub fn on_irq(intid: u32, entry: u64, cycles: u64) -> Option<Claim> {
     // Interrupt context on this core.
     // SAFETY: the interrupted code does not use the state while interrupts are enabled.
     let st = unsafe { irq_state() };
     if let Some((t, id)) = st.meas
         && id == intid
     {
-        on_timer(st, t, now, cycles);
-        return true;
+        return Some(on_timer(st, t, entry, cycles));
     }
     if let Some((t, id)) = st.tick
         && id == intid
     {
-        on_tick(st, t, now);
-        return true;
+        return Some(on_tick(st, t, entry));
     }
-    false
+    None
 }
 
-fn on_timer(st: &mut IrqState, t: Timer, now: u64, cycles: u64) {
-    let Some(sched) = st.sched.as_mut() else {
+/// Records an interrupt this core took during its window (all but the measurement timer's own
+/// wake-ups, which are the samples). `exit` is read here, as the handler's last act.
+#[inline(always)]
+pub fn record_irq(intid: u32, claim: Option<Claim>, entry: u64) {
+    // SAFETY: interrupt context on this core, as in `on_irq`.
+    let st = unsafe { irq_state() };
+    let Some(p) = st.irqs.as_mut() else {
         return;
     };
+    let claim = claim.unwrap_or(Claim {
+        kind: if intid < 16 {
+            IrqKind::Sgi
+        } else {
+            IrqKind::Other
+        },
+        late: u32::MAX,
+    });
+    if claim.kind == IrqKind::Timer {
+        return;
+    }
+    let exit = timer::now();
+    st.clock.step(exit);
+    p.push(IrqRec {
+        entry,
+        span: exit.wrapping_sub(entry).min(u32::MAX as u64) as u32,
+        late: claim.late,
+        stolen: st.clock.stolen().min(u32::MAX as u64) as u32,
+        intid: intid as u16,
+        kind: claim.kind,
+    });
+}
+
+/// The timer's interrupt condition must hold and its deadline must have passed; anything else is
+/// a ghost delivery, counted and never recorded as a latency (Linux's arch_timer handler checks
+/// ISTATUS the same way).
+fn is_ghost(t: Timer, entry: u64, deadline: u64) -> bool {
+    !t.condition_met() || entry < deadline
+}
+
+fn on_timer(st: &mut IrqState, t: Timer, now: u64, cycles: u64) -> Claim {
+    // The handler's body starts here: what it took to get here from the vector is the entry cost.
+    let body = if st.cal.is_some() { pmu::cycles() } else { 0 };
+    let ghost = Claim {
+        kind: IrqKind::Ghost,
+        late: u32::MAX,
+    };
+    let Some(sched) = st.sched.as_mut() else {
+        return ghost;
+    };
+    if is_ghost(t, now, sched.deadline()) {
+        st.ghosts += 1;
+        return ghost;
+    }
     let w = sched.fire(now);
     let lat_cycles = match st.cal {
         Some((q16, offset)) => {
             let due = ((w.deadline as u128 * q16 as u128) >> 16) as u64 + offset;
-            cycles.saturating_sub(due).min(u32::MAX as u64 - 1) as u32
+            // A cycle count before the calibrated deadline cannot be a latency: marked invalid.
+            cycles
+                .checked_sub(due)
+                .filter(|&c| c < u32::MAX as u64)
+                .map(|c| c as u32)
+                .unwrap_or(u32::MAX)
         }
         None => u32::MAX,
     };
     if let Some(p) = st.samples.as_mut() {
+        // Clamped, never wrapped (see the noise loop).
         p.push(Rec {
             a: w.deadline,
             b: w.latency.min(u32::MAX as u64) as u32,
             c: lat_cycles,
+            d: if st.cal.is_some() {
+                body.wrapping_sub(cycles).min(u32::MAX as u64 - 1) as u32
+            } else {
+                u32::MAX
+            },
         });
     }
     match w.next {
@@ -522,26 +639,36 @@ fn on_timer(st: &mut IrqState, t: Timer, now: u64, cycles: u64) {
             FINISHED[crate::smp::core_index()].store(true, Ordering::Release);
         }
     }
+    Claim {
+        kind: IrqKind::Timer,
+        late: w.latency.min(u32::MAX as u64) as u32,
+    }
 }
 
-fn on_tick(st: &mut IrqState, t: Timer, entry: u64) {
+fn on_tick(st: &mut IrqState, t: Timer, entry: u64) -> Claim {
+    let ghost = Claim {
+        kind: IrqKind::Ghost,
+        late: u32::MAX,
+    };
     let Some(sched) = st.tick_sched.as_mut() else {
-        return;
+        return ghost;
     };
     let deadline = sched.deadline();
-    // The synthetic kernel tick: keep the core busy for the configured time.
-    let leave = timer::spin_until(entry + st.tick_busy);
-    let w = sched.fire(entry);
-    if let Some(p) = st.ticks.as_mut() {
-        p.push(Rec {
-            a: deadline,
-            b: (entry - deadline) as u32,
-            c: (leave - deadline) as u32,
-        });
+    if is_ghost(t, entry, deadline) {
+        st.ghosts += 1;
+        return ghost;
     }
+    // The synthetic kernel tick: keep the core busy for the configured time of its own
+    // execution (time the core is taken away meanwhile is stolen, not the tick's work).
+    probe::busy_for(timer::now, &mut st.clock, st.tick_busy);
+    let w = sched.fire(entry);
     match w.next {
         Some(next) => t.rearm(next + if t.is_physical() { st.phys_offset } else { 0 }),
         None => t.disable(),
+    }
+    Claim {
+        kind: IrqKind::Tick,
+        late: (entry - deadline).min(u32::MAX as u64 - 1) as u32,
     }
 }
 

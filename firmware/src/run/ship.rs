@@ -10,11 +10,11 @@ use tickscope_core::stats::Accumulator;
 use tickscope_core::units::ticks_to_ns;
 use tickscope_core::wire::Message;
 use tickscope_core::wire::msg::{
-    BLOCK, Block, CAUSE_UNKNOWN, CoreStatus, GapCounts, HistogramPart, Metric, NoiseEvent,
-    ReducedEvents, TickRecord, TimerSample,
+    Attribution, BLOCK, Block, CoreStatus, GapCounts, HistogramPart, IrqSpan, Method, Metric,
+    NoiseEvent, ReducedEvents, TimerSample,
 };
 
-use super::measure::{MAX_MEASURED, Rec};
+use super::measure::{IrqRec, MAX_MEASURED, Rec};
 use crate::arch::timer;
 use crate::io;
 
@@ -52,10 +52,10 @@ pub struct Shipper {
     hz: u64,
     window_start: u64,
     samples: Consumer<'static, 'static, Rec>,
-    ticks: Consumer<'static, 'static, Rec>,
+    irqs: Consumer<'static, 'static, IrqRec>,
     timer_block: heapless::Vec<TimerSample, BLOCK>,
     noise_block: heapless::Vec<NoiseEvent, BLOCK>,
-    tick_block: heapless::Vec<TickRecord, BLOCK>,
+    irq_block: heapless::Vec<IrqSpan, BLOCK>,
 }
 
 impl Shipper {
@@ -65,7 +65,7 @@ impl Shipper {
         slot: usize,
         cfg: &Config,
         samples: Consumer<'static, 'static, Rec>,
-        ticks: Consumer<'static, 'static, Rec>,
+        irqs: Consumer<'static, 'static, IrqRec>,
     ) -> Self {
         let reduced = reduced(cfg);
         if reduced {
@@ -79,10 +79,10 @@ impl Shipper {
             hz: timer::frequency(),
             window_start: 0,
             samples,
-            ticks,
+            irqs,
             timer_block: heapless::Vec::new(),
             noise_block: heapless::Vec::new(),
-            tick_block: heapless::Vec::new(),
+            irq_block: heapless::Vec::new(),
         }
     }
 
@@ -91,9 +91,18 @@ impl Shipper {
         self.core
     }
 
-    /// Window start (for per-second statistics in reduced mode).
+    /// Window start (for per-second statistics in reduced mode). Also announces how this core's
+    /// noise is attributed: by the firmware's own interrupt records.
     pub fn set_window(&mut self, start: u64) {
         self.window_start = start;
+        io::send(&Message::Attribution(Attribution {
+            core: self.core as u16,
+            method: Method::Firmware,
+            probe: 0,
+            lost: 0,
+            detail: heapless::String::new(),
+            clock: [(0, 0); 2],
+        }));
     }
 
     fn block<T>(&self, items: &mut heapless::Vec<T, BLOCK>) -> Block<T> {
@@ -118,6 +127,7 @@ impl Shipper {
                         deadline: r.a,
                         latency: r.b,
                         cycles: r.c,
+                        entry: r.d,
                     });
                     if self.timer_block.is_full() {
                         let mut items = core::mem::take(&mut self.timer_block);
@@ -128,7 +138,7 @@ impl Shipper {
                     let _ = self.noise_block.push(NoiseEvent {
                         start: r.a,
                         duration: r.b,
-                        cause: CAUSE_UNKNOWN,
+                        counters: 0,
                     });
                     if self.noise_block.is_full() {
                         let mut items = core::mem::take(&mut self.noise_block);
@@ -137,15 +147,18 @@ impl Shipper {
                 }
             }
         }
-        while let Some(r) = self.ticks.pop() {
-            let _ = self.tick_block.push(TickRecord {
-                deadline: r.a,
-                entry: r.b,
-                leave: r.c,
+        while let Some(r) = self.irqs.pop() {
+            let _ = self.irq_block.push(IrqSpan {
+                intid: r.intid,
+                kind: r.kind,
+                entry: r.entry,
+                span: r.span,
+                late: r.late,
+                stolen: r.stolen,
             });
-            if self.tick_block.is_full() {
-                let mut items = core::mem::take(&mut self.tick_block);
-                io::send(&Message::Ticks(self.block(&mut items)));
+            if self.irq_block.is_full() {
+                let mut items = core::mem::take(&mut self.irq_block);
+                io::send(&Message::Irqs(self.block(&mut items)));
             }
         }
     }
@@ -162,9 +175,9 @@ impl Shipper {
             let mut items = core::mem::take(&mut self.noise_block);
             io::send(&Message::NoiseEvents(self.block(&mut items)));
         }
-        if !self.tick_block.is_empty() {
-            let mut items = core::mem::take(&mut self.tick_block);
-            io::send(&Message::Ticks(self.block(&mut items)));
+        if !self.irq_block.is_empty() {
+            let mut items = core::mem::take(&mut self.irq_block);
+            io::send(&Message::Irqs(self.block(&mut items)));
         }
         if let Some(gaps) = gaps {
             let mut counts: heapless::Vec<(u32, u64), BLOCK> = heapless::Vec::new();

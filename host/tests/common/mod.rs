@@ -1,8 +1,10 @@
-//! Helpers for the end-to-end tests: run the `tickscope` binary and read its JSON.
+//! Helpers for the end-to-end tests: run the `tickscope` binary and read its JSON, and the
+//! known answers of the emulator the tests run on.
 #![allow(dead_code)]
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
+use std::sync::OnceLock;
 
 /// What a `tickscope` invocation produced.
 pub struct Run {
@@ -76,4 +78,55 @@ pub fn num(v: &serde_json::Value, path: &str) -> f64 {
     }
     cur.as_f64()
         .unwrap_or_else(|| panic!("{path} is not a number in {v:#}"))
+}
+
+/// The upstream version of the QEMU on PATH (`7.2.22`).
+pub fn qemu_version() -> String {
+    static V: OnceLock<String> = OnceLock::new();
+    V.get_or_init(|| {
+        let out = Command::new("qemu-system-aarch64")
+            .arg("--version")
+            .output();
+        out.ok()
+            .and_then(|o| String::from_utf8(o.stdout).ok())
+            .and_then(|s| {
+                s.lines()
+                    .next()
+                    .map(|l| l.trim_start_matches("QEMU emulator version ").to_string())
+            })
+            .and_then(|l| l.split_whitespace().next().map(String::from))
+            .unwrap_or_default()
+    })
+    .clone()
+}
+
+/// Whether the exact known answers (measured under QEMU 7.2, Debian bookworm's, with its
+/// 62.5 MHz `virt` counter) apply: icount figures change with QEMU's translation and counter.
+/// Where they do not, exact checks are skipped with a message and the bands still apply.
+pub fn exact() -> bool {
+    let v = qemu_version();
+    let ok = v.starts_with("7.2.");
+    if !ok {
+        eprintln!(
+            "QEMU {v} is not 7.2: exact icount known answers are skipped, bands still checked"
+        );
+    }
+    ok
+}
+
+/// The causes of a summary (or core) other than the hardware one, as (name, kind, events/s).
+pub fn os_causes(v: &serde_json::Value) -> Vec<(String, String, f64)> {
+    v["causes"]
+        .as_array()
+        .unwrap_or_else(|| panic!("no causes in {v:#}"))
+        .iter()
+        .filter(|c| c["kind"] != "hw")
+        .map(|c| {
+            (
+                c["name"].as_str().unwrap().to_string(),
+                c["kind"].as_str().unwrap().to_string(),
+                c["events_per_s"].as_f64().unwrap(),
+            )
+        })
+        .collect()
 }

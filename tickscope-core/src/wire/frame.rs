@@ -120,6 +120,44 @@ pub fn encode_frame<'o, M: Serialize>(
     Ok(&out[..n + 2])
 }
 
+/// Frames messages one after another with consecutive sequence numbers: the one encoder the
+/// firmware, the Linux probe and the host's benchmarks use.
+pub struct Encoder {
+    seq: u32,
+    scratch: [u8; MAX_BODY],
+    frame: [u8; MAX_WIRE],
+}
+
+impl Default for Encoder {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl Encoder {
+    /// An encoder whose first frame is number 0.
+    pub const fn new() -> Self {
+        Encoder {
+            seq: 0,
+            scratch: [0; MAX_BODY],
+            frame: [0; MAX_WIRE],
+        }
+    }
+
+    /// The complete frame for `msg`; the sequence number advances only when it fits.
+    pub fn encode<M: Serialize>(&mut self, msg: &M) -> Result<&[u8], EncodeError> {
+        let seq = self.seq;
+        let bytes = encode_frame(seq, msg, &mut self.scratch, &mut self.frame)?;
+        self.seq = seq.wrapping_add(1);
+        Ok(bytes)
+    }
+
+    /// Frames sent so far.
+    pub fn frames(&self) -> u32 {
+        self.seq
+    }
+}
+
 /// What the deframer found in the stream.
 #[derive(Debug, PartialEq, Eq)]
 pub enum Chunk<'a> {

@@ -133,10 +133,13 @@ pub fn neon_reference() -> u64 {
 pub struct TimerSample {
     /// Programmed deadline (counter ticks).
     pub deadline: u64,
-    /// Counter at the first read in the handler, minus the deadline.
+    /// Counter at the exception vector's first read, minus the deadline.
     pub latency: u32,
-    /// Same in PMU cycles (PMCCNTR), `u32::MAX` when unavailable.
+    /// Same in PMU cycles (PMCCNTR against a calibrated deadline), `u32::MAX` when unavailable.
     pub cycles: u32,
+    /// PMU cycles from the vector's first read to the handler's body (the entry cost),
+    /// `u32::MAX` when unavailable.
+    pub entry: u32,
 }
 
 /// A gap in the counter loop above the threshold.
@@ -146,28 +149,178 @@ pub struct NoiseEvent {
     pub start: u64,
     /// Gap length in ticks.
     pub duration: u32,
-    /// What the producer knows caused it: [`CAUSE_UNKNOWN`], [`CAUSE_NO_TIMER`], [`CAUSE_TIMER`].
-    pub cause: u8,
+    /// Counters that moved during the gap (bit `i` = entry `i` of the [`Names`] table), when the
+    /// producer attributes with per-event counters; 0 otherwise.
+    pub counters: u64,
 }
 
-/// The producer did not attribute the event (the firmware attributes with tick records instead).
-pub const CAUSE_UNKNOWN: u8 = 0;
-/// No timer interrupt was taken on the measured CPU during the gap (on Linux: the CPU's
-/// arch_timer count did not move): the gap came from elsewhere (another interrupt, the
-/// hypervisor or emulator, firmware).
-pub const CAUSE_NO_TIMER: u8 = 1;
-/// The measured CPU took a timer interrupt (the kernel tick, on Linux) during the gap.
-pub const CAUSE_TIMER: u8 = 2;
-
-/// One injected tick, as its own handler saw it.
+/// What one interrupt on a measured core was, as its handler knows it.
 #[derive(Serialize, Deserialize, Debug, Clone, Copy, PartialEq, Eq, Default)]
-pub struct TickRecord {
-    /// Programmed deadline.
-    pub deadline: u64,
-    /// First counter read in the handler, minus the deadline.
-    pub entry: u32,
-    /// Last counter read before returning, minus the deadline.
-    pub leave: u32,
+pub enum IrqKind {
+    /// The injected tick (the synthetic kernel tick).
+    Tick,
+    /// The measurement's own timer (timer mode).
+    Timer,
+    /// A software-generated interrupt (core 0's wake-up or done signal).
+    Sgi,
+    /// A timer interrupt that arrived before its deadline or with its condition not met
+    /// (a ghost: counted, never recorded as a latency).
+    Ghost,
+    /// Any other interrupt (spurious included).
+    #[default]
+    Other,
+}
+
+/// One interrupt taken on a measured core during its window, with the core's own timestamps:
+/// the vector's first counter read and the handler's last. Every interrupt but the measurement
+/// timer's own wake-ups is recorded, so the host can charge each gap to what ran in it.
+#[derive(Serialize, Deserialize, Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct IrqSpan {
+    /// Interrupt ID (INTID).
+    pub intid: u16,
+    /// What it was.
+    pub kind: IrqKind,
+    /// Counter at the exception vector's first instructions.
+    pub entry: u64,
+    /// Counter read just before the handler returned, minus `entry`.
+    pub span: u32,
+    /// For a timer interrupt whose deadline is known (the injected tick): `entry - deadline`;
+    /// `u32::MAX` otherwise.
+    pub late: u32,
+    /// Ticks of the span during which the core was not running the handler (see
+    /// [`crate::probe::HandlerClock`]): the handler's own time is `span - stolen`.
+    pub stolen: u32,
+}
+
+/// Kinds of OS activity a noise event can be charged to (osnoise's classes, plus `hw`: time
+/// during which nothing of the measured CPU's OS ran).
+#[derive(Serialize, Deserialize, Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum CauseKind {
+    /// A hardware interrupt handler.
+    Irq,
+    /// An inter-processor interrupt.
+    Ipi,
+    /// A softirq.
+    Softirq,
+    /// Another thread ran on the CPU.
+    Thread,
+    /// A non-maskable interrupt.
+    Nmi,
+    /// Hardware, firmware, hypervisor or emulator: the CPU ran nothing of the OS.
+    Hw,
+}
+
+impl CauseKind {
+    /// The name used in JSON (`irq`, `ipi`, `softirq`, `thread`, `nmi`, `hw`).
+    pub fn name(self) -> &'static str {
+        match self {
+            CauseKind::Irq => "irq",
+            CauseKind::Ipi => "ipi",
+            CauseKind::Softirq => "softirq",
+            CauseKind::Thread => "thread",
+            CauseKind::Nmi => "nmi",
+            CauseKind::Hw => "hw",
+        }
+    }
+}
+
+/// One entry of a producer's name table: the causes that trace records and per-event counters
+/// refer to by index (`arch_timer`, `TIMER`, `kworker/3:1:42`, ...).
+#[derive(Serialize, Deserialize, Debug, Clone, PartialEq, Eq)]
+pub struct NameEntry {
+    /// Index the records use.
+    pub index: u16,
+    /// Kind of cause.
+    pub kind: CauseKind,
+    /// Name.
+    pub name: String<40>,
+}
+
+/// Part of a producer's name table.
+#[derive(Serialize, Deserialize, Debug, Clone, PartialEq, Eq)]
+pub struct Names {
+    /// Core the names belong to.
+    pub core: u16,
+    /// Entries.
+    pub items: Vec<NameEntry, 16>,
+}
+
+/// What a kernel trace record says happened on the measured CPU.
+#[derive(Serialize, Deserialize, Debug, Clone, Copy, PartialEq, Eq)]
+pub enum TraceKind {
+    /// An interrupt handler started (`irq:irq_handler_entry`); `name` = the handler.
+    IrqEntry,
+    /// It returned (`irq:irq_handler_exit`).
+    IrqExit,
+    /// A softirq started (`irq:softirq_entry`); `name` = the vector (`TIMER`, `RCU`, ...).
+    SoftirqEntry,
+    /// It ended.
+    SoftirqExit,
+    /// An IPI handler started (`ipi:ipi_entry`); `name` = its reason.
+    IpiEntry,
+    /// It ended.
+    IpiExit,
+    /// The CPU switched to the task `name` (`sched:sched_switch`); the probe's own thread is
+    /// named in [`Attribution::probe`].
+    Switch,
+    /// An hrtimer expired on the CPU (`timer:hrtimer_expire_entry`) for the probe's sleep.
+    TimerExpire,
+    /// The probe's thread was woken (`sched:sched_wakeup`).
+    Wakeup,
+}
+
+/// One kernel trace record, its time converted to the probe's counter.
+#[derive(Serialize, Deserialize, Debug, Clone, Copy, PartialEq, Eq)]
+pub struct TraceRecord {
+    /// Counter ticks (the probe's clock).
+    pub at: u64,
+    /// What happened.
+    pub kind: TraceKind,
+    /// Index into the [`Names`] table.
+    pub name: u16,
+}
+
+/// How a producer attributes noise to causes.
+#[derive(Serialize, Deserialize, Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Method {
+    /// The firmware's own interrupt records.
+    Firmware,
+    /// The kernel's tracepoints through tracefs.
+    Tracefs,
+    /// Per-event interrupt, softirq and context-switch counters.
+    Counters,
+    /// No attribution.
+    None,
+}
+
+impl Method {
+    /// The name used in JSON.
+    pub fn name(self) -> &'static str {
+        match self {
+            Method::Firmware => "firmware",
+            Method::Tracefs => "tracefs",
+            Method::Counters => "counters",
+            Method::None => "none",
+        }
+    }
+}
+
+/// How a measured core's noise is attributed, sent before its records.
+#[derive(Serialize, Deserialize, Debug, Clone, PartialEq, Eq)]
+pub struct Attribution {
+    /// Core.
+    pub core: u16,
+    /// Method in use.
+    pub method: Method,
+    /// Name-table index of the probe's own thread (trace switches back to it end a thread cause).
+    pub probe: u16,
+    /// Trace records the kernel dropped (buffer full) or the probe could not parse.
+    pub lost: u64,
+    /// Why a better method was not used, or what limits this one (empty when nothing to say).
+    pub detail: String<120>,
+    /// Trace clock calibration: `(counter, trace ns)` read together at the window's start and
+    /// end (both zero without a trace).
+    pub clock: [(u64, u64); 2],
 }
 
 /// A block of records from one core.
@@ -261,6 +414,12 @@ pub struct CoreStatus {
     pub foreign_irqs: u64,
     /// Timer wake-ups that came more than one period late (overruns).
     pub overruns: u64,
+    /// Counter ticks the loop spent after its events, recording them, before it measured again:
+    /// a blind spot of the measurement, not noise.
+    pub blind: u64,
+    /// Timer interrupts that arrived with their condition not met or before their deadline
+    /// (ghosts), counted instead of recorded.
+    pub ghosts: u64,
 }
 
 /// Per-source interrupt counts on the measured CPU over the window (Linux `/proc/interrupts`).
@@ -365,8 +524,14 @@ pub enum Message {
     TimerSamples(Block<TimerSample>),
     /// Noise events.
     NoiseEvents(Block<NoiseEvent>),
-    /// Injected ticks.
-    Ticks(Block<TickRecord>),
+    /// Interrupts taken on a measured core during its window.
+    Irqs(Block<IrqSpan>),
+    /// How the core's noise is attributed.
+    Attribution(Attribution),
+    /// Cause names.
+    Names(Names),
+    /// Kernel trace records of the measured CPU.
+    Trace(Block<TraceRecord>),
     /// Loop-gap counts.
     Gaps(GapCounts),
     /// Reduced histogram part.

@@ -1,0 +1,344 @@
+//! What a run's messages say, collected as they are decoded: per measured core every value
+//! (latency or loop gap) into histograms, and the raw material of attribution (events, the
+//! firmware's interrupt records, kernel trace records, cause names); plus the boot facts.
+//!
+//! Memory is bounded: histograms are fixed-size, and events, interrupt and trace records keep at
+//! most [`MAX_RECORDS`] entries per core each (what is beyond is counted, and reported as
+//! unattributed). `summary` turns this into the figures; `attribute` joins events with causes.
+
+pub mod attribute;
+pub mod summary;
+
+use std::collections::BTreeMap;
+
+use tickscope_core::hist::Histogram;
+use tickscope_core::stats::{Accumulator, WorstEvent};
+use tickscope_core::units::ticks_to_ns;
+use tickscope_core::wire::Message;
+use tickscope_core::wire::msg::{
+    Attribution, CauseKind, CoreOnline, CoreStatus, FaultReport, InterruptCounts, IrqSpan,
+    LinuxInfo, PanicReport, PsciFailure, RunHeader, TraceRecord, Trailer, Window,
+};
+
+use crate::decode::Sink;
+
+/// Events, interrupt records and trace records kept per core (each).
+pub const MAX_RECORDS: usize = 2_000_000;
+
+/// One event in counter ticks: a loop gap above the threshold (`start` = the read before it), or
+/// a late wake-up (`start` = its deadline, `len` = its latency).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Event {
+    /// Start (counter ticks).
+    pub start: u64,
+    /// Length (ticks).
+    pub len: u64,
+    /// Per-event counters that moved (counters attribution), 0 otherwise.
+    pub counters: u64,
+}
+
+/// What one measured core produced.
+#[derive(Debug, Clone)]
+pub struct CoreData {
+    /// Core index.
+    pub core: u16,
+    /// Window (counter ticks).
+    pub window: Option<Window>,
+    /// Values and events, in nanoseconds.
+    pub acc: Box<Accumulator>,
+    /// Timer-mode latency in PMU cycles (when available).
+    pub cycles: Box<Histogram>,
+    /// Timer-mode interrupt entry cost (vector to handler body) in PMU cycles (when available).
+    pub entry_cycles: Box<Histogram>,
+    /// Events in ticks, first [`MAX_RECORDS`].
+    pub events: Vec<Event>,
+    /// Timer mode: every wake-up as (deadline, latency) in ticks, first [`MAX_RECORDS`].
+    pub wakeups: Vec<(u64, u32)>,
+    /// Interrupts the firmware took in the window, first [`MAX_RECORDS`].
+    pub irqs: Vec<IrqSpan>,
+    /// Kernel trace records of the measured CPU, first [`MAX_RECORDS`].
+    pub trace: Vec<TraceRecord>,
+    /// The producer's cause names by index.
+    pub names: BTreeMap<u16, (CauseKind, String)>,
+    /// How the producer attributes this core's noise.
+    pub attribution: Option<Attribution>,
+    /// End status.
+    pub status: Option<CoreStatus>,
+    /// Raw samples received (timer wake-ups or noise events).
+    pub records: u64,
+    /// Events, interrupt or trace records beyond what is kept.
+    pub dropped: u64,
+    /// Values the producer clamped at the wire's limit (a gap or latency over `u32::MAX` ticks).
+    pub clamped: u64,
+    /// The device shipped reductions instead of raw samples.
+    pub reduced: bool,
+}
+
+impl CoreData {
+    fn new(core: u16, threshold_ns: u64) -> Self {
+        CoreData {
+            core,
+            window: None,
+            acc: Box::new(Accumulator::new(threshold_ns)),
+            cycles: Box::new(Histogram::new()),
+            entry_cycles: Box::new(Histogram::new()),
+            events: Vec::new(),
+            wakeups: Vec::new(),
+            irqs: Vec::new(),
+            trace: Vec::new(),
+            names: BTreeMap::new(),
+            attribution: None,
+            status: None,
+            records: 0,
+            dropped: 0,
+            clamped: 0,
+            reduced: false,
+        }
+    }
+
+    /// The measurement window `(start, end)` in ticks, as the producer announced it (the loop
+    /// stops at its first read past `end`); from the core's status when none was announced.
+    pub fn window_ticks(&self) -> Option<(u64, u64)> {
+        match (self.window, self.status) {
+            (Some(w), _) => Some((w.start, w.end)),
+            (None, Some(s)) if s.window_end > s.window_start => {
+                Some((s.window_start, s.window_end))
+            }
+            _ => None,
+        }
+    }
+
+    /// Window length in seconds (0 when unknown).
+    pub fn window_s(&self, hz: u64) -> f64 {
+        self.window_ticks()
+            .map(|(a, b)| (b - a) as f64 / hz.max(1) as f64)
+            .unwrap_or(0.0)
+    }
+
+    /// The name of a producer's cause index (`#N` when the table lacks it).
+    pub fn name(&self, index: u16) -> (String, CauseKind) {
+        self.names
+            .get(&index)
+            .map(|(k, n)| (n.clone(), *k))
+            .unwrap_or_else(|| (format!("#{index}"), CauseKind::Irq))
+    }
+
+    fn keep<T>(list: &mut Vec<T>, dropped: &mut u64, item: T) {
+        if list.len() < MAX_RECORDS {
+            list.push(item);
+        } else {
+            *dropped += 1;
+        }
+    }
+}
+
+/// Everything a run's messages say.
+#[derive(Debug, Default)]
+pub struct Analysis {
+    /// Run header.
+    pub header: Option<RunHeader>,
+    /// Cores that reported online.
+    pub online: BTreeMap<u16, CoreOnline>,
+    /// NEON results per core.
+    pub neon: BTreeMap<u16, u64>,
+    /// Failed CPU_ON calls.
+    pub psci_failures: Vec<PsciFailure>,
+    /// Measured cores.
+    pub cores: BTreeMap<u16, CoreData>,
+    /// Linux interrupt counts over the window.
+    pub interrupts: Vec<InterruptCounts>,
+    /// Linux isolation facts.
+    pub linux: Option<LinuxInfo>,
+    /// Faults.
+    pub faults: Vec<FaultReport>,
+    /// Panics.
+    pub panics: Vec<PanicReport>,
+    /// Trailer.
+    pub trailer: Option<Trailer>,
+    /// Messages received before a header (unusable: no clock).
+    pub headless: u64,
+}
+
+impl Analysis {
+    /// Counter frequency from the header (1 GHz if unknown, as ns clocks are).
+    pub fn hz(&self) -> u64 {
+        self.header
+            .as_ref()
+            .map(|h| h.counter_hz)
+            .filter(|&h| h > 0)
+            .unwrap_or(1_000_000_000)
+    }
+
+    /// Event threshold in ns (from the header's configuration).
+    pub fn threshold_ns(&self) -> u64 {
+        self.header
+            .as_ref()
+            .map(|h| h.config.threshold_ns)
+            .unwrap_or(1_000)
+    }
+
+    fn core(&mut self, core: u16) -> &mut CoreData {
+        let thr = self.threshold_ns();
+        self.cores
+            .entry(core)
+            .or_insert_with(|| CoreData::new(core, thr))
+    }
+
+    /// Whether every online core's NEON result matches the scalar reference.
+    pub fn neon_ok(&self) -> bool {
+        let want = tickscope_core::wire::msg::neon_reference();
+        !self.neon.is_empty() && self.neon.values().all(|&v| v == want)
+    }
+}
+
+impl Sink for Analysis {
+    fn message(&mut self, _seq: u32, msg: &Message) {
+        let hz = self.hz();
+        match msg {
+            Message::Header(h) => {
+                self.header = Some(h.clone());
+            }
+            Message::CoreOnline(c) => {
+                self.online.insert(c.core, *c);
+            }
+            Message::Neon(n) => {
+                self.neon.insert(n.core, n.value);
+            }
+            Message::PsciFailure(p) => self.psci_failures.push(*p),
+            Message::Window(w) => {
+                self.core(w.core).window = Some(*w);
+            }
+            Message::TimerSamples(b) => {
+                let c = self.core(b.core);
+                let start = c.window.map(|w| w.start).unwrap_or(0);
+                for s in &b.items {
+                    let lat = ticks_to_ns(s.latency as u64, hz);
+                    let at = ticks_to_ns(s.deadline.saturating_sub(start), hz);
+                    c.acc.record(lat, at, b.core);
+                    if s.cycles != u32::MAX {
+                        c.cycles.record(s.cycles as u64);
+                    }
+                    if s.entry != u32::MAX {
+                        c.entry_cycles.record(s.entry as u64);
+                    }
+                    if s.latency == u32::MAX {
+                        c.clamped += 1;
+                    }
+                    c.records += 1;
+                    CoreData::keep(&mut c.wakeups, &mut c.dropped, (s.deadline, s.latency));
+                    if lat > c.acc.threshold_ns {
+                        let ev = Event {
+                            start: s.deadline,
+                            len: s.latency as u64,
+                            counters: 0,
+                        };
+                        CoreData::keep(&mut c.events, &mut c.dropped, ev);
+                    }
+                }
+            }
+            Message::NoiseEvents(b) => {
+                let c = self.core(b.core);
+                let start = c.window.map(|w| w.start).unwrap_or(0);
+                for e in &b.items {
+                    let dur = ticks_to_ns(e.duration as u64, hz);
+                    let at = ticks_to_ns(e.start.saturating_sub(start), hz);
+                    c.acc.record(dur, at, b.core);
+                    // A gap the device counted as an event is one even if rounding put its
+                    // nanosecond value on the threshold.
+                    if dur <= c.acc.threshold_ns {
+                        c.acc.record_event_only(dur, at, b.core);
+                    }
+                    if e.duration == u32::MAX {
+                        c.clamped += 1;
+                    }
+                    c.records += 1;
+                    let ev = Event {
+                        start: e.start,
+                        len: e.duration as u64,
+                        counters: e.counters,
+                    };
+                    CoreData::keep(&mut c.events, &mut c.dropped, ev);
+                }
+            }
+            Message::Irqs(b) => {
+                let c = self.core(b.core);
+                for s in &b.items {
+                    CoreData::keep(&mut c.irqs, &mut c.dropped, *s);
+                }
+            }
+            Message::Trace(b) => {
+                let c = self.core(b.core);
+                for r in &b.items {
+                    CoreData::keep(&mut c.trace, &mut c.dropped, *r);
+                }
+            }
+            Message::Names(n) => {
+                let c = self.core(n.core);
+                for e in &n.items {
+                    c.names.insert(e.index, (e.kind, e.name.to_string()));
+                }
+            }
+            Message::Attribution(a) => {
+                self.core(a.core).attribution = Some(a.clone());
+            }
+            Message::Gaps(g) => {
+                let c = self.core(g.core);
+                for &(ticks, n) in &g.counts {
+                    c.acc.record_quiet(ticks_to_ns(ticks as u64, hz), n);
+                }
+            }
+            Message::Histogram(part) => {
+                let c = self.core(part.core);
+                c.reduced = true;
+                let h = if part.events {
+                    &mut c.acc.events
+                } else {
+                    &mut c.acc.values
+                };
+                for &(i, n) in &part.buckets {
+                    h.add_bucket(i as usize, n);
+                }
+                if let Some((min, max, sum, overflow)) = part.last {
+                    h.set_exact(min, max, sum as u128, overflow);
+                }
+            }
+            Message::Reduced(r) => {
+                let c = self.core(r.core);
+                c.reduced = true;
+                for w in &r.worst {
+                    c.acc.worst.offer(WorstEvent {
+                        value: w.value,
+                        at: w.at,
+                        core: w.core,
+                    });
+                }
+                for (i, &n) in r.per_second.iter().enumerate() {
+                    if n > 0 {
+                        c.acc.per_second.add_n(r.first_second as u64 + i as u64, n);
+                    }
+                }
+            }
+            Message::CoreStatus(s) => {
+                self.core(s.core).status = Some(*s);
+            }
+            Message::Interrupts(i) => self.interrupts.push(i.clone()),
+            Message::Linux(l) => self.linux = Some(l.clone()),
+            Message::Log(_) => {}
+            Message::Fault(f) => self.faults.push(*f),
+            Message::Panic(p) => self.panics.push(p.clone()),
+            Message::End(t) => self.trailer = Some(*t),
+        }
+        if self.header.is_none() && !matches!(msg, Message::Header(_)) {
+            self.headless += 1;
+        }
+    }
+}
+
+/// Median of a list (upper median), `None` when empty.
+pub fn median(v: &mut [u64]) -> Option<u64> {
+    if v.is_empty() {
+        return None;
+    }
+    v.sort_unstable();
+    Some(v[v.len() / 2])
+}

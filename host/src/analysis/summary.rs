@@ -1,0 +1,862 @@
+//! The figures of a run, computed once from an [`Analysis`] and written everywhere
+//! (summary.json, `--json`, terminal tables, reports, baselines): one definition of each number.
+//!
+//! Attribution is done here: every event is split into the time its causes ran (OS noise) and
+//! the rest (hardware noise: on QEMU the emulator and the other vCPUs, on a board the hardware,
+//! firmware or hypervisor), see [`super::attribute`].
+
+use std::collections::BTreeMap;
+
+use serde::{Deserialize, Serialize};
+use tickscope_core::hist::{Histogram, Quantiles};
+use tickscope_core::stats::{Accumulator, WorstEvent};
+use tickscope_core::units::ticks_to_ns;
+use tickscope_core::wire::msg::{CauseKind, Method, Source, TraceKind};
+
+use super::attribute::{self, Causes, Split};
+use super::{Analysis, CoreData, median};
+
+/// Three figures of a distribution, ns.
+#[derive(Debug, Clone, Copy, Serialize, Deserialize, PartialEq, Default)]
+pub struct Tail {
+    /// Median.
+    pub p50: u64,
+    /// 99th percentile.
+    pub p99: u64,
+    /// Largest.
+    pub max: u64,
+}
+
+impl Tail {
+    fn of(h: &Histogram) -> Tail {
+        Tail {
+            p50: h.quantile(50, 100).unwrap_or(0),
+            p99: h.quantile(99, 100).unwrap_or(0),
+            max: h.max().unwrap_or(0),
+        }
+    }
+}
+
+/// OS noise or hardware noise of a run or a core.
+#[derive(Debug, Clone, Copy, Serialize, Deserialize, PartialEq, Default)]
+pub struct NoiseClass {
+    /// Events with a part of this class (OS: any cause ran in it; hw: the rest of the event
+    /// reaches the threshold).
+    pub events: u64,
+    /// Those per second (per core).
+    pub events_per_s: f64,
+    /// Time of this class per second of window, summed over all events (per core).
+    pub noise_ns_per_s: f64,
+    /// Distribution of the per-event parts of this class over the events counted.
+    pub event_ns: Tail,
+}
+
+/// One cause of noise.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct CauseSummary {
+    /// `arch_timer`, `TIMER`, `kworker/3:1:42`, `injected tick (INTID 27)`, `emulator`, ...
+    pub name: String,
+    /// `irq`, `ipi`, `softirq`, `thread`, `nmi` or `hw`.
+    pub kind: String,
+    /// Events it contributed to.
+    pub events: u64,
+    /// Those per second (per core).
+    pub events_per_s: f64,
+    /// Its net time inside events, ns.
+    pub total_ns: u64,
+    /// Its largest net time in one event, ns.
+    pub max_ns: u64,
+    /// The untraced entry before and exit after it charged to it in each event it started or
+    /// ended: the smallest lead and tail seen around it in this run, ns (0 for `hw`).
+    pub entry_exit_ns: (u64, u64),
+}
+
+/// The attribution figures, present in the run summary and in each core's.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Default)]
+pub struct Attributed {
+    /// OS noise: the net time of the causes inside events (`None` without attribution).
+    pub os_noise: Option<NoiseClass>,
+    /// Hardware noise: the rest of each event (`None` without attribution).
+    pub hw_noise: Option<NoiseClass>,
+    /// Causes, most time first; the `hw` one last.
+    pub causes: Vec<CauseSummary>,
+    /// Share of the window not lost to events (100 × (1 − event time / window)).
+    pub cpu_available_pct: Option<f64>,
+    /// `firmware`, `tracefs`, `counters` or `none`.
+    pub attribution: String,
+    /// What limits the attribution (lost trace records, events beyond what was kept, no raw
+    /// events), empty when nothing.
+    pub attribution_note: String,
+    /// Time the measuring loop spent after its events recording them (not measuring), ns.
+    pub blind_ns: u64,
+}
+
+/// A late wake-up and what kept the thread from running.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct WorstWakeup {
+    /// Wake-up latency (deadline to the thread running), ns.
+    pub latency_ns: u64,
+    /// Of which deadline to the timer's handler, ns (`None` when no expiry was traced).
+    pub irq_ns: Option<u64>,
+    /// When, ns since the window opened.
+    pub at_ns: u64,
+    /// What ran on the CPU between the deadline and the wake-up, most time first: (cause, ns);
+    /// the hardware/emulator time last.
+    pub blocking: Vec<(String, u64)>,
+}
+
+/// Timer-mode latency split as rtla timerlat splits it (Linux, tracefs): deadline to the
+/// timer's interrupt handler (IRQ latency) and to the thread running (thread latency).
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct TimerSplit {
+    /// Wake-ups whose timer expiry was found in the trace.
+    pub matched: u64,
+    /// Deadline to the hrtimer expiring in the interrupt handler, ns.
+    pub irq_ns: Tail,
+    /// Deadline to the probe's thread running (its wake-up latency), ns.
+    pub thread_ns: Tail,
+    /// The worst wake-ups, with what blocked them.
+    pub worst: Vec<WorstWakeup>,
+}
+
+/// Per-core figures.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct CoreSummary {
+    /// Core index.
+    pub core: u16,
+    /// Samples (timer wake-ups, or noise-loop iterations).
+    pub samples: u64,
+    /// Records lost (ring full on the device).
+    pub lost: u64,
+    /// Events above the threshold.
+    pub events: u64,
+    /// Events per second of window.
+    pub events_per_s: f64,
+    /// Latency (timer) or loop gap (noise), ns.
+    pub latency_ns: Quantiles,
+    /// Event sizes, ns.
+    pub event_ns: Quantiles,
+    /// Latency in PMU cycles (timer mode, when available).
+    pub latency_cycles: Option<Quantiles>,
+    /// Events per second of the window.
+    pub per_second: Vec<u32>,
+    /// Largest events.
+    pub worst: Vec<WorstEvent>,
+    /// Injected ticks taken.
+    pub ticks: u64,
+    /// Timer wake-ups more than a period late.
+    pub overruns: u64,
+    /// Spurious interrupts.
+    pub spurious_irqs: u64,
+    /// Timer interrupts delivered with their condition not met or early (counted, not used).
+    pub ghost_irqs: u64,
+    /// Values clamped at the wire's limit.
+    pub clamped: u64,
+    /// Raw samples replaced by device-side histograms.
+    pub reduced: bool,
+    /// Timer mode on Linux with tracefs: the IRQ / thread latency split.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub timer_latency: Option<TimerSplit>,
+    /// Attribution of this core's events.
+    #[serde(flatten)]
+    pub attributed: Attributed,
+}
+
+/// The injected tick, as configured and as measured.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct TickSummary {
+    /// Configured rate.
+    pub hz: u32,
+    /// Configured handler duration, ns.
+    pub duration_ns: u64,
+    /// Ticks taken.
+    pub taken: u64,
+    /// Episodes the tick ran in (one per tick taken when every tick was seen).
+    pub matched_events: u64,
+    /// Median wake-up latency of the tick handler (deadline to the vector's timestamp), ns.
+    pub entry_ns: Option<u64>,
+}
+
+/// A run's figures.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct Summary {
+    /// Run label (`bare-metal`, `generic`, `tickless`, ...).
+    pub label: String,
+    /// `firmware` or `linux`.
+    pub source: String,
+    /// `timer`, `noise` or `boot`.
+    pub mode: String,
+    /// `icount`, `tcg` or `hardware`.
+    pub emulation: String,
+    /// Board or machine.
+    pub board: String,
+    /// Exception level of the measurement (0 = Linux user space).
+    pub el: u8,
+    /// GIC version.
+    pub gic: u8,
+    /// Counter frequency.
+    pub counter_hz: u64,
+    /// Measurement window, seconds (longest of the measured cores).
+    pub duration_s: f64,
+    /// Event threshold, ns.
+    pub threshold_ns: u64,
+    /// Measured cores.
+    pub measured_cores: Vec<u16>,
+    /// Samples over all measured cores.
+    pub samples: u64,
+    /// Records lost on the device over all measured cores.
+    pub lost: u64,
+    /// Events over all measured cores.
+    pub events: u64,
+    /// Events per second (per core, averaged over measured cores).
+    pub events_per_s: f64,
+    /// Latency (timer) or loop gap (noise), ns, all measured cores merged.
+    pub latency_ns: Quantiles,
+    /// Event sizes, ns.
+    pub event_ns: Quantiles,
+    /// Noise mode: nanoseconds per loop iteration (window / iterations): the detector's
+    /// resolution, a figure the loop-gap percentiles (one counter tick each) cannot show.
+    pub loop_ns_per_iteration: Option<f64>,
+    /// Latency in PMU cycles (timer mode on the firmware, emulated): timer deadline to the
+    /// exception vector's first instructions. Not reported on hardware, where PMCCNTR stops in
+    /// WFI and follows frequency scaling (see `cycles_note`).
+    pub latency_cycles: Option<Quantiles>,
+    /// Interrupt entry cost in PMU cycles (timer mode on the firmware): the vector's first
+    /// instructions to the timer handler's body (saving registers, acknowledging, dispatching).
+    pub entry_cycles: Option<Quantiles>,
+    /// Why cycle latencies are absent, when they are.
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub cycles_note: String,
+    /// Cost of one tick: the median time the loop lost to a timer-interrupt episode (the
+    /// injected tick on bare metal, the kernel's `arch_timer` on Linux): its OS time with the
+    /// short hardware time around it (below the threshold), not another vCPU's slice.
+    pub tick_cost_ns: Option<u64>,
+    /// The OS part of those episodes (median): what the tick's handlers ran.
+    pub tick_os_ns: Option<u64>,
+    /// Timer-interrupt episodes per second.
+    pub tick_events_per_s: Option<f64>,
+    /// Median of (tick episode − the injected tick's configured busy time): interrupt entry and
+    /// exit around the handler's busy loop, ns.
+    pub irq_overhead_ns: Option<u64>,
+    /// Injected tick.
+    pub inject: Option<TickSummary>,
+    /// Timer interrupts per second on the measured CPU other than the measurement's own
+    /// wake-ups (bare metal: the injected tick; Linux: the kernel's `arch_timer`).
+    pub timer_irqs_per_s: Option<f64>,
+    /// Interrupts per second on the measured CPU by source (Linux).
+    pub interrupts_per_s: BTreeMap<String, f64>,
+    /// Attribution over all measured cores.
+    #[serde(flatten)]
+    pub attributed: Attributed,
+    /// Per-core figures.
+    pub cores: Vec<CoreSummary>,
+    /// Frames lost on the link (corrupt + dropped).
+    pub frames_lost: u64,
+    /// Set when the run did not finish: the figures cover only this part of the window.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub partial: Option<crate::record::Covered>,
+}
+
+/// A core's events split into causes, with the cause table, as the plots need them.
+#[derive(Debug, Clone, Default)]
+pub struct CoreSplits {
+    /// Core.
+    pub core: u16,
+    /// Window start (ticks).
+    pub window_start: u64,
+    /// One split per kept event, in time order.
+    pub splits: Vec<Split>,
+    /// Cause names.
+    pub causes: Causes,
+    /// Each cause's untraced entry and exit bound in ticks (see `attribute::charge_edges`).
+    pub edges: Vec<(u64, u64)>,
+    /// The event threshold in ticks (OS pieces closer than it form one episode).
+    pub threshold: u64,
+}
+
+/// The name of the hardware cause for an emulation: `emulator` under QEMU, `hardware` on boards.
+pub fn hw_cause_name(emulation: &str) -> &'static str {
+    match emulation {
+        "icount" | "tcg" => "emulator",
+        _ => "hardware",
+    }
+}
+
+fn method_of(c: &CoreData, source: Source) -> Method {
+    match (&c.attribution, source) {
+        _ if c.reduced => Method::None,
+        (Some(a), _) => a.method,
+        (None, Source::Firmware) => Method::Firmware,
+        (None, Source::LinuxProbe) => Method::None,
+    }
+}
+
+/// Splits a core's events into causes with the method its producer announced.
+pub fn split_core(c: &CoreData, source: Source) -> (Method, CoreSplits) {
+    let method = method_of(c, source);
+    let mut causes = Causes::default();
+    let mut events: Vec<&super::Event> = c.events.iter().collect();
+    events.sort_by_key(|e| e.start);
+    let spans: Vec<(u64, u64)> = events.iter().map(|e| (e.start, e.len)).collect();
+    let mut edges = vec![(0, 0); 0];
+    let splits = match method {
+        // The firmware's timestamps are the vector's first instructions and the handler's last:
+        // nothing untraced around them to charge (the exception entry and return stay hardware).
+        Method::Firmware => {
+            let iv = attribute::from_irqs(&c.irqs, &mut causes);
+            attribute::join(&spans, &iv)
+        }
+        Method::Tracefs => {
+            let mut trace = c.trace.clone();
+            trace.sort_by_key(|r| r.at);
+            let probe = c.attribution.as_ref().map(|a| a.probe).unwrap_or(u16::MAX);
+            let iv = attribute::from_trace(&trace, &|i| c.name(i), probe, &mut causes);
+            let mut s = attribute::join(&spans, &iv);
+            edges = attribute::charge_edges(&mut s, causes.len());
+            s
+        }
+        Method::Counters => {
+            let mut ids = BTreeMap::new();
+            for (&i, (kind, name)) in &c.names {
+                ids.insert(i as u32, causes.id(name, *kind));
+            }
+            let raw: Vec<(u64, u64, u64)> = events
+                .iter()
+                .map(|e| (e.start, e.len, e.counters))
+                .collect();
+            attribute::from_counters(&raw, &|b| ids.get(&b).copied())
+        }
+        // Without attribution the events are kept whole, with no pieces (nothing is claimed).
+        Method::None => spans
+            .iter()
+            .map(|&(start, len)| attribute::Split {
+                start,
+                len,
+                pieces: vec![],
+            })
+            .collect(),
+    };
+    let window_start = c.window_ticks().map(|w| w.0).unwrap_or(0);
+    let threshold = c.window.map(|w| w.threshold).unwrap_or(0);
+    (
+        method,
+        CoreSplits {
+            core: c.core,
+            window_start,
+            splits,
+            causes,
+            edges,
+            threshold,
+        },
+    )
+}
+
+/// Working totals of one core's attribution (merged over cores for the run).
+#[derive(Default, Clone)]
+struct Tally {
+    os: Histogram,
+    hw: Histogram,
+    os_ns: u64,
+    hw_ns: u64,
+    event_ns: u64,
+    window_s: f64,
+    cores: u32,
+    /// (name, kind) -> (events, total ns, max ns).
+    causes: BTreeMap<(String, CauseKind), (u64, u64, u64)>,
+    /// (name, kind) -> (entry, exit) bound, ns (the largest over cores).
+    edges: BTreeMap<(String, CauseKind), (u64, u64)>,
+    blind_ns: u64,
+    methods: Vec<Method>,
+    notes: Vec<String>,
+}
+
+impl Tally {
+    fn merge(&mut self, o: &Tally) {
+        self.os.merge(&o.os);
+        self.hw.merge(&o.hw);
+        self.os_ns += o.os_ns;
+        self.hw_ns += o.hw_ns;
+        self.event_ns += o.event_ns;
+        self.window_s += o.window_s;
+        self.cores += o.cores;
+        for (k, v) in &o.causes {
+            let e = self.causes.entry(k.clone()).or_insert((0, 0, 0));
+            e.0 += v.0;
+            e.1 += v.1;
+            e.2 = e.2.max(v.2);
+        }
+        for (k, v) in &o.edges {
+            let e = self.edges.entry(k.clone()).or_insert((0, 0));
+            *e = (e.0.max(v.0), e.1.max(v.1));
+        }
+        self.blind_ns += o.blind_ns;
+        self.methods.extend(o.methods.iter().copied());
+        self.notes.extend(o.notes.iter().cloned());
+    }
+
+    fn figures(&self, hw_name: &str) -> Attributed {
+        let method = match self.methods.first() {
+            Some(m) if self.methods.iter().all(|x| x == m) => *m,
+            Some(_) => Method::None,
+            None => Method::None,
+        };
+        // Rates are per core: the window summed over cores.
+        let per_s = |n: f64| {
+            if self.window_s > 0.0 {
+                round6(n / self.window_s)
+            } else {
+                0.0
+            }
+        };
+        let mut notes = self.notes.clone();
+        notes.dedup();
+        if method == Method::None {
+            return Attributed {
+                attribution: method.name().into(),
+                attribution_note: notes.join("; "),
+                blind_ns: self.blind_ns,
+                ..Attributed::default()
+            };
+        }
+        let class = |h: &Histogram, ns: u64| NoiseClass {
+            events: h.count(),
+            events_per_s: per_s(h.count() as f64),
+            noise_ns_per_s: per_s(ns as f64),
+            event_ns: Tail::of(h),
+        };
+        let mut causes: Vec<CauseSummary> = self
+            .causes
+            .iter()
+            .map(|((name, kind), &(events, total, max))| CauseSummary {
+                name: name.clone(),
+                kind: kind.name().into(),
+                events,
+                events_per_s: per_s(events as f64),
+                total_ns: total,
+                max_ns: max,
+                entry_exit_ns: self
+                    .edges
+                    .get(&(name.clone(), *kind))
+                    .copied()
+                    .unwrap_or((0, 0)),
+            })
+            .collect();
+        causes.sort_by(|a, b| b.total_ns.cmp(&a.total_ns).then(a.name.cmp(&b.name)));
+        causes.push(CauseSummary {
+            name: hw_name.into(),
+            kind: CauseKind::Hw.name().into(),
+            events: self.hw.count(),
+            events_per_s: per_s(self.hw.count() as f64),
+            total_ns: self.hw_ns,
+            max_ns: self.hw.max().unwrap_or(0),
+            entry_exit_ns: (0, 0),
+        });
+        Attributed {
+            os_noise: Some(class(&self.os, self.os_ns)),
+            hw_noise: Some(class(&self.hw, self.hw_ns)),
+            causes,
+            cpu_available_pct: (self.window_s > 0.0).then(|| {
+                round6(100.0 * (1.0 - self.event_ns as f64 / 1e9 / self.window_s).max(0.0))
+            }),
+            attribution: method.name().into(),
+            attribution_note: notes.join("; "),
+            blind_ns: self.blind_ns,
+        }
+    }
+}
+
+/// Attribution totals of one core from its splits.
+fn tally(
+    c: &CoreData,
+    method: Method,
+    s: &CoreSplits,
+    hz: u64,
+    threshold_ns: u64,
+    window_s: f64,
+) -> Tally {
+    let mut t = Tally {
+        window_s,
+        cores: 1,
+        blind_ns: c.status.map(|st| ticks_to_ns(st.blind, hz)).unwrap_or(0),
+        methods: vec![method],
+        ..Tally::default()
+    };
+    if let Some(a) = &c.attribution
+        && !a.detail.is_empty()
+    {
+        t.notes.push(a.detail.to_string());
+    }
+    if let Some(a) = &c.attribution
+        && a.lost > 0
+    {
+        t.notes.push(format!(
+            "{} trace record(s) lost: events they covered may be charged to hardware",
+            a.lost
+        ));
+    }
+    if c.dropped > 0 {
+        t.notes.push(format!(
+            "{} record(s) beyond the {} kept per core were not attributed",
+            c.dropped,
+            super::MAX_RECORDS
+        ));
+    }
+    if c.reduced {
+        t.notes
+            .push("the device shipped histograms instead of events: nothing to attribute".into());
+    }
+    for (id, &(a, b)) in s.edges.iter().enumerate() {
+        if a > 0 || b > 0 {
+            let (name, kind) = s.causes.get(id);
+            t.edges.insert(
+                (name.to_string(), kind),
+                (ticks_to_ns(a, hz), ticks_to_ns(b, hz)),
+            );
+        }
+    }
+    for sp in &s.splits {
+        let len_ns = ticks_to_ns(sp.len, hz);
+        let os_ns = ticks_to_ns(sp.os(), hz).min(len_ns);
+        t.event_ns += len_ns;
+        t.os_ns += os_ns;
+        t.hw_ns += len_ns - os_ns;
+        for ep in sp.episodes(s.threshold) {
+            t.os.record(ticks_to_ns(ep.os, hz));
+            for &(id, ticks) in &ep.causes {
+                let (name, kind) = s.causes.get(id);
+                let ns = ticks_to_ns(ticks, hz);
+                let e = t
+                    .causes
+                    .entry((name.to_string(), kind))
+                    .or_insert((0, 0, 0));
+                e.0 += 1;
+                e.1 += ns;
+                e.2 = e.2.max(ns);
+            }
+        }
+        for run in sp.hw_runs() {
+            let ns = ticks_to_ns(run, hz);
+            if ns >= threshold_ns {
+                t.hw.record(ns);
+            }
+        }
+    }
+    t
+}
+
+/// The IRQ / thread split of a Linux core's wake-ups, from the probe's timer expiries in its trace.
+fn timer_split(c: &CoreData, splits: &CoreSplits, hz: u64, hw_name: &str) -> Option<TimerSplit> {
+    let mut expiries: Vec<u64> = c
+        .trace
+        .iter()
+        .filter(|r| r.kind == TraceKind::TimerExpire)
+        .map(|r| r.at)
+        .collect();
+    if expiries.is_empty() || c.wakeups.is_empty() {
+        return None;
+    }
+    expiries.sort_unstable();
+    let mut irq = Histogram::new();
+    let mut thread = Histogram::new();
+    let mut matched = 0;
+    let mut irq_of = std::collections::HashMap::new();
+    for &(deadline, latency) in &c.wakeups {
+        thread.record(ticks_to_ns(latency as u64, hz));
+        // The first expiry at or after the deadline, no later than the wake-up.
+        let i = expiries.partition_point(|&e| e < deadline);
+        if let Some(&e) = expiries.get(i)
+            && e <= deadline + latency as u64
+        {
+            let ns = ticks_to_ns(e - deadline, hz);
+            irq.record(ns);
+            irq_of.insert(deadline, ns);
+            matched += 1;
+        }
+    }
+    let start = c.window_ticks().map(|w| w.0).unwrap_or(0);
+    let mut worst: Vec<&attribute::Split> = splits.splits.iter().collect();
+    worst.sort_by(|a, b| b.len.cmp(&a.len).then(a.start.cmp(&b.start)));
+    let worst = worst
+        .into_iter()
+        .take(5)
+        .map(|s| {
+            let mut blocking: Vec<(String, u64)> = s
+                .causes()
+                .iter()
+                .map(|&(id, t)| (splits.causes.get(id).0.to_string(), ticks_to_ns(t, hz)))
+                .collect();
+            if s.hw() > 0 {
+                blocking.push((hw_name.to_string(), ticks_to_ns(s.hw(), hz)));
+            }
+            WorstWakeup {
+                latency_ns: ticks_to_ns(s.len, hz),
+                irq_ns: irq_of.get(&s.start).copied(),
+                at_ns: ticks_to_ns(s.start.saturating_sub(start), hz),
+                blocking,
+            }
+        })
+        .collect();
+    Some(TimerSplit {
+        matched,
+        irq_ns: Tail::of(&irq),
+        thread_ns: Tail::of(&thread),
+        worst,
+    })
+}
+
+/// Whether a cause is the tick: the firmware's injected tick, or the kernel's timer interrupt.
+pub fn is_tick_cause(name: &str, kind: CauseKind) -> bool {
+    kind == CauseKind::Irq && (name.starts_with("injected tick") || name == "arch_timer")
+}
+
+fn quantiles_or_none(h: &Histogram) -> Option<Quantiles> {
+    (h.count() > 0).then(|| h.quantiles())
+}
+
+/// Arch-timer interrupts in a Linux core's trace within its window, minus those that woke the
+/// probe (its own timer, in timer mode). `None` without a trace.
+fn traced_timer_irqs(c: &CoreData) -> Option<u64> {
+    let a = c.attribution.as_ref()?;
+    if a.method != Method::Tracefs {
+        return None;
+    }
+    let (start, end) = c.window_ticks()?;
+    let timer: Vec<u16> = c
+        .names
+        .iter()
+        .filter(|(_, (k, n))| *k == CauseKind::Irq && n == "arch_timer")
+        .map(|(&i, _)| i)
+        .collect();
+    let mut trace = c.trace.clone();
+    trace.sort_by_key(|r| r.at);
+    let mut n = 0u64;
+    let mut in_timer = false;
+    let mut woke_probe = false;
+    for r in trace.iter().filter(|r| r.at >= start && r.at <= end) {
+        match r.kind {
+            TraceKind::IrqEntry if timer.contains(&r.name) => {
+                in_timer = true;
+                woke_probe = false;
+            }
+            TraceKind::TimerExpire if in_timer => woke_probe = true,
+            TraceKind::IrqExit if in_timer && timer.contains(&r.name) => {
+                in_timer = false;
+                if !woke_probe {
+                    n += 1;
+                }
+            }
+            _ => {}
+        }
+    }
+    Some(n)
+}
+
+/// Computes the figures of a run.
+pub fn summarize(a: &Analysis, label: &str, emulation: &str, frames_lost: u64) -> Summary {
+    summarize_with(a, label, emulation, frames_lost).0
+}
+
+/// Computes the figures of a run and returns each core's splits (for plots) with them.
+pub fn summarize_with(
+    a: &Analysis,
+    label: &str,
+    emulation: &str,
+    frames_lost: u64,
+) -> (Summary, Vec<CoreSplits>) {
+    let hz = a.hz();
+    let h = a.header.as_ref();
+    let cfg = h.map(|h| h.config).unwrap_or_default();
+    let source_kind = h.map(|h| h.source).unwrap_or(Source::Firmware);
+    let threshold_ns = a.threshold_ns();
+    let hw_name = hw_cause_name(emulation);
+    let mut merged = Accumulator::new(threshold_ns);
+    let mut cycles = Histogram::new();
+    let mut entry_cycles = Histogram::new();
+    let mut cores = Vec::new();
+    let mut all_splits = Vec::new();
+    let mut run_tally = Tally::default();
+    let mut duration_s: f64 = 0.0;
+    let mut ticks_taken = 0;
+    let mut tick_durations = Vec::new();
+    let mut tick_os = Vec::new();
+    let mut overheads = Vec::new();
+    let mut entries = Vec::new();
+    let mut iterations = 0u64;
+    let mut traced_timer: Option<u64> = None;
+    for c in a.cores.values() {
+        merged.merge(&c.acc);
+        cycles.merge(&c.cycles);
+        entry_cycles.merge(&c.entry_cycles);
+        let window = c.window_s(hz);
+        duration_s = duration_s.max(window);
+        let status = c.status.unwrap_or_default();
+        ticks_taken += status.ticks;
+        if cfg.mode == tickscope_core::Mode::Noise {
+            iterations += status.samples;
+        }
+        let (method, splits) = split_core(c, source_kind);
+        let t = tally(c, method, &splits, hz, threshold_ns, window);
+        run_tally.merge(&t);
+        // The tick's episodes: those a tick cause ran in. Their extent is what the loop lost to
+        // the tick (the episode with the short hardware time around it, not another vCPU's slice).
+        for sp in &splits.splits {
+            for ep in sp.episodes(splits.threshold) {
+                let tick = ep.causes.iter().any(|&(id, _)| {
+                    let (n, k) = splits.causes.get(id);
+                    is_tick_cause(n, k)
+                });
+                if tick {
+                    let extent = ticks_to_ns(ep.extent, hz);
+                    tick_durations.push(extent);
+                    tick_os.push(ticks_to_ns(ep.os, hz).min(extent));
+                    if let Some(inj) = cfg.inject {
+                        overheads.push(extent.saturating_sub(inj.duration_ns));
+                    }
+                }
+            }
+        }
+        for s in c.irqs.iter().filter(|s| s.late != u32::MAX) {
+            entries.push(ticks_to_ns(s.late as u64, hz));
+        }
+        if let Some(n) = traced_timer_irqs(c) {
+            *traced_timer.get_or_insert(0) += n;
+        }
+        let events = c.acc.event_count();
+        let timer_latency = (cfg.mode == tickscope_core::Mode::Timer)
+            .then(|| timer_split(c, &splits, hz, hw_name))
+            .flatten();
+        cores.push(CoreSummary {
+            core: c.core,
+            samples: status.samples.max(c.acc.values.count()),
+            lost: status.lost,
+            events,
+            events_per_s: if window > 0.0 {
+                round6(events as f64 / window)
+            } else {
+                0.0
+            },
+            latency_ns: c.acc.value_quantiles(),
+            event_ns: c.acc.event_quantiles(),
+            latency_cycles: quantiles_or_none(&c.cycles),
+            per_second: c.acc.per_second.counts().to_vec(),
+            worst: c.acc.worst.sorted().to_vec(),
+            ticks: status.ticks,
+            overruns: status.overruns,
+            spurious_irqs: status.foreign_irqs,
+            ghost_irqs: status.ghosts,
+            clamped: c.clamped,
+            reduced: c.reduced,
+            timer_latency,
+            attributed: t.figures(hw_name),
+        });
+        all_splits.push(splits);
+    }
+    let n_cores = cores.len().max(1) as f64;
+    let events = merged.event_count();
+    let events_per_s = if duration_s > 0.0 {
+        cores.iter().map(|c| c.events_per_s).sum::<f64>() / n_cores
+    } else {
+        0.0
+    };
+    let source = match source_kind {
+        Source::LinuxProbe => "linux",
+        Source::Firmware => "firmware",
+    };
+    let mut interrupts_per_s = BTreeMap::new();
+    let mut proc_timer: Option<f64> = None;
+    for i in &a.interrupts {
+        let secs = i.interval_ns as f64 / 1e9;
+        if secs <= 0.0 {
+            continue;
+        }
+        let mut timer = 0.0;
+        for (name, n) in &i.sources {
+            let rate = *n as f64 / secs;
+            *interrupts_per_s.entry(name.to_string()).or_insert(0.0) +=
+                rate / a.interrupts.len() as f64;
+            if name.contains("arch_timer") || name.starts_with("LOC") {
+                timer += rate;
+            }
+        }
+        *proc_timer.get_or_insert(0.0) += timer / a.interrupts.len() as f64;
+    }
+    let samples: u64 = cores.iter().map(|c| c.samples).sum();
+    let timer_irqs_per_s = if source == "firmware" {
+        // Bare metal: the only timer interrupts on a measured core besides the measurement's
+        // own wake-ups are the injected tick's.
+        (duration_s > 0.0 && cfg.mode != tickscope_core::Mode::Boot)
+            .then(|| ticks_taken as f64 / duration_s / n_cores)
+    } else if let Some(n) = traced_timer {
+        (duration_s > 0.0).then(|| n as f64 / duration_s / n_cores)
+    } else if cfg.mode == tickscope_core::Mode::Timer {
+        // /proc/interrupts counts the probe's own wake-ups too: take them out.
+        proc_timer.map(|r| (r - samples as f64 / duration_s.max(1e-9) / n_cores).max(0.0))
+    } else {
+        proc_timer
+    };
+    let tick_events = tick_durations.len();
+    let attributed = run_tally.figures(hw_name);
+    let has_attribution = attributed.os_noise.is_some();
+    let tick_events_per_s = (duration_s > 0.0 && has_attribution)
+        .then(|| round6(tick_events as f64 / duration_s / n_cores));
+    let summary = Summary {
+        label: label.to_string(),
+        source: source.into(),
+        mode: cfg.mode.name().into(),
+        emulation: emulation.into(),
+        board: h.map(|h| h.board.to_string()).unwrap_or_default(),
+        el: h.map(|h| h.el).unwrap_or(0),
+        gic: h.map(|h| h.gic).unwrap_or(0),
+        counter_hz: hz,
+        duration_s: round6(duration_s),
+        threshold_ns: cfg.threshold_ns,
+        measured_cores: a.cores.keys().copied().collect(),
+        samples,
+        lost: cores.iter().map(|c| c.lost).sum(),
+        events,
+        events_per_s: round6(events_per_s),
+        latency_ns: merged.value_quantiles(),
+        event_ns: merged.event_quantiles(),
+        loop_ns_per_iteration: (iterations > 0 && duration_s > 0.0)
+            .then(|| round6(duration_s * n_cores * 1e9 / iterations as f64)),
+        // On hardware the cycle counter stops in WFI (where a timer-mode core waits) and follows
+        // frequency scaling: a deadline-to-vector cycle count is not a latency there.
+        latency_cycles: if matches!(emulation, "icount" | "tcg") {
+            quantiles_or_none(&cycles)
+        } else {
+            None
+        },
+        entry_cycles: quantiles_or_none(&entry_cycles),
+        cycles_note: if !matches!(emulation, "icount" | "tcg") && cycles.count() > 0 {
+            "cycle latencies not reported on hardware: PMCCNTR stops in WFI and follows frequency scaling".into()
+        } else {
+            String::new()
+        },
+        tick_cost_ns: median(&mut tick_durations),
+        tick_os_ns: median(&mut tick_os),
+        tick_events_per_s,
+        irq_overhead_ns: median(&mut overheads),
+        inject: cfg.inject.map(|t| TickSummary {
+            hz: t.hz,
+            duration_ns: t.duration_ns,
+            taken: ticks_taken,
+            matched_events: tick_events as u64,
+            entry_ns: median(&mut entries),
+        }),
+        timer_irqs_per_s: timer_irqs_per_s.map(round6),
+        interrupts_per_s: interrupts_per_s
+            .into_iter()
+            .map(|(k, v)| (k, round6(v)))
+            .collect(),
+        attributed,
+        cores,
+        frames_lost,
+        partial: None,
+    };
+    (summary, all_splits)
+}
+
+/// Rounds to 6 decimals so JSON output is stable and readable.
+pub fn round6(v: f64) -> f64 {
+    (v * 1e6).round() / 1e6
+}

@@ -1,0 +1,78 @@
+//! `tickscope capture --serial DEV --baud B`: records a run from a board's UART (the firmware
+//! built with a default configuration, see boards/README.md) until the end-of-run trailer, and
+//! makes a run directory of every byte that arrived.
+
+use std::path::PathBuf;
+use std::time::Duration;
+
+use anyhow::Result;
+use serde::Serialize;
+
+use super::options::OutArgs;
+use crate::guest::serial;
+use crate::machine::Emulation;
+use crate::pipeline::{self, Request};
+use crate::{fail, status};
+
+/// `tickscope capture` options.
+#[derive(clap::Args, Debug)]
+#[command(after_help = "Examples:
+  tickscope capture --serial /dev/ttyUSB0 --baud 115200 --label enzian-bare
+  tickscope capture --serial /dev/ttyUSB0 --baud 921600 --timeout 120 --json")]
+pub struct Args {
+    /// Serial device (or a pseudo-terminal).
+    #[arg(long)]
+    serial: PathBuf,
+    /// Baud rate.
+    #[arg(long, default_value_t = 115_200)]
+    baud: u32,
+    /// Stop after this many seconds without the end-of-run trailer.
+    #[arg(long, default_value_t = 600)]
+    timeout: u64,
+    /// Firmware ELF for defmt logs.
+    #[arg(long)]
+    elf: Option<PathBuf>,
+    /// `hardware` (default), or `tcg`/`icount` when capturing an emulator's UART.
+    #[arg(long, default_value = "hardware")]
+    emulation: String,
+    #[command(flatten)]
+    out: OutArgs,
+}
+
+#[derive(Serialize)]
+struct Extra {
+    bytes: u64,
+    frames_ok: u64,
+    trailer: bool,
+}
+
+/// Runs `capture`.
+pub fn run(a: Args) -> Result<u8> {
+    let emulation = Emulation::parse(&a.emulation)
+        .filter(|e| *e != Emulation::Unknown)
+        .ok_or_else(|| {
+            fail(
+                status::CONFIG,
+                "--emulation must be hardware, tcg or icount",
+            )
+        })?;
+    let req = Request::Serial(serial::Request {
+        port: a.serial.clone(),
+        baud: a.baud,
+        timeout: Duration::from_secs(a.timeout),
+        elf: a.elf.clone(),
+        emulation,
+        quiet: a.out.json,
+    });
+    let run = pipeline::run(&req, &a.out.output("capture"))?;
+    if !a.out.json {
+        print!("{}", run.record.console);
+    }
+    let extra = Extra {
+        bytes: run.record.link.link.bytes,
+        frames_ok: run.record.link.link.frames_ok,
+        trailer: run.analysis.trailer.is_some(),
+    };
+    super::print_run(&run, a.out.json, extra)?;
+    Ok(run.status())
+}

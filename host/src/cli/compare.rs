@@ -1,0 +1,150 @@
+//! `tickscope compare`: bare metal, generic Linux and tickless Linux on the same QEMU machine with
+//! the same measurement, into one results directory with the overlaid report; the table leads
+//! with each run's OS noise and shows the hardware/emulator noise beside it.
+
+use std::path::PathBuf;
+
+use anyhow::Result;
+use serde::Serialize;
+
+use super::options::{KernelArgs, MachineArgs, WindowArgs, duration};
+use super::print_json;
+use crate::analysis::summary::Summary;
+use crate::compare::{self, Settings, Wall};
+use crate::kernel::KernelMode;
+use crate::record::Policy;
+
+/// `tickscope compare` options.
+#[derive(clap::Args, Debug)]
+#[command(after_help = "Examples:
+  tickscope compare                          # icount, 5 s per run, noise mode, CPU 3 of 4
+  tickscope compare --duration 2s --json
+  tickscope compare --tcg --mode timer --period 1ms
+  tickscope compare --kernel ./Image --smp 8 --core 7")]
+pub struct Args {
+    #[command(flatten)]
+    machine: MachineArgs,
+    #[command(flatten)]
+    window: WindowArgs,
+    /// Measurement window of each run.
+    #[arg(long, default_value = "5s", value_parser = duration)]
+    duration: u64,
+    #[command(flatten)]
+    kernel: KernelArgs,
+    /// Results directory (default: results/runs/<time>-compare).
+    #[arg(long)]
+    out: Option<PathBuf>,
+    /// Print one JSON object.
+    #[arg(long)]
+    json: bool,
+    /// Accept lost frames or samples.
+    #[arg(long)]
+    allow_loss: bool,
+}
+
+#[derive(Serialize)]
+struct RunRow<'a> {
+    #[serde(flatten)]
+    summary: &'a Summary,
+    kernel: Option<String>,
+    kernel_package: Option<String>,
+    kernel_cmdline: Option<String>,
+    status: u8,
+    problems: &'a [String],
+    run_dir: String,
+}
+
+#[derive(Serialize)]
+struct CompareJson<'a> {
+    runs: Vec<RunRow<'a>>,
+    report: String,
+    run_dir: String,
+    wall: Wall,
+    status: u8,
+}
+
+/// Runs `compare`.
+pub fn run(a: Args) -> Result<u8> {
+    // The comparison runs under -icount unless --tcg: deterministic figures by default.
+    let machine = a.machine.spec(true)?;
+    let cpu = a.window.linux_cpu(machine.smp)?;
+    let settings = Settings {
+        el: a.machine.el,
+        mode: a.window.mode.mode(),
+        cpu,
+        duration_ns: a.duration,
+        period_ns: a.window.period,
+        threshold_ns: a.window.threshold,
+        kernel: a.kernel.source(),
+        kernels: vec![KernelMode::Generic, KernelMode::Tickless],
+        attribution: a.kernel.attribution,
+        settle_ns: a.kernel.settle,
+        timeout: a.machine.timeout(),
+        quiet: a.json,
+        machine,
+    };
+    let m = &settings.machine;
+    if !a.json {
+        eprintln!(
+            "tickscope: comparing bare metal, generic and tickless Linux on {} ({} cores, GICv{}, EL{}, {}), CPU {cpu}, {} mode, {} s each",
+            m.board,
+            m.smp,
+            m.gic,
+            settings.el,
+            m.emulation().name(),
+            settings.mode.name(),
+            a.duration as f64 / 1e9
+        );
+    }
+    let plan = compare::plan(
+        &settings,
+        a.out.clone(),
+        Policy {
+            allow_loss: a.allow_loss,
+        },
+    );
+    let c = compare::run(&plan)?;
+    if a.json {
+        print_json(&CompareJson {
+            runs: c
+                .runs
+                .iter()
+                .map(|r| RunRow {
+                    summary: &r.record.summary,
+                    kernel: r.record.info.kernel.clone(),
+                    kernel_package: r.record.info.kernel_package.clone(),
+                    kernel_cmdline: r.record.info.kernel_cmdline.clone(),
+                    status: r.status(),
+                    problems: &r.record.info.problems,
+                    run_dir: r.dir.path.display().to_string(),
+                })
+                .collect(),
+            report: c.report.display().to_string(),
+            run_dir: c.dir.display().to_string(),
+            wall: c.wall.clone(),
+            status: c.status,
+        })?;
+    } else {
+        let summaries: Vec<&Summary> = c.runs.iter().map(|r| &r.record.summary).collect();
+        println!();
+        print!("{}", crate::render::table(&summaries));
+        for r in &c.runs {
+            if let (Some(k), Some(p)) = (&r.record.info.kernel, &r.record.info.kernel_package) {
+                println!("  {}: kernel {k} ({p})", r.record.info.label);
+            }
+        }
+        println!(
+            "(OS = time the measured CPU's OS ran inside each event; HW = the rest: {} time; see the report)",
+            crate::analysis::summary::hw_cause_name(m.emulation().name())
+        );
+        println!(
+            "wall time: {:.1} s (build {:.1} s, Linux boot {:.1} s, measurement {:.1} s)",
+            c.wall.total_s, c.wall.build_s, c.wall.linux_boot_s, c.wall.measure_s
+        );
+        println!("report: {}", c.report.display());
+    }
+    for r in &c.runs {
+        super::print_problems(r);
+    }
+    Ok(c.status)
+}

@@ -1,0 +1,172 @@
+//! The command line: one module per subcommand, each parsing its options into requests for the
+//! library and printing what comes back. Commands share option groups (`options`) and never
+//! call one another.
+
+pub mod baseline;
+pub mod bench;
+pub mod boot;
+pub mod capture;
+pub mod check;
+pub mod compare;
+pub mod decode;
+pub mod doctor;
+pub mod image;
+pub mod import;
+pub mod linux;
+pub mod measure;
+pub mod options;
+#[cfg(feature = "probe-rs")]
+pub mod probe_run;
+pub mod report;
+
+use std::process::ExitCode;
+
+use anyhow::Result;
+use clap::{Parser, Subcommand};
+use serde::Serialize;
+
+use crate::pipeline::Run;
+use crate::{Fail, status};
+
+const AFTER_HELP: &str = "\
+Examples:
+  tickscope compare                                  # bare metal vs generic vs tickless Linux
+  tickscope boot --el 2 --gic 3 --smp 8 --json       # bring up 8 cores at EL2 with GICv3
+  tickscope measure --mode noise --inject-tick 250:10us --icount --duration 2s
+  tickscope measure --mode timer --period 1ms --duration 5s --json
+  tickscope report results/runs/*                    # plots + report.md/html of several runs
+  tickscope check --baseline results/baselines/qemu-icount-noise-tick250.json DIR
+  tickscope doctor                                   # what a run needs, and how to get it
+
+Exit codes: 0 ok, 1 failure (lost data, regression, check failed, partial run), 2 bad
+configuration, 3 device fault, 4 device panic, 5 measured core timed out, 124 guest hung or
+emulator crashed, 127 a needed tool is missing, 130 interrupted (what arrived is kept).";
+
+/// Measure OS noise and timer-interrupt latency on aarch64, from bare metal to Linux.
+#[derive(Parser)]
+#[command(name = "tickscope", version, about, after_help = AFTER_HELP)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Boot the firmware on every core and report (cores online, EL, GIC, NEON).
+    Boot(boot::Args),
+    /// Run a bare-metal measurement (timer latency or noise) and save a run directory.
+    Measure(measure::Args),
+    /// Boot Linux (generic or tickless) in QEMU and measure with the Linux probe.
+    Linux(linux::Args),
+    /// Bare metal vs generic vs tickless Linux on the same machine: the main job.
+    Compare(compare::Args),
+    /// Capture a run from a serial port (a board running the firmware).
+    Capture(capture::Args),
+    /// Decode a capture file (raw wire bytes) and print what it holds.
+    Decode(decode::Args),
+    /// Make a run directory from a probe output file copied back from a board.
+    Import(import::Args),
+    /// Write report.md, report.html and plots for one or more run directories.
+    Report(report::Args),
+    /// Compare a run with a baseline; exit 1 if a metric moved out of bounds.
+    Check(check::Args),
+    /// Make a baseline file from a run directory.
+    Baseline(baseline::Args),
+    /// Firmware image size and static RAM use; writes the raw .bin for boot loaders.
+    Image(image::Args),
+    /// Print every speed and size figure (benchmarks).
+    Bench(bench::Args),
+    /// Check what a run needs (toolchain, targets, QEMU, kernel, tracefs) and say how to fix it.
+    Doctor(doctor::Args),
+    /// Load and run the firmware on a board behind a debug probe (feature `probe-rs`).
+    #[cfg(feature = "probe-rs")]
+    ProbeRun(probe_run::Args),
+}
+
+/// Parses the command line, runs the command, and maps the result to the exit status.
+pub fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let result = match cli.command {
+        Command::Boot(a) => boot::run(a),
+        Command::Measure(a) => measure::run(a),
+        Command::Linux(a) => linux::run(a),
+        Command::Compare(a) => compare::run(a),
+        Command::Capture(a) => capture::run(a),
+        Command::Decode(a) => decode::run(a),
+        Command::Import(a) => import::run(a),
+        Command::Report(a) => report::run(a),
+        Command::Check(a) => check::run(a),
+        Command::Baseline(a) => baseline::run(a),
+        Command::Image(a) => image::run(a),
+        Command::Bench(a) => bench::run(a),
+        Command::Doctor(a) => doctor::run(a),
+        #[cfg(feature = "probe-rs")]
+        Command::ProbeRun(a) => probe_run::run(a),
+    };
+    match result {
+        Ok(code) => ExitCode::from(code),
+        Err(e) => {
+            let status = e
+                .downcast_ref::<Fail>()
+                .map(|f| f.status)
+                .unwrap_or(status::FAILURE);
+            eprintln!("tickscope: error: {e:#}");
+            ExitCode::from(status)
+        }
+    }
+}
+
+/// Prints one JSON object on stdout.
+pub fn print_json<T: Serialize>(value: &T) -> Result<()> {
+    println!("{}", serde_json::to_string_pretty(value)?);
+    Ok(())
+}
+
+/// `--json` of a single run: its summary, with the status and where it was saved.
+#[derive(Serialize)]
+pub struct RunJson<'a, E: Serialize> {
+    #[serde(flatten)]
+    summary: &'a crate::analysis::summary::Summary,
+    #[serde(flatten)]
+    extra: E,
+    status: u8,
+    problems: &'a [String],
+    run_dir: String,
+}
+
+/// Prints a finished run: one JSON object (with `extra` fields), or the table; problems go to
+/// stderr either way.
+pub fn print_run<E: Serialize>(run: &Run, json: bool, extra: E) -> Result<()> {
+    let r = &run.record;
+    if json {
+        print_json(&RunJson {
+            summary: &r.summary,
+            extra,
+            status: r.status(),
+            problems: &r.info.problems,
+            run_dir: run.dir.path.display().to_string(),
+        })?;
+    } else {
+        print!("{}", crate::render::table(&[&r.summary]));
+        println!("run directory: {}", run.dir.path.display());
+    }
+    print_problems(run);
+    Ok(())
+}
+
+/// Prints a run's problems (and a partial run's coverage) on stderr.
+pub fn print_problems(run: &Run) {
+    let r = &run.record;
+    if let Some(p) = &r.summary.partial {
+        eprintln!(
+            "tickscope: {}: partial run, the figures cover {:.3} s of the {:.3} s window (run directory: {})",
+            r.info.label,
+            p.covered_s,
+            p.window_s,
+            run.dir.path.display()
+        );
+    }
+    for p in &r.info.problems {
+        eprintln!("tickscope: {}: {p}", r.info.label);
+    }
+}

@@ -1,0 +1,349 @@
+//! Option groups several commands share, so a flag is spelled and means the same everywhere:
+//! the machine (`--board --el --gic --smp --cpu`), emulation (`--icount` / `--tcg`), what to
+//! measure (`--mode --core --duration ...`), the kernel (`--kernel --kernel-version
+//! --attribution`) and the output (`--out --label --json --allow-loss`).
+
+use std::path::PathBuf;
+use std::time::Duration;
+
+use anyhow::Result;
+use clap::{Args, ValueEnum};
+use tickscope_core::config::{
+    Config, Drain, InjectTick, Mode, Reduce, TimerChoice, Transport, cores_in, parse_core_list,
+};
+use tickscope_core::units::parse_duration;
+
+use crate::guest::linux::{AttributionChoice, KernelSource};
+use crate::machine::MachineSpec;
+use crate::pipeline::Output;
+use crate::record::Policy;
+use crate::{fail, status, workspace};
+
+/// The QEMU machine: the same flags for bare metal and Linux.
+#[derive(Args, Debug, Clone)]
+pub struct MachineArgs {
+    /// Board description (boards/<NAME>.toml).
+    #[arg(long, default_value = "qemu-virt")]
+    pub board: String,
+    /// Exception level to run at: 1 (plain virt) or 2 (virtualization=on).
+    #[arg(long, default_value_t = 1)]
+    pub el: u8,
+    /// Exception level QEMU enters the image at (default: --el). `--entry-el 2 --el 1` tests the
+    /// firmware's drop from EL2 to EL1.
+    #[arg(long)]
+    pub entry_el: Option<u8>,
+    /// GIC version: 2 (QEMU's default, at most 8 cores) or 3.
+    #[arg(long, default_value_t = 2)]
+    pub gic: u8,
+    /// Number of cores.
+    #[arg(long, default_value_t = 4)]
+    pub smp: u16,
+    /// QEMU CPU model (default: the board's, cortex-a72).
+    #[arg(long)]
+    pub cpu: Option<String>,
+    /// Deterministic emulation (-icount shift=0,align=off,sleep=off): one instruction per
+    /// virtual nanosecond; figures repeat exactly.
+    #[arg(long, conflicts_with = "tcg")]
+    pub icount: bool,
+    /// Plain TCG emulation: virtual time follows the host clock, figures include host noise.
+    #[arg(long)]
+    pub tcg: bool,
+    /// Give up on the guest after this many seconds (default: from the run length).
+    #[arg(long)]
+    pub timeout: Option<u64>,
+}
+
+impl MachineArgs {
+    /// The machine spec, validated; `icount_default` is the command's default emulation.
+    pub fn spec(&self, icount_default: bool) -> Result<MachineSpec> {
+        let board = workspace::board(&self.board)?;
+        let entry = self.entry_el.unwrap_or(self.el);
+        if self.el > entry {
+            return Err(fail(
+                status::CONFIG,
+                format!(
+                    "--el {} is above the entry level --entry-el {entry}: the firmware can only drop",
+                    self.el
+                ),
+            ));
+        }
+        let icount = if self.icount {
+            true
+        } else if self.tcg {
+            false
+        } else {
+            icount_default
+        };
+        MachineSpec::new(
+            &board,
+            entry,
+            self.gic,
+            self.smp,
+            self.cpu.as_deref(),
+            icount,
+        )
+    }
+
+    /// The wall-clock limit.
+    pub fn timeout(&self) -> Option<Duration> {
+        self.timeout.map(Duration::from_secs)
+    }
+}
+
+/// Measurement modes on the command line.
+#[derive(ValueEnum, Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ModeArg {
+    /// Timer-interrupt wake-up latency.
+    Timer,
+    /// Counter-gap noise.
+    Noise,
+}
+
+impl ModeArg {
+    /// The core crate's mode.
+    pub fn mode(self) -> Mode {
+        match self {
+            ModeArg::Timer => Mode::Timer,
+            ModeArg::Noise => Mode::Noise,
+        }
+    }
+}
+
+/// Transports on the command line.
+#[derive(ValueEnum, Debug, Clone, Copy, PartialEq, Eq)]
+pub enum TransportArg {
+    /// ARM semihosting (QEMU).
+    Semihosting,
+    /// The PL011 UART.
+    Uart,
+}
+
+impl TransportArg {
+    /// The core crate's transport.
+    pub fn transport(self) -> Transport {
+        match self {
+            TransportArg::Semihosting => Transport::Semihosting,
+            TransportArg::Uart => Transport::Uart,
+        }
+    }
+}
+
+/// Timers on the command line.
+#[derive(ValueEnum, Debug, Clone, Copy, PartialEq, Eq)]
+pub enum TimerArg {
+    /// Virtual timer at EL1, hyp timer at EL2.
+    Auto,
+    /// EL1 virtual timer.
+    Virt,
+    /// EL1 physical timer.
+    Phys,
+    /// EL2 physical timer.
+    Hyp,
+}
+
+/// What to measure, on bare metal and Linux alike.
+#[derive(Args, Debug, Clone)]
+pub struct WindowArgs {
+    /// Measurement mode.
+    #[arg(long, value_enum, default_value = "noise")]
+    pub mode: ModeArg,
+    /// Measured core(s), e.g. `3` or `2,3` (default: the last core). On bare metal core 0 does
+    /// the I/O; the Linux probe measures one CPU.
+    #[arg(long)]
+    pub core: Option<String>,
+    /// Timer period in `timer` mode (`1ms`, `100us`).
+    #[arg(long, default_value = "1ms", value_parser = duration)]
+    pub period: u64,
+    /// Event threshold: gaps (noise) or latencies (timer) above it are events.
+    #[arg(long, default_value = "1us", value_parser = duration)]
+    pub threshold: u64,
+}
+
+impl WindowArgs {
+    /// The measured cores as a mask (0: the default, the last core).
+    pub fn cores(&self) -> Result<u64> {
+        match &self.core {
+            Some(c) => {
+                parse_core_list(c).map_err(|e| fail(status::CONFIG, format!("--core {c}: {e}")))
+            }
+            None => Ok(0),
+        }
+    }
+
+    /// The one measured CPU of a Linux run (default: the last of `cpus`).
+    pub fn linux_cpu(&self, cpus: u16) -> Result<usize> {
+        let list: Vec<u16> = cores_in(self.cores()?).collect();
+        match list.as_slice() {
+            [] => Ok(cpus.saturating_sub(1) as usize),
+            [c] => Ok(*c as usize),
+            _ => Err(fail(
+                status::CONFIG,
+                "the Linux probe measures one CPU at a time: give --core one CPU",
+            )),
+        }
+    }
+}
+
+/// The firmware's own settings.
+#[derive(Args, Debug, Clone)]
+pub struct FirmwareArgs {
+    /// Synthetic kernel tick on the measured core: `HZ:DURATION`, e.g. `250:10us`.
+    #[arg(long, value_parser = inject)]
+    pub inject_tick: Option<InjectTick>,
+    /// Timer used by `timer` mode.
+    #[arg(long, value_enum, default_value = "auto")]
+    pub timer: TimerArg,
+    /// Memory/cache load on the other cores during the measurement.
+    #[arg(long)]
+    pub interference: bool,
+    /// How results leave the firmware.
+    #[arg(long, value_enum, default_value = "semihosting")]
+    pub transport: TransportArg,
+    /// Ship histograms instead of raw samples (`auto` decides from the link speed).
+    #[arg(long, value_enum, default_value = "auto")]
+    pub reduce: ReduceArg,
+    /// UART baud rate assumed when deciding whether to reduce.
+    #[arg(long, default_value_t = 115_200)]
+    pub baud: u32,
+    /// When core 0 drains the rings: during the window (`live`) or after (`after`, keeps it in
+    /// WFI; the default under --icount).
+    #[arg(long, value_enum, default_value = "auto")]
+    pub drain: DrainArg,
+}
+
+/// Reduction choices.
+#[derive(ValueEnum, Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ReduceArg {
+    /// Decide from the link speed.
+    Auto,
+    /// Always raw samples.
+    Raw,
+    /// Always histograms.
+    Histogram,
+}
+
+/// Drain choices.
+#[derive(ValueEnum, Debug, Clone, Copy, PartialEq, Eq)]
+pub enum DrainArg {
+    /// `after` under icount, `live` otherwise.
+    Auto,
+    /// During the window.
+    Live,
+    /// After the window.
+    After,
+}
+
+/// Parses a duration with units for clap.
+pub fn duration(s: &str) -> Result<u64, String> {
+    parse_duration(s).map_err(|e| format!("`{s}`: {e}"))
+}
+
+fn inject(s: &str) -> Result<InjectTick, String> {
+    InjectTick::parse(s).map_err(|e| format!("`{s}`: {e}"))
+}
+
+/// The firmware configuration for these settings on `machine`.
+pub fn firmware_config(
+    machine: &MachineArgs,
+    spec: &MachineSpec,
+    w: &WindowArgs,
+    duration_ns: u64,
+    f: &FirmwareArgs,
+) -> Result<Config> {
+    Ok(Config {
+        mode: w.mode.mode(),
+        el: machine.el,
+        smp: machine.smp,
+        gic: machine.gic,
+        cores: w.cores()?,
+        duration_ns,
+        period_ns: w.period,
+        threshold_ns: w.threshold,
+        inject: f.inject_tick,
+        timer: match f.timer {
+            TimerArg::Auto => TimerChoice::Auto,
+            TimerArg::Virt => TimerChoice::Virtual,
+            TimerArg::Phys => TimerChoice::Physical,
+            TimerArg::Hyp => TimerChoice::Hyp,
+        },
+        transport: f.transport.transport(),
+        fault: Default::default(),
+        interference: f.interference,
+        drain: match f.drain {
+            DrainArg::Auto => Drain::Auto,
+            DrainArg::Live => Drain::Live,
+            DrainArg::After => Drain::After,
+        },
+        reduce: match f.reduce {
+            ReduceArg::Auto => Reduce::Auto,
+            ReduceArg::Raw => Reduce::Raw,
+            ReduceArg::Histogram => Reduce::Histogram,
+        },
+        baud: f.baud,
+        icount: spec.icount,
+    })
+}
+
+/// The kernel and how the probe attributes noise.
+#[derive(Args, Debug, Clone)]
+pub struct KernelArgs {
+    /// An arm64 kernel Image (default: Debian's, fetched with apt into tickscope's cache).
+    #[arg(long)]
+    pub kernel: Option<PathBuf>,
+    /// Pin the fetched kernel to this release, e.g. `6.1.0-56` (default: the cached one, else
+    /// the archive's current).
+    #[arg(long, conflicts_with = "kernel")]
+    pub kernel_version: Option<String>,
+    /// How the probe attributes noise to its causes.
+    #[arg(long, value_enum, default_value = "auto")]
+    pub attribution: AttributionChoice,
+    /// Time the probe waits after boot before measuring (boot activity settles).
+    #[arg(long, default_value = "1s", value_parser = duration)]
+    pub settle: u64,
+}
+
+impl KernelArgs {
+    /// Where the kernel comes from.
+    pub fn source(&self) -> KernelSource {
+        match &self.kernel {
+            Some(p) => KernelSource::Path(p.clone()),
+            None => KernelSource::Debian {
+                version: self.kernel_version.clone(),
+            },
+        }
+    }
+}
+
+/// Output options.
+#[derive(Args, Debug, Clone)]
+pub struct OutArgs {
+    /// Run directory (default: results/runs/<time>-<label>).
+    #[arg(long)]
+    pub out: Option<PathBuf>,
+    /// Label of the run in reports.
+    #[arg(long)]
+    pub label: Option<String>,
+    /// Print one JSON object on stdout instead of tables.
+    #[arg(long)]
+    pub json: bool,
+    /// Accept lost frames or samples (exit 0 anyway, still reported).
+    #[arg(long)]
+    pub allow_loss: bool,
+}
+
+impl OutArgs {
+    /// The pipeline's output settings with `label` as the default label.
+    pub fn output(&self, default_label: &str) -> Output {
+        Output {
+            label: self
+                .label
+                .clone()
+                .unwrap_or_else(|| default_label.to_string()),
+            out: self.out.clone(),
+            policy: Policy {
+                allow_loss: self.allow_loss,
+            },
+            plots: true,
+        }
+    }
+}

@@ -1,0 +1,173 @@
+//! The firmware under QEMU: validate the configuration against the machine, build the image for
+//! the board, launch QEMU in a private directory (semihosting files and the UART land there,
+//! not in the run directory), and hand back what it wrote.
+
+use std::time::Duration;
+
+use anyhow::{Context, Result};
+use tickscope_core::config::{Config, Mode, Platform, Transport};
+
+use super::{Capture, End, Expect};
+use crate::machine::{Facts, MachineSpec};
+use crate::progress::Progress;
+use crate::qemu::{self, Launch, Serial};
+use crate::{deps, fail, firmware, status};
+
+/// A bare-metal run.
+#[derive(Debug, Clone)]
+pub struct Request {
+    /// Machine.
+    pub machine: MachineSpec,
+    /// Firmware configuration.
+    pub config: Config,
+    /// Wall-clock limit (default: from the run length).
+    pub timeout: Option<Duration>,
+    /// No progress display.
+    pub quiet: bool,
+}
+
+impl Request {
+    /// Refuses a configuration the machine cannot run, before anything is built.
+    pub fn validate(&self) -> Result<()> {
+        let platform = Platform {
+            cores_online: self.machine.smp,
+            counter_hz: None,
+            boot_el: Some(self.machine.entry_el),
+        };
+        self.config
+            .validate(&platform)
+            .map_err(|e| fail(status::CONFIG, e.to_string()))
+    }
+
+    /// Estimated wall time, for the timeout and the progress bar.
+    pub fn estimate(&self) -> Duration {
+        let window = self.config.duration_ns as f64 / 1e9;
+        let per_virtual_s = match (self.config.mode, self.machine.icount) {
+            (Mode::Noise, true) => 5.0,
+            (Mode::Noise, false) => 1.5,
+            (Mode::Timer, true) => 0.5,
+            (Mode::Timer, false) => 1.2,
+            (Mode::Boot, _) => 0.0,
+        };
+        Duration::from_secs_f64(1.0 + self.machine.smp as f64 * 0.1 + window * per_virtual_s)
+    }
+
+    fn what(&self) -> String {
+        match self.config.mode {
+            Mode::Boot => format!("booting {} core(s)", self.machine.smp),
+            m => format!(
+                "bare metal, {} ({})",
+                m.name(),
+                self.machine.emulation().name()
+            ),
+        }
+    }
+}
+
+/// Builds what the run needs (the firmware image for the board).
+pub fn prepare(req: &Request) -> Result<firmware::Image> {
+    firmware::ensure_built(&req.machine.board, req.quiet)
+}
+
+/// Runs the firmware once and returns its capture.
+pub fn run(req: &Request, image: &firmware::Image) -> Result<Capture> {
+    let qemu_bin = deps::qemu_system()?;
+    // QEMU writes semihosting files and the UART log into its working directory: a private one.
+    let work = tempfile::Builder::new()
+        .prefix("tickscope-qemu-")
+        .tempdir()
+        .context("creating a working directory for QEMU")?;
+    let uart = work.path().join("uart.bin");
+    let expected = req.estimate();
+    let timeout = req
+        .timeout
+        .unwrap_or(expected * 4 + Duration::from_secs(30));
+    let launch = Launch {
+        machine: req.machine.clone(),
+        kernel: image.elf.clone(),
+        initrd: None,
+        append: None,
+        semihosting: Some(
+            req.config
+                .to_string()
+                .split_whitespace()
+                .map(String::from)
+                .collect(),
+        ),
+        serial: Serial::File(uart.clone()),
+        extra: vec![],
+        cwd: work.path().to_path_buf(),
+        timeout,
+    };
+    let progress = Progress::new(&req.what(), expected, req.quiet);
+    let outcome = qemu::run(&launch, &mut |t| progress.tick(t))?;
+    progress.finish();
+    let semihosted = work.path().join("capture.bin");
+    let bytes = match req.config.transport {
+        Transport::Uart => std::fs::read(&uart).unwrap_or_default(),
+        Transport::Semihosting => std::fs::read(&semihosted).unwrap_or_default(),
+    };
+    // With semihosting, the UART carries nothing unless the firmware fell back to it.
+    let mut console = String::from_utf8_lossy(&outcome.stdout).into_owned();
+    if req.config.transport == Transport::Semihosting
+        && let Ok(u) = std::fs::read(&uart)
+        && !u.is_empty()
+    {
+        console.push_str(&String::from_utf8_lossy(&u));
+    }
+    Ok(Capture {
+        bytes,
+        console,
+        emulator_log: outcome.stderr.clone(),
+        end: outcome.end(),
+        facts: Facts {
+            board: req.machine.board.clone(),
+            cpu: req.machine.cpu.clone(),
+            el: if req.config.el == 0 {
+                req.machine.entry_el
+            } else {
+                req.config.el
+            },
+            entry_el: req.machine.entry_el,
+            gic: req.machine.gic,
+            cores: req.machine.smp,
+            emulation: req.machine.emulation(),
+            qemu_version: Some(deps::qemu_version(&qemu_bin)),
+            qemu_command: Some(outcome.command.clone()),
+            counter_hz: 0,
+            kernel: None,
+        },
+        elf: Some(image.elf.clone()),
+        config: req.config.to_string(),
+        wall: outcome.wall,
+        boot_s: None,
+        keep: vec![],
+        expect: Expect::default(),
+    })
+}
+
+impl qemu::Outcome {
+    /// How the guest ended.
+    pub fn end(&self) -> End {
+        if self.timed_out {
+            End::Hung {
+                after_s: self.wall.as_secs(),
+            }
+        } else if let Some(sig) = self.interrupted {
+            End::Interrupted { signal: sig }
+        } else if let Some(sig) = self.signal {
+            End::Crashed {
+                what: format!(
+                    "QEMU died of signal {sig}: {}",
+                    String::from_utf8_lossy(&self.stderr).trim()
+                ),
+            }
+        } else {
+            End::Exited(
+                self.exit
+                    .map(|c| c.clamp(0, 255) as u8)
+                    .unwrap_or(status::HUNG),
+            )
+        }
+    }
+}

@@ -1,0 +1,290 @@
+//! Linux under QEMU: the same machine as the bare-metal run, an arm64 kernel with the generic or
+//! tickless command line, and an initramfs whose /init is the Linux probe; the probe's wire
+//! stream comes back on the guest's serial port.
+
+use std::path::PathBuf;
+use std::time::Duration;
+
+use anyhow::{Context, Result};
+use clap::ValueEnum;
+
+use super::{Capture, End, Expect};
+use crate::kernel::{self, Kernel, KernelMode};
+use crate::machine::{Facts, KernelFacts, MachineSpec};
+use crate::progress::Progress;
+use crate::qemu::{self, Launch, Serial};
+use crate::{deps, fail, status};
+
+/// Where the kernel comes from.
+#[derive(Debug, Clone)]
+pub enum KernelSource {
+    /// The user's Image.
+    Path(PathBuf),
+    /// Debian's arm64 package, fetched and cached (a pinned version, or the archive's current).
+    Debian {
+        /// `--kernel-version`.
+        version: Option<String>,
+    },
+}
+
+/// How the probe attributes noise to causes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum, Default)]
+pub enum AttributionChoice {
+    /// tracefs when the kernel has it, per-event counters otherwise.
+    #[default]
+    Auto,
+    /// The kernel's tracepoints through tracefs (fails over to counters, saying why).
+    Tracefs,
+    /// Per-event interrupt, softirq and context-switch counters.
+    Counters,
+    /// None: measure only.
+    None,
+}
+
+impl AttributionChoice {
+    /// The probe's spelling.
+    pub fn name(self) -> &'static str {
+        match self {
+            AttributionChoice::Auto => "auto",
+            AttributionChoice::Tracefs => "tracefs",
+            AttributionChoice::Counters => "counters",
+            AttributionChoice::None => "none",
+        }
+    }
+}
+
+/// A Linux run.
+#[derive(Debug, Clone)]
+pub struct Request {
+    /// Machine (the bare-metal run's).
+    pub machine: MachineSpec,
+    /// Which command line.
+    pub kernel_mode: KernelMode,
+    /// Which kernel.
+    pub kernel: KernelSource,
+    /// `noise` or `timer`.
+    pub mode: tickscope_core::Mode,
+    /// The isolated, measured CPU.
+    pub cpu: usize,
+    /// Window, ns.
+    pub duration_ns: u64,
+    /// Timer period, ns.
+    pub period_ns: u64,
+    /// Event threshold, ns.
+    pub threshold_ns: u64,
+    /// Time the probe waits after boot before measuring, ns.
+    pub settle_ns: u64,
+    /// Attribution method.
+    pub attribution: AttributionChoice,
+    /// Wall-clock limit (default: from the run length).
+    pub timeout: Option<Duration>,
+    /// No progress display.
+    pub quiet: bool,
+}
+
+/// What a Linux run needs, built or fetched once (shared by the runs of a comparison).
+#[derive(Debug, Clone)]
+pub struct Prepared {
+    /// The kernel.
+    pub kernel: Kernel,
+    /// The probe, built for aarch64.
+    pub probe: PathBuf,
+}
+
+impl Request {
+    /// Refuses what cannot run, before anything is built or fetched.
+    pub fn validate(&self) -> Result<()> {
+        let cpus = self.machine.smp as usize;
+        if cpus < 2 {
+            return Err(fail(
+                status::CONFIG,
+                "isolating a CPU needs at least 2 (--smp 2 or more)",
+            ));
+        }
+        if self.cpu >= cpus {
+            return Err(fail(
+                status::CONFIG,
+                format!(
+                    "--core {} does not exist: {cpus} CPUs (0..{})",
+                    self.cpu,
+                    cpus - 1
+                ),
+            ));
+        }
+        if self.mode == tickscope_core::Mode::Boot {
+            return Err(fail(
+                status::CONFIG,
+                "the Linux probe measures timer or noise",
+            ));
+        }
+        let cfg = self.probe_config();
+        cfg.validate(&tickscope_core::config::Platform {
+            cores_online: self.machine.smp,
+            counter_hz: None,
+            boot_el: None,
+        })
+        .or_else(|e| {
+            // On Linux CPU 0 may be measured (the probe's writer runs elsewhere).
+            if matches!(
+                e.problem,
+                tickscope_core::config::Problem::CoreZeroIsHousekeeping
+            ) {
+                Ok(())
+            } else {
+                Err(fail(status::CONFIG, e.to_string()))
+            }
+        })?;
+        if let KernelSource::Path(p) = &self.kernel {
+            kernel::user_kernel(p)?;
+        }
+        Ok(())
+    }
+
+    fn probe_config(&self) -> tickscope_core::Config {
+        tickscope_core::Config {
+            mode: self.mode,
+            smp: self.machine.smp,
+            cores: 1 << self.cpu,
+            duration_ns: self.duration_ns,
+            period_ns: self.period_ns,
+            threshold_ns: self.threshold_ns,
+            icount: self.machine.icount,
+            ..tickscope_core::Config::default()
+        }
+    }
+
+    /// The probe's command line (in /tickscope.conf).
+    pub fn probe_args(&self) -> String {
+        format!(
+            "--out /dev/ttyAMA0 --settle {}ns --attribution {} mode={} cores={} duration={}ns period={}ns threshold={}ns icount={}",
+            self.settle_ns,
+            self.attribution.name(),
+            self.mode.name(),
+            self.cpu,
+            self.duration_ns,
+            self.period_ns,
+            self.threshold_ns,
+            if self.machine.icount { "on" } else { "off" }
+        )
+    }
+
+    fn estimate(&self) -> Duration {
+        let window_s = (self.duration_ns + self.settle_ns) as f64 / 1e9;
+        Duration::from_secs_f64(if self.machine.icount {
+            40.0 + window_s * 6.0
+        } else {
+            15.0 + window_s * 1.5
+        })
+    }
+}
+
+/// Fetches the kernel and builds the probe.
+pub fn prepare(req: &Request) -> Result<Prepared> {
+    let kernel = match &req.kernel {
+        KernelSource::Path(p) => kernel::user_kernel(p)?,
+        KernelSource::Debian { version } => kernel::debian_kernel(version.as_deref())?,
+    };
+    let probe = kernel::build_probe()?;
+    Ok(Prepared { kernel, probe })
+}
+
+/// Boots the kernel with the probe as init and returns the probe's capture.
+pub fn run(req: &Request, prep: &Prepared) -> Result<Capture> {
+    let qemu_bin = deps::qemu_system()?;
+    let work = tempfile::Builder::new()
+        .prefix("tickscope-linux-")
+        .tempdir()
+        .context("creating a working directory for QEMU")?;
+    let cpus = req.machine.smp as usize;
+    let probe_args = req.probe_args();
+    let initramfs = kernel::initramfs(
+        &std::fs::read(&prep.probe)
+            .with_context(|| format!("reading the probe {}", prep.probe.display()))?,
+        &probe_args,
+    );
+    let initrd = work.path().join("initramfs.cpio");
+    std::fs::write(&initrd, &initramfs)?;
+    let append = kernel::cmdline(req.kernel_mode, req.cpu, cpus, "ttyAMA0");
+    let mut machine = req.machine.clone();
+    // A Linux guest needs more room than the firmware; everything else is the same machine.
+    machine.memory_mib = machine.memory_mib.max(512);
+    let expected = req.estimate();
+    let serial = work.path().join("ttyAMA0.bin");
+    let launch = Launch {
+        machine: machine.clone(),
+        kernel: prep.kernel.image.clone(),
+        initrd: Some(initrd.clone()),
+        append: Some(append.clone()),
+        semihosting: None,
+        serial: Serial::File(serial.clone()),
+        extra: vec!["-no-reboot".into()],
+        cwd: work.path().to_path_buf(),
+        timeout: req
+            .timeout
+            .unwrap_or(expected * 4 + Duration::from_secs(60)),
+    };
+    let progress = Progress::new(
+        &format!(
+            "Linux {} ({})",
+            req.kernel_mode.name(),
+            machine.emulation().name()
+        ),
+        expected,
+        req.quiet,
+    );
+    // Boot time: until the first byte on the serial line (the kernel is quiet with loglevel=0;
+    // the probe speaks first once it runs as init).
+    let mut first_byte: Option<f64> = None;
+    let outcome = qemu::run(&launch, &mut |t| {
+        progress.tick(t);
+        if first_byte.is_none() && std::fs::metadata(&serial).is_ok_and(|m| m.len() > 0) {
+            first_byte = Some(t.as_secs_f64());
+        }
+    })?;
+    progress.finish();
+    let bytes = std::fs::read(&serial).unwrap_or_default();
+    // The command as it can be replayed from the run directory, which keeps the initramfs.
+    let command = outcome
+        .command
+        .replace(&initrd.display().to_string(), "initramfs.cpio")
+        .replace(&serial.display().to_string(), "ttyAMA0.bin");
+    let end = match outcome.end() {
+        // The probe powers the machine off: QEMU exits 0 whatever the probe's status (which is in
+        // the trailer).
+        End::Exited(_) => End::Exited(0),
+        e => e,
+    };
+    Ok(Capture {
+        bytes,
+        console: String::new(),
+        emulator_log: outcome.stderr.clone(),
+        end,
+        facts: Facts {
+            board: machine.board.clone(),
+            cpu: machine.cpu.clone(),
+            el: 0,
+            entry_el: machine.entry_el,
+            gic: machine.gic,
+            cores: machine.smp,
+            emulation: machine.emulation(),
+            qemu_version: Some(deps::qemu_version(&qemu_bin)),
+            qemu_command: Some(command),
+            counter_hz: 0,
+            kernel: Some(KernelFacts {
+                release: prep.kernel.release.clone(),
+                package: prep.kernel.package.clone(),
+                cmdline: append,
+                mode: Some(req.kernel_mode.name().into()),
+            }),
+        },
+        elf: None,
+        config: probe_args,
+        wall: outcome.wall,
+        boot_s: first_byte,
+        keep: vec![("initramfs.cpio".into(), initramfs)],
+        expect: Expect {
+            nohz_full_cpu: (req.kernel_mode == KernelMode::Tickless).then_some(req.cpu),
+            status_in_trailer: true,
+        },
+    })
+}

@@ -1,0 +1,310 @@
+//! What a Linux run boots: the arm64 kernel (the user's, or Debian's through `apt`), the
+//! generic/tickless command lines, the Linux probe built for aarch64 musl, and an initramfs
+//! generated on the fly whose /init is the probe.
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+
+use anyhow::{Context, Result};
+
+use crate::{fail, status, workspace};
+
+/// The two kernels compared: the same image, two command lines.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum, serde::Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum KernelMode {
+    /// Isolated CPU (isolcpus, irqaffinity), tick still running.
+    Generic,
+    /// Isolated CPU with the tick stopped (nohz_full, rcu_nocbs).
+    Tickless,
+}
+
+impl KernelMode {
+    /// `generic` / `tickless`.
+    pub fn name(self) -> &'static str {
+        match self {
+            KernelMode::Generic => "generic",
+            KernelMode::Tickless => "tickless",
+        }
+    }
+}
+
+/// Parses a kernel CPU list (`0-3,7`).
+pub fn parse_cpu_list(s: &str) -> Vec<usize> {
+    let mut v = Vec::new();
+    for part in s.trim().split(',').filter(|p| !p.is_empty()) {
+        match part.split_once('-') {
+            Some((a, b)) => {
+                if let (Ok(a), Ok(b)) = (a.parse::<usize>(), b.parse::<usize>()) {
+                    v.extend(a..=b);
+                }
+            }
+            None => v.extend(part.parse::<usize>().ok()),
+        }
+    }
+    v
+}
+
+/// A kernel CPU list (`0-2,4-7`).
+pub fn cpu_list(cpus: &[usize]) -> String {
+    let mut parts: Vec<String> = Vec::new();
+    let mut i = 0;
+    while i < cpus.len() {
+        let mut j = i;
+        while j + 1 < cpus.len() && cpus[j + 1] == cpus[j] + 1 {
+            j += 1;
+        }
+        parts.push(if i == j {
+            cpus[i].to_string()
+        } else {
+            format!("{}-{}", cpus[i], cpus[j])
+        });
+        i = j + 1;
+    }
+    parts.join(",")
+}
+
+/// The kernel command line isolating `cpu` on a machine of `cpus` CPUs: interrupts go to the
+/// others; tickless adds nohz_full and RCU callback offloading.
+pub fn cmdline(mode: KernelMode, cpu: usize, cpus: usize, console: &str) -> String {
+    let others: Vec<usize> = (0..cpus).filter(|&c| c != cpu).collect();
+    let base = format!(
+        "console={console} loglevel=0 panic=-1 irqaffinity={}",
+        cpu_list(&others)
+    );
+    match mode {
+        KernelMode::Generic => format!("{base} isolcpus=domain,managed_irq,{cpu}"),
+        KernelMode::Tickless => {
+            format!("{base} isolcpus=nohz,domain,managed_irq,{cpu} nohz_full={cpu} rcu_nocbs={cpu}")
+        }
+    }
+}
+
+/// An arm64 kernel image.
+#[derive(Debug, Clone)]
+pub struct Kernel {
+    /// The Image (gzip or plain; QEMU takes both).
+    pub image: PathBuf,
+    /// Release (`6.1.0-50-arm64`), when known.
+    pub release: String,
+    /// The package and version it came from (`linux-image-6.1.0-50-arm64 6.1.153-1`), when
+    /// tickscope fetched it.
+    pub package: Option<String>,
+}
+
+/// tickscope's cache directory (`$TICKSCOPE_CACHE`, else `$XDG_CACHE_HOME/tickscope`, else
+/// `~/.cache/tickscope`).
+pub fn cache_dir() -> PathBuf {
+    if let Some(d) = std::env::var_os("TICKSCOPE_CACHE") {
+        return PathBuf::from(d);
+    }
+    let base = std::env::var_os("XDG_CACHE_HOME")
+        .map(PathBuf::from)
+        .or_else(|| std::env::var_os("HOME").map(|h| PathBuf::from(h).join(".cache")))
+        .unwrap_or_else(std::env::temp_dir);
+    base.join("tickscope")
+}
+
+/// Whether `path` holds an arm64 Linux Image: the `ARM\x64` magic at offset 56 of the Image, or
+/// of the gzip stream Debian ships it as (decompressed far enough to see it).
+pub fn looks_like_arm64_image(path: &Path) -> bool {
+    let Ok(bytes) = std::fs::read(path) else {
+        return false;
+    };
+    if bytes.starts_with(&[0x1f, 0x8b]) {
+        let mut head = [0u8; 64];
+        let mut gz = flate2::read::GzDecoder::new(&bytes[..]);
+        return std::io::Read::read_exact(&mut gz, &mut head).is_ok()
+            && &head[56..60] == b"ARM\x64";
+    }
+    bytes.len() > 64 && &bytes[56..60] == b"ARM\x64"
+}
+
+/// The user's kernel, checked.
+pub fn user_kernel(path: &Path) -> Result<Kernel> {
+    if !path.is_file() {
+        return Err(fail(
+            status::CONFIG,
+            format!("--kernel {}: no such file", path.display()),
+        ));
+    }
+    if !looks_like_arm64_image(path) {
+        return Err(fail(
+            status::CONFIG,
+            format!("--kernel {}: not an arm64 Linux Image", path.display()),
+        ));
+    }
+    Ok(Kernel {
+        image: path.to_path_buf(),
+        release: String::new(),
+        package: None,
+    })
+}
+
+/// Debian's arm64 kernel (or, with `version`, that release), from the cache or fetched.
+pub fn debian_kernel(version: Option<&str>) -> Result<Kernel> {
+    crate::apt::kernel(crate::apt::Flavour::Generic, version)
+}
+
+/// Builds the Linux probe for aarch64 (static musl) and returns its path.
+pub fn build_probe() -> Result<PathBuf> {
+    let root = workspace::root()?;
+    crate::toolchain::ensure_targets()?;
+    let target = root.join("target").join("probe");
+    let cargo = std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
+    let out = Command::new(cargo)
+        .current_dir(&root)
+        .args([
+            "build",
+            "--release",
+            "-p",
+            "tickscope-probe",
+            "--target",
+            "aarch64-unknown-linux-musl",
+            "--quiet",
+        ])
+        .env("CARGO_TARGET_DIR", &target)
+        .env_remove("RUSTFLAGS")
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .output()
+        .context("running cargo to build the Linux probe")?;
+    if !out.status.success() {
+        return Err(fail(
+            status::FAILURE,
+            format!(
+                "building the Linux probe for aarch64 failed:\n{}",
+                String::from_utf8_lossy(&out.stderr)
+            ),
+        ));
+    }
+    Ok(target.join("aarch64-unknown-linux-musl/release/tickscope-probe"))
+}
+
+/// An in-memory cpio archive in the "newc" format the kernel unpacks as its initramfs.
+#[derive(Default)]
+pub struct Cpio {
+    buf: Vec<u8>,
+    ino: u32,
+}
+
+impl Cpio {
+    fn header(&mut self, name: &str, mode: u32, size: usize, rdev: (u32, u32)) {
+        self.ino += 1;
+        let fields = [
+            self.ino,
+            mode,
+            0,
+            0,
+            1,
+            0,
+            size as u32,
+            0,
+            0,
+            rdev.0,
+            rdev.1,
+            name.len() as u32 + 1,
+            0,
+        ];
+        self.buf.extend_from_slice(b"070701");
+        for f in fields {
+            self.buf.extend_from_slice(format!("{f:08x}").as_bytes());
+        }
+        self.buf.extend_from_slice(name.as_bytes());
+        self.buf.push(0);
+        self.pad();
+    }
+
+    fn pad(&mut self) {
+        while !self.buf.len().is_multiple_of(4) {
+            self.buf.push(0);
+        }
+    }
+
+    /// A directory.
+    pub fn dir(&mut self, name: &str) -> &mut Self {
+        self.header(name, 0o040755, 0, (0, 0));
+        self
+    }
+
+    /// A regular file with `mode` permission bits.
+    pub fn file(&mut self, name: &str, mode: u32, data: &[u8]) -> &mut Self {
+        self.header(name, 0o100000 | mode, data.len(), (0, 0));
+        self.buf.extend_from_slice(data);
+        self.pad();
+        self
+    }
+
+    /// A character device node.
+    pub fn chardev(&mut self, name: &str, major: u32, minor: u32) -> &mut Self {
+        self.header(name, 0o020600, 0, (major, minor));
+        self
+    }
+
+    /// Ends the archive and returns its bytes.
+    pub fn finish(mut self) -> Vec<u8> {
+        self.header("TRAILER!!!", 0, 0, (0, 0));
+        self.buf
+    }
+}
+
+/// The initramfs: the probe as /init, its arguments in /tickscope.conf, and /dev/console.
+pub fn initramfs(probe: &[u8], args: &str) -> Vec<u8> {
+    let mut c = Cpio::default();
+    c.dir("dev")
+        .dir("proc")
+        .dir("sys")
+        .dir("tmp")
+        .chardev("dev/console", 5, 1);
+    c.file("init", 0o755, probe)
+        .file("tickscope.conf", 0o644, args.as_bytes());
+    c.finish()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn command_lines_isolate_the_cpu() {
+        let g = cmdline(KernelMode::Generic, 3, 4, "ttyAMA0");
+        assert!(
+            g.contains("isolcpus=domain,managed_irq,3") && g.contains("irqaffinity=0-2"),
+            "{g}"
+        );
+        assert!(!g.contains("nohz_full"), "{g}");
+        let t = cmdline(KernelMode::Tickless, 3, 4, "ttyAMA0");
+        assert!(
+            t.contains("nohz_full=3")
+                && t.contains("rcu_nocbs=3")
+                && t.contains("isolcpus=nohz,domain,managed_irq,3"),
+            "{t}"
+        );
+        assert!(cmdline(KernelMode::Generic, 1, 4, "ttyAMA0").contains("irqaffinity=0,2-3"));
+        assert!(cmdline(KernelMode::Generic, 0, 4, "ttyAMA0").contains("irqaffinity=1-3"));
+    }
+
+    #[test]
+    fn cpio_is_newc_with_a_trailer() {
+        let a = initramfs(b"\x7fELF-probe", "mode=noise cores=3");
+        assert!(a.starts_with(b"070701"));
+        assert_eq!(a.len() % 4, 0);
+        let text = String::from_utf8_lossy(&a);
+        for name in [
+            "init",
+            "tickscope.conf",
+            "dev/console",
+            "TRAILER!!!",
+            "mode=noise cores=3",
+        ] {
+            assert!(text.contains(name), "{name} missing");
+        }
+        // The file size field of `init` (7th field) is the probe's length.
+        let at = text.find("init\0").unwrap();
+        let header = &text[at - 110..at];
+        assert_eq!(
+            u32::from_str_radix(&header[6 + 6 * 8..6 + 7 * 8], 16).unwrap(),
+            10
+        );
+    }
+}

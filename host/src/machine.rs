@@ -1,0 +1,208 @@
+//! The machine a run happens on: the QEMU machine we launch ([`MachineSpec`], identical for the
+//! bare-metal and Linux runs of one comparison) and the facts every run records ([`Facts`]).
+
+use anyhow::Result;
+use serde::{Deserialize, Serialize};
+use tickscope_core::board::BoardDesc;
+
+use crate::{fail, status};
+
+/// The emulated machine, identical for bare-metal and Linux runs of one comparison.
+#[derive(Debug, Clone, Serialize)]
+pub struct MachineSpec {
+    /// Board description name (must have a `[qemu]` section).
+    pub board: String,
+    /// `-M` machine type.
+    pub machine: String,
+    /// EL the guest is entered at: 2 adds `virtualization=on`.
+    pub entry_el: u8,
+    /// GIC version (2 or 3).
+    pub gic: u8,
+    /// Cores.
+    pub smp: u16,
+    /// `-cpu` model.
+    pub cpu: String,
+    /// Deterministic `-icount shift=0,align=off,sleep=off`.
+    pub icount: bool,
+    /// RAM in MiB.
+    pub memory_mib: u32,
+}
+
+/// The icount setting: one instruction per virtual nanosecond, no sleeping, no host alignment.
+pub const ICOUNT: &str = "shift=0,align=off,sleep=off";
+
+impl MachineSpec {
+    /// A spec for `board` (which must be emulated by QEMU).
+    pub fn new(
+        board: &BoardDesc,
+        entry_el: u8,
+        gic: u8,
+        smp: u16,
+        cpu: Option<&str>,
+        icount: bool,
+    ) -> Result<Self> {
+        let q = board.qemu.as_ref().ok_or_else(|| {
+            fail(
+                status::CONFIG,
+                format!(
+                    "board {} is not emulated by QEMU; use `tickscope capture` with the real board",
+                    board.name
+                ),
+            )
+        })?;
+        if !matches!(entry_el, 1 | 2) {
+            return Err(fail(
+                status::CONFIG,
+                format!("--el must be 1 or 2, not {entry_el}"),
+            ));
+        }
+        if !matches!(gic, 2 | 3) {
+            return Err(fail(
+                status::CONFIG,
+                format!("--gic must be 2 or 3, not {gic}"),
+            ));
+        }
+        if gic == 2 && smp > 8 {
+            return Err(fail(
+                status::CONFIG,
+                format!("GICv2 supports at most 8 cores (--smp {smp}); use --gic 3"),
+            ));
+        }
+        let max = board.mpidrs().len();
+        if smp == 0 || smp as usize > max {
+            return Err(fail(
+                status::CONFIG,
+                format!("--smp must be 1..={max} for board {}", board.name),
+            ));
+        }
+        Ok(MachineSpec {
+            board: board.name.clone(),
+            machine: q.machine.clone(),
+            entry_el,
+            gic,
+            smp,
+            cpu: cpu.unwrap_or(&q.cpu).to_string(),
+            icount,
+            memory_mib: q.memory_mib,
+        })
+    }
+
+    /// `icount` or `tcg`: the label every figure produced on this machine carries.
+    pub fn emulation(&self) -> Emulation {
+        if self.icount {
+            Emulation::Icount
+        } else {
+            Emulation::Tcg
+        }
+    }
+
+    /// The `-M` argument.
+    pub fn machine_arg(&self) -> String {
+        let mut m = format!("{},gic-version={}", self.machine, self.gic);
+        if self.entry_el == 2 {
+            m.push_str(",virtualization=on");
+        }
+        m
+    }
+
+    /// Machine arguments (no kernel, no I/O).
+    pub fn args(&self) -> Vec<String> {
+        let mut a = vec![
+            "-M".into(),
+            self.machine_arg(),
+            "-cpu".into(),
+            self.cpu.clone(),
+            "-smp".into(),
+            self.smp.to_string(),
+            "-m".into(),
+            format!("{}M", self.memory_mib),
+            "-nodefaults".into(),
+            "-display".into(),
+            "none".into(),
+        ];
+        if self.icount {
+            a.push("-icount".into());
+            a.push(ICOUNT.into());
+        }
+        a
+    }
+}
+
+/// How figures were produced: the label every number carries.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
+#[serde(rename_all = "lowercase")]
+pub enum Emulation {
+    /// QEMU with `-icount`: deterministic, one instruction per virtual ns.
+    Icount,
+    /// Plain QEMU TCG: virtual time follows the host clock (host noise included).
+    Tcg,
+    /// A real machine.
+    Hardware,
+    /// Not known (a capture decoded on its own, without icount in its configuration).
+    #[default]
+    Unknown,
+}
+
+impl Emulation {
+    /// `icount`, `tcg` or `hardware`.
+    pub fn name(self) -> &'static str {
+        match self {
+            Emulation::Icount => "icount",
+            Emulation::Tcg => "tcg",
+            Emulation::Hardware => "hardware",
+            Emulation::Unknown => "unknown",
+        }
+    }
+
+    /// Parses the name.
+    pub fn parse(s: &str) -> Option<Emulation> {
+        match s {
+            "icount" => Some(Emulation::Icount),
+            "tcg" => Some(Emulation::Tcg),
+            "hardware" => Some(Emulation::Hardware),
+            "unknown" => Some(Emulation::Unknown),
+            _ => None,
+        }
+    }
+}
+
+/// The kernel a Linux run booted.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Default)]
+pub struct KernelFacts {
+    /// `uname -r` as the probe read it (or the package's release).
+    pub release: String,
+    /// Debian package and version it came from (`linux-image-6.1.0-56-arm64 6.1.153-1`), when
+    /// tickscope fetched it.
+    pub package: Option<String>,
+    /// The kernel command line.
+    pub cmdline: String,
+    /// `generic`, `tickless`, ... (the command line tickscope chose).
+    pub mode: Option<String>,
+}
+
+/// What a run ran on, recorded in run.json and every summary.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Default)]
+pub struct Facts {
+    /// Board description or machine name.
+    pub board: String,
+    /// CPU model (QEMU `-cpu`, or `MIDR 0x...` of a board).
+    pub cpu: String,
+    /// EL of the measurement (0 = Linux user space).
+    pub el: u8,
+    /// EL the image or kernel was entered at.
+    pub entry_el: u8,
+    /// GIC version (of the machine, also for Linux runs).
+    pub gic: u8,
+    /// Cores of the machine.
+    pub cores: u16,
+    /// How figures were produced.
+    pub emulation: Emulation,
+    /// QEMU version, when emulated.
+    pub qemu_version: Option<String>,
+    /// The QEMU command line, replayable from the run directory.
+    pub qemu_command: Option<String>,
+    /// Counter frequency the measurement used (Hz; 0 when unknown).
+    pub counter_hz: u64,
+    /// The kernel, for Linux runs.
+    pub kernel: Option<KernelFacts>,
+}

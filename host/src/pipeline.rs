@@ -1,0 +1,143 @@
+//! One way through the code for every run: validate the request (before anything is built,
+//! downloaded or created), prepare what it needs (firmware image, kernel, probe), let the guest
+//! runner capture, decode and analyse the capture once, make the run record (status decided
+//! once), and write the run directory. Commands build requests; they never call each other.
+
+use std::path::PathBuf;
+
+use anyhow::Result;
+
+use crate::analysis::Analysis;
+use crate::firmware::Image;
+use crate::guest::{self, Capture, bare, file, linux, serial};
+use crate::record::{self, Policy, RunRecord};
+use crate::rundir::{self, RunDir, now_stamps};
+
+/// A run to make.
+#[derive(Debug, Clone)]
+pub enum Request {
+    /// The firmware under QEMU.
+    Bare(bare::Request),
+    /// Linux and the probe under QEMU.
+    Linux(linux::Request),
+    /// A board's serial port.
+    Serial(serial::Request),
+    /// A capture file.
+    File(file::Request),
+}
+
+impl Request {
+    /// Refuses what cannot run, with the words the user needs, before any side effect.
+    pub fn validate(&self) -> Result<()> {
+        match self {
+            Request::Bare(r) => r.validate(),
+            Request::Linux(r) => r.validate(),
+            Request::Serial(_) => Ok(()),
+            Request::File(r) => r.validate(),
+        }
+    }
+
+    /// `bare-metal`, `linux`, `capture` or `import` (run.json's `kind`).
+    pub fn kind(&self) -> &'static str {
+        match self {
+            Request::Bare(_) => "bare-metal",
+            Request::Linux(_) => "linux",
+            Request::Serial(_) => "capture",
+            Request::File(_) => "import",
+        }
+    }
+}
+
+/// Where and how a run is saved.
+#[derive(Debug, Clone, Default)]
+pub struct Output {
+    /// Run label.
+    pub label: String,
+    /// Run directory (default: results/runs/<time>-<label>).
+    pub out: Option<PathBuf>,
+    /// Loss policy.
+    pub policy: Policy,
+    /// Draw the per-run plots.
+    pub plots: bool,
+}
+
+/// What a request needs, built or fetched.
+#[derive(Debug, Clone)]
+pub enum Prepared {
+    /// The firmware image.
+    Bare(Image),
+    /// The kernel and the probe.
+    Linux(linux::Prepared),
+    /// Nothing.
+    Nothing,
+}
+
+/// Builds or fetches what the request needs.
+pub fn prepare(req: &Request) -> Result<Prepared> {
+    Ok(match req {
+        Request::Bare(r) => Prepared::Bare(bare::prepare(r)?),
+        Request::Linux(r) => Prepared::Linux(linux::prepare(r)?),
+        Request::Serial(_) | Request::File(_) => Prepared::Nothing,
+    })
+}
+
+/// Lets the guest runner make the run.
+pub fn capture(req: &Request, prep: &Prepared) -> Result<Capture> {
+    match (req, prep) {
+        (Request::Bare(r), Prepared::Bare(img)) => bare::run(r, img),
+        (Request::Linux(r), Prepared::Linux(p)) => linux::run(r, p),
+        (Request::Serial(r), _) => serial::run(r),
+        (Request::File(r), _) => file::run(r),
+        _ => unreachable!("prepare() matches the request"),
+    }
+}
+
+/// A finished, saved run.
+pub struct Run {
+    /// The record (what run.json and summary.json hold, and the status).
+    pub record: RunRecord,
+    /// The decoded data.
+    pub analysis: Analysis,
+    /// Where it was saved.
+    pub dir: RunDir,
+}
+
+impl Run {
+    /// The exit status.
+    pub fn status(&self) -> u8 {
+        self.record.status()
+    }
+}
+
+/// Decodes and analyses a capture, makes its record and writes its directory.
+pub fn finish(capture: &Capture, kind: &str, start_time: String, out: &Output) -> Result<Run> {
+    let mut analysis = Analysis::default();
+    let link = crate::decode::decode_bytes(&capture.bytes, capture.elf.as_deref(), &mut analysis)?;
+    let record = record::make(
+        capture,
+        &analysis,
+        link,
+        &out.label,
+        kind,
+        start_time,
+        &out.policy,
+    );
+    let dir = rundir::write(out.out.as_deref(), &record, capture, &analysis, out.plots)?;
+    Ok(Run {
+        record,
+        analysis,
+        dir,
+    })
+}
+
+/// Makes one run from start to end.
+pub fn run(req: &Request, out: &Output) -> Result<Run> {
+    req.validate()?;
+    let prep = prepare(req)?;
+    let (_, start_time) = now_stamps();
+    let cap = capture(req, &prep)?;
+    finish(&cap, req.kind(), start_time, out)
+}
+
+/// Re-exported for commands that only need the capture type.
+pub use guest::End;

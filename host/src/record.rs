@@ -1,0 +1,414 @@
+//! The run record: what a run was (run.json), its figures (summary.json), and its exit status,
+//! decided here, once, from everything the capture and the analysis say, before anything is
+//! written. Every runner's capture goes through [`make`].
+
+use serde::{Deserialize, Serialize};
+
+use crate::analysis::Analysis;
+use crate::analysis::summary::{CoreSplits, Summary, round6, summarize_with};
+use crate::decode::{self, LogLine};
+use crate::guest::{Capture, End};
+use crate::machine::{Emulation, Facts};
+use crate::status;
+
+/// The part of the window a partial run covers.
+#[derive(Debug, Clone, Copy, Serialize, Deserialize, PartialEq)]
+pub struct Covered {
+    /// Seconds of the window the kept data covers.
+    pub covered_s: f64,
+    /// Seconds the window was meant to last.
+    pub window_s: f64,
+}
+
+/// What ran where (run.json).
+#[derive(Debug, Clone, Serialize, Deserialize, Default)]
+pub struct RunInfo {
+    /// Run label.
+    pub label: String,
+    /// `bare-metal`, `linux`, `capture` or `import`.
+    pub kind: String,
+    /// Board description or machine.
+    pub board: String,
+    /// CPU model (QEMU `-cpu`, or MIDR of the board).
+    pub cpu: String,
+    /// EL of the measurement (0 = Linux user space).
+    pub el: u8,
+    /// EL the image or kernel was entered at.
+    pub entry_el: u8,
+    /// GIC version.
+    pub gic: u8,
+    /// Cores.
+    pub smp: u16,
+    /// `icount`, `tcg`, `hardware` or `unknown`.
+    pub emulation: String,
+    /// QEMU version, when emulated.
+    pub qemu_version: Option<String>,
+    /// The full QEMU command line (replayable in the run directory).
+    pub qemu_command: Option<String>,
+    /// Linux kernel release.
+    pub kernel: Option<String>,
+    /// The kernel's package and version, when tickscope fetched it.
+    pub kernel_package: Option<String>,
+    /// Linux kernel command line.
+    pub kernel_cmdline: Option<String>,
+    /// `generic` or `tickless` (the command line tickscope chose).
+    pub kernel_mode: Option<String>,
+    /// Counter frequency of the measurement, Hz.
+    pub counter_hz: u64,
+    /// Firmware or probe revision (git describe).
+    pub revision: String,
+    /// The configuration as `key=value` tokens (or the probe's arguments).
+    pub config: String,
+    /// UTC start time (RFC 3339).
+    pub start_time: String,
+    /// Wall-clock duration of the whole run, seconds.
+    pub wall_s: f64,
+    /// Seconds of it spent booting before the measurement (Linux), when known.
+    pub boot_s: Option<f64>,
+    /// Exit status of the run (what tickscope exits with for it).
+    pub status: u8,
+    /// What went wrong, first the reason for the status.
+    pub problems: Vec<String>,
+    /// Set when the run did not finish and the figures cover only part of the window.
+    pub partial: Option<Covered>,
+    /// tickscope version.
+    pub tickscope: String,
+}
+
+/// A finished run, in memory: everything the run directory and every renderer need.
+#[derive(Debug, Clone)]
+pub struct RunRecord {
+    /// run.json.
+    pub info: RunInfo,
+    /// summary.json.
+    pub summary: Summary,
+    /// Each measured core's events split into causes (for the plots).
+    pub splits: Vec<CoreSplits>,
+    /// Link accounting.
+    pub link: decode::Report,
+    /// Console text.
+    pub console: String,
+    /// Decoded firmware logs.
+    pub logs: Vec<LogLine>,
+}
+
+impl RunRecord {
+    /// The exit status.
+    pub fn status(&self) -> u8 {
+        self.info.status
+    }
+}
+
+/// What the user allowed.
+#[derive(Debug, Clone, Default)]
+pub struct Policy {
+    /// Accept lost frames or samples (still reported).
+    pub allow_loss: bool,
+}
+
+/// The emulation of a capture: the runner's, or for a file, what its configuration says.
+fn emulation(capture: &Capture, a: &Analysis) -> Emulation {
+    match capture.facts.emulation {
+        Emulation::Unknown if a.header.as_ref().is_some_and(|h| h.config.icount) => {
+            Emulation::Icount
+        }
+        e => e,
+    }
+}
+
+/// Makes the run record: figures, facts, and the status decided once.
+pub fn make(
+    capture: &Capture,
+    analysis: &Analysis,
+    link: decode::Report,
+    label: &str,
+    kind: &str,
+    start_time: String,
+    policy: &Policy,
+) -> RunRecord {
+    let emulation = emulation(capture, analysis);
+    let (mut summary, splits) =
+        summarize_with(analysis, label, emulation.name(), link.link.frames_lost());
+    let mut console = capture.console.clone();
+    for line in &link.text_lines {
+        console.push_str(line);
+        console.push('\n');
+    }
+    let (status, problems) = decide(capture, analysis, &link, &summary, policy);
+    let partial = partial(analysis, &summary);
+    summary.partial = partial;
+    let facts = facts(&capture.facts, analysis, emulation);
+    // The summary names the machine the run was on (a Linux probe only knows its hostname).
+    if !facts.board.is_empty() {
+        summary.board = facts.board.clone();
+        summary.gic = facts.gic;
+        summary.el = facts.el;
+    }
+    let h = analysis.header.as_ref();
+    let kernel = facts.kernel.clone();
+    let info = RunInfo {
+        label: label.to_string(),
+        kind: kind.to_string(),
+        board: facts.board.clone(),
+        cpu: facts.cpu.clone(),
+        el: facts.el,
+        entry_el: facts.entry_el,
+        gic: facts.gic,
+        smp: facts.cores,
+        emulation: emulation.name().into(),
+        qemu_version: facts.qemu_version.clone(),
+        qemu_command: facts.qemu_command.clone(),
+        kernel: kernel
+            .as_ref()
+            .map(|k| k.release.clone())
+            .filter(|r| !r.is_empty()),
+        kernel_package: kernel.as_ref().and_then(|k| k.package.clone()),
+        kernel_cmdline: kernel
+            .as_ref()
+            .map(|k| k.cmdline.clone())
+            .filter(|c| !c.is_empty()),
+        kernel_mode: kernel.as_ref().and_then(|k| k.mode.clone()),
+        counter_hz: facts.counter_hz,
+        revision: h.map(|h| h.revision.to_string()).unwrap_or_default(),
+        config: if capture.config.is_empty() {
+            h.map(|h| h.config.to_string()).unwrap_or_default()
+        } else {
+            capture.config.clone()
+        },
+        start_time,
+        wall_s: round6(capture.wall.as_secs_f64()),
+        boot_s: capture.boot_s.map(round6),
+        status,
+        problems,
+        partial,
+        tickscope: env!("CARGO_PKG_VERSION").into(),
+    };
+    RunRecord {
+        info,
+        summary,
+        splits,
+        logs: link.logs.clone(),
+        link,
+        console,
+    }
+}
+
+/// The machine's facts: the runner's, completed from the stream's header where the runner could
+/// not know them (a board's capture, an import).
+fn facts(f: &Facts, a: &Analysis, emulation: Emulation) -> Facts {
+    let mut f = f.clone();
+    f.emulation = emulation;
+    let Some(h) = a.header.as_ref() else {
+        return f;
+    };
+    f.counter_hz = h.counter_hz;
+    if f.board.is_empty() {
+        f.board = h.board.to_string();
+        f.el = h.el;
+        f.entry_el = h.boot_el;
+        f.gic = h.gic;
+        f.cores = a
+            .linux
+            .as_ref()
+            .map(|l| l.cpus)
+            .unwrap_or(a.online.len() as u16);
+        if h.midr != 0 {
+            f.cpu = format!("MIDR {:#x}", h.midr);
+        }
+    }
+    if !h.kernel.is_empty() {
+        let k = f.kernel.get_or_insert_with(Default::default);
+        k.release = h.kernel.to_string();
+        if k.cmdline.is_empty() {
+            k.cmdline = h.cmdline.to_string();
+        }
+    }
+    f
+}
+
+/// Whether the figures cover only part of the window: no end-of-run status from the measured
+/// core(s), so the window was cut short.
+fn partial(a: &Analysis, s: &Summary) -> Option<Covered> {
+    if a.cores.is_empty() || a.cores.values().all(|c| c.status.is_some()) {
+        return None;
+    }
+    let hz = a.hz();
+    let window_s = a
+        .header
+        .as_ref()
+        .map(|h| h.config.duration_ns as f64 / 1e9)
+        .unwrap_or(s.duration_s);
+    // Without a status, what arrived covers up to the last record.
+    let covered_s = a
+        .cores
+        .values()
+        .filter_map(|c| {
+            let start = c.window?.start;
+            let last = c
+                .events
+                .iter()
+                .map(|e| e.start + e.len)
+                .chain(c.irqs.iter().map(|i| i.entry))
+                .max()?;
+            Some((last.saturating_sub(start)) as f64 / hz as f64)
+        })
+        .fold(0.0, f64::max);
+    Some(Covered {
+        covered_s: round6(covered_s.min(window_s)),
+        window_s: round6(window_s),
+    })
+}
+
+/// The exit status and the problems, first the one that decided it.
+fn decide(
+    capture: &Capture,
+    a: &Analysis,
+    link: &decode::Report,
+    s: &Summary,
+    policy: &Policy,
+) -> (u8, Vec<String>) {
+    let mut status = status::OK;
+    let mut problems: Vec<String> = Vec::new();
+    let set = |st: u8, p: String, status: &mut u8, problems: &mut Vec<String>| {
+        if *status == status::OK {
+            *status = st;
+        }
+        problems.push(p);
+    };
+    match &capture.end {
+        End::Hung { after_s } => set(
+            status::HUNG,
+            format!("the guest did not finish within {after_s} s and was killed"),
+            &mut status,
+            &mut problems,
+        ),
+        End::Crashed { what } => set(status::HUNG, what.clone(), &mut status, &mut problems),
+        End::Interrupted { .. } => set(
+            status::INTERRUPTED,
+            "interrupted: the guest was stopped, what arrived was kept".into(),
+            &mut status,
+            &mut problems,
+        ),
+        End::Exited(st) if *st != status::OK && !capture.expect.status_in_trailer => set(
+            *st,
+            format!(
+                "the firmware ended with status {st} ({})",
+                status::name(*st)
+            ),
+            &mut status,
+            &mut problems,
+        ),
+        End::Exited(_) | End::Stopped { .. } => {}
+    }
+    if let End::Stopped { why } = &capture.end
+        && a.trailer.is_none()
+    {
+        set(
+            status::FAILURE,
+            format!("the run did not finish: {why}; kept what arrived"),
+            &mut status,
+            &mut problems,
+        );
+    }
+    if capture.bytes.is_empty() {
+        set(
+            status::FAILURE,
+            "the guest produced no capture".into(),
+            &mut status,
+            &mut problems,
+        );
+    } else if a.header.is_none() {
+        let tail: Vec<&str> = link
+            .text_lines
+            .iter()
+            .rev()
+            .take(8)
+            .map(String::as_str)
+            .collect::<Vec<_>>()
+            .into_iter()
+            .rev()
+            .collect();
+        set(
+            status::FAILURE,
+            format!(
+                "the capture holds no tickscope run ({} frames decoded); last console lines:\n{}",
+                link.link.frames_ok,
+                tail.join("\n")
+            ),
+            &mut status,
+            &mut problems,
+        );
+    }
+    if capture.expect.status_in_trailer
+        && let Some(t) = a.trailer
+        && t.status != status::OK
+    {
+        let why = link
+            .text_lines
+            .iter()
+            .rev()
+            .find(|l| l.contains("tickscope"))
+            .cloned()
+            .unwrap_or_default();
+        set(
+            t.status,
+            format!(
+                "the producer ended with status {} ({}): {why}",
+                t.status,
+                status::name(t.status)
+            ),
+            &mut status,
+            &mut problems,
+        );
+    }
+    if let Some(cpu) = capture.expect.nohz_full_cpu
+        && a.header.is_some()
+    {
+        let nohz = a
+            .linux
+            .as_ref()
+            .map(|l| l.nohz_full.to_string())
+            .unwrap_or_default();
+        if !crate::kernel::parse_cpu_list(&nohz).contains(&cpu) {
+            set(
+                status::FAILURE,
+                format!(
+                    "the kernel did not stop the tick on CPU {cpu}: /sys/devices/system/cpu/nohz_full is `{nohz}` (needs CONFIG_NO_HZ_FULL=y and nohz_full={cpu})"
+                ),
+                &mut status,
+                &mut problems,
+            );
+        }
+    }
+    for f in &a.faults {
+        problems.push(format!(
+            "firmware fault on core {}: ESR {:#x} ELR {:#x} FAR {:#x}",
+            f.core, f.esr, f.elr, f.far
+        ));
+    }
+    if s.lost > 0 {
+        let p = format!(
+            "{} record(s) lost on the device (ring full){}",
+            s.lost,
+            if policy.allow_loss {
+                " (accepted: --allow-loss)"
+            } else {
+                "; pass --allow-loss to accept"
+            }
+        );
+        if policy.allow_loss {
+            problems.push(p);
+        } else {
+            set(status::FAILURE, p, &mut status, &mut problems);
+        }
+    }
+    if let Some(p) = link.problems() {
+        let p = format!("capture: {p}");
+        if link.lossy() && !policy.allow_loss {
+            set(status::FAILURE, p, &mut status, &mut problems);
+        } else {
+            problems.push(p);
+        }
+    }
+    (status, problems)
+}

@@ -1,0 +1,444 @@
+//! One column model for every table: the terminal table, report.md and summary.csv are drawn
+//! from the same list of columns, so a figure cannot appear in one and be missing in another.
+//! Tables lead with OS noise and show hardware/emulator noise beside it.
+
+use std::fmt::Write as _;
+
+use tickscope_core::hist::Quantiles;
+
+use crate::analysis::summary::{Attributed, NoiseClass, Summary};
+
+/// One row: a run, or one core of a run.
+pub struct Row<'a> {
+    /// Run label.
+    pub label: &'a str,
+    /// `all`, or the core.
+    pub core: Option<u16>,
+    /// The run.
+    pub run: &'a Summary,
+    /// Samples of the row.
+    pub samples: u64,
+    /// Lost records.
+    pub lost: u64,
+    /// Events.
+    pub events: u64,
+    /// Latency or gap quantiles.
+    pub latency: &'a Quantiles,
+    /// Event quantiles.
+    pub event: &'a Quantiles,
+    /// Attribution.
+    pub attributed: &'a Attributed,
+}
+
+impl<'a> Row<'a> {
+    /// The run's own row.
+    pub fn run(s: &'a Summary) -> Row<'a> {
+        Row {
+            label: &s.label,
+            core: None,
+            run: s,
+            samples: s.samples,
+            lost: s.lost,
+            events: s.events,
+            latency: &s.latency_ns,
+            event: &s.event_ns,
+            attributed: &s.attributed,
+        }
+    }
+
+    /// One row per core.
+    pub fn cores(s: &'a Summary) -> Vec<Row<'a>> {
+        s.cores
+            .iter()
+            .map(|c| Row {
+                label: &s.label,
+                core: Some(c.core),
+                run: s,
+                samples: c.samples,
+                lost: c.lost,
+                events: c.events,
+                latency: &c.latency_ns,
+                event: &c.event_ns,
+                attributed: &c.attributed,
+            })
+            .collect()
+    }
+}
+
+/// A cell's value.
+pub enum Cell {
+    /// Text.
+    Text(String),
+    /// A count.
+    Int(u64),
+    /// A rate or percentage, with decimals.
+    Num(f64, usize),
+    /// Nanoseconds (shown as ns/µs/ms, written as ns in CSV).
+    Ns(u64),
+    /// Not applicable or unknown.
+    None,
+}
+
+impl Cell {
+    fn human(&self) -> String {
+        match self {
+            Cell::Text(t) => t.clone(),
+            Cell::Int(n) => n.to_string(),
+            Cell::Num(v, d) => format!("{v:.*}", d),
+            Cell::Ns(v) => crate::render::plot::fmt_ns(*v as f64),
+            Cell::None => "-".into(),
+        }
+    }
+
+    fn raw(&self) -> String {
+        match self {
+            Cell::Text(t) => {
+                if t.contains([',', '"']) {
+                    format!("\"{}\"", t.replace('"', "\"\""))
+                } else {
+                    t.clone()
+                }
+            }
+            Cell::Int(n) => n.to_string(),
+            Cell::Num(v, _) => v.to_string(),
+            Cell::Ns(v) => v.to_string(),
+            Cell::None => String::new(),
+        }
+    }
+}
+
+/// A column: headers (terminal, long for markdown and CSV) and how to read it off a row.
+pub struct Column {
+    /// Short header for the terminal.
+    pub short: &'static str,
+    /// Long header (report.md; CSV uses it in snake case).
+    pub long: &'static str,
+    /// CSV name.
+    pub csv: &'static str,
+    /// The value.
+    pub get: fn(&Row) -> Cell,
+}
+
+fn class(r: &Row, os: bool) -> Option<NoiseClass> {
+    if os {
+        r.attributed.os_noise
+    } else {
+        r.attributed.hw_noise
+    }
+}
+
+fn top_causes(r: &Row) -> Cell {
+    let top: Vec<String> = r
+        .attributed
+        .causes
+        .iter()
+        .filter(|c| c.kind != "hw" && c.events > 0)
+        .take(3)
+        .map(|c| format!("{} {:.0}/s", c.name, c.events_per_s))
+        .collect();
+    if r.attributed.os_noise.is_none() {
+        Cell::None
+    } else if top.is_empty() {
+        Cell::Text("none".into())
+    } else {
+        Cell::Text(top.join(", "))
+    }
+}
+
+/// The columns for runs of these modes (latency percentiles only where they carry information:
+/// timer mode; noise mode shows the loop's resolution instead of one-tick gap percentiles).
+pub fn columns(runs: &[&Summary]) -> Vec<Column> {
+    let timer = runs.iter().any(|s| s.mode == "timer");
+    let noise = runs.iter().any(|s| s.mode == "noise");
+    let mut c = vec![
+        Column {
+            short: "run",
+            long: "run",
+            csv: "label",
+            get: |r| Cell::Text(r.label.to_string()),
+        },
+        Column {
+            short: "core",
+            long: "core",
+            csv: "core",
+            get: |r| {
+                Cell::Text(
+                    r.core
+                        .map(|c| c.to_string())
+                        .unwrap_or_else(|| "all".into()),
+                )
+            },
+        },
+        Column {
+            short: "mode",
+            long: "mode",
+            csv: "mode",
+            get: |r| Cell::Text(r.run.mode.clone()),
+        },
+        Column {
+            short: "emul",
+            long: "emulation",
+            csv: "emulation",
+            get: |r| Cell::Text(r.run.emulation.clone()),
+        },
+        Column {
+            short: "attrib",
+            long: "attribution",
+            csv: "attribution",
+            get: |r| Cell::Text(r.attributed.attribution.clone()),
+        },
+        Column {
+            short: "OS ev/s",
+            long: "OS noise events/s",
+            csv: "os_events_per_s",
+            get: |r| {
+                class(r, true)
+                    .map(|c| Cell::Num(c.events_per_s, 1))
+                    .unwrap_or(Cell::None)
+            },
+        },
+        Column {
+            short: "OS ns/s",
+            long: "OS noise per second",
+            csv: "os_noise_ns_per_s",
+            get: |r| {
+                class(r, true)
+                    .map(|c| Cell::Ns(c.noise_ns_per_s.round() as u64))
+                    .unwrap_or(Cell::None)
+            },
+        },
+        Column {
+            short: "OS max",
+            long: "OS noise max single",
+            csv: "os_event_max_ns",
+            get: |r| {
+                class(r, true)
+                    .map(|c| Cell::Ns(c.event_ns.max))
+                    .unwrap_or(Cell::None)
+            },
+        },
+        Column {
+            short: "top OS causes",
+            long: "top OS causes",
+            csv: "top_causes",
+            get: top_causes,
+        },
+        Column {
+            short: "HW ev/s",
+            long: "hw/emulator noise events/s",
+            csv: "hw_events_per_s",
+            get: |r| {
+                class(r, false)
+                    .map(|c| Cell::Num(c.events_per_s, 1))
+                    .unwrap_or(Cell::None)
+            },
+        },
+        Column {
+            short: "HW ns/s",
+            long: "hw/emulator noise per second",
+            csv: "hw_noise_ns_per_s",
+            get: |r| {
+                class(r, false)
+                    .map(|c| Cell::Ns(c.noise_ns_per_s.round() as u64))
+                    .unwrap_or(Cell::None)
+            },
+        },
+        Column {
+            short: "HW max",
+            long: "hw/emulator noise max single",
+            csv: "hw_event_max_ns",
+            get: |r| {
+                class(r, false)
+                    .map(|c| Cell::Ns(c.event_ns.max))
+                    .unwrap_or(Cell::None)
+            },
+        },
+        Column {
+            short: "tmr irq/s",
+            long: "timer irqs/s",
+            csv: "timer_irqs_per_s",
+            get: |r| {
+                r.run
+                    .timer_irqs_per_s
+                    .map(|v| Cell::Num(v, 1))
+                    .unwrap_or(Cell::None)
+            },
+        },
+        Column {
+            short: "tick",
+            long: "tick cost",
+            csv: "tick_cost_ns",
+            get: |r| r.run.tick_cost_ns.map(Cell::Ns).unwrap_or(Cell::None),
+        },
+        Column {
+            short: "tick OS",
+            long: "tick cost, OS part",
+            csv: "tick_os_ns",
+            get: |r| r.run.tick_os_ns.map(Cell::Ns).unwrap_or(Cell::None),
+        },
+        Column {
+            short: "CPU %",
+            long: "CPU available %",
+            csv: "cpu_available_pct",
+            get: |r| {
+                r.attributed
+                    .cpu_available_pct
+                    .map(|v| Cell::Num(v, 3))
+                    .unwrap_or(Cell::None)
+            },
+        },
+        Column {
+            short: "events",
+            long: "events",
+            csv: "events",
+            get: |r| Cell::Int(r.events),
+        },
+        Column {
+            short: "ev max",
+            long: "largest event",
+            csv: "event_max_ns",
+            get: |r| {
+                if r.events > 0 {
+                    Cell::Ns(r.event.max)
+                } else {
+                    Cell::None
+                }
+            },
+        },
+        Column {
+            short: "lost",
+            long: "lost",
+            csv: "lost",
+            get: |r| Cell::Int(r.lost),
+        },
+        Column {
+            short: "blind",
+            long: "probe blind time",
+            csv: "blind_ns",
+            get: |r| Cell::Ns(r.attributed.blind_ns),
+        },
+    ];
+    if noise {
+        c.push(Column {
+            short: "loop ns",
+            long: "ns per loop iteration",
+            csv: "loop_ns_per_iteration",
+            get: |r| {
+                r.run
+                    .loop_ns_per_iteration
+                    .map(|v| Cell::Num(v, 3))
+                    .unwrap_or(Cell::None)
+            },
+        });
+    }
+    if timer {
+        c.push(Column {
+            short: "p50",
+            long: "latency p50",
+            csv: "latency_p50_ns",
+            get: |r| latency(r, |q| q.p50),
+        });
+        c.push(Column {
+            short: "p99",
+            long: "latency p99",
+            csv: "latency_p99_ns",
+            get: |r| latency(r, |q| q.p99),
+        });
+        c.push(Column {
+            short: "p99.99",
+            long: "latency p99.99",
+            csv: "latency_p9999_ns",
+            get: |r| latency(r, |q| q.p9999),
+        });
+        c.push(Column {
+            short: "max",
+            long: "latency max",
+            csv: "latency_max_ns",
+            get: |r| latency(r, |q| q.max),
+        });
+    }
+    c
+}
+
+fn latency(r: &Row, f: fn(&Quantiles) -> u64) -> Cell {
+    if r.run.mode == "timer" {
+        Cell::Ns(f(r.latency))
+    } else {
+        Cell::None
+    }
+}
+
+/// The terminal table.
+pub fn terminal(cols: &[Column], rows: &[Row]) -> String {
+    let cells: Vec<Vec<String>> = rows
+        .iter()
+        .map(|r| cols.iter().map(|c| (c.get)(r).human()).collect())
+        .collect();
+    let widths: Vec<usize> = cols
+        .iter()
+        .enumerate()
+        .map(|(i, c)| {
+            cells
+                .iter()
+                .map(|r| r[i].chars().count())
+                .chain([c.short.chars().count()])
+                .max()
+                .unwrap_or(0)
+        })
+        .collect();
+    let mut s = String::new();
+    let line = |s: &mut String, vals: Vec<&str>| {
+        for (i, v) in vals.iter().enumerate() {
+            let pad = widths[i].saturating_sub(v.chars().count());
+            if i <= 4 || cols[i].short == "top OS causes" {
+                let _ = write!(s, "{v}{}", " ".repeat(pad));
+            } else {
+                let _ = write!(s, "{}{v}", " ".repeat(pad));
+            }
+            s.push_str(if i + 1 < vals.len() { "  " } else { "\n" });
+        }
+    };
+    line(&mut s, cols.iter().map(|c| c.short).collect());
+    for r in &cells {
+        line(&mut s, r.iter().map(String::as_str).collect());
+    }
+    s
+}
+
+/// The markdown table.
+pub fn markdown(cols: &[Column], rows: &[Row]) -> String {
+    let mut s = String::from("|");
+    for c in cols {
+        let _ = write!(s, " {} |", c.long);
+    }
+    s.push_str("\n|");
+    for (i, _) in cols.iter().enumerate() {
+        s.push_str(if i <= 4 { "---|" } else { "---:|" });
+    }
+    s.push('\n');
+    for r in rows {
+        s.push('|');
+        for c in cols {
+            let _ = write!(s, " {} |", (c.get)(r).human().replace('|', "/"));
+        }
+        s.push('\n');
+    }
+    s
+}
+
+/// CSV (raw numbers, ns).
+pub fn csv(cols: &[Column], rows: &[Row]) -> String {
+    let mut s = cols.iter().map(|c| c.csv).collect::<Vec<_>>().join(",");
+    s.push('\n');
+    for r in rows {
+        s.push_str(
+            &cols
+                .iter()
+                .map(|c| (c.get)(r).raw())
+                .collect::<Vec<_>>()
+                .join(","),
+        );
+        s.push('\n');
+    }
+    s
+}

@@ -1,0 +1,720 @@
+//! Plots with `plotters`, as PNG and SVG, drawn from runs held in memory:
+//! - `ccdf`: events per second whose OS part (solid) or hardware/emulator part (faint) is above
+//!   each duration, one curve pair per run: the tail the user came for, with the noise that is
+//!   not the OS's kept apart;
+//! - `causes`: noise time per second by cause, one stacked bar per run;
+//! - `timeline`: each event over the window, coloured by its largest cause, one panel per run;
+//! - `histogram`: the distribution of all values (latencies or loop gaps) as steps.
+//!
+//! The font is embedded (DejaVu Sans), so no system font is needed.
+
+use std::collections::BTreeMap;
+use std::path::Path;
+use std::sync::Once;
+
+use anyhow::{Result, anyhow};
+use plotters::coord::Shift;
+use plotters::prelude::*;
+use plotters::style::FontStyle;
+use tickscope_core::hist::{Histogram, bucket_range};
+
+use crate::analysis::summary::{CoreSplits, Summary, hw_cause_name};
+
+/// Pixel size of every plot.
+pub const SIZE: (u32, u32) = (1200, 700);
+
+static FONT: &[u8] = include_bytes!("../../assets/DejaVuSans.ttf");
+static REGISTER: Once = Once::new();
+
+fn register_font() {
+    REGISTER.call_once(|| {
+        let _ = plotters::style::register_font("sans-serif", FontStyle::Normal, FONT);
+        let _ = plotters::style::register_font("sans-serif", FontStyle::Bold, FONT);
+    });
+}
+
+/// One run as the plots need it.
+pub struct View<'a> {
+    /// The run's figures (label, mode, emulation, counter, window).
+    pub summary: &'a Summary,
+    /// All values (latencies or loop gaps), ns, merged over cores.
+    pub values: Histogram,
+    /// Events split into causes, per core.
+    pub splits: &'a [CoreSplits],
+}
+
+impl View<'_> {
+    fn label(&self) -> String {
+        format!("{} ({})", self.summary.label, self.summary.emulation)
+    }
+
+    fn hz(&self) -> f64 {
+        self.summary.counter_hz.max(1) as f64
+    }
+
+    fn ns(&self, ticks: u64) -> f64 {
+        ticks as f64 * 1e9 / self.hz()
+    }
+
+    /// Window summed over cores, seconds (rates are per core).
+    fn core_seconds(&self) -> f64 {
+        (self.summary.duration_s * self.summary.cores.len().max(1) as f64).max(1e-9)
+    }
+
+    fn attributed(&self) -> bool {
+        self.summary.attributed.os_noise.is_some()
+    }
+
+    /// (OS episodes, hardware stretches) of every event, ns.
+    fn parts(&self) -> (Vec<f64>, Vec<f64>) {
+        let mut os = Vec::new();
+        let mut hw = Vec::new();
+        for c in self.splits {
+            for s in &c.splits {
+                os.extend(s.episodes(c.threshold).iter().map(|e| self.ns(e.os)));
+                hw.extend(s.hw_runs().iter().map(|&r| self.ns(r)));
+            }
+        }
+        (os, hw)
+    }
+}
+
+const COLORS: [RGBColor; 8] = [
+    RGBColor(0, 114, 178),
+    RGBColor(213, 94, 0),
+    RGBColor(0, 158, 115),
+    RGBColor(204, 121, 167),
+    RGBColor(230, 159, 0),
+    RGBColor(86, 180, 233),
+    RGBColor(120, 70, 20),
+    RGBColor(160, 30, 60),
+];
+const HW_GREY: RGBColor = RGBColor(150, 150, 150);
+
+fn err<E: std::fmt::Debug>(e: E) -> anyhow::Error {
+    anyhow!("{e:?}")
+}
+
+/// (duration, events per second at least that long): a step curve.
+pub fn rate_above(parts: &[f64], seconds: f64) -> Vec<(f64, f64)> {
+    let mut v = parts.to_vec();
+    v.sort_by(|a, b| b.partial_cmp(a).unwrap_or(std::cmp::Ordering::Equal));
+    let mut pts = Vec::with_capacity(v.len() * 2);
+    for (i, &x) in v.iter().enumerate() {
+        let y = (i + 1) as f64 / seconds;
+        if i > 0 {
+            pts.push((x, i as f64 / seconds));
+        }
+        pts.push((x, y));
+    }
+    pts
+}
+
+fn draw_ccdf<DB: DrawingBackend>(
+    root: &DrawingArea<DB, Shift>,
+    runs: &[View],
+    title: &str,
+) -> Result<()>
+where
+    DB::ErrorType: 'static,
+{
+    root.fill(&WHITE).map_err(err)?;
+    type Curve = Vec<(f64, f64)>;
+    let curves: Vec<(Curve, Curve)> = runs
+        .iter()
+        .map(|r| {
+            let secs = r.core_seconds();
+            if r.attributed() {
+                let (os, hw) = r.parts();
+                (rate_above(&os, secs), rate_above(&hw, secs))
+            } else {
+                let all: Vec<f64> = r
+                    .splits
+                    .iter()
+                    .flat_map(|c| c.splits.iter().map(|s| r.ns(s.len)))
+                    .collect();
+                (rate_above(&all, secs), vec![])
+            }
+        })
+        .collect();
+    let pts = curves.iter().flat_map(|(a, b)| a.iter().chain(b));
+    let (mut xmin, mut xmax, mut ymin, mut ymax) = (f64::MAX, 10.0f64, f64::MAX, 1.0f64);
+    for &(x, y) in pts {
+        xmin = xmin.min(x);
+        xmax = xmax.max(x);
+        ymin = ymin.min(y);
+        ymax = ymax.max(y);
+    }
+    if xmin == f64::MAX {
+        xmin = 100.0;
+        ymin = 0.1;
+    }
+    let x_range = (xmin.max(1.0) / 1.5)..(xmax * 1.5);
+    let y_range = (ymin.min(1.0) / 2.0)..(ymax * 2.0);
+    let mut chart = ChartBuilder::on(root)
+        .caption(title, ("sans-serif", 24))
+        .margin(20)
+        .x_label_area_size(50)
+        .y_label_area_size(80)
+        .build_cartesian_2d(x_range.log_scale(), y_range.log_scale())
+        .map_err(err)?;
+    chart
+        .configure_mesh()
+        .x_desc("event part at least this long (log)")
+        .y_desc("events per second (log)")
+        .x_label_formatter(&|v| fmt_ns(*v))
+        .y_label_formatter(&|v| fmt_rate(*v))
+        .label_style(("sans-serif", 16))
+        .draw()
+        .map_err(err)?;
+    for (i, (r, (os, hw))) in runs.iter().zip(&curves).enumerate() {
+        let color = COLORS[i % COLORS.len()];
+        let name = if r.attributed() {
+            format!("{}: OS noise", r.label())
+        } else {
+            format!("{}: all events (no attribution)", r.label())
+        };
+        if !os.is_empty() {
+            chart
+                .draw_series(LineSeries::new(os.clone(), color.stroke_width(3)))
+                .map_err(err)?
+                .label(name)
+                .legend(move |(x, y)| {
+                    PathElement::new(vec![(x, y), (x + 20, y)], color.stroke_width(3))
+                });
+        }
+        if !hw.is_empty() {
+            let faint = color.mix(0.35);
+            chart
+                .draw_series(LineSeries::new(hw.clone(), faint.stroke_width(2)))
+                .map_err(err)?
+                .label(format!(
+                    "{}: {} noise",
+                    r.label(),
+                    hw_cause_name(&r.summary.emulation)
+                ))
+                .legend(move |(x, y)| {
+                    PathElement::new(vec![(x, y), (x + 20, y)], faint.stroke_width(2))
+                });
+        }
+    }
+    legend_and_present(root, &mut chart)
+}
+
+/// Stable colour of a cause name; hardware/emulator noise is grey.
+fn cause_color(name: &str, palette: &BTreeMap<String, RGBColor>) -> RGBColor {
+    palette.get(name).copied().unwrap_or(HW_GREY)
+}
+
+/// Colours for the causes of these runs, most time first (at most 7 named, the rest "other").
+fn palette(runs: &[View]) -> (BTreeMap<String, RGBColor>, Vec<String>) {
+    let mut total: BTreeMap<String, u64> = BTreeMap::new();
+    for r in runs {
+        for c in r
+            .summary
+            .attributed
+            .causes
+            .iter()
+            .filter(|c| c.kind != "hw")
+        {
+            *total.entry(c.name.clone()).or_insert(0) += c.total_ns;
+        }
+    }
+    let mut names: Vec<(String, u64)> = total.into_iter().collect();
+    names.sort_by(|a, b| b.1.cmp(&a.1).then(a.0.cmp(&b.0)));
+    let mut p = BTreeMap::new();
+    let mut order = Vec::new();
+    for (i, (n, _)) in names.iter().enumerate().take(COLORS.len() - 1) {
+        p.insert(n.clone(), COLORS[i]);
+        order.push(n.clone());
+    }
+    if names.len() >= COLORS.len() {
+        p.insert("other".into(), COLORS[COLORS.len() - 1]);
+        order.push("other".into());
+    }
+    (p, order)
+}
+
+fn named<'b>(name: &'b str, p: &BTreeMap<String, RGBColor>) -> &'b str {
+    if p.contains_key(name) { name } else { "other" }
+}
+
+fn draw_causes<DB: DrawingBackend>(
+    root: &DrawingArea<DB, Shift>,
+    runs: &[View],
+    title: &str,
+) -> Result<()>
+where
+    DB::ErrorType: 'static,
+{
+    root.fill(&WHITE).map_err(err)?;
+    let (pal, order) = palette(runs);
+    // Per run: (cause, ns per second), OS causes in palette order, then hw.
+    let bars: Vec<Vec<(String, f64, RGBColor)>> = runs
+        .iter()
+        .map(|r| {
+            let secs = r.core_seconds();
+            let mut by: BTreeMap<String, f64> = BTreeMap::new();
+            let mut hw = 0.0;
+            for c in &r.summary.attributed.causes {
+                if c.kind == "hw" {
+                    hw += c.total_ns as f64 / secs;
+                } else {
+                    *by.entry(named(&c.name, &pal).to_string()).or_insert(0.0) +=
+                        c.total_ns as f64 / secs;
+                }
+            }
+            let mut v: Vec<(String, f64, RGBColor)> = order
+                .iter()
+                .filter_map(|n| by.get(n).map(|&ns| (n.clone(), ns, cause_color(n, &pal))))
+                .collect();
+            v.push((hw_cause_name(&r.summary.emulation).into(), hw, HW_GREY));
+            v
+        })
+        .collect();
+    let ymax = bars
+        .iter()
+        .map(|b| b.iter().map(|s| s.1).sum::<f64>())
+        .fold(1.0, f64::max)
+        * 1.15;
+    let n = runs.len().max(1) as f64;
+    let mut chart = ChartBuilder::on(root)
+        .caption(title, ("sans-serif", 24))
+        .margin(20)
+        .x_label_area_size(50)
+        .y_label_area_size(90)
+        .build_cartesian_2d(0.0..n, 0.0..ymax)
+        .map_err(err)?;
+    let labels: Vec<String> = runs.iter().map(|r| r.label()).collect();
+    chart
+        .configure_mesh()
+        .disable_x_mesh()
+        .x_labels(runs.len().max(1) * 2 + 1)
+        .x_label_formatter(&|x| {
+            let i = (*x - 0.5).round();
+            if (x - 0.5 - i).abs() < 1e-6 && i >= 0.0 && (i as usize) < labels.len() {
+                labels[i as usize].clone()
+            } else {
+                String::new()
+            }
+        })
+        .y_desc("noise time per second of window")
+        .y_label_formatter(&|v| format!("{}/s", fmt_ns(*v)))
+        .label_style(("sans-serif", 16))
+        .draw()
+        .map_err(err)?;
+    let mut legend_done: Vec<String> = Vec::new();
+    for (i, segs) in bars.iter().enumerate() {
+        let mut y = 0.0;
+        for (name, ns, color) in segs {
+            if *ns <= 0.0 {
+                continue;
+            }
+            let rect = Rectangle::new(
+                [(i as f64 + 0.2, y), (i as f64 + 0.8, y + ns)],
+                color.filled(),
+            );
+            y += ns;
+            let series = chart.draw_series(std::iter::once(rect)).map_err(err)?;
+            if !legend_done.contains(name) {
+                legend_done.push(name.clone());
+                let c = *color;
+                series.label(name.clone()).legend(move |(x, y)| {
+                    Rectangle::new([(x, y - 6), (x + 14, y + 6)], c.filled())
+                });
+            }
+        }
+    }
+    legend_and_present(root, &mut chart)
+}
+
+fn draw_timeline<DB: DrawingBackend>(
+    root: &DrawingArea<DB, Shift>,
+    runs: &[View],
+    title: &str,
+) -> Result<()>
+where
+    DB::ErrorType: 'static,
+{
+    root.fill(&WHITE).map_err(err)?;
+    let (pal, _) = palette(runs);
+    let root = root.titled(title, ("sans-serif", 24)).map_err(err)?;
+    let panels = root.split_evenly((runs.len().max(1), 1));
+    for (r, area) in runs.iter().zip(panels.iter()) {
+        // (seconds, µs, colour key)
+        let mut pts: Vec<(f64, f64, String)> = Vec::new();
+        let hw_name = hw_cause_name(&r.summary.emulation).to_string();
+        for c in r.splits {
+            for s in &c.splits {
+                let t = (s.start.saturating_sub(c.window_start)) as f64 / r.hz();
+                let key = match s.causes().first() {
+                    Some(&(id, ticks)) if ticks >= s.hw() => {
+                        named(c.causes.get(id).0, &pal).to_string()
+                    }
+                    _ if r.attributed() => hw_name.clone(),
+                    _ => "unattributed".to_string(),
+                };
+                pts.push((t, r.ns(s.len) / 1e3, key));
+            }
+        }
+        let tmax = r.summary.duration_s.max(0.01) * 1.02;
+        let dmax = pts.iter().map(|p| p.1).fold(1.0, f64::max) * 2.0;
+        let dmin = pts
+            .iter()
+            .map(|p| p.1)
+            .fold(f64::MAX, f64::min)
+            .clamp(0.01, dmax / 10.0)
+            / 2.0;
+        let mut chart = ChartBuilder::on(area)
+            .caption(r.label(), ("sans-serif", 18))
+            .margin(10)
+            .x_label_area_size(35)
+            .y_label_area_size(70)
+            .build_cartesian_2d(0.0..tmax, (dmin..dmax).log_scale())
+            .map_err(err)?;
+        chart
+            .configure_mesh()
+            .x_desc("time since the window opened (s)")
+            .y_desc("event (µs)")
+            .label_style(("sans-serif", 14))
+            .draw()
+            .map_err(err)?;
+        let mut keys: Vec<String> = pts.iter().map(|p| p.2.clone()).collect();
+        keys.sort();
+        keys.dedup();
+        for k in keys {
+            let color = if k == "unattributed" {
+                BLACK
+            } else {
+                cause_color(&k, &pal)
+            };
+            chart
+                .draw_series(
+                    pts.iter()
+                        .filter(|p| p.2 == k)
+                        .map(|p| Circle::new((p.0, p.1), 2, color.filled())),
+                )
+                .map_err(err)?
+                .label(k.clone())
+                .legend(move |(x, y)| Circle::new((x + 10, y), 4, color.filled()));
+        }
+        chart
+            .configure_series_labels()
+            .background_style(WHITE.mix(0.85))
+            .border_style(BLACK)
+            .label_font(("sans-serif", 14))
+            .position(SeriesLabelPosition::UpperRight)
+            .draw()
+            .map_err(err)?;
+    }
+    root.present().map_err(err)?;
+    Ok(())
+}
+
+fn draw_histogram<DB: DrawingBackend>(
+    root: &DrawingArea<DB, Shift>,
+    runs: &[View],
+    title: &str,
+    unit_label: &str,
+) -> Result<()>
+where
+    DB::ErrorType: 'static,
+{
+    root.fill(&WHITE).map_err(err)?;
+    // Steps over the occupied range of each run: each bucket holds its count over its width, empty
+    // buckets sit on the floor (0.5 on the log axis) instead of being bridged by a diagonal.
+    let floor = 0.5;
+    let data: Vec<Vec<(f64, f64)>> = runs
+        .iter()
+        .map(|r| {
+            let mut pts = Vec::new();
+            let mut prev_end: Option<f64> = None;
+            for (i, n) in r.values.buckets() {
+                let (lo, w) = bucket_range(i);
+                let (x0, x1) = ((lo as f64).max(1.0), (lo + w) as f64);
+                if let Some(e) = prev_end
+                    && x0 > e
+                {
+                    pts.push((e, floor));
+                    pts.push((x0, floor));
+                }
+                pts.push((x0, n as f64));
+                pts.push((x1, n as f64));
+                prev_end = Some(x1);
+            }
+            if let (Some(&(x0, _)), Some(&(x1, _))) = (pts.first(), pts.last()) {
+                pts.insert(0, (x0, floor));
+                pts.push((x1, floor));
+            }
+            pts
+        })
+        .collect();
+    let xmax = data.iter().flatten().map(|p| p.0).fold(10.0, f64::max) * 1.5;
+    let xmin = data
+        .iter()
+        .flatten()
+        .map(|p| p.0)
+        .fold(f64::MAX, f64::min)
+        .clamp(1.0, xmax / 10.0)
+        / 1.5;
+    let ymax = data.iter().flatten().map(|p| p.1).fold(10.0, f64::max) * 3.0;
+    let mut chart = ChartBuilder::on(root)
+        .caption(title, ("sans-serif", 24))
+        .margin(20)
+        .x_label_area_size(50)
+        .y_label_area_size(80)
+        .build_cartesian_2d((xmin..xmax).log_scale(), (floor..ymax).log_scale())
+        .map_err(err)?;
+    chart
+        .configure_mesh()
+        .x_desc(unit_label)
+        .y_desc("samples per bucket (log)")
+        .x_label_formatter(&|v| fmt_ns(*v))
+        .y_label_formatter(&|v| format!("{v:.0e}"))
+        .label_style(("sans-serif", 16))
+        .draw()
+        .map_err(err)?;
+    // Later runs first, thinner: the first run (usually bare metal) is drawn last, on top.
+    for (i, (r, pts)) in runs.iter().zip(&data).enumerate().rev() {
+        let color = COLORS[i % COLORS.len()];
+        let width = 2 + (runs.len() - 1 - i) as u32;
+        chart
+            .draw_series(LineSeries::new(pts.clone(), color.stroke_width(width)))
+            .map_err(err)?
+            .label(r.label())
+            .legend(move |(x, y)| {
+                PathElement::new(vec![(x, y), (x + 20, y)], color.stroke_width(3))
+            });
+    }
+    legend_and_present(root, &mut chart)
+}
+
+/// Draws the legend (upper right) and writes the plot out.
+fn legend_and_present<'a, DB, X, Y>(
+    root: &DrawingArea<DB, Shift>,
+    chart: &mut ChartContext<'a, DB, Cartesian2d<X, Y>>,
+) -> Result<()>
+where
+    DB: DrawingBackend + 'a,
+    DB::ErrorType: 'static,
+    X: Ranged,
+    Y: Ranged,
+{
+    chart
+        .configure_series_labels()
+        .background_style(WHITE.mix(0.85))
+        .border_style(BLACK)
+        .label_font(("sans-serif", 16))
+        .position(SeriesLabelPosition::UpperRight)
+        .draw()
+        .map_err(err)?;
+    root.present().map_err(err)?;
+    Ok(())
+}
+
+/// Which plot.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Kind {
+    /// Events per second above each duration, OS and hw apart.
+    Ccdf,
+    /// Noise time per second by cause.
+    Causes,
+    /// Events over time, coloured by cause.
+    Timeline,
+    /// Value histogram.
+    Histogram,
+}
+
+impl Kind {
+    /// Every plot, in report order.
+    pub const ALL: [Kind; 4] = [Kind::Ccdf, Kind::Causes, Kind::Timeline, Kind::Histogram];
+
+    /// File stem.
+    pub fn stem(self) -> &'static str {
+        match self {
+            Kind::Ccdf => "ccdf",
+            Kind::Causes => "causes",
+            Kind::Timeline => "timeline",
+            Kind::Histogram => "histogram",
+        }
+    }
+
+    /// Title.
+    pub fn title(self) -> &'static str {
+        match self {
+            Kind::Ccdf => {
+                "Tail: events per second above each duration (OS noise solid, hw/emulator faint)"
+            }
+            Kind::Causes => "Noise time per second by cause",
+            Kind::Timeline => "Events over the window, coloured by their largest cause",
+            Kind::Histogram => "Histogram of every sample",
+        }
+    }
+}
+
+/// What the histogram's x axis is, per mode.
+pub fn unit_label(mode: &str) -> &'static str {
+    match mode {
+        "timer" => "wake-up latency (ns, log)",
+        _ => "counter-loop gap (ns, log)",
+    }
+}
+
+/// The durations at which `ccdf.json` gives each curve's rate: a 1-2-5 grid from 100 ns to 1 s.
+pub fn ccdf_grid() -> Vec<f64> {
+    let mut v = Vec::new();
+    let mut decade = 100.0;
+    while decade < 2e9 {
+        for m in [1.0, 2.0, 5.0] {
+            if decade * m <= 1e9 {
+                v.push(decade * m);
+            }
+        }
+        decade *= 10.0;
+    }
+    v
+}
+
+/// The data of the `ccdf` plot, for scripts and tests: per run, events per second whose OS part
+/// (and hardware part) is at least each duration of [`ccdf_grid`].
+pub fn ccdf_json(runs: &[View]) -> serde_json::Value {
+    let grid = ccdf_grid();
+    let rate = |parts: &[f64], secs: f64| -> Vec<f64> {
+        grid.iter()
+            .map(|&x| {
+                crate::analysis::summary::round6(
+                    parts.iter().filter(|&&p| p >= x).count() as f64 / secs,
+                )
+            })
+            .collect()
+    };
+    let runs: Vec<serde_json::Value> = runs
+        .iter()
+        .map(|r| {
+            let secs = r.core_seconds();
+            let (os, hw) = r.parts();
+            serde_json::json!({
+                "label": r.summary.label,
+                "emulation": r.summary.emulation,
+                "attributed": r.attributed(),
+                "os_events_per_s": rate(&os, secs),
+                "hw_events_per_s": rate(&hw, secs),
+            })
+        })
+        .collect();
+    serde_json::json!({ "duration_ns": grid, "runs": runs })
+}
+
+/// Draws one plot as `<dir>/<stem>.png` and `.svg` (and the CCDF's data as `ccdf.json`).
+pub fn draw(dir: &Path, kind: Kind, runs: &[View]) -> Result<()> {
+    if kind == Kind::Ccdf {
+        let mut text = serde_json::to_string_pretty(&ccdf_json(runs))?;
+        text.push('\n');
+        crate::rundir::write_atomic(&dir.join("ccdf.json"), text.as_bytes())?;
+    }
+    register_font();
+    let mode = runs
+        .first()
+        .map(|r| r.summary.mode.as_str())
+        .unwrap_or("noise");
+    let unit = unit_label(mode);
+    let title = kind.title();
+    let png = dir.join(format!("{}.png", kind.stem()));
+    let svg = dir.join(format!("{}.svg", kind.stem()));
+    let tmp_png = tempfile::Builder::new()
+        .prefix(".tickscope-")
+        .suffix(".png")
+        .tempfile_in(dir)?;
+    let tmp_svg = tempfile::Builder::new()
+        .prefix(".tickscope-")
+        .suffix(".svg")
+        .tempfile_in(dir)?;
+    let size = match kind {
+        Kind::Timeline => (
+            SIZE.0,
+            (SIZE.1 / 2).max(300) * runs.len().max(1) as u32 + 60,
+        ),
+        _ => SIZE,
+    };
+    {
+        let root = BitMapBackend::new(tmp_png.path(), size).into_drawing_area();
+        draw_on(&root, kind, runs, title, unit)?;
+    }
+    {
+        let root = SVGBackend::new(tmp_svg.path(), size).into_drawing_area();
+        draw_on(&root, kind, runs, title, unit)?;
+    }
+    for (tmp, dest) in [(tmp_png, &png), (tmp_svg, &svg)] {
+        tmp.as_file()
+            .set_permissions(std::os::unix::fs::PermissionsExt::from_mode(0o644))?;
+        tmp.persist(dest).map_err(|e| e.error)?;
+    }
+    Ok(())
+}
+
+fn draw_on<DB: DrawingBackend>(
+    root: &DrawingArea<DB, Shift>,
+    kind: Kind,
+    runs: &[View],
+    title: &str,
+    unit: &str,
+) -> Result<()>
+where
+    DB::ErrorType: 'static,
+{
+    match kind {
+        Kind::Ccdf => draw_ccdf(root, runs, title),
+        Kind::Causes => draw_causes(root, runs, title),
+        Kind::Timeline => draw_timeline(root, runs, title),
+        Kind::Histogram => draw_histogram(root, runs, title, unit),
+    }
+}
+
+/// `850ns`, `12µs`, `3.4ms` for axis labels.
+pub fn fmt_ns(v: f64) -> String {
+    if v >= 1e9 {
+        format!("{:.3}s", v / 1e9)
+    } else if v >= 1e6 {
+        format!("{}ms", trim(v / 1e6))
+    } else if v >= 1e3 {
+        format!("{}µs", trim(v / 1e3))
+    } else {
+        format!("{}ns", trim(v))
+    }
+}
+
+fn fmt_rate(v: f64) -> String {
+    if v >= 1.0 {
+        format!("{}/s", trim(v))
+    } else {
+        format!("{v:.0e}/s")
+    }
+}
+
+fn trim(v: f64) -> String {
+    let s = format!("{v:.1}");
+    s.strip_suffix(".0").map(str::to_string).unwrap_or(s)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn rate_above_counts_events_at_least_each_long() {
+        // Four events over 2 s: 2/s are >= 30, 1.5/s >= 20 ...
+        let p = rate_above(&[10.0, 30.0, 20.0, 30.0], 2.0);
+        assert_eq!(
+            p,
+            vec![
+                (30.0, 0.5),
+                (30.0, 0.5),
+                (30.0, 1.0),
+                (20.0, 1.0),
+                (20.0, 1.5),
+                (10.0, 1.5),
+                (10.0, 2.0)
+            ]
+        );
+    }
+}

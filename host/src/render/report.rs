@@ -1,0 +1,276 @@
+//! The report of one or more runs, from records in memory: `report.md` (the comparison table led
+//! by OS noise, notes on what each figure measures, per-run causes, interrupts and worst events)
+//! and a self-contained `report.html` with the plots inlined.
+
+use std::fmt::Write as _;
+use std::path::{Path, PathBuf};
+
+use anyhow::Result;
+use base64::Engine;
+
+use super::columns::{self, Row};
+use super::plot::{self, Kind, View};
+use crate::analysis::summary::Summary;
+use crate::record::RunInfo;
+
+/// One run of a report.
+pub struct ReportRun<'a> {
+    /// run.json.
+    pub info: &'a RunInfo,
+    /// The run as the plots see it (with its summary).
+    pub view: View<'a>,
+}
+
+impl ReportRun<'_> {
+    fn summary(&self) -> &Summary {
+        self.view.summary
+    }
+}
+
+fn facts_line(info: &RunInfo, s: &Summary) -> String {
+    let mut l = format!(
+        "{} on {} ({}, {} cores, GICv{}), measured at EL{}, {} emulation, {} s window, threshold {} ns, cores {:?}, counter {} Hz.",
+        s.source,
+        if info.board.is_empty() {
+            &s.board
+        } else {
+            &info.board
+        },
+        if info.cpu.is_empty() {
+            "cpu unknown"
+        } else {
+            &info.cpu
+        },
+        info.smp,
+        if info.gic != 0 { info.gic } else { s.gic },
+        s.el,
+        s.emulation,
+        s.duration_s,
+        s.threshold_ns,
+        s.measured_cores,
+        s.counter_hz
+    );
+    if let Some(k) = &info.kernel {
+        let _ = write!(l, " Kernel {k}");
+        if let Some(p) = &info.kernel_package {
+            let _ = write!(l, " (package {p})");
+        }
+        if let Some(c) = &info.kernel_cmdline {
+            let _ = write!(l, ", command line `{c}`");
+        }
+        l.push('.');
+    }
+    if let Some(q) = &info.qemu_version {
+        let _ = write!(l, " QEMU {q}.");
+    }
+    l
+}
+
+/// report.md for these runs (plots referenced by file name).
+pub fn markdown(runs: &[ReportRun]) -> String {
+    let summaries: Vec<&Summary> = runs.iter().map(|r| r.summary()).collect();
+    let cols = columns::columns(&summaries);
+    let rows: Vec<Row> = summaries.iter().map(|s| Row::run(s)).collect();
+    let mut md = String::from("# tickscope report\n\n");
+    let _ = writeln!(
+        md,
+        "Runs: {}\n",
+        runs.iter()
+            .map(|r| format!("`{}`", r.summary().label))
+            .collect::<Vec<_>>()
+            .join(", ")
+    );
+    md += "## OS noise and hardware/emulator noise\n\n";
+    md += &columns::markdown(&cols, &rows);
+    md += "\nEach event (a counter-loop gap above the threshold in noise mode, a late wake-up in timer mode) \
+           is split into its **OS part** — the net time the measured CPU ran interrupt handlers, softirqs, \
+           IPIs or other threads inside it (osnoise's classes; nested time counted once) — and its \
+           **hardware part**, the rest, during which the CPU ran nothing of the OS: under QEMU the emulator \
+           and the other vCPUs (round-robin under `icount`), on a board the hardware, firmware or a \
+           hypervisor. *OS ev/s* counts events with any OS part; *hw ev/s* those whose hardware part \
+           reaches the threshold; the *per second* figures sum every event's part over the window. \
+           *Tick cost* is the median event the timer interrupt ran in; *tick OS* its OS part. Figures \
+           labelled `icount` are deterministic instruction-count time; `tcg` figures include host noise.\n\n";
+    for kind in Kind::ALL {
+        let _ = writeln!(
+            md,
+            "## {}\n\n![{}]({}.png)\n",
+            kind.title(),
+            kind.title(),
+            kind.stem()
+        );
+    }
+    for r in runs {
+        let s = r.summary();
+        let _ = writeln!(md, "## {}\n", s.label);
+        let _ = writeln!(md, "{}\n", facts_line(r.info, s));
+        if let Some(p) = &s.partial {
+            let _ = writeln!(
+                md,
+                "**Partial run**: the figures cover {:.3} s of the {:.3} s window.\n",
+                p.covered_s, p.window_s
+            );
+        }
+        for p in &r.info.problems {
+            let _ = writeln!(md, "Problem: {p}\n");
+        }
+        let a = &s.attributed;
+        let _ = write!(md, "Attribution: `{}`", a.attribution);
+        if !a.attribution_note.is_empty() {
+            let _ = write!(md, " ({})", a.attribution_note);
+        }
+        let _ = writeln!(
+            md,
+            ". The measuring loop was blind for {} ns in all (recording its events).\n",
+            a.blind_ns
+        );
+        if !a.causes.is_empty() {
+            md += "| cause | kind | events | events/s | total ns | max ns |\n|---|---|---:|---:|---:|---:|\n";
+            for c in &a.causes {
+                let _ = writeln!(
+                    md,
+                    "| {} | {} | {} | {} | {} | {} |",
+                    c.name.replace('|', "/"),
+                    c.kind,
+                    c.events,
+                    c.events_per_s,
+                    c.total_ns,
+                    c.max_ns
+                );
+            }
+            md.push('\n');
+        }
+        if let Some(t) = &s.inject {
+            let _ = writeln!(
+                md,
+                "Injected tick {} Hz × {} ns: {} taken, {} events it ran in, tick cost {} ns, entry + exit around its busy time {} ns, handler wake-up latency {} ns.\n",
+                t.hz,
+                t.duration_ns,
+                t.taken,
+                t.matched_events,
+                opt(s.tick_cost_ns),
+                opt(s.irq_overhead_ns),
+                opt(t.entry_ns)
+            );
+        }
+        if !s.interrupts_per_s.is_empty() {
+            md += "| interrupt source on the measured CPU (/proc/interrupts) | per second |\n|---|---:|\n";
+            for (k, v) in &s.interrupts_per_s {
+                let _ = writeln!(md, "| {k} | {v} |");
+            }
+            md.push('\n');
+        }
+        let mut worst: Vec<_> = s.cores.iter().flat_map(|c| c.worst.iter()).collect();
+        worst.sort_by(|a, b| b.value.cmp(&a.value).then(a.at.cmp(&b.at)));
+        if !worst.is_empty() {
+            md += "| worst event (ns) | at (s) | core |\n|---:|---:|---:|\n";
+            for e in worst.iter().take(8) {
+                let _ = writeln!(
+                    md,
+                    "| {} | {:.6} | {} |",
+                    e.value,
+                    e.at as f64 / 1e9,
+                    e.core
+                );
+            }
+            md.push('\n');
+        }
+    }
+    md
+}
+
+fn opt(v: Option<u64>) -> String {
+    v.map(|v| v.to_string()).unwrap_or_else(|| "-".into())
+}
+
+/// Writes report.md, report.html and the plots for `runs` into `out`.
+pub fn write(runs: &[ReportRun], out: &Path) -> Result<Vec<PathBuf>> {
+    std::fs::create_dir_all(out)?;
+    let views: Vec<View> = runs
+        .iter()
+        .map(|r| View {
+            summary: r.view.summary,
+            values: r.view.values.clone(),
+            splits: r.view.splits,
+        })
+        .collect();
+    for kind in Kind::ALL {
+        plot::draw(out, kind, &views)?;
+    }
+    let md = markdown(runs);
+    let md_path = crate::rundir::write_atomic(&out.join("report.md"), md.as_bytes())?;
+    let html = html(&md, out)?;
+    let html_path = crate::rundir::write_atomic(&out.join("report.html"), html.as_bytes())?;
+    Ok(vec![md_path, html_path])
+}
+
+/// A self-contained HTML page: the markdown's tables and text, the PNG plots inlined as data URIs.
+fn html(md: &str, dir: &Path) -> Result<String> {
+    let mut h = String::from(
+        "<!doctype html><html><head><meta charset=\"utf-8\"><title>tickscope report</title><style>\
+         body{font-family:sans-serif;max-width:1250px;margin:2em auto;color:#222}\
+         table{border-collapse:collapse;margin:1em 0}td,th{border:1px solid #ccc;padding:4px 8px;text-align:right}\
+         th{background:#f0f0f0}td:first-child,th:first-child{text-align:left}img{max-width:100%}</style></head><body>\n",
+    );
+    let mut in_table = false;
+    for line in md.lines() {
+        if line.starts_with('|') {
+            let cells: Vec<&str> = line.trim_matches('|').split('|').map(str::trim).collect();
+            if cells
+                .iter()
+                .all(|c| c.chars().all(|ch| ch == '-' || ch == ':'))
+            {
+                continue;
+            }
+            if !in_table {
+                h += "<table>";
+                in_table = true;
+                h += "<tr>";
+                for c in &cells {
+                    let _ = write!(h, "<th>{}</th>", esc(c));
+                }
+                h += "</tr>\n";
+                continue;
+            }
+            h += "<tr>";
+            for c in &cells {
+                let _ = write!(h, "<td>{}</td>", esc(c));
+            }
+            h += "</tr>\n";
+            continue;
+        }
+        if in_table {
+            h += "</table>\n";
+            in_table = false;
+        }
+        if let Some(t) = line.strip_prefix("# ") {
+            let _ = writeln!(h, "<h1>{}</h1>", esc(t));
+        } else if let Some(t) = line.strip_prefix("## ") {
+            let _ = writeln!(h, "<h2>{}</h2>", esc(t));
+        } else if let Some(rest) = line.strip_prefix("![") {
+            let (alt, rest) = rest.split_once("](").unwrap_or((rest, ""));
+            let file = rest.trim_end_matches(')');
+            let bytes = std::fs::read(dir.join(file))?;
+            let b64 = base64::engine::general_purpose::STANDARD.encode(bytes);
+            let _ = writeln!(
+                h,
+                "<p><img alt=\"{}\" src=\"data:image/png;base64,{b64}\"></p>",
+                esc(alt)
+            );
+        } else if !line.trim().is_empty() {
+            let _ = writeln!(h, "<p>{}</p>", esc(line).replace('`', ""));
+        }
+    }
+    if in_table {
+        h += "</table>\n";
+    }
+    h += "</body></html>\n";
+    Ok(h)
+}
+
+fn esc(s: &str) -> String {
+    s.replace('&', "&amp;")
+        .replace('<', "&lt;")
+        .replace('>', "&gt;")
+        .replace('"', "&quot;")
+}
