@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Runs every tickscope test from a fresh clone on a Debian machine with rustup: installs the
-# pinned toolchain and its targets (rust-toolchain.toml) and QEMU (apt-get, when root) first.
+# pinned toolchain (rust-toolchain.toml) and QEMU (apt-get, when root) first, then checks the
+# README's main command on a machine without the aarch64 targets, then every test.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -22,8 +23,16 @@ if ! command -v qemu-system-aarch64 >/dev/null; then
 fi
 qemu-system-aarch64 --version | head -1
 
+step "the README's main command on a machine whose toolchain lacks the aarch64 targets"
+# A fresh machine with rustup and the pinned toolchain but not its targets: tickscope adds them
+# before its first cross build (TICKSCOPE_TEST_KEEP_TARGETS=1 skips removing them).
+if [ "${TICKSCOPE_TEST_KEEP_TARGETS:-0}" != 1 ]; then
+    rustup target remove aarch64-unknown-none aarch64-unknown-linux-musl
+fi
+cargo run --release -p tickscope -- compare | tee target/readme-compare.log
+grep -q "^report: " target/readme-compare.log
+
 step "firmware image (release profile, 64 KiB budget)"
-cargo build --release -p tickscope
 ./target/release/tickscope image
 
 step "unit, property and end-to-end tests"

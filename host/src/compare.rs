@@ -28,6 +28,9 @@ pub struct Plan {
     pub out: Option<PathBuf>,
     /// Loss policy of every run.
     pub policy: Policy,
+    /// Runs at once (1: one after the other). Under icount each QEMU is single-threaded and its
+    /// virtual time does not depend on the host's load, so the figures are the same either way.
+    pub jobs: usize,
 }
 
 /// The settings every run of a comparison shares.
@@ -62,7 +65,7 @@ pub struct Settings {
 }
 
 /// The runs of a comparison: bare metal, then each kernel.
-pub fn plan(s: &Settings, out: Option<PathBuf>, policy: Policy) -> Plan {
+pub fn plan(s: &Settings, out: Option<PathBuf>, policy: Policy, jobs: usize) -> Plan {
     let config = Config {
         mode: s.mode,
         el: s.el,
@@ -103,7 +106,12 @@ pub fn plan(s: &Settings, out: Option<PathBuf>, policy: Policy) -> Plan {
             }),
         ));
     }
-    Plan { runs, out, policy }
+    Plan {
+        runs,
+        out,
+        policy,
+        jobs: jobs.max(1),
+    }
 }
 
 /// Wall-clock split of a comparison.
@@ -111,12 +119,18 @@ pub fn plan(s: &Settings, out: Option<PathBuf>, policy: Policy) -> Plan {
 pub struct Wall {
     /// Building firmware and probe, fetching the kernel.
     pub build_s: f64,
-    /// Booting Linux (all kernels), until the probe spoke.
+    /// Running the guests (in parallel when `jobs` > 1), decoding and writing their directories.
+    pub runs_s: f64,
+    /// Of the guests' own wall time, booting Linux until the probe spoke (summed over kernels).
     pub linux_boot_s: f64,
-    /// The rest of the runs (measurement windows, decoding, writing).
+    /// Of the guests' own wall time, the rest: measurement windows and shipping (summed over runs).
     pub measure_s: f64,
+    /// Writing the comparison's report and plots.
+    pub report_s: f64,
     /// Total.
     pub total_s: f64,
+    /// Runs at once.
+    pub jobs: usize,
 }
 
 /// A finished comparison.
@@ -131,6 +145,46 @@ pub struct Comparison {
     pub wall: Wall,
     /// The worst status of its runs.
     pub status: u8,
+}
+
+/// Captures every run of the plan, `plan.jobs` at a time. Stops starting new runs once
+/// tickscope is interrupted (the running ones stop themselves and keep what arrived).
+fn capture_all(
+    plan: &Plan,
+    prepared: &[pipeline::Prepared],
+) -> Result<Vec<(String, crate::guest::Capture)>> {
+    let n = plan.runs.len();
+    let next = std::sync::atomic::AtomicUsize::new(0);
+    type Slot = std::sync::Mutex<Option<Result<(String, crate::guest::Capture)>>>;
+    let results: Vec<Slot> =
+        (0..n).map(|_| std::sync::Mutex::new(None)).collect();
+    std::thread::scope(|s| {
+        for _ in 0..plan.jobs.min(n) {
+            s.spawn(|| {
+                loop {
+                    let i = next.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+                    if i >= n {
+                        break;
+                    }
+                    let (_, req) = &plan.runs[i];
+                    let r = if crate::interrupt::requested().is_some() {
+                        Err(crate::fail(
+                            status::INTERRUPTED,
+                            "interrupted before this run started",
+                        ))
+                    } else {
+                        let (_, start_time) = now_stamps();
+                        pipeline::capture(req, &prepared[i]).map(|c| (start_time, c))
+                    };
+                    *results[i].lock().unwrap() = Some(r);
+                }
+            });
+        }
+    });
+    results
+        .into_iter()
+        .map(|m| m.into_inner().unwrap().expect("every run was captured"))
+        .collect()
 }
 
 /// Runs a comparison.
@@ -148,12 +202,13 @@ pub fn run(plan: &Plan) -> Result<Comparison> {
     }
     let build_s = t_build.elapsed().as_secs_f64();
     let t_runs = Instant::now();
+    // The guests run `jobs` at a time, each in its own thread with its own QEMU; their captures
+    // are then decoded and written in plan order.
+    let captures = capture_all(plan, &prepared)?;
     let mut runs = Vec::new();
     let mut boot_s = 0.0;
     let mut status = status::OK;
-    for ((label, req), prep) in plan.runs.iter().zip(&prepared) {
-        let (_, start_time) = now_stamps();
-        let cap = pipeline::capture(req, prep)?;
+    for ((label, req), (start_time, cap)) in plan.runs.iter().zip(captures) {
         boot_s += cap.boot_s.unwrap_or(0.0);
         let out = Output {
             label: label.clone(),
@@ -166,11 +221,10 @@ pub fn run(plan: &Plan) -> Result<Comparison> {
             status = run.status();
         }
         runs.push(run);
-        if crate::interrupt::requested().is_some() {
-            break;
-        }
     }
     let runs_s = t_runs.elapsed().as_secs_f64();
+    let guests_s: f64 = runs.iter().map(|r| r.record.info.wall_s).sum();
+    let t_report = Instant::now();
     let views: Vec<ReportRun> = runs
         .iter()
         .map(|r| ReportRun {
@@ -186,9 +240,12 @@ pub fn run(plan: &Plan) -> Result<Comparison> {
     write_atomic(&top.file("compare.json"), text.as_bytes())?;
     let wall = Wall {
         build_s: summary_round6(build_s),
+        runs_s: summary_round6(runs_s),
         linux_boot_s: summary_round6(boot_s),
-        measure_s: summary_round6(runs_s - boot_s),
+        measure_s: summary_round6(guests_s - boot_s),
+        report_s: summary_round6(t_report.elapsed().as_secs_f64()),
         total_s: summary_round6(started.elapsed().as_secs_f64()),
+        jobs: plan.jobs,
     };
     Ok(Comparison {
         runs,

@@ -123,10 +123,19 @@ impl MachineSpec {
         if self.icount {
             a.push("-icount".into());
             a.push(ICOUNT.into());
+            // Nothing of the host may reach the guest, or its runs are not repeatable: QEMU
+            // otherwise puts host-random KASLR and RNG seeds in virt's device tree and gives the
+            // RTC the host's wall clock.
+            a.extend(DETERMINISTIC.iter().map(|s| s.to_string()));
         }
         a
     }
 }
+
+/// The QEMU options that keep an icount run independent of the host: a fixed seed for the
+/// guest-visible randomness (device-tree `kaslr-seed` and `rng-seed`) and an RTC that starts at a
+/// fixed date and follows virtual time.
+pub const DETERMINISTIC: [&str; 4] = ["-seed", "1", "-rtc", "base=2026-01-01T00:00:00,clock=vm"];
 
 /// How figures were produced: the label every number carries.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]

@@ -4,7 +4,15 @@
 use std::io::IsTerminal;
 use std::time::Duration;
 
-use indicatif::{ProgressBar, ProgressStyle};
+use std::sync::OnceLock;
+
+use indicatif::{MultiProgress, ProgressBar, ProgressStyle};
+
+/// All bars share one terminal area, so runs made in parallel each keep their own line.
+fn multi() -> &'static MultiProgress {
+    static M: OnceLock<MultiProgress> = OnceLock::new();
+    M.get_or_init(MultiProgress::new)
+}
 
 /// A progress indicator that may be disabled.
 pub struct Progress {
@@ -17,7 +25,7 @@ impl Progress {
     pub fn new(message: &str, expected: Duration, json: bool) -> Progress {
         let enabled = !json && std::io::stderr().is_terminal() && expected > Duration::from_secs(2);
         let bar = enabled.then(|| {
-            let bar = ProgressBar::new(expected.as_millis() as u64);
+            let bar = multi().add(ProgressBar::new(expected.as_millis() as u64));
             bar.set_style(
                 ProgressStyle::with_template(
                     "{spinner} {msg} [{bar:30}] {elapsed}/~{duration} (ETA {eta})",

@@ -212,6 +212,10 @@ mod tests {
         assert!(a.contains("-M virt,gic-version=3,virtualization=on"), "{a}");
         assert!(a.contains("-smp 8") && a.contains("-cpu cortex-a72"), "{a}");
         assert!(a.contains("-icount shift=0,align=off,sleep=off"), "{a}");
+        assert!(
+            a.contains("-seed 1 -rtc base=2026-01-01T00:00:00,clock=vm"),
+            "{a}"
+        );
         assert_eq!(m.emulation().name(), "icount");
         let m = MachineSpec::new(&board(), 1, 2, 4, Some("max"), false).unwrap();
         assert_eq!(m.machine_arg(), "virt,gic-version=2");

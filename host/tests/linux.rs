@@ -202,6 +202,36 @@ fn compare_runs_all_three_and_the_tickless_os_noise_is_far_below_the_generic() {
         os(2),
         os(1)
     );
+
+    // The runs went in parallel; one after the other they give the very same figures (icount
+    // virtual time does not depend on the host's load, and the guests get nothing of the host).
+    assert_eq!(num(&j, "wall.jobs"), 3.0);
+    let seq = out(&d, "seq");
+    let r = tickscope(&[
+        "compare",
+        "--duration",
+        "1s",
+        "--json",
+        "--sequential",
+        "--out",
+        &seq,
+    ]);
+    r.expect_status(0);
+    let s = r.json();
+    assert_eq!(num(&s, "wall.jobs"), 1.0);
+    let figures = |v: &serde_json::Value| {
+        let mut v = v.clone();
+        v.as_object_mut().unwrap().remove("run_dir");
+        v
+    };
+    for (a, b) in runs.iter().zip(s["runs"].as_array().unwrap()) {
+        assert_eq!(
+            figures(a),
+            figures(b),
+            "{} differs between parallel and sequential",
+            a["label"]
+        );
+    }
 }
 
 #[test]

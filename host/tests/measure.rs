@@ -107,7 +107,10 @@ fn injected_tick_is_the_one_cause_of_os_noise_at_its_rate_and_length() {
     // The loop's own cost per event (pushing the record, reading the counter again): two to four
     // counter ticks. Blind time is reported, never charged to the next gap.
     let blind = num(&j, "blind_ns") / num(&j, "events");
-    assert!((32.0..=64.0).contains(&blind), "{blind} ns blind per event: {j:#}");
+    assert!(
+        (32.0..=64.0).contains(&blind),
+        "{blind} ns blind per event: {j:#}"
+    );
 }
 
 #[test]

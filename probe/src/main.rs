@@ -507,12 +507,8 @@ fn run(o: Options) -> u8 {
         threshold: threshold_ticks,
     }));
     // The interrupt counts are read just before the window opens and right after it closes, by
-    // the measuring thread itself; the lead is twice what one read takes, so no more than the
-    // window's own interrupts fall between the reads.
-    let t0 = sys::monotonic_ns();
-    let _ = read("/proc/interrupts");
-    let read_ns = sys::monotonic_ns() - t0;
-    let lead = ns_to_ticks((2 * read_ns).max(200_000), hz);
+    // the measuring thread itself (see `lead` there), so hardly more than the window's own
+    // interrupts fall between the reads.
     // Under icount every instruction another CPU runs is time the measured one loses: the writer
     // waits for the window to close instead of draining during it (as the firmware's core 0 does).
     let drain_live = !cfg.icount;
@@ -569,6 +565,32 @@ fn run(o: Options) -> u8 {
                     }
                 }
             }
+            // How long the pre-window work takes on this CPU, measured here (pinned, warm):
+            // three times that before the window opens, so the loop is running when it does.
+            let t0 = now();
+            let _ = read("/proc/interrupts");
+            let _ = clock_pair(now);
+            let lead = (3 * (now() - t0)).max(ns_to_ticks(1_000_000, hz));
+            // Everything the loop needs exists before the window opens (allocated and touched
+            // under mlockall): setting it up inside the window would be the probe's own noise.
+            let mut gaps: Option<Box<probe::GapTable>> = (cfg.mode != Mode::Timer).then(|| {
+                vec![0u64; GAP_SLOTS]
+                    .into_boxed_slice()
+                    .try_into()
+                    .expect("GAP_SLOTS entries")
+            });
+            // Sleep through most of the time to the window, then spin for the last 30 ms: a
+            // tickless kernel restarts the tick when the CPU leaves idle and stops it again within
+            // a tick or two of the task running alone; 30 ms of spinning leaves it time to. (Under
+            // icount a sleeping CPU costs no host time; a spinning one does.)
+            let spin = ns_to_ticks(30_000_000, hz);
+            let wake = start.saturating_sub(lead + spin);
+            let t = now();
+            if wake > t {
+                std::thread::sleep(Duration::from_nanos(
+                    (wake - t).saturating_mul(1_000_000_000) / hz,
+                ));
+            }
             while now() < start.saturating_sub(lead) {}
             if let Some(t) = tracer.as_mut() {
                 t.on();
@@ -596,10 +618,7 @@ fn run(o: Options) -> u8 {
                     d.status.overruns = sched.overruns;
                 }
                 _ => {
-                    let mut gaps: Box<probe::GapTable> = vec![0u64; GAP_SLOTS]
-                        .into_boxed_slice()
-                        .try_into()
-                        .expect("GAP_SLOTS entries");
+                    let mut gaps = gaps.take().expect("allocated before the window");
                     let stats = probe::noise_loop(
                         counter::now,
                         start,

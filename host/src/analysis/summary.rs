@@ -214,6 +214,12 @@ pub struct Summary {
     pub latency_ns: Quantiles,
     /// Event sizes, ns.
     pub event_ns: Quantiles,
+    /// The window-start transient, flagged (not excluded): when the measuring loop was not yet
+    /// running as the window opened (its own setup, or its core taken away), the first gap runs
+    /// from the window's opening and is counted as an event; this is its length, ns (the
+    /// largest over cores). `None`: every loop was running when its window opened.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub late_start_ns: Option<u64>,
     /// Noise mode: nanoseconds per loop iteration (window / iterations): the detector's
     /// resolution, a figure the loop-gap percentiles (one counter tick each) cannot show.
     pub loop_ns_per_iteration: Option<f64>,
@@ -683,7 +689,15 @@ pub fn summarize_with(
     let mut entries = Vec::new();
     let mut iterations = 0u64;
     let mut traced_timer: Option<u64> = None;
+    let mut late_start: Option<u64> = None;
     for c in a.cores.values() {
+        if cfg.mode == tickscope_core::Mode::Noise
+            && let Some((start, _)) = c.window_ticks()
+            && let Some(first) = c.events.iter().find(|e| e.start == start)
+        {
+            let ns = ticks_to_ns(first.len, hz);
+            late_start = Some(late_start.map_or(ns, |m: u64| m.max(ns)));
+        }
         merged.merge(&c.acc);
         cycles.merge(&c.cycles);
         entry_cycles.merge(&c.entry_cycles);
@@ -817,6 +831,7 @@ pub fn summarize_with(
         events_per_s: round6(events_per_s),
         latency_ns: merged.value_quantiles(),
         event_ns: merged.event_quantiles(),
+        late_start_ns: late_start,
         loop_ns_per_iteration: (iterations > 0 && duration_s > 0.0)
             .then(|| round6(duration_s * n_cores * 1e9 / iterations as f64)),
         // On hardware the cycle counter stops in WFI (where a timer-mode core waits) and follows

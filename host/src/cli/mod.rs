@@ -12,6 +12,7 @@ pub mod decode;
 pub mod doctor;
 pub mod image;
 pub mod import;
+pub mod kernel;
 pub mod linux;
 pub mod measure;
 pub mod options;
@@ -78,6 +79,8 @@ enum Command {
     Bench(bench::Args),
     /// Check what a run needs (toolchain, targets, QEMU, kernel, tracefs) and say how to fix it.
     Doctor(doctor::Args),
+    /// Fetch the arm64 kernel Linux runs boot (or find it in the cache) and say which it is.
+    Kernel(kernel::Args),
     /// Load and run the firmware on a board behind a debug probe (feature `probe-rs`).
     #[cfg(feature = "probe-rs")]
     ProbeRun(probe_run::Args),
@@ -100,6 +103,7 @@ pub fn main() -> ExitCode {
         Command::Image(a) => image::run(a),
         Command::Bench(a) => bench::run(a),
         Command::Doctor(a) => doctor::run(a),
+        Command::Kernel(a) => kernel::run(a),
         #[cfg(feature = "probe-rs")]
         Command::ProbeRun(a) => probe_run::run(a),
     };

@@ -205,9 +205,9 @@ pub fn run(req: &Request, prep: &Prepared) -> Result<Capture> {
     let initrd = work.path().join("initramfs.cpio");
     std::fs::write(&initrd, &initramfs)?;
     let append = kernel::cmdline(req.kernel_mode, req.cpu, cpus, "ttyAMA0");
-    let mut machine = req.machine.clone();
-    // A Linux guest needs more room than the firmware; everything else is the same machine.
-    machine.memory_mib = machine.memory_mib.max(512);
+    // The very machine of the bare-metal run, memory included (the board's 256 MiB hold the
+    // kernel, the probe and a trace buffer of up to 64 MiB).
+    let machine = req.machine.clone();
     let expected = req.estimate();
     let serial = work.path().join("ttyAMA0.bin");
     let launch = Launch {

@@ -134,7 +134,13 @@ fn top_causes(r: &Row) -> Cell {
         .iter()
         .filter(|c| c.kind != "hw" && c.events > 0)
         .take(3)
-        .map(|c| format!("{} {:.0}/s", c.name, c.events_per_s))
+        .map(|c| {
+            if c.events_per_s >= 10.0 {
+                format!("{} {:.0}/s", c.name, c.events_per_s)
+            } else {
+                format!("{} {:.1}/s", c.name, c.events_per_s)
+            }
+        })
         .collect();
     if r.attributed.os_noise.is_none() {
         Cell::None
@@ -146,8 +152,9 @@ fn top_causes(r: &Row) -> Cell {
 }
 
 /// The columns for runs of these modes (latency percentiles only where they carry information:
-/// timer mode; noise mode shows the loop's resolution instead of one-tick gap percentiles).
-pub fn columns(runs: &[&Summary]) -> Vec<Column> {
+/// timer mode; noise mode shows the loop's resolution instead of one-tick gap percentiles), with
+/// a `core` column when the rows are per core.
+pub fn columns(runs: &[&Summary], per_core: bool) -> Vec<Column> {
     let timer = runs.iter().any(|s| s.mode == "timer");
     let noise = runs.iter().any(|s| s.mode == "noise");
     let mut c = vec![
@@ -156,18 +163,6 @@ pub fn columns(runs: &[&Summary]) -> Vec<Column> {
             long: "run",
             csv: "label",
             get: |r| Cell::Text(r.label.to_string()),
-        },
-        Column {
-            short: "core",
-            long: "core",
-            csv: "core",
-            get: |r| {
-                Cell::Text(
-                    r.core
-                        .map(|c| c.to_string())
-                        .unwrap_or_else(|| "all".into()),
-                )
-            },
         },
         Column {
             short: "mode",
@@ -318,6 +313,23 @@ pub fn columns(runs: &[&Summary]) -> Vec<Column> {
             get: |r| Cell::Ns(r.attributed.blind_ns),
         },
     ];
+    if per_core {
+        c.insert(
+            1,
+            Column {
+                short: "core",
+                long: "core",
+                csv: "core",
+                get: |r| {
+                    Cell::Text(
+                        r.core
+                            .map(|c| c.to_string())
+                            .unwrap_or_else(|| "all".into()),
+                    )
+                },
+            },
+        );
+    }
     if noise {
         c.push(Column {
             short: "loop ns",
@@ -390,7 +402,10 @@ pub fn terminal(cols: &[Column], rows: &[Row]) -> String {
     let line = |s: &mut String, vals: Vec<&str>| {
         for (i, v) in vals.iter().enumerate() {
             let pad = widths[i].saturating_sub(v.chars().count());
-            if i <= 4 || cols[i].short == "top OS causes" {
+            if matches!(
+                cols[i].short,
+                "run" | "core" | "mode" | "emul" | "attrib" | "top OS causes"
+            ) {
                 let _ = write!(s, "{v}{}", " ".repeat(pad));
             } else {
                 let _ = write!(s, "{}{v}", " ".repeat(pad));
@@ -413,7 +428,11 @@ pub fn markdown(cols: &[Column], rows: &[Row]) -> String {
     }
     s.push_str("\n|");
     for (i, _) in cols.iter().enumerate() {
-        s.push_str(if i <= 4 { "---|" } else { "---:|" });
+        let text = matches!(
+            cols[i].short,
+            "run" | "core" | "mode" | "emul" | "attrib" | "top OS causes"
+        );
+        s.push_str(if text { "---|" } else { "---:|" });
     }
     s.push('\n');
     for r in rows {

@@ -35,7 +35,7 @@ pub fn view<'a>(
 
 /// The terminal table of runs (one row each).
 pub fn table(runs: &[&Summary]) -> String {
-    let cols = columns::columns(runs);
+    let cols = columns::columns(runs, false);
     let rows: Vec<columns::Row> = runs.iter().map(|s| columns::Row::run(s)).collect();
     columns::terminal(&cols, &rows)
 }
@@ -49,7 +49,7 @@ pub fn run_files(dir: &Path, a: &Analysis, record: &RunRecord, plots: bool) -> R
         &dir.join("histogram.txt"),
         text::cyclictest_histogram(&cores).as_bytes(),
     )?;
-    let cols = columns::columns(&[s]);
+    let cols = columns::columns(&[s], true);
     let mut rows = columns::Row::cores(s);
     rows.push(columns::Row::run(s));
     crate::rundir::write_atomic(

@@ -398,14 +398,24 @@ where
                 .label(k.clone())
                 .legend(move |(x, y)| Circle::new((x + 10, y), 4, color.filled()));
         }
-        chart
-            .configure_series_labels()
-            .background_style(WHITE.mix(0.85))
-            .border_style(BLACK)
-            .label_font(("sans-serif", 14))
-            .position(SeriesLabelPosition::UpperRight)
-            .draw()
-            .map_err(err)?;
+        if pts.is_empty() {
+            chart
+                .draw_series(std::iter::once(Text::new(
+                    "no events above the threshold",
+                    (tmax * 0.4, (dmin * dmax).sqrt()),
+                    ("sans-serif", 18),
+                )))
+                .map_err(err)?;
+        } else {
+            chart
+                .configure_series_labels()
+                .background_style(WHITE.mix(0.85))
+                .border_style(BLACK)
+                .label_font(("sans-serif", 14))
+                .position(SeriesLabelPosition::UpperRight)
+                .draw()
+                .map_err(err)?;
+        }
     }
     root.present().map_err(err)?;
     Ok(())
@@ -421,43 +431,48 @@ where
     DB::ErrorType: 'static,
 {
     root.fill(&WHITE).map_err(err)?;
-    // Steps over the occupied range of each run: each bucket holds its count over its width, empty
-    // buckets sit on the floor (0.5 on the log axis) instead of being bridged by a diagonal.
+    // Bars as steps: each run of neighbouring occupied buckets is one outline rising from the
+    // floor (0.5 on the log axis) and falling back to it; nothing is drawn across empty buckets.
     let floor = 0.5;
-    let data: Vec<Vec<(f64, f64)>> = runs
+    let data: Vec<Vec<Vec<(f64, f64)>>> = runs
         .iter()
         .map(|r| {
-            let mut pts = Vec::new();
-            let mut prev_end: Option<f64> = None;
+            let mut outlines: Vec<Vec<(f64, f64)>> = Vec::new();
+            let mut prev: Option<usize> = None;
             for (i, n) in r.values.buckets() {
                 let (lo, w) = bucket_range(i);
-                let (x0, x1) = ((lo as f64).max(1.0), (lo + w) as f64);
-                if let Some(e) = prev_end
-                    && x0 > e
-                {
-                    pts.push((e, floor));
-                    pts.push((x0, floor));
+                let (x0, x1) = ((lo as f64).max(1.0), ((lo + w) as f64).max(1.0));
+                if prev != Some(i.wrapping_sub(1)) || outlines.is_empty() {
+                    if let Some(o) = outlines.last_mut()
+                        && let Some(&(x, _)) = o.last()
+                    {
+                        o.push((x, floor));
+                    }
+                    outlines.push(vec![(x0, floor)]);
                 }
-                pts.push((x0, n as f64));
-                pts.push((x1, n as f64));
-                prev_end = Some(x1);
+                let o = outlines.last_mut().unwrap();
+                o.push((x0, n as f64));
+                o.push((x1, n as f64));
+                prev = Some(i);
             }
-            if let (Some(&(x0, _)), Some(&(x1, _))) = (pts.first(), pts.last()) {
-                pts.insert(0, (x0, floor));
-                pts.push((x1, floor));
+            if let Some(o) = outlines.last_mut()
+                && let Some(&(x, _)) = o.last()
+            {
+                o.push((x, floor));
             }
-            pts
+            outlines
         })
         .collect();
-    let xmax = data.iter().flatten().map(|p| p.0).fold(10.0, f64::max) * 1.5;
-    let xmin = data
+    let data_flat: Vec<Vec<(f64, f64)>> = data.iter().map(|o| o.concat()).collect();
+    let xmax = data_flat.iter().flatten().map(|p| p.0).fold(10.0, f64::max) * 1.5;
+    let xmin = data_flat
         .iter()
         .flatten()
         .map(|p| p.0)
         .fold(f64::MAX, f64::min)
         .clamp(1.0, xmax / 10.0)
         / 1.5;
-    let ymax = data.iter().flatten().map(|p| p.1).fold(10.0, f64::max) * 3.0;
+    let ymax = data_flat.iter().flatten().map(|p| p.1).fold(10.0, f64::max) * 3.0;
     let mut chart = ChartBuilder::on(root)
         .caption(title, ("sans-serif", 24))
         .margin(20)
@@ -475,16 +490,19 @@ where
         .draw()
         .map_err(err)?;
     // Later runs first, thinner: the first run (usually bare metal) is drawn last, on top.
-    for (i, (r, pts)) in runs.iter().zip(&data).enumerate().rev() {
+    for (i, (r, outlines)) in runs.iter().zip(&data).enumerate().rev() {
         let color = COLORS[i % COLORS.len()];
         let width = 2 + (runs.len() - 1 - i) as u32;
-        chart
-            .draw_series(LineSeries::new(pts.clone(), color.stroke_width(width)))
-            .map_err(err)?
-            .label(r.label())
-            .legend(move |(x, y)| {
-                PathElement::new(vec![(x, y), (x + 20, y)], color.stroke_width(3))
-            });
+        for (k, o) in outlines.iter().enumerate() {
+            let series = chart
+                .draw_series(LineSeries::new(o.clone(), color.stroke_width(width)))
+                .map_err(err)?;
+            if k == 0 {
+                series.label(r.label()).legend(move |(x, y)| {
+                    PathElement::new(vec![(x, y), (x + 20, y)], color.stroke_width(3))
+                });
+            }
+        }
     }
     legend_and_present(root, &mut chart)
 }

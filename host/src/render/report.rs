@@ -69,7 +69,7 @@ fn facts_line(info: &RunInfo, s: &Summary) -> String {
 /// report.md for these runs (plots referenced by file name).
 pub fn markdown(runs: &[ReportRun]) -> String {
     let summaries: Vec<&Summary> = runs.iter().map(|r| r.summary()).collect();
-    let cols = columns::columns(&summaries);
+    let cols = columns::columns(&summaries, false);
     let rows: Vec<Row> = summaries.iter().map(|s| Row::run(s)).collect();
     let mut md = String::from("# tickscope report\n\n");
     let _ = writeln!(
@@ -113,6 +113,19 @@ pub fn markdown(runs: &[ReportRun]) -> String {
         }
         for p in &r.info.problems {
             let _ = writeln!(md, "Problem: {p}\n");
+        }
+        if s.mode == "noise" {
+            match s.late_start_ns {
+                Some(ns) => {
+                    let _ = writeln!(
+                        md,
+                        "Window start: the measuring loop was not yet running when the window opened; its first gap ({ns} ns, from the opening) is counted as an event (flagged, not excluded).\n"
+                    );
+                }
+                None => {
+                    md += "Window start: the measuring loop was running when the window opened (no start-up transient).\n\n"
+                }
+            }
         }
         let a = &s.attributed;
         let _ = write!(md, "Attribution: `{}`", a.attribution);
