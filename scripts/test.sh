@@ -29,8 +29,10 @@ step "the README's main command on a machine whose toolchain lacks the aarch64 t
 if [ "${TICKSCOPE_TEST_KEEP_TARGETS:-0}" != 1 ]; then
     rustup target remove aarch64-unknown-none aarch64-unknown-linux-musl
 fi
-cargo run --release -p tickscope -- compare | tee target/readme-compare.log
-grep -q "^report: " target/readme-compare.log
+log=$(mktemp)
+trap 'rm -f "$log"' EXIT
+cargo run --release -p tickscope -- compare | tee "$log"
+grep -q "^report: " "$log"
 
 step "firmware image (release profile, 64 KiB budget)"
 ./target/release/tickscope image
