@@ -1,5 +1,6 @@
-//! Turns the chosen board description (`TICKSCOPE_BOARD`, default `qemu-virt`) into the firmware's
-//! `Board` constant and the linker script's memory layout, and records the source revision.
+//! Places the image where the board's layout says (`layout.x` for the linker script, from the
+//! same `tickscope_core::layout` the page tables and the entry code use), and records the source
+//! revision and the build-time configuration. The board constants come from `tickscope-board`.
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -21,15 +22,16 @@ fn main() {
         panic!("TICKSCOPE_BOARD={board_name}: {e} (boards are the .toml files in boards/)")
     });
 
-    fs::write(out.join("board.rs"), board.to_rust()).unwrap();
-    fs::write(out.join("memory.x"), board.to_memory_x()).unwrap();
+    let symbols: String = board
+        .linker_symbols()
+        .into_iter()
+        .map(|(name, value)| format!("{name} = {value:#x};\n"))
+        .collect();
     fs::write(
         out.join("layout.x"),
         format!(
-            "/* Generated from boards/{}.toml by firmware/build.rs. */\n__stack_size = {:#x};\n__max_cores = {};\n",
-            board.name,
-            board.memory.stack_size,
-            board.mpidrs().len()
+            "/* boards/{}.toml, tickscope_core::layout */\n{symbols}",
+            board.name
         ),
     )
     .unwrap();
@@ -39,7 +41,6 @@ fn main() {
     println!("cargo:rustc-link-search={}", out.display());
     println!("cargo:rustc-link-arg-bins=-T{}", script.display());
     println!("cargo:rustc-link-arg-bins=-Tdefmt.x");
-    println!("cargo:rustc-env=TICKSCOPE_BOARD_NAME={}", board.name);
     println!("cargo:rustc-env=TICKSCOPE_REVISION={}", revision(&root));
     // A build-time default configuration for boards without semihosting (see boards/README.md).
     let config = env::var("TICKSCOPE_CONFIG").unwrap_or_default();

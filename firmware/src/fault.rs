@@ -1,6 +1,7 @@
 //! Loud faults: any unexpected exception, SError, unclaimed interrupt or panic, on any core,
-//! prints class, ESR, ELR, FAR, SPSR, core and EL, sends a `Fault` frame, and ends the run
-//! with a non-zero status. Also the deliberate faults (`fault=` setting) that prove it.
+//! stops the other cores, prints class, ESR, ELR, FAR, SPSR, core and EL (and which stack a
+//! fault address hit), sends a `Fault` frame and ends the run with a non-zero status. Also the
+//! deliberate faults (`fault=` setting) that prove it.
 
 use core::fmt::Write;
 use core::panic::PanicInfo;
@@ -11,17 +12,23 @@ use aarch64_cpu::registers::{
 use tickscope_core::config::FaultKind;
 use tickscope_core::exception::{VectorSlot, abort_status_name, class_name, esr_class};
 use tickscope_core::exit;
+use tickscope_core::layout::Place;
 use tickscope_core::wire::Message;
 use tickscope_core::wire::msg::{FaultReport, PanicReport};
+use tickscope_cpu::frame::Frame;
+use tickscope_cpu::regs::current_el;
+use tickscope_cpu::sgi;
+use tickscope_cpu::{LAYOUT, cores, gic, regs, stop, timer};
 
-use crate::arch::{self, current_el};
 use crate::io::{self, Emergency};
-use crate::smp;
+use crate::shutdown;
 
 /// An address no board maps (level-0 translation fault on the 48-bit map).
 const UNMAPPED: u64 = 0x7000_0000_0000;
 /// The SGI raised (and never claimed) by `fault=unclaimed-irq`.
 pub const UNCLAIMED_SGI: u32 = 15;
+const _: () =
+    assert!(UNCLAIMED_SGI != sgi::WAKE && UNCLAIMED_SGI != sgi::DONE && UNCLAIMED_SGI != sgi::STOP);
 
 fn syndrome() -> (u64, u64, u64, u64) {
     if current_el() >= 2 {
@@ -31,10 +38,21 @@ fn syndrome() -> (u64, u64, u64, u64) {
     }
 }
 
+/// Makes this core the one that reports: a second fault (another core's, or one inside this
+/// report) stops quietly instead. Then stops every other core (100 ms at most).
+fn take_over() -> u64 {
+    regs::irq_save();
+    if !stop::claim_report() {
+        stop::halt_here();
+    }
+    stop::stop_others(timer::frequency() / 10)
+}
+
 fn report(report: FaultReport, what: &str) -> ! {
+    let not_stopped = take_over();
     let ec = esr_class(report.esr);
     let detail = abort_status_name(report.esr).unwrap_or("");
-    io::emergency(|emit| {
+    io::emergency(&mut |emit| {
         emit(Emergency::Text(format_args!(
             "tickscope: FAULT on core {} at EL{}: {} via {}",
             report.core,
@@ -61,17 +79,33 @@ fn report(report: FaultReport, what: &str) -> ! {
             "tickscope:   ELR {:#018x}  FAR {:#018x}  SPSR {:#018x}",
             report.elr, report.far, report.spsr
         )));
+        if let Place::Guard(core) = LAYOUT.place(report.far) {
+            emit(Emergency::Text(format_args!(
+                "tickscope:   FAR is in the guard page below core {core}'s stack: a stack overflow"
+            )));
+        }
+        if not_stopped != 0 {
+            emit(Emergency::Text(format_args!(
+                "tickscope:   cores {not_stopped:#x} did not confirm they stopped"
+            )));
+        }
         emit(Emergency::Frame(&Message::Fault(report)));
+        emit(Emergency::Frame(&shutdown::trailer(exit::FAULT)));
+        emit(Emergency::Text(format_args!(
+            "tickscope: run aborted, status {} ({})",
+            exit::FAULT,
+            exit::name(exit::FAULT)
+        )));
     });
-    crate::run::finish_from_fault(exit::FAULT)
+    shutdown::halt(exit::FAULT)
 }
 
 /// Any exception that is not an IRQ we expect.
-pub fn on_exception(entry: usize, _frame: &mut crate::arch::vectors::Frame) -> ! {
+pub fn on_exception(entry: usize, _frame: &mut Frame) -> ! {
     let (esr, elr, far, spsr) = syndrome();
     let slot = VectorSlot::from_index(entry).unwrap_or(VectorSlot::SyncSpx);
     let fault = FaultReport {
-        core: smp::core_index() as u16,
+        core: cores::index() as u16,
         el: current_el(),
         slot,
         esr,
@@ -87,7 +121,7 @@ pub fn on_exception(entry: usize, _frame: &mut crate::arch::vectors::Frame) -> !
 pub fn unclaimed_irq(intid: u32) -> ! {
     let (esr, elr, far, spsr) = syndrome();
     let fault = FaultReport {
-        core: smp::core_index() as u16,
+        core: cores::index() as u16,
         el: current_el(),
         slot: VectorSlot::IrqSpx,
         esr,
@@ -99,10 +133,21 @@ pub fn unclaimed_irq(intid: u32) -> ! {
     report(fault, "unclaimed interrupt")
 }
 
-/// The panic handler's work.
+/// The boot core's MPIDR is not in the board's table: nothing can run (reported on core 0's
+/// stack before any other state exists).
+pub fn unknown_core(mpidr: u64) -> ! {
+    io::emergency(&mut |emit| {
+        emit(Emergency::Text(format_args!(
+            "tickscope: FAULT: this core's MPIDR {mpidr:#x} is not in the board description's cpus.mpidr_ranges"
+        )))
+    });
+    shutdown::halt(exit::FAULT)
+}
+
+/// The panic handler's work. Needs no boot state: a panic during early boot prints and halts.
 pub fn on_panic(info: &PanicInfo) -> ! {
-    arch::irq_save();
-    let core = smp::core_index() as u16;
+    let not_stopped = take_over();
+    let core = cores::index() as u16;
     let mut message = heapless::String::<160>::new();
     let _ = write!(Trunc(&mut message), "{}", info.message());
     let (file, line) = info
@@ -119,14 +164,25 @@ pub fn on_panic(info: &PanicInfo) -> ! {
         line,
         message: message.clone(),
     };
-    io::emergency(|emit| {
+    io::emergency(&mut |emit| {
         emit(Emergency::Text(format_args!(
             "tickscope: PANIC on core {core} at EL{} ({file}:{line}): {message}",
             current_el()
         )));
+        if not_stopped != 0 {
+            emit(Emergency::Text(format_args!(
+                "tickscope:   cores {not_stopped:#x} did not confirm they stopped"
+            )));
+        }
         emit(Emergency::Frame(&Message::Panic(rep.clone())));
+        emit(Emergency::Frame(&shutdown::trailer(exit::PANIC)));
+        emit(Emergency::Text(format_args!(
+            "tickscope: run aborted, status {} ({})",
+            exit::PANIC,
+            exit::name(exit::PANIC)
+        )));
     });
-    crate::run::finish_from_fault(exit::PANIC)
+    shutdown::halt(exit::PANIC)
 }
 
 /// Writes into a bounded string, dropping what does not fit.
@@ -159,12 +215,12 @@ pub fn trigger(kind: FaultKind) {
         }
         FaultKind::Panic => panic!("deliberate panic requested with fault=panic"),
         FaultKind::UnclaimedIrq => {
-            arch::gic::set_private(UNCLAIMED_SGI, true);
-            arch::gic::send_sgi(UNCLAIMED_SGI, smp::core_index());
-            arch::irq_enable();
+            gic::set_private(UNCLAIMED_SGI, true);
+            gic::send_sgi(UNCLAIMED_SGI, cores::index());
+            regs::irq_enable();
             // The SGI arrives within a few cycles; the handler ends the run.
             loop {
-                arch::wfi();
+                regs::wfi();
             }
         }
     }

@@ -249,6 +249,7 @@ fn synthetic_capture(n: u64) -> Vec<u8> {
         counter_hz: 62_500_000,
         reset_ticks: 0,
         config: cfg,
+        boot_core: 0,
         timer: TimerChoice::Virtual,
         pmu: true,
         reduced: false,

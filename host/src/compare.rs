@@ -156,8 +156,7 @@ fn capture_all(
     let n = plan.runs.len();
     let next = std::sync::atomic::AtomicUsize::new(0);
     type Slot = std::sync::Mutex<Option<Result<(String, crate::guest::Capture)>>>;
-    let results: Vec<Slot> =
-        (0..n).map(|_| std::sync::Mutex::new(None)).collect();
+    let results: Vec<Slot> = (0..n).map(|_| std::sync::Mutex::new(None)).collect();
     std::thread::scope(|s| {
         for _ in 0..plan.jobs.min(n) {
             s.spawn(|| {

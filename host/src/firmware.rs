@@ -91,8 +91,10 @@ pub struct Sizes {
     pub image_bytes: u64,
     /// Static RAM beyond the image: BSS, stacks, ring buffers (not loaded).
     pub static_ram_bytes: u64,
-    /// Of which per-core stacks.
+    /// Of which per-core stacks, with the guard page below each.
     pub stack_bytes: u64,
+    /// Of which translation tables (both regimes, written by the entry code).
+    pub table_bytes: u64,
     /// Of which sample/tick rings and other no-init buffers.
     pub noinit_bytes: u64,
     /// Load (link) address.
@@ -109,6 +111,7 @@ pub fn sizes(elf: &Path) -> Result<Sizes> {
         image_bytes: 0,
         static_ram_bytes: 0,
         stack_bytes: 0,
+        table_bytes: 0,
         noinit_bytes: 0,
         load_address: u64::MAX,
         entry: file.entry(),
@@ -127,15 +130,26 @@ pub fn sizes(elf: &Path) -> Result<Sizes> {
             }
             SectionKind::UninitializedData => {
                 s.static_ram_bytes += sec.size();
-                if name == ".stacks" {
-                    s.stack_bytes += sec.size();
-                } else if name == ".noinit" {
+                if name == ".noinit" {
                     s.noinit_bytes += sec.size();
                 }
             }
             _ => {}
         }
     }
+    // Stacks and tables lie outside any section, where the layout (linker symbols) puts them.
+    let sym = |name: &str| {
+        file.symbols()
+            .find(|x| x.name() == Ok(name))
+            .map(|x| x.address())
+    };
+    let span = |a: &str, b: &str| match (sym(a), sym(b)) {
+        (Some(a), Some(b)) if b >= a => b - a,
+        _ => 0,
+    };
+    s.stack_bytes = span("__stacks_base", "__stacks_end");
+    s.table_bytes = span("__tables_base", "__tables_end");
+    s.static_ram_bytes += s.stack_bytes + s.table_bytes;
     if s.load_address == u64::MAX {
         s.load_address = 0;
     }

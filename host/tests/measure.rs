@@ -99,16 +99,17 @@ fn injected_tick_is_the_one_cause_of_os_noise_at_its_rate_and_length() {
     assert_eq!(per_s.len(), 1);
     assert_eq!(per_s[0], 249);
     if exact() {
-        assert_eq!(os_p50, 10_080.0, "{j:#}");
-        assert_eq!(cost, 10_192.0, "{j:#}");
-        // The event histogram holds 10 192 in the bucket whose representative is 10 207.
-        assert_eq!(num(&j, "event_ns.p50"), 10_207.0, "{j:#}");
+        // 10 µs of the tick's work, 16-32 ns of its own handler around it, about 100 of entry
+        // and return through the vector (the interrupt path is built at opt-level 3).
+        assert_ns(os_p50, 10_016.0, "tick OS time");
+        assert_ns(cost, 10_112.0, "tick cost");
+        assert_ns(num(&j, "event_ns.p50"), 10_128.0, "event p50");
     }
-    // The loop's own cost per event (pushing the record, reading the counter again): two to four
+    // The loop's own cost per event (pushing the record, reading the counter again): one to four
     // counter ticks. Blind time is reported, never charged to the next gap.
     let blind = num(&j, "blind_ns") / num(&j, "events");
     assert!(
-        (32.0..=64.0).contains(&blind),
+        (16.0..=64.0).contains(&blind),
         "{blind} ns blind per event: {j:#}"
     );
 }
@@ -201,7 +202,7 @@ fn timer_mode_reports_every_wakeup_and_its_interrupt_floor() {
     assert!(entry > floor, "entry cost is its own figure: {j:#}");
     if exact() {
         assert_eq!(floor, 1.0, "{j:#}");
-        assert_eq!(entry, 104.0, "{j:#}");
+        assert_eq!(entry, 81.0, "{j:#}");
         assert_eq!(num(&j, "latency_cycles.max"), 1.0, "{j:#}");
     }
 }
@@ -239,7 +240,7 @@ fn a_late_wakeup_is_split_into_the_tick_that_delayed_it() {
     assert_eq!(causes.len(), 1, "{causes:?}");
     assert!(causes[0].0.starts_with("injected tick"));
     if exact() {
-        assert_eq!(max, 9_184.0, "{j:#}");
+        assert_ns(max, 9_104.0, "late wake-up");
     }
 }
 

@@ -404,10 +404,10 @@ fn run(o: Options) -> u8 {
         return fail(&mut out, exit::CONFIG, "mode must be timer or noise");
     }
     if let Err(e) = cfg.validate(&platform) {
-        // Core 0 may be measured on Linux (it is not our I/O core here).
+        // Any CPU may be measured on Linux (the boot core is the firmware's I/O core, not ours).
         if !matches!(
             e.problem,
-            tickscope_core::config::Problem::CoreZeroIsHousekeeping
+            tickscope_core::config::Problem::Housekeeping { .. }
         ) {
             return fail(&mut out, exit::CONFIG, &e.to_string());
         }
@@ -460,6 +460,7 @@ fn run(o: Options) -> u8 {
         counter_hz: hz,
         reset_ticks: 0,
         config: cfg,
+        boot_core: 0,
         timer: cfg.timer,
         pmu: false,
         reduced: false,
@@ -477,8 +478,8 @@ fn run(o: Options) -> u8 {
 
     // The measuring thread: pinned, locked, SCHED_FIFO; records go through the ring to us.
     let slots: Vec<Slot<Rec>> = (0..RING).map(|_| empty_slot()).collect();
-    let ring = Ring::new(&slots);
-    let (mut producer, mut consumer) = ring.split().expect("fresh ring");
+    let ring = Ring::new();
+    let (mut producer, mut consumer) = ring.split(&slots).expect("fresh ring");
     let done = AtomicBool::new(false);
     let threshold_ticks = cfg.threshold_ns * hz / 1_000_000_000;
     let Some(threshold) = Threshold::new(threshold_ticks) else {
@@ -608,6 +609,11 @@ fn run(o: Options) -> u8 {
                     while !sched.is_empty() {
                         sys::sleep_until(sched.deadline());
                         let t = sys::monotonic_ns();
+                        if t < sched.deadline() {
+                            // An absolute sleep never returns early; if it did, sleep again
+                            // rather than record a latency the clock contradicts.
+                            continue;
+                        }
                         let w = sched.fire(t);
                         producer.push(Rec(w.deadline, w.latency, 0));
                         if w.next.is_none() {

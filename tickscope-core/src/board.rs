@@ -11,6 +11,7 @@ use crate::config::Transport;
 /// How PSCI calls reach the firmware that implements them.
 #[derive(Serialize, Deserialize, Debug, Clone, Copy, PartialEq, Eq)]
 #[serde(rename_all = "lowercase")]
+#[cfg_attr(feature = "bake", derive(databake::Bake), databake(path = tickscope_core::board))]
 pub enum Conduit {
     /// Hypervisor call.
     Hvc,
@@ -20,6 +21,7 @@ pub enum Conduit {
 
 /// One GIC the board may have (QEMU `virt` offers v2 and v3 at run time).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[cfg_attr(feature = "bake", derive(databake::Bake), databake(path = tickscope_core::board))]
 pub struct Gic {
     /// Architecture version, 2 or 3.
     pub version: u8,
@@ -35,6 +37,7 @@ pub struct Gic {
 
 /// Generic-timer PPI numbers (INTID = 16 + PPI).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "bake", derive(databake::Bake), databake(path = tickscope_core::board))]
 pub struct TimerPpis {
     /// Secure physical timer.
     pub secure_phys: u32,
@@ -48,6 +51,7 @@ pub struct TimerPpis {
 
 /// A device (MMIO) region to map.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[cfg_attr(feature = "bake", derive(databake::Bake), databake(path = tickscope_core::board))]
 pub struct Region {
     /// Base address.
     pub base: u64,
@@ -57,6 +61,7 @@ pub struct Region {
 
 /// A read the firmware makes to prove a region is mapped (e.g. a PCIe ECAM vendor ID above 4 GiB).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[cfg_attr(feature = "bake", derive(databake::Bake), databake(path = tickscope_core::board))]
 pub struct MmioProbe {
     /// Address of a 32-bit register.
     pub addr: u64,
@@ -68,6 +73,7 @@ pub struct MmioProbe {
 
 /// The compiled-in board description.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[cfg_attr(feature = "bake", derive(databake::Bake), databake(path = tickscope_core::board))]
 pub struct Board {
     /// Name (`qemu-virt`, `thunderx-cn88xx`).
     pub name: &'static str,
@@ -107,6 +113,8 @@ pub struct Board {
     pub mmio_probe: Option<MmioProbe>,
     /// The GIC CPU interface needs padding around ICC_IAR1_EL1 reads (Cavium erratum 23154).
     pub iar_sync: bool,
+    /// Stack per core, bytes (a guard page lies below each).
+    pub stack_size: u64,
 }
 
 impl Board {
@@ -140,7 +148,7 @@ pub use desc::*;
 #[cfg(feature = "std")]
 mod desc {
     use super::*;
-    use std::fmt::Write as _;
+    use crate::layout::Layout;
     use std::path::Path;
 
     /// `[memory]` of a board file.
@@ -401,8 +409,13 @@ mod desc {
                     crate::config::MAX_CORES
                 ));
             }
-            Transport::from_name(&self.defaults.transport)
-                .ok_or_else(|| format!("defaults.transport `{}`", self.defaults.transport))?;
+            self.defaults
+                .transport
+                .parse::<Transport>()
+                .map_err(|_| format!("defaults.transport `{}`", self.defaults.transport))?;
+            self.layout()
+                .check(m.ram_base, m.ram_size)
+                .map_err(|e| format!("memory: {e}"))?;
             Ok(())
         }
 
@@ -443,106 +456,80 @@ mod desc {
             v
         }
 
-        /// Rust source of a `Board` constant (`pub const BOARD: Board = ...;`) for `build.rs`.
-        pub fn to_rust(&self) -> String {
-            let mut s = String::new();
-            let gics: Vec<String> = self
+        /// The compiled-in form (`build.rs` bakes it into a constant; its slices are leaked, which
+        /// is what a build script wants).
+        pub fn to_board(&self) -> Board {
+            let leak = |v: String| -> &'static str { Box::leak(v.into_boxed_str()) };
+            let gics: Vec<Gic> = self
                 .gic
                 .iter()
-                .map(|g| {
-                    format!(
-                        "Gic {{ version: {}, gicd: {:#x}, gicc: {:#x}, gicr: {:#x}, gicr_size: {:#x} }}",
-                        g.version,
-                        g.gicd,
-                        g.gicc.unwrap_or(0),
-                        g.gicr.unwrap_or(0),
-                        g.gicr_size.unwrap_or(0)
-                    )
+                .map(|g| Gic {
+                    version: g.version,
+                    gicd: g.gicd,
+                    gicc: g.gicc.unwrap_or(0),
+                    gicr: g.gicr.unwrap_or(0),
+                    gicr_size: g.gicr_size.unwrap_or(0),
                 })
                 .collect();
-            let mpidrs: Vec<String> = self.mpidrs().iter().map(|m| format!("{m:#x}")).collect();
-            let regions: Vec<String> = self
+            let regions: Vec<Region> = self
                 .device_regions()
-                .iter()
-                .map(|(_, b, sz)| format!("Region {{ base: {b:#x}, size: {sz:#x} }}"))
+                .into_iter()
+                .map(|(_, base, size)| Region { base, size })
                 .collect();
-            let conduit = |c: Conduit| match c {
-                Conduit::Hvc => "Conduit::Hvc",
-                Conduit::Smc => "Conduit::Smc",
-            };
-            let transport = match Transport::from_name(&self.defaults.transport) {
-                Some(Transport::Uart) => "Transport::Uart",
-                _ => "Transport::Semihosting",
-            };
-            let probe = match &self.mmio_probe {
-                Some(p) => format!(
-                    "Some(MmioProbe {{ addr: {:#x}, mask: {:#x}, expect: {:#x} }})",
-                    p.addr, p.mask, p.expect
-                ),
-                None => "None".into(),
-            };
-            let t = &self.timer_ppis;
-            let _ = write!(
-                s,
-                "pub const BOARD: Board = Board {{\n    name: {name:?},\n    ram_base: {rb:#x},\n    \
-                 ram_size: {rs:#x},\n    load_address: {la:#x},\n    uart_base: {ub:#x},\n    \
-                 uart_clock_hz: {uc},\n    uart_baud: {baud},\n    gics: &[{gics}],\n    \
-                 timer_ppis: TimerPpis {{ secure_phys: {sp}, phys: {p}, virt: {v}, hyp: {h} }},\n    \
-                 pmu_ppi: {pmu},\n    psci_from_el1: {c1},\n    psci_from_el2: {c2},\n    \
-                 mpidrs: &[{mpidrs}],\n    mmio: &[{regions}],\n    counter_hz: {hz},\n    \
-                 default_transport: {transport},\n    semihosting: {semi},\n    mmio_probe: {probe},\n    \
-                 iar_sync: {iar_sync},\n}};\n\
-                 pub const STACK_SIZE: usize = {stack:#x};\n",
-                name = self.name,
-                rb = self.memory.ram_base,
-                rs = self.memory.ram_size,
-                la = self.memory.load_address,
-                ub = self.uart.base,
-                uc = self.uart.clock_hz,
-                baud = self.uart.baud,
-                gics = gics.join(", "),
-                sp = t.secure_phys,
-                p = t.phys,
-                v = t.virt,
-                h = t.hyp,
-                pmu = self.pmu_ppi,
-                c1 = conduit(self.psci.conduit_from_el1),
-                c2 = conduit(self.psci.conduit_from_el2),
-                mpidrs = mpidrs.join(", "),
-                regions = regions.join(", "),
-                hz = self.counter.nominal_hz,
-                semi = self.defaults.semihosting,
-                iar_sync = self
+            Board {
+                name: leak(self.name.clone()),
+                ram_base: self.memory.ram_base,
+                ram_size: self.memory.ram_size,
+                load_address: self.memory.load_address,
+                uart_base: self.uart.base,
+                uart_clock_hz: self.uart.clock_hz,
+                uart_baud: self.uart.baud,
+                gics: Vec::leak(gics),
+                timer_ppis: self.timer_ppis,
+                pmu_ppi: self.pmu_ppi,
+                psci_from_el1: self.psci.conduit_from_el1,
+                psci_from_el2: self.psci.conduit_from_el2,
+                mpidrs: Vec::leak(self.mpidrs()),
+                mmio: Vec::leak(regions),
+                counter_hz: self.counter.nominal_hz,
+                default_transport: self.defaults.transport.parse().unwrap_or_default(),
+                semihosting: self.defaults.semihosting,
+                mmio_probe: self.mmio_probe.as_ref().map(|p| MmioProbe {
+                    addr: p.addr,
+                    mask: p.mask,
+                    expect: p.expect,
+                }),
+                iar_sync: self
                     .errata
                     .iter()
                     .any(|e| e.id.contains("23154") && e.applies != "none"),
-                stack = self.memory.stack_size,
-            );
-            s
+                stack_size: self.memory.stack_size,
+            }
         }
 
-        /// The `MEMORY` block of the linker script.
-        pub fn to_memory_x(&self) -> String {
-            let m = &self.memory;
-            let end = m.ram_base + m.ram_size;
-            format!(
-                "/* Generated from boards/{name}.toml by firmware/build.rs. */\nMEMORY\n{{\n    \
-                 RAM (rwx) : ORIGIN = {la:#x}, LENGTH = {len:#x}\n}}\n",
-                name = self.name,
-                la = m.load_address,
-                len = end - m.load_address,
+        /// The firmware's memory layout on this board.
+        pub fn layout(&self) -> Layout {
+            Layout::new(
+                self.memory.load_address,
+                self.memory.stack_size,
+                self.mpidrs().len() as u64,
             )
         }
-    }
-}
 
-impl Transport {
-    /// Parses `semihosting` / `uart`.
-    pub fn from_name(name: &str) -> Option<Transport> {
-        match name {
-            "semihosting" => Some(Transport::Semihosting),
-            "uart" => Some(Transport::Uart),
-            _ => None,
+        /// The symbols the linker script places the image with (`layout.x`): the layout's
+        /// addresses, so the linker checks the image against the same bounds the tables map.
+        pub fn linker_symbols(&self) -> Vec<(&'static str, u64)> {
+            let l = self.layout();
+            vec![
+                ("__image_base", l.image_base),
+                ("__image_limit", l.image_limit),
+                ("__noinit_base", l.noinit_base),
+                ("__noinit_limit", l.noinit_limit),
+                ("__tables_base", l.tables_base),
+                ("__tables_end", l.tables_end()),
+                ("__stacks_base", l.stacks_base),
+                ("__stacks_end", l.stacks_end()),
+            ]
         }
     }
 }
@@ -576,9 +563,8 @@ mod tests {
         );
         assert_eq!(b.psci.conduit_from_el1, Conduit::Hvc);
         assert_eq!(b.psci.conduit_from_el2, Conduit::Smc);
-        let src = b.to_rust();
-        assert!(src.contains("uart_base: 0x9000000"), "{src}");
-        assert!(b.to_memory_x().contains("ORIGIN = 0x40080000"));
+        assert_eq!(b.to_board().uart_base, 0x0900_0000);
+        assert!(b.linker_symbols().contains(&("__image_base", 0x4008_0000)));
     }
 
     #[test]
@@ -623,7 +609,7 @@ mod tests {
         for (name, base, _) in b.device_regions() {
             assert!(base >= 1 << 32, "{name} at {base:#x}");
         }
-        assert!(b.to_rust().contains("iar_sync: true"));
+        assert!(b.to_board().iar_sync);
     }
 
     #[test]

@@ -22,7 +22,20 @@ pub const MIN_PERIOD_NS: u64 = 5_000;
 pub const MAX_INJECT_HZ: u32 = 100_000;
 
 /// What the firmware (or probe) does after boot.
-#[derive(Serialize, Deserialize, Debug, Clone, Copy, PartialEq, Eq, Default)]
+#[derive(
+    Serialize,
+    Deserialize,
+    Debug,
+    Clone,
+    Copy,
+    PartialEq,
+    Eq,
+    Default,
+    strum::IntoStaticStr,
+    strum::EnumString,
+    strum::VariantArray,
+)]
+#[strum(serialize_all = "lowercase")]
 pub enum Mode {
     /// Bring up every core, check NEON, report, exit.
     #[default]
@@ -36,42 +49,63 @@ pub enum Mode {
 impl Mode {
     /// The name used on the command line and in JSON.
     pub fn name(self) -> &'static str {
-        match self {
-            Mode::Boot => "boot",
-            Mode::Timer => "timer",
-            Mode::Noise => "noise",
-        }
+        self.into()
     }
 }
 
 /// Which generic timer drives the measurement in `timer` mode.
-#[derive(Serialize, Deserialize, Debug, Clone, Copy, PartialEq, Eq, Default)]
+#[derive(
+    Serialize,
+    Deserialize,
+    Debug,
+    Clone,
+    Copy,
+    PartialEq,
+    Eq,
+    Default,
+    strum::IntoStaticStr,
+    strum::EnumString,
+    strum::VariantArray,
+)]
 pub enum TimerChoice {
     /// EL1 virtual timer at EL1, EL2 physical (hyp) timer at EL2.
     #[default]
+    #[strum(serialize = "auto")]
     Auto,
     /// EL1 virtual timer (CNTV, PPI 11).
+    #[strum(serialize = "virt")]
     Virtual,
     /// EL1 physical timer (CNTP, PPI 14).
+    #[strum(serialize = "phys")]
     Physical,
     /// EL2 physical timer (CNTHP, PPI 10); only at EL2.
+    #[strum(serialize = "hyp")]
     Hyp,
 }
 
 impl TimerChoice {
     /// The name used on the command line and in JSON.
     pub fn name(self) -> &'static str {
-        match self {
-            TimerChoice::Auto => "auto",
-            TimerChoice::Virtual => "virt",
-            TimerChoice::Physical => "phys",
-            TimerChoice::Hyp => "hyp",
-        }
+        self.into()
     }
 }
 
 /// How results leave the firmware.
-#[derive(Serialize, Deserialize, Debug, Clone, Copy, PartialEq, Eq, Default)]
+#[derive(
+    Serialize,
+    Deserialize,
+    Debug,
+    Clone,
+    Copy,
+    PartialEq,
+    Eq,
+    Default,
+    strum::IntoStaticStr,
+    strum::EnumString,
+    strum::VariantArray,
+)]
+#[cfg_attr(feature = "bake", derive(databake::Bake), databake(path = tickscope_core::config))]
+#[strum(serialize_all = "lowercase")]
 pub enum Transport {
     /// ARM semihosting: console on the debugger's stdout, wire frames into a host file.
     #[default]
@@ -83,15 +117,25 @@ pub enum Transport {
 impl Transport {
     /// The name used on the command line and in JSON.
     pub fn name(self) -> &'static str {
-        match self {
-            Transport::Semihosting => "semihosting",
-            Transport::Uart => "uart",
-        }
+        self.into()
     }
 }
 
 /// A fault to trigger on purpose, so tests prove the fault reports work.
-#[derive(Serialize, Deserialize, Debug, Clone, Copy, PartialEq, Eq, Default)]
+#[derive(
+    Serialize,
+    Deserialize,
+    Debug,
+    Clone,
+    Copy,
+    PartialEq,
+    Eq,
+    Default,
+    strum::IntoStaticStr,
+    strum::EnumString,
+    strum::VariantArray,
+)]
+#[strum(serialize_all = "kebab-case")]
 pub enum FaultKind {
     /// No fault.
     #[default]
@@ -109,26 +153,25 @@ pub enum FaultKind {
 impl FaultKind {
     /// The name used on the command line and in JSON.
     pub fn name(self) -> &'static str {
-        match self {
-            FaultKind::None => "none",
-            FaultKind::Undef => "undef",
-            FaultKind::DataAbort => "data-abort",
-            FaultKind::Panic => "panic",
-            FaultKind::UnclaimedIrq => "unclaimed-irq",
-        }
+        self.into()
     }
-
-    /// Every fault kind that can be triggered.
-    pub const ALL: [FaultKind; 4] = [
-        FaultKind::Undef,
-        FaultKind::DataAbort,
-        FaultKind::Panic,
-        FaultKind::UnclaimedIrq,
-    ];
 }
 
 /// When the housekeeping core drains the measured cores' rings.
-#[derive(Serialize, Deserialize, Debug, Clone, Copy, PartialEq, Eq, Default)]
+#[derive(
+    Serialize,
+    Deserialize,
+    Debug,
+    Clone,
+    Copy,
+    PartialEq,
+    Eq,
+    Default,
+    strum::IntoStaticStr,
+    strum::EnumString,
+    strum::VariantArray,
+)]
+#[strum(serialize_all = "lowercase")]
 pub enum Drain {
     /// `after` under icount (where another core's instructions show up as gaps on the measured
     /// one), `live` otherwise.
@@ -143,16 +186,25 @@ pub enum Drain {
 impl Drain {
     /// The name used on the command line and in JSON.
     pub fn name(self) -> &'static str {
-        match self {
-            Drain::Auto => "auto",
-            Drain::Live => "live",
-            Drain::After => "after",
-        }
+        self.into()
     }
 }
 
 /// Raw samples, or histograms and worst-N when the link is too slow for raw samples.
-#[derive(Serialize, Deserialize, Debug, Clone, Copy, PartialEq, Eq, Default)]
+#[derive(
+    Serialize,
+    Deserialize,
+    Debug,
+    Clone,
+    Copy,
+    PartialEq,
+    Eq,
+    Default,
+    strum::IntoStaticStr,
+    strum::EnumString,
+    strum::VariantArray,
+)]
+#[strum(serialize_all = "lowercase")]
 pub enum Reduce {
     /// Decide from the transport's throughput and the expected sample rate.
     #[default]
@@ -166,11 +218,7 @@ pub enum Reduce {
 impl Reduce {
     /// The name used on the command line and in JSON.
     pub fn name(self) -> &'static str {
-        match self {
-            Reduce::Auto => "auto",
-            Reduce::Raw => "raw",
-            Reduce::Histogram => "histogram",
-        }
+        self.into()
     }
 }
 
@@ -188,7 +236,7 @@ impl InjectTick {
     /// Parses `HZ:DURATION`, e.g. `250:10us`.
     pub fn parse(text: &str) -> Result<Self, Problem> {
         let (hz, dur) = text.split_once(':').ok_or(Problem::InjectSyntax)?;
-        let hz: u32 = hz.trim().parse().map_err(|_| Problem::InjectSyntax)?;
+        let hz: u32 = hz.trim_ascii().parse().map_err(|_| Problem::InjectSyntax)?;
         let duration_ns = parse_duration(dur).map_err(Problem::Unit)?;
         Ok(InjectTick { hz, duration_ns })
     }
@@ -242,6 +290,11 @@ pub struct Config {
     pub baud: u32,
     /// Set by the runner when QEMU runs with `-icount` (the firmware cannot detect it).
     pub icount: bool,
+    /// Logical index of the core that runs the boot and the I/O; `None`: the core the loader
+    /// started (core 0 under QEMU). When the loader started another one, the firmware hands the
+    /// boot over with PSCI CPU_ON and powers itself off (how tests boot on a core other than
+    /// MPIDR 0).
+    pub boot_core: Option<u16>,
 }
 
 impl Default for Config {
@@ -264,6 +317,7 @@ impl Default for Config {
             reduce: Reduce::Auto,
             baud: 115_200,
             icount: false,
+            boot_core: None,
         }
     }
 }
@@ -290,8 +344,18 @@ pub enum Problem {
         /// Cores online.
         online: u16,
     },
-    /// Core 0 does the I/O and cannot also be measured when other cores exist.
-    CoreZeroIsHousekeeping,
+    /// The boot core does the I/O and cannot also be measured when other cores exist.
+    Housekeeping {
+        /// The boot core.
+        core: u16,
+    },
+    /// The boot core is not one of the cores brought online.
+    BootCoreOutOfRange {
+        /// Requested boot core.
+        core: u16,
+        /// Cores online.
+        online: u16,
+    },
     /// Measurement window too short or too long.
     DurationOutOfRange,
     /// Timer period shorter than the counter or interrupt resolution allows.
@@ -335,12 +399,17 @@ impl fmt::Display for Problem {
             Problem::InjectSyntax => f.write_str("expected HZ:DURATION, e.g. 250:10us"),
             Problem::CoreOutOfRange { core, online } => write!(
                 f,
-                "core {core} does not exist: {online} core(s) online, valid cores are 1..{}",
+                "core {core} does not exist: {online} core(s) online, valid cores are 0..{}",
                 online.saturating_sub(1)
             ),
-            Problem::CoreZeroIsHousekeeping => {
-                f.write_str("core 0 does the I/O and cannot be measured when other cores are online")
-            }
+            Problem::Housekeeping { core } => write!(
+                f,
+                "core {core} does the I/O and cannot be measured when other cores are online"
+            ),
+            Problem::BootCoreOutOfRange { core, online } => write!(
+                f,
+                "boot core {core} is not among the {online} core(s) brought online"
+            ),
             Problem::DurationOutOfRange => write!(
                 f,
                 "duration must be between {} and {}",
@@ -412,6 +481,11 @@ fn parse_bool(v: &str) -> Result<bool, Problem> {
     }
 }
 
+/// A value of an enumerated setting, by the name its `strum` derive gives it.
+fn enumerated<T: core::str::FromStr>(v: &str) -> Result<T, Problem> {
+    v.parse().map_err(|_| Problem::UnknownValue)
+}
+
 fn parse_u64(v: &str) -> Result<u64, Problem> {
     v.parse().map_err(|_| Problem::BadNumber)
 }
@@ -420,7 +494,7 @@ fn parse_u64(v: &str) -> Result<u64, Problem> {
 pub fn parse_core_list(v: &str) -> Result<u64, Problem> {
     let mut mask = 0u64;
     for part in v.split(',') {
-        let core = parse_u64(part.trim())?;
+        let core = parse_u64(part.trim_ascii())?;
         if core as usize >= MAX_CORES {
             return Err(Problem::TooManyCores);
         }
@@ -455,14 +529,7 @@ impl Config {
     /// Sets one setting from its textual value.
     pub fn set(&mut self, key: &str, v: &str) -> Result<(), Problem> {
         match key {
-            "mode" => {
-                self.mode = match v {
-                    "boot" => Mode::Boot,
-                    "timer" => Mode::Timer,
-                    "noise" => Mode::Noise,
-                    _ => return Err(Problem::UnknownValue),
-                }
-            }
+            "mode" => self.mode = enumerated(v)?,
             "el" => self.el = parse_u64(v)?.try_into().map_err(|_| Problem::BadEl)?,
             "smp" => {
                 self.smp = parse_u64(v)?
@@ -481,63 +548,44 @@ impl Config {
                     Some(InjectTick::parse(v)?)
                 }
             }
-            "timer" => {
-                self.timer = match v {
-                    "auto" => TimerChoice::Auto,
-                    "virt" => TimerChoice::Virtual,
-                    "phys" => TimerChoice::Physical,
-                    "hyp" => TimerChoice::Hyp,
-                    _ => return Err(Problem::UnknownValue),
-                }
-            }
-            "transport" => {
-                self.transport = match v {
-                    "semihosting" => Transport::Semihosting,
-                    "uart" => Transport::Uart,
-                    _ => return Err(Problem::UnknownValue),
-                }
-            }
-            "fault" => {
-                self.fault = match v {
-                    "none" => FaultKind::None,
-                    "undef" => FaultKind::Undef,
-                    "data-abort" => FaultKind::DataAbort,
-                    "panic" => FaultKind::Panic,
-                    "unclaimed-irq" => FaultKind::UnclaimedIrq,
-                    _ => return Err(Problem::UnknownValue),
-                }
-            }
+            "timer" => self.timer = enumerated(v)?,
+            "transport" => self.transport = enumerated(v)?,
+            "fault" => self.fault = enumerated(v)?,
             "interference" => self.interference = parse_bool(v)?,
-            "drain" => {
-                self.drain = match v {
-                    "auto" => Drain::Auto,
-                    "live" => Drain::Live,
-                    "after" => Drain::After,
-                    _ => return Err(Problem::UnknownValue),
-                }
-            }
-            "reduce" => {
-                self.reduce = match v {
-                    "auto" => Reduce::Auto,
-                    "raw" => Reduce::Raw,
-                    "histogram" => Reduce::Histogram,
-                    _ => return Err(Problem::UnknownValue),
-                }
-            }
+            "drain" => self.drain = enumerated(v)?,
+            "reduce" => self.reduce = enumerated(v)?,
             "baud" => self.baud = parse_u64(v)?.try_into().map_err(|_| Problem::BadNumber)?,
             "icount" => self.icount = parse_bool(v)?,
+            "boot-core" => {
+                self.boot_core = Some(
+                    parse_u64(v)?
+                        .try_into()
+                        .map_err(|_| Problem::TooManyCores)?,
+                )
+            }
             _ => return Err(Problem::UnknownKey),
         }
         Ok(())
     }
 
-    /// The measured cores for `online` cores: the configured mask, or the last core by default.
+    /// The measured cores for `online` cores: the configured mask, or by default the last core
+    /// that is not the boot core.
     pub fn measured_cores(&self, online: u16) -> u64 {
         if self.cores != 0 {
-            self.cores
-        } else {
-            1u64 << online.saturating_sub(1)
+            return self.cores;
         }
+        let last = online.saturating_sub(1);
+        if last == self.housekeeping() && last > 0 {
+            1u64 << (last - 1)
+        } else {
+            1u64 << last
+        }
+    }
+
+    /// The core that does the boot and the I/O (0 when the configuration leaves it to the loader:
+    /// QEMU starts core 0).
+    pub fn housekeeping(&self) -> u16 {
+        self.boot_core.unwrap_or(0)
     }
 
     /// Whether the housekeeping core drains while the measurement runs.
@@ -573,6 +621,10 @@ impl Config {
         if online as usize > MAX_CORES {
             return err("smp", Problem::TooManyCores);
         }
+        if self.housekeeping() >= online.max(1) {
+            let (core, online) = (self.housekeeping(), online);
+            return err("boot-core", Problem::BootCoreOutOfRange { core, online });
+        }
         if self.mode == Mode::Boot {
             return Ok(());
         }
@@ -580,8 +632,8 @@ impl Config {
             if core >= online {
                 return err("cores", Problem::CoreOutOfRange { core, online });
             }
-            if core == 0 && online > 1 {
-                return err("cores", Problem::CoreZeroIsHousekeeping);
+            if core == self.housekeeping() && online > 1 {
+                return err("cores", Problem::Housekeeping { core });
             }
         }
         if !(MIN_DURATION_NS..=MAX_DURATION_NS).contains(&self.duration_ns) {
@@ -660,6 +712,9 @@ impl fmt::Display for Config {
         if let Some(tick) = self.inject {
             write!(f, " inject={tick}")?;
         }
+        if let Some(core) = self.boot_core {
+            write!(f, " boot-core={core}")?;
+        }
         if self.cores != 0 {
             f.write_str(" cores=")?;
             for (i, c) in cores_in(self.cores).enumerate() {
@@ -705,6 +760,7 @@ mod tests {
             drain: Drain::After,
             reduce: Reduce::Histogram,
             icount: true,
+            boot_core: Some(2),
             ..Config::default()
         };
         let text = cfg.to_string();
@@ -735,7 +791,7 @@ mod tests {
         cfg.cores = 1;
         assert_eq!(
             cfg.validate(&platform(4)).unwrap_err().problem,
-            Problem::CoreZeroIsHousekeeping
+            Problem::Housekeeping { core: 0 }
         );
         assert_eq!(
             cfg.validate(&platform(1)),

@@ -3,8 +3,9 @@
 
 use serde::{Deserialize, Serialize};
 
-/// Which of the 16 vector-table entries was taken.
-#[derive(Serialize, Deserialize, Debug, Clone, Copy, PartialEq, Eq)]
+/// Which of the 16 vector-table entries was taken (the discriminant is the entry's index).
+#[derive(Serialize, Deserialize, Debug, Clone, Copy, PartialEq, Eq, strum::FromRepr)]
+#[repr(u8)]
 pub enum VectorSlot {
     /// Synchronous, current EL with SP_EL0.
     SyncSp0,
@@ -43,26 +44,7 @@ pub enum VectorSlot {
 impl VectorSlot {
     /// The slot for a vector-table index 0..16.
     pub fn from_index(i: usize) -> Option<Self> {
-        use VectorSlot::*;
-        const ALL: [VectorSlot; 16] = [
-            SyncSp0,
-            IrqSp0,
-            FiqSp0,
-            SErrorSp0,
-            SyncSpx,
-            IrqSpx,
-            FiqSpx,
-            SErrorSpx,
-            SyncLower64,
-            IrqLower64,
-            FiqLower64,
-            SErrorLower64,
-            SyncLower32,
-            IrqLower32,
-            FiqLower32,
-            SErrorLower32,
-        ];
-        ALL.get(i).copied()
+        u8::try_from(i).ok().and_then(Self::from_repr)
     }
 
     /// Short description, e.g. `synchronous (current EL, SP_ELx)`.

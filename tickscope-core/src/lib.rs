@@ -13,6 +13,10 @@ pub mod config;
 pub mod exception;
 pub mod exit;
 pub mod hist;
+pub mod irq;
+pub mod layout;
+#[cfg(feature = "std")]
+pub mod pagetable;
 pub mod probe;
 pub mod ring;
 pub mod stats;

@@ -166,6 +166,8 @@ pub struct Wakeup {
     pub latency: u64,
     /// The next deadline to program, or `None` when the window is over.
     pub next: Option<u64>,
+    /// Deadlines that passed before this wake-up was taken (skipped, counted as overruns).
+    pub missed: u64,
 }
 
 impl Schedule {
@@ -191,16 +193,25 @@ impl Schedule {
         self.next >= self.end
     }
 
-    /// The timer fired and the handler read the counter as `now`.
+    /// The timer fired and the handler read the counter as `now`, at or after the deadline
+    /// (callers tell an early delivery apart first, see `irq::PeriodicTimer`): nothing here
+    /// clamps a negative latency to zero.
     #[inline]
     pub fn fire(&mut self, now: u64) -> Wakeup {
         let deadline = self.next;
-        let latency = now.saturating_sub(deadline);
+        debug_assert!(now >= deadline, "fire() before the deadline");
+        debug_assert!(deadline < self.end, "fire() after the window");
+        let latency = now.wrapping_sub(deadline);
         let mut next = deadline + self.period;
+        let mut missed = 0;
         if next <= now {
-            let missed = (now - deadline) / self.period;
+            let passed = latency / self.period;
+            next = deadline + (passed + 1) * self.period;
+            // Only deadlines inside the window count as missed: one past its end never existed.
+            // (`deadline` is inside the window: `fire` is only called while it is not empty.)
+            let in_window = (self.end - 1 - deadline) / self.period;
+            missed = passed.min(in_window);
             self.overruns += missed;
-            next = deadline + (missed + 1) * self.period;
         }
         self.next = next;
         self.fired += 1;
@@ -208,6 +219,7 @@ impl Schedule {
             deadline,
             latency,
             next: (next < self.end).then_some(next),
+            missed,
         }
     }
 }
@@ -215,6 +227,19 @@ impl Schedule {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn every_deadline_of_the_window_is_a_wakeup_or_an_overrun_never_more() {
+        // Deadlines 110, 120, ..., 190 (9 of them) in a window ending at 200.
+        for late in [0u64, 5, 25, 95, 400] {
+            let mut s = Schedule::new(100, 10, 200);
+            while !s.is_empty() {
+                let d = s.deadline();
+                s.fire(d + late);
+            }
+            assert_eq!(s.fired + s.overruns, 9, "{late} ticks late: {s:?}");
+        }
+    }
     use std::cell::Cell;
 
     /// A counter that advances `step` per read, plus a burst of `len` ticks every `every` reads:

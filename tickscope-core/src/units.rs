@@ -36,7 +36,7 @@ impl fmt::Display for UnitError {
 ///
 /// A fractional part is allowed (`2.5us`); the result is rounded down to whole nanoseconds.
 pub fn parse_duration(text: &str) -> Result<u64, UnitError> {
-    let text = text.trim();
+    let text = text.trim_ascii();
     if text.is_empty() {
         return Err(UnitError::Empty);
     }
@@ -47,7 +47,7 @@ pub fn parse_duration(text: &str) -> Result<u64, UnitError> {
     if number.is_empty() || number == "." {
         return Err(UnitError::NoNumber);
     }
-    let scale: u64 = match unit.trim() {
+    let scale: u64 = match unit.trim_ascii() {
         "s" => 1_000_000_000,
         "ms" => 1_000_000,
         "us" | "µs" => 1_000,
@@ -95,24 +95,63 @@ impl fmt::Display for Ns {
     }
 }
 
+const NS_PER_S: u64 = 1_000_000_000;
+
 /// Converts counter ticks to nanoseconds (rounded to nearest) for a counter of `hz`.
+///
+/// Whole seconds and the remainder are converted apart, which gives exactly
+/// `(ticks × 10⁹ + hz / 2) / hz` without 128-bit division (the firmware's image budget) for
+/// counters below 18 GHz.
 #[inline]
 pub fn ticks_to_ns(ticks: u64, hz: u64) -> u64 {
     if hz == 0 {
         return 0;
     }
-    ((ticks as u128 * 1_000_000_000u128 + hz as u128 / 2) / hz as u128) as u64
+    let (s, rest) = (ticks / hz, ticks % hz);
+    s.saturating_mul(NS_PER_S)
+        .saturating_add((rest * NS_PER_S + hz / 2) / hz)
 }
 
-/// Converts nanoseconds to counter ticks (rounded up, so a deadline is never early).
+/// Converts nanoseconds to counter ticks (rounded up, so a deadline is never early), exactly
+/// `⌈ns × hz / 10⁹⌉`, split as in [`ticks_to_ns`].
 #[inline]
 pub fn ns_to_ticks(ns: u64, hz: u64) -> u64 {
-    ((ns as u128 * hz as u128).div_ceil(1_000_000_000u128)) as u64
+    let (s, rest) = (ns / NS_PER_S, ns % NS_PER_S);
+    s.saturating_mul(hz)
+        .saturating_add((rest * hz).div_ceil(NS_PER_S))
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn conversions_equal_the_128_bit_formulas() {
+        // Where the exact result exceeds u64 the conversions saturate.
+        let fit = |v: u128| u64::try_from(v).unwrap_or(u64::MAX);
+        let wide_ns =
+            |t: u64, hz: u64| fit((t as u128 * 1_000_000_000 + hz as u128 / 2) / hz as u128);
+        let wide_ticks = |ns: u64, hz: u64| fit((ns as u128 * hz as u128).div_ceil(1_000_000_000));
+        for hz in [1u64, 62_500_000, 100_000_000, 1_000_000_000, 3_000_000_007] {
+            for v in [
+                0u64,
+                1,
+                15,
+                16,
+                999_999_999,
+                1_000_000_001,
+                3_600_000_000_000,
+                1 << 50,
+            ] {
+                assert_eq!(ticks_to_ns(v, hz), wide_ns(v, hz), "ticks_to_ns({v}, {hz})");
+                assert_eq!(
+                    ns_to_ticks(v, hz),
+                    wide_ticks(v, hz),
+                    "ns_to_ticks({v}, {hz})"
+                );
+            }
+        }
+    }
 
     #[test]
     fn parses_every_unit() {

@@ -7,7 +7,7 @@ use core::sync::atomic::{AtomicBool, Ordering};
 use tickscope_core::wire::Message;
 use tickscope_core::wire::msg::{LOG_BYTES, LogRecord};
 
-use crate::arch;
+use tickscope_cpu::{cores, regs, timer};
 
 #[defmt::global_logger]
 struct Logger;
@@ -31,7 +31,7 @@ static PENDING: PendingCell = PendingCell(UnsafeCell::new(Pending {
 // are masked on the owning core in between, so a log cannot re-enter the logger.
 unsafe impl defmt::Logger for Logger {
     fn acquire() {
-        let daif = arch::irq_save();
+        let daif = regs::irq_save();
         while TAKEN.swap(true, Ordering::Acquire) {
             core::hint::spin_loop();
         }
@@ -47,14 +47,14 @@ unsafe impl defmt::Logger for Logger {
         // SAFETY: we hold TAKEN (defmt calls release after acquire).
         let p = unsafe { &mut *PENDING.0.get() };
         let rec = LogRecord {
-            core: crate::smp::core_index() as u16,
-            at: arch::timer::now(),
+            core: cores::index() as u16,
+            at: timer::now(),
             data: p.data.clone(),
         };
         crate::io::send(&Message::Log(rec));
         let daif = p.daif;
         TAKEN.store(false, Ordering::Release);
-        arch::irq_restore(daif);
+        regs::irq_restore(daif);
     }
 
     unsafe fn write(bytes: &[u8]) {

@@ -1,85 +1,119 @@
 //! Output: console text lines and wire frames, over semihosting or the PL011, from any core.
-//! One lock serialises whole lines and whole frames, so cores never interleave mid-line.
+//! One lock serialises whole lines and whole frames, so cores never interleave mid-line; the
+//! fault path has its own lock-free route ([`emergency`]) for when that lock is out of reach.
 
 pub mod logger;
 pub mod semihost;
 pub mod uart;
 
 use core::fmt::{self, Write};
+use core::sync::atomic::{AtomicBool, AtomicU8, AtomicU32, Ordering};
 
 use spin::Mutex;
 use tickscope_core::config::Transport;
 use tickscope_core::wire::{self, MAX_BODY, MAX_WIRE, Message};
+use tickscope_cpu::{BOARD, regs, timer};
 
-use crate::board::BOARD;
+/// Frames sent so far: the next frame's sequence number, shared by both routes so the host sees
+/// one numbering whatever route a frame took.
+static SEQ: AtomicU32 = AtomicU32::new(0);
+/// The transport in use (a `Transport` as u8): until `init`, semihosting where the board has it,
+/// else the UART as the loader left it (so even an early fault report goes somewhere real).
+static TRANSPORT: AtomicU8 = AtomicU8::new(if BOARD.semihosting {
+    Transport::Semihosting as u8
+} else {
+    Transport::Uart as u8
+});
+static READY: AtomicBool = AtomicBool::new(false);
 
-/// Where bytes go.
-struct Out {
-    transport: Transport,
-    /// Frames sent so far (the next sequence number).
-    seq: u32,
+/// Frame buffers (the encoder needs scratch space): one set for the normal route, behind the
+/// output lock, and one for the fault path.
+struct Buffers {
     scratch: [u8; MAX_BODY],
     frame: [u8; MAX_WIRE],
-    ready: bool,
 }
 
-static OUT: Mutex<Out> = Mutex::new(Out {
-    transport: Transport::Semihosting,
-    seq: 0,
-    scratch: [0; MAX_BODY],
-    frame: [0; MAX_WIRE],
-    ready: false,
-});
+impl Buffers {
+    const fn new() -> Self {
+        Buffers {
+            scratch: [0; MAX_BODY],
+            frame: [0; MAX_WIRE],
+        }
+    }
+}
+
+static OUT: Mutex<Buffers> = Mutex::new(Buffers::new());
+/// Used only by the one core that reports a fault (`tickscope_cpu::stop::claim_report`).
+static EMERGENCY: Mutex<Buffers> = Mutex::new(Buffers::new());
+
+fn transport_now() -> Transport {
+    if TRANSPORT.load(Ordering::Relaxed) == Transport::Uart as u8 {
+        Transport::Uart
+    } else {
+        Transport::Semihosting
+    }
+}
 
 /// Opens the transport. Falls back to the UART if semihosting is asked for but the board has none.
 pub fn init(transport: Transport) {
-    let mut out = OUT.lock();
-    out.transport = if BOARD.semihosting {
+    let _guard = OUT.lock();
+    let t = if BOARD.semihosting {
         transport
     } else {
         Transport::Uart
     };
+    TRANSPORT.store(t as u8, Ordering::Relaxed);
     uart::init();
-    if out.transport == Transport::Semihosting {
+    if t == Transport::Semihosting {
         semihost::open();
     }
-    out.ready = true;
+    READY.store(true, Ordering::Release);
 }
 
 /// The transport in use.
 pub fn transport() -> Transport {
-    OUT.lock().transport
+    transport_now()
 }
 
-impl Out {
-    fn text(&mut self, s: &str) {
-        match self.transport {
-            Transport::Semihosting => semihost::console(s.as_bytes()),
-            Transport::Uart => uart::write(s.as_bytes()),
-        }
-    }
+/// Which way bytes go out.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Route {
+    /// Through the drivers (the output lock is held).
+    Normal,
+    /// Plain register writes / raw semihosting calls (the fault path).
+    Emergency,
+}
 
-    fn send(&mut self, msg: &Message) {
-        let seq = self.seq;
-        let Out { scratch, frame, .. } = self;
-        match wire::encode_frame(seq, msg, scratch, frame) {
-            Ok(bytes) => {
-                match self.transport {
-                    Transport::Semihosting => semihost::wire(bytes),
-                    Transport::Uart => uart::write(bytes),
-                }
-                self.seq += 1;
-            }
-            Err(_) => self.text("tickscope: internal error: message too large for a frame\n"),
-        }
+fn text(route: Route, s: &str) {
+    match (transport_now(), route) {
+        (Transport::Semihosting, Route::Normal) => semihost::console(s.as_bytes()),
+        (Transport::Semihosting, Route::Emergency) => semihost::emergency_console(s.as_bytes()),
+        (Transport::Uart, Route::Normal) => uart::write(s.as_bytes()),
+        (Transport::Uart, Route::Emergency) => uart::emergency_write(s.as_bytes()),
+    }
+}
+
+fn frame(route: Route, buf: &mut Buffers, msg: &Message) {
+    let seq = SEQ.fetch_add(1, Ordering::Relaxed);
+    match wire::encode_frame(seq, msg, &mut buf.scratch, &mut buf.frame) {
+        Ok(bytes) => match (transport_now(), route) {
+            (Transport::Semihosting, Route::Normal) => semihost::wire(bytes),
+            (Transport::Semihosting, Route::Emergency) => semihost::emergency_wire(bytes),
+            (Transport::Uart, Route::Normal) => uart::write(bytes),
+            (Transport::Uart, Route::Emergency) => uart::emergency_write(bytes),
+        },
+        Err(_) => text(
+            route,
+            "tickscope: internal error: message too large for a frame\n",
+        ),
     }
 }
 
 /// Sends one wire message.
 pub fn send(msg: &Message) {
-    let daif = crate::arch::irq_save();
-    OUT.lock().send(msg);
-    crate::arch::irq_restore(daif);
+    let daif = regs::irq_save();
+    frame(Route::Normal, &mut OUT.lock(), msg);
+    regs::irq_restore(daif);
 }
 
 /// A line being formatted (longer lines are cut, never split across writers).
@@ -96,58 +130,64 @@ impl Write for Line {
     }
 }
 
-/// Prints one console line.
-pub fn print_line(args: fmt::Arguments<'_>) {
+fn format_line(args: fmt::Arguments<'_>) -> Line {
     let mut line = Line(heapless::String::new());
     let _ = line.write_fmt(args);
     let _ = line.0.push('\n');
-    let daif = crate::arch::irq_save();
-    OUT.lock().text(&line.0);
-    crate::arch::irq_restore(daif);
+    line
 }
 
-/// Last-resort output from a fault handler: takes the lock even if this core held it when the
-/// fault hit (the run ends right after).
-pub fn emergency(f: impl FnOnce(&mut dyn FnMut(Emergency<'_>))) {
-    let mut spins = 0u32;
-    let mut guard = loop {
-        if let Some(g) = OUT.try_lock() {
-            break g;
-        }
-        spins += 1;
-        if spins > 10_000_000 {
-            // The holder is stuck: this core, interrupted while holding it, or a faulted core.
-            // SAFETY: the run ends right after; nothing else will use the output concurrently.
-            unsafe { OUT.force_unlock() };
-        }
-        core::hint::spin_loop();
-    };
-    if !guard.ready {
-        guard.transport = if BOARD.semihosting {
-            Transport::Semihosting
-        } else {
-            Transport::Uart
-        };
-        uart::init();
-        guard.ready = true;
-    }
-    f(&mut |item| match item {
-        Emergency::Text(args) => {
-            let mut line = Line(heapless::String::new());
-            let _ = line.write_fmt(args);
-            let _ = line.0.push('\n');
-            guard.text(&line.0);
-        }
-        Emergency::Frame(msg) => guard.send(msg),
-    });
+/// Prints one console line.
+pub fn print_line(args: fmt::Arguments<'_>) {
+    let line = format_line(args);
+    let daif = regs::irq_save();
+    let _guard = OUT.lock();
+    text(Route::Normal, &line.0);
+    drop(_guard);
+    regs::irq_restore(daif);
 }
 
-/// Items a fault handler emits.
+/// Items a fault report emits.
 pub enum Emergency<'a> {
     /// A console line.
     Text(fmt::Arguments<'a>),
     /// A wire frame.
     Frame(&'a Message),
+}
+
+/// How long the fault path waits for the output lock before writing without it (counter ticks
+/// derived from CNTFRQ: 10 ms).
+fn lock_patience() -> u64 {
+    timer::frequency() / 100
+}
+
+/// The fault path's output, for the one core reporting a fault after the others were asked to
+/// stop. It takes the output lock if it frees up within 10 ms; otherwise (this core held it when
+/// the fault hit, or a core that did not stop holds it) it writes without the lock, through the
+/// drivers' registers directly. Never forces the lock open: its holder may still be writing.
+/// Hands each item of a report to the output.
+pub type Emit<'e> = dyn FnMut(Emergency<'_>) + 'e;
+
+/// One copy for every caller (a `dyn` report, not a generic one: the image budget).
+pub fn emergency(f: &mut dyn FnMut(&mut Emit<'_>)) {
+    let until = timer::now() + lock_patience();
+    let mut held = None;
+    while held.is_none() && timer::now() < until {
+        held = OUT.try_lock();
+    }
+    let route = if held.is_some() && READY.load(Ordering::Acquire) {
+        Route::Normal
+    } else {
+        Route::Emergency
+    };
+    let mut spare = EMERGENCY.try_lock();
+    f(&mut |item| match item {
+        Emergency::Text(args) => text(route, &format_line(args).0),
+        Emergency::Frame(msg) => match (held.as_deref_mut(), spare.as_deref_mut()) {
+            (Some(buf), _) | (None, Some(buf)) => frame(route, buf, msg),
+            (None, None) => {}
+        },
+    });
 }
 
 /// Prints a console line from any core.

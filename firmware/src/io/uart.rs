@@ -1,4 +1,5 @@
-//! The board's PL011 UART through the `arm-pl011-uart` crate: text and wire frames share it.
+//! The board's PL011 UART through the `arm-pl011-uart` crate: text and wire frames share it. The
+//! fault path writes the data register directly ([`emergency_write`]) without the driver's lock.
 
 use core::ptr::NonNull;
 
@@ -6,8 +7,7 @@ use arm_pl011_uart::{
     DataBits, LineConfig, PL011Registers, Parity, StopBits, Uart, UniqueMmioPointer,
 };
 use spin::Mutex;
-
-use crate::board::BOARD;
+use tickscope_cpu::BOARD;
 
 struct Port(Option<Uart<'static>>);
 // SAFETY: the UART registers are MMIO valid from every core; the mutex serialises all use.
@@ -50,9 +50,22 @@ pub fn write(bytes: &[u8]) {
     }
 }
 
-/// Reads a byte if one is waiting (for a configuration frame on boards).
-#[allow(dead_code)]
-pub fn read() -> Option<u8> {
-    let mut port = UART.lock();
-    port.0.as_mut().and_then(|u| u.read_word().ok().flatten())
+/// Writes bytes with plain register accesses, for the fault path once the other cores are
+/// stopped (one of them, or this core, may hold the driver's lock for good). The UART was set up
+/// by the loader or by [`init`]; bytes are only appended to its FIFO.
+pub fn emergency_write(bytes: &[u8]) {
+    // PL011 (Arm DDI 0183): UARTDR at 0x00, UARTFR at 0x18 with TXFF (transmit FIFO full) bit 5.
+    const DR: u64 = 0x00;
+    const FR: u64 = 0x18;
+    const TXFF: u32 = 1 << 5;
+    for &b in bytes {
+        // SAFETY: UARTFR and UARTDR of the board's UART, mapped as device memory; reading the
+        // flags has no side effect and writing DR queues one byte.
+        unsafe {
+            while core::ptr::read_volatile((BOARD.uart_base + FR) as *const u32) & TXFF != 0 {
+                core::hint::spin_loop();
+            }
+            core::ptr::write_volatile((BOARD.uart_base + DR) as *mut u32, b as u32);
+        }
+    }
 }

@@ -14,8 +14,10 @@ use tickscope_core::wire::msg::{
     NoiseEvent, ReducedEvents, TimerSample,
 };
 
-use super::measure::{IrqRec, MAX_MEASURED, Rec};
-use crate::arch::timer;
+use tickscope_core::irq::{IrqRec, SampleRec};
+use tickscope_cpu::timer;
+
+use super::slots::MAX_MEASURED;
 use crate::io;
 
 /// Bytes a raw record takes on the wire, roughly (postcard varints), for the throughput estimate.
@@ -51,7 +53,7 @@ pub struct Shipper {
     reduced: bool,
     hz: u64,
     window_start: u64,
-    samples: Consumer<'static, 'static, Rec>,
+    samples: Consumer<'static, 'static, SampleRec>,
     irqs: Consumer<'static, 'static, IrqRec>,
     timer_block: heapless::Vec<TimerSample, BLOCK>,
     noise_block: heapless::Vec<NoiseEvent, BLOCK>,
@@ -64,7 +66,7 @@ impl Shipper {
         core: usize,
         slot: usize,
         cfg: &Config,
-        samples: Consumer<'static, 'static, Rec>,
+        samples: Consumer<'static, 'static, SampleRec>,
         irqs: Consumer<'static, 'static, IrqRec>,
     ) -> Self {
         let reduced = reduced(cfg);
@@ -116,18 +118,19 @@ impl Shipper {
     pub fn drain(&mut self) {
         while let Some(r) = self.samples.pop() {
             if self.reduced {
-                let ns = ticks_to_ns(r.b as u64, self.hz);
-                let at = ticks_to_ns(r.a.saturating_sub(self.window_start), self.hz);
+                let ns = ticks_to_ns(r.ticks, self.hz);
+                // Records are from inside the window, never before its start.
+                let at = ticks_to_ns(r.at - self.window_start.min(r.at), self.hz);
                 ACCUMULATORS.lock()[self.slot].record(ns, at, self.core as u16);
                 continue;
             }
             match self.mode {
                 Mode::Timer => {
                     let _ = self.timer_block.push(TimerSample {
-                        deadline: r.a,
-                        latency: r.b,
-                        cycles: r.c,
-                        entry: r.d,
+                        deadline: r.at,
+                        latency: clamp(r.ticks),
+                        cycles: r.cycles,
+                        entry: r.entry,
                     });
                     if self.timer_block.is_full() {
                         let mut items = core::mem::take(&mut self.timer_block);
@@ -136,8 +139,8 @@ impl Shipper {
                 }
                 _ => {
                     let _ = self.noise_block.push(NoiseEvent {
-                        start: r.a,
-                        duration: r.b,
+                        start: r.at,
+                        duration: clamp(r.ticks),
                         counters: 0,
                     });
                     if self.noise_block.is_full() {
@@ -152,9 +155,9 @@ impl Shipper {
                 intid: r.intid,
                 kind: r.kind,
                 entry: r.entry,
-                span: r.span,
-                late: r.late,
-                stolen: r.stolen,
+                span: clamp(r.span),
+                late: r.late.map_or(u32::MAX, |l| clamp(l).min(u32::MAX - 1)),
+                stolen: clamp(r.stolen),
             });
             if self.irq_block.is_full() {
                 let mut items = core::mem::take(&mut self.irq_block);
@@ -208,6 +211,12 @@ impl Shipper {
         }
         io::send(&Message::CoreStatus(*status));
     }
+}
+
+/// A tick count for a 32-bit wire field: values beyond it (over a minute at 62.5 MHz) become
+/// `u32::MAX`, which the host reports as clamped; never wrapped.
+fn clamp(ticks: u64) -> u32 {
+    u32::try_from(ticks).unwrap_or(u32::MAX)
 }
 
 /// Ships a device-side histogram in parts; the last part carries the exact extremes.

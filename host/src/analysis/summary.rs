@@ -148,8 +148,10 @@ pub struct CoreSummary {
     pub overruns: u64,
     /// Spurious interrupts.
     pub spurious_irqs: u64,
-    /// Timer interrupts delivered with their condition not met or early (counted, not used).
+    /// Timer interrupts delivered with their condition (ISTATUS) not met (counted, not used).
     pub ghost_irqs: u64,
+    /// Timer interrupts taken before their deadline (counted, not used).
+    pub early_irqs: u64,
     /// Values clamped at the wire's limit.
     pub clamped: u64,
     /// Raw samples replaced by device-side histograms.
@@ -758,6 +760,7 @@ pub fn summarize_with(
             overruns: status.overruns,
             spurious_irqs: status.foreign_irqs,
             ghost_irqs: status.ghosts,
+            early_irqs: status.early,
             clamped: c.clamped,
             reduced: c.reduced,
             timer_latency,

@@ -79,6 +79,10 @@ struct FaultJson {
 #[derive(Serialize)]
 struct BootJson {
     cores_online: usize,
+    /// The core that ran the boot and the I/O (after a `--boot-core` hand-off, that core).
+    boot_core: Option<u16>,
+    /// Its MPIDR.
+    boot_mpidr: Option<String>,
     el: u8,
     gic: u8,
     neon_ok: bool,
@@ -113,6 +117,7 @@ pub fn run(a: Args) -> Result<u8> {
         },
         transport: a.transport.transport(),
         icount: machine.icount,
+        boot_core: a.machine.boot_core,
         ..Config::default()
     };
     let req = Request::Bare(bare::Request {
@@ -162,8 +167,13 @@ pub fn run(a: Args) -> Result<u8> {
     if status == status::OK && (an.online.len() != machine.smp as usize || !neon_ok) {
         status = status::FAILURE;
     }
+    let boot_core = header.map(|h| h.boot_core);
     let out = BootJson {
         cores_online: an.online.len(),
+        boot_core,
+        boot_mpidr: boot_core
+            .and_then(|c| an.online.get(&c))
+            .map(|c| format!("{:#x}", c.mpidr)),
         el: header.map(|h| h.el).unwrap_or(0),
         gic: header.map(|h| h.gic).unwrap_or(0),
         neon_ok,
@@ -211,7 +221,15 @@ pub fn run(a: Args) -> Result<u8> {
             out.emulation
         );
         for c in &out.cores {
-            println!("  core {:2}  MPIDR {:>6}  EL{}", c.core, c.mpidr, c.el);
+            let role = if Some(c.core) == out.boot_core {
+                "  (boot core)"
+            } else {
+                ""
+            };
+            println!(
+                "  core {:2}  MPIDR {:>6}  EL{}{role}",
+                c.core, c.mpidr, c.el
+            );
         }
         for p in &out.psci_failures {
             println!("  PSCI CPU_ON failed: {p}");

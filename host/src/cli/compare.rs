@@ -72,6 +72,12 @@ struct CompareJson<'a> {
 
 /// Runs `compare`.
 pub fn run(a: Args) -> Result<u8> {
+    if a.machine.boot_core.is_some() {
+        return Err(crate::fail(
+            crate::status::CONFIG,
+            "--boot-core is not supported by compare (Linux boots on CPU 0); use measure",
+        ));
+    }
     // The comparison runs under -icount unless --tcg: deterministic figures by default.
     let machine = a.machine.spec(true)?;
     let cpu = a.window.linux_cpu(machine.smp)?;

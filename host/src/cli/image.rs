@@ -76,8 +76,8 @@ pub fn run(a: Args) -> Result<u8> {
             SIZE_LIMIT / 1024
         );
         println!(
-            "  static RAM     {:>9} bytes  (stacks {}, rings/buffers {}, rest BSS)",
-            sizes.static_ram_bytes, sizes.stack_bytes, sizes.noinit_bytes
+            "  static RAM     {:>9} bytes  (stacks and guard pages {}, page tables {}, rings/buffers {}, rest BSS)",
+            sizes.static_ram_bytes, sizes.stack_bytes, sizes.table_bytes, sizes.noinit_bytes
         );
         println!(
             "  raw binary     {} ({bytes} bytes, load and start at {load:#x})",

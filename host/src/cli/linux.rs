@@ -45,6 +45,12 @@ struct Extra {
 
 /// Runs `linux`.
 pub fn run(a: Args) -> Result<u8> {
+    if a.machine.boot_core.is_some() {
+        return Err(crate::fail(
+            crate::status::CONFIG,
+            "--boot-core applies to the bare-metal firmware; Linux boots on CPU 0",
+        ));
+    }
     let machine = a.machine.spec(false)?;
     let cpu = a.window.linux_cpu(machine.smp)?;
     let req = Request::Linux(linux::Request {

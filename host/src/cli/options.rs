@@ -51,6 +51,11 @@ pub struct MachineArgs {
     /// Give up on the guest after this many seconds (default: from the run length).
     #[arg(long)]
     pub timeout: Option<u64>,
+    /// Bare metal: the core that runs the boot and the I/O. QEMU starts core 0, which hands the
+    /// boot over to this one with PSCI CPU_ON and powers itself off (booting on a core other than
+    /// MPIDR 0, as some boards' loaders do).
+    #[arg(long)]
+    pub boot_core: Option<u16>,
 }
 
 impl MachineArgs {
@@ -281,6 +286,7 @@ pub fn firmware_config(
         },
         baud: f.baud,
         icount: spec.icount,
+        boot_core: machine.boot_core,
     })
 }
 

@@ -127,7 +127,7 @@ impl Request {
             // On Linux CPU 0 may be measured (the probe's writer runs elsewhere).
             if matches!(
                 e.problem,
-                tickscope_core::config::Problem::CoreZeroIsHousekeeping
+                tickscope_core::config::Problem::Housekeeping { .. }
             ) {
                 Ok(())
             } else {

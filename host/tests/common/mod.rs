@@ -103,6 +103,17 @@ pub fn qemu_version() -> String {
 /// Whether the exact known answers (measured under QEMU 7.2, Debian bookworm's, with its
 /// 62.5 MHz `virt` counter) apply: icount figures change with QEMU's translation and counter.
 /// Where they do not, exact checks are skipped with a message and the bands still apply.
+/// A nanosecond figure of an icount run equals its known answer to one tick of the 62.5 MHz
+/// counter: where a 10 µs busy loop ends relative to a counter edge moves by a tick when the
+/// firmware's code moves, nothing else does.
+#[allow(dead_code)]
+pub fn assert_ns(got: f64, want: f64, what: &str) {
+    assert!(
+        (got - want).abs() <= 16.0,
+        "{what}: {got} ns, expected {want} ns to one counter tick (16 ns)"
+    );
+}
+
 pub fn exact() -> bool {
     let v = qemu_version();
     let ok = v.starts_with("7.2.");

@@ -45,6 +45,9 @@ pub struct RunHeader {
     pub reset_ticks: u64,
     /// The configuration as the producer understood it.
     pub config: Config,
+    /// The core that booted and does the I/O (the firmware's, after any `boot-core` hand-off;
+    /// the CPU the Linux probe's writer runs on is not this: 0 there).
+    pub boot_core: u16,
     /// The timer `timer` mode uses, resolved from `config.timer`.
     pub timer: TimerChoice,
     /// Whether PMCCNTR cycle timestamps are included.
@@ -417,9 +420,12 @@ pub struct CoreStatus {
     /// Counter ticks the loop spent after its events, recording them, before it measured again:
     /// a blind spot of the measurement, not noise.
     pub blind: u64,
-    /// Timer interrupts that arrived with their condition not met or before their deadline
-    /// (ghosts), counted instead of recorded.
+    /// Timer interrupts that arrived with their condition (CTL.ISTATUS) not met (ghosts),
+    /// counted instead of recorded.
     pub ghosts: u64,
+    /// Timer interrupts taken before their deadline by the measurement counter (a compare value
+    /// that does not match the deadline), counted instead of recorded.
+    pub early: u64,
 }
 
 /// Per-source interrupt counts on the measured CPU over the window (Linux `/proc/interrupts`).

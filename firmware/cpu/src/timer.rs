@@ -6,8 +6,10 @@ use aarch64_cpu::registers::{
     CNTV_CVAL_EL0, CNTVCT_EL0, Readable, Writeable,
 };
 
-use super::sysreg;
-use crate::board::BOARD;
+use tickscope_core::irq::TimerRegs;
+
+use crate::BOARD;
+use crate::regs::sysreg;
 
 sysreg!(
     read_cnthp_cval,
@@ -50,7 +52,9 @@ impl Timer {
                 CNTP_CTL_EL0.write(CNTP_CTL_EL0::ENABLE::SET + CNTP_CTL_EL0::IMASK::CLEAR);
             }
             Timer::Hyp => {
-                write_cnthp_cval(cval);
+                // SAFETY: the hyp timer is only chosen at EL2 (config validation); any compare
+                // value is valid.
+                unsafe { write_cnthp_cval(cval) };
                 CNTHP_CTL_EL2.write(CNTHP_CTL_EL2::ENABLE::SET + CNTHP_CTL_EL2::IMASK::CLEAR);
             }
         }
@@ -67,7 +71,8 @@ impl Timer {
         match self {
             Timer::Virtual => CNTV_CVAL_EL0.set(cval),
             Timer::Physical => CNTP_CVAL_EL0.set(cval),
-            Timer::Hyp => write_cnthp_cval(cval),
+            // SAFETY: as in `arm`.
+            Timer::Hyp => unsafe { write_cnthp_cval(cval) },
         }
         aarch64_cpu::asm::barrier::isb(aarch64_cpu::asm::barrier::SY);
     }
@@ -151,5 +156,21 @@ pub fn spin_until(until: u64) -> u64 {
         if t >= until {
             return t;
         }
+    }
+}
+
+/// The decision logic of `tickscope_core::irq` drives the real registers through this.
+impl TimerRegs for Timer {
+    #[inline(always)]
+    fn condition_met(&self) -> bool {
+        Timer::condition_met(*self)
+    }
+    #[inline(always)]
+    fn rearm(&mut self, cval: u64) {
+        Timer::rearm(*self, cval)
+    }
+    #[inline(always)]
+    fn disable(&mut self) {
+        Timer::disable(*self)
     }
 }

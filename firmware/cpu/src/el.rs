@@ -6,22 +6,32 @@ use aarch64_cpu::registers::{
     SP_EL1, SPSR_EL2, VBAR_EL1, VMPIDR_EL2, VTTBR_EL2, Writeable,
 };
 
-use super::mmu::{self, MmuRegs};
-use super::{pmu, write_hstr_el2, write_vpidr_el2};
+use crate::regs::{write_hstr_el2, write_vpidr_el2};
+use crate::{gic, mmu, pmu};
+
+/// HCR_EL2 as the entry code writes it first at EL2: EL1 is AArch64, E2H = 0 (the non-VHE
+/// layout every other EL2 register here assumes; a loader may have left VHE on), nothing routed.
+pub const HCR_EL2_AT_ENTRY: u64 = HCR_EL2::RW::EL1IsAarch64.value;
+
+/// CPTR_EL2 with no traps: the RES1 bits of the non-VHE layout (13:12, 9:0), TFP = 0.
+pub const CPTR_EL2_NO_TRAPS: u64 = 0x33ff;
 
 /// Settings common to both uses of EL2: no traps of FP/SIMD, timers, counters, PMU or
 /// AArch32 coprocessors; EL1 sees the real MIDR/MPIDR; the virtual counter equals the physical.
 fn el2_common() {
-    // CPTR_EL2: TFP = 0 (FP/SIMD not trapped); bits 13:12 and 9:0 are RES1 in the non-VHE layout.
-    CPTR_EL2.set(0x33ff);
+    CPTR_EL2.set(CPTR_EL2_NO_TRAPS);
     // EL1 may use the physical counter and timer (CNTPCT/CNTP_*) without trapping.
     CNTHCTL_EL2.write(CNTHCTL_EL2::EL1PCTEN::SET + CNTHCTL_EL2::EL1PCEN::SET);
     CNTVOFF_EL2.set(0);
     // PMU: no traps, all event counters usable by EL1 (HPMN = PMCR_EL0.N).
     MDCR_EL2.write(MDCR_EL2::HPMN.val(pmu::event_counters()));
-    write_hstr_el2(0);
+    // SAFETY: at EL2 (callers); zero traps no AArch32 CP15 access, and EL1 reading the real
+    // MIDR is what the measurement reports.
+    unsafe {
+        write_hstr_el2(0);
+        write_vpidr_el2(MIDR_EL1.get());
+    }
     VTTBR_EL2.set(0);
-    write_vpidr_el2(MIDR_EL1.get());
     VMPIDR_EL2.set(MPIDR_EL1.get());
 }
 
@@ -34,19 +44,18 @@ pub fn stay_at_el2() {
     );
 }
 
-/// Drops from EL2 to EL1h with the MMU on and continues at `next(arg)` on the same stack.
+/// Drops from EL2 to EL1h with the EL1 regime's MMU on and continues at `next(arg)` on the
+/// same stack.
 ///
 /// # Safety
-/// Must be called at EL2 with `regs` built for EL1 and `vbar` pointing at the vector table.
-pub unsafe fn drop_to_el1(regs: &MmuRegs, vbar: u64, next: extern "C" fn(u64) -> !, arg: u64) -> ! {
+/// Must be called at EL2 with `vbar` pointing at the vector table.
+pub unsafe fn drop_to_el1(vbar: u64, next: extern "C" fn(u64) -> !, arg: u64) -> ! {
     el2_common();
     // EL1 is AArch64; no interrupts routed to EL2, nothing trapped.
     HCR_EL2.write(HCR_EL2::RW::EL1IsAarch64);
-    super::gic::allow_el1_sysregs();
-    // Programming EL1 state from EL2 does not affect EL2's own translation.
-    // SAFETY: regs were built for EL1 (caller's contract).
-    unsafe { mmu::program_el1(regs) };
-    super::write_sctlr_el1_raw(regs.sctlr);
+    gic::allow_el1_sysregs();
+    // SAFETY: at EL2; the layout maps the image and every stack in the EL1 tables too.
+    unsafe { mmu::enable_el1_regime() };
     VBAR_EL1.set(vbar);
     // Return to EL1h with D, A, I, F masked.
     SPSR_EL2.write(

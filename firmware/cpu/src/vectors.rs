@@ -1,11 +1,13 @@
 //! The exception vector table (16 entries, used at EL1 and EL2 alike) and its Rust dispatcher.
-//! IRQs go to `run::irq::on_irq` with the counter read first; everything else is a fault report.
+//! IRQs go to [`crate::irq`] with the counter read first; everything else to the firmware's fault
+//! report (the `tickscope_exception` hook).
 
 use core::arch::global_asm;
 
 use aarch64_cpu::registers::{VBAR_EL1, VBAR_EL2, Writeable};
 
-use crate::arch::current_el;
+use crate::frame::Frame;
+use crate::regs::current_el;
 
 /// Bytes the entry code pushes: x0-x18, x29, x30 (168), FPCR and FPSR (16), the two entry
 /// timestamps (16), padding to 208, then all of q0-q31 (512). Every SIMD register is saved: the
@@ -28,20 +30,7 @@ const _: () = assert!(
 
 /// Whether the vector reads PMCCNTR_EL0 (every supported board has a PMU: its board file names
 /// the PMU interrupt; reading PMCCNTR on a core without one would be undefined).
-const READ_CYCLES: bool = crate::board::BOARD.pmu_ppi != 0;
-
-/// The saved state, as the entry code lays it out.
-#[repr(C)]
-pub struct Frame {
-    /// x0..x18, then x29, x30.
-    pub x: [u64; 21],
-    /// FPCR and FPSR.
-    pub fp: [u64; 2],
-    /// CNTVCT_EL0 read by the vector's third instruction: the exception's timestamp.
-    pub counter: u64,
-    /// PMCCNTR_EL0 read right after it (0 on boards without a PMU).
-    pub cycles: u64,
-}
+const READ_CYCLES: bool = crate::BOARD.pmu_ppi != 0;
 
 global_asm!(
     r#"
@@ -184,8 +173,10 @@ pub fn install() {
 /// Called by the entry code for every exception, with the timestamps the vector took first.
 extern "C" fn handle_exception(entry: u64, frame: &mut Frame) {
     if entry == 5 || entry == 1 {
-        crate::run::irq::on_irq(frame.counter, frame.cycles);
+        crate::irq::on_irq(frame.counter, frame.cycles);
     } else {
-        crate::fault::on_exception(entry as usize, frame)
+        // SAFETY: the hook is the firmware's fault report, defined for every image (main.rs);
+        // it takes the frame as the entry code laid it out and never returns.
+        unsafe { crate::hooks::tickscope_exception(entry as usize, frame) }
     }
 }

@@ -30,6 +30,18 @@ pub fn cpu_on(conduit: Conduit, mpidr: u64, entry: u64, context: u64) -> Result<
     .map_err(code)
 }
 
+/// Powers the calling core off (it never returns on success); Err carries the PSCI code.
+pub fn cpu_off(conduit: Conduit) -> i32 {
+    let r = match conduit {
+        Conduit::Hvc => psci::cpu_off::<Hvc>(),
+        Conduit::Smc => psci::cpu_off::<Smc>(),
+    };
+    match r {
+        Ok(()) => 0,
+        Err(e) => code(e),
+    }
+}
+
 /// Powers the system off (boards without semihosting end a run this way).
 pub fn system_off(conduit: Conduit) {
     let _ = match conduit {

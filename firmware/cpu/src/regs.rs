@@ -1,19 +1,9 @@
-//! AArch64 mechanics: entry, exception levels, vectors, MMU, caches, timers, GIC, PSCI, PMU, NEON.
-//! Nothing here knows what is being measured; `run/` uses these to do it.
-
-pub mod el;
-pub mod entry;
-pub mod gic;
-pub mod mmu;
-pub mod neon;
-pub mod pmu;
-pub mod psci;
-pub mod timer;
-pub mod vectors;
+//! System registers aarch64-cpu does not name, the exception mask, and the exception level.
+//! Reads are safe; writes are `unsafe fn` whose callers state why the value is sound.
 
 use aarch64_cpu::registers::{CurrentEL, DAIF, Readable, Writeable};
 
-/// Defines `read_<name>()` / `write_<name>(v)` for a system register aarch64-cpu does not cover.
+/// Defines `read_<name>()` and `unsafe write_<name>(v)` for a system register.
 macro_rules! sysreg {
     ($read:ident, $write:ident, $reg:literal, $doc:literal) => {
         #[doc = concat!("Reads ", $reg, ": ", $doc)]
@@ -21,17 +11,20 @@ macro_rules! sysreg {
         #[allow(dead_code)]
         pub fn $read() -> u64 {
             let v: u64;
-            // Callers only use it at an exception level where it is accessible (see call sites).
-            // SAFETY: reading this register has no side effects.
+            // SAFETY: reading this register has no side effects; callers only use it at an
+            // exception level where it is accessible.
             unsafe { core::arch::asm!(concat!("mrs {}, ", $reg), out(reg) v, options(nomem, nostack, preserves_flags)) };
             v
         }
         #[doc = concat!("Writes ", $reg, ": ", $doc)]
+        ///
+        /// # Safety
+        /// The register must be accessible at the current exception level, and the value must be
+        /// one the rest of the firmware expects (see the caller).
         #[inline(always)]
         #[allow(dead_code)]
-        pub fn $write(v: u64) {
-            // At an exception level where the register is accessible (see the call sites).
-            // SAFETY: callers write values documented at the call site.
+        pub unsafe fn $write(v: u64) {
+            // SAFETY: the caller's contract.
             unsafe { core::arch::asm!(concat!("msr ", $reg, ", {}"), in(reg) v, options(nostack, preserves_flags)) };
         }
     };
@@ -39,28 +32,16 @@ macro_rules! sysreg {
 pub(crate) use sysreg;
 
 sysreg!(
-    read_tpidr_el0,
-    write_tpidr_el0,
-    "tpidr_el0",
-    "holds this core's logical index"
-);
-sysreg!(
     read_vpidr_el2,
     write_vpidr_el2,
     "vpidr_el2",
-    "MIDR value EL1 reads"
+    "the MIDR value EL1 reads"
 );
 sysreg!(
     read_hstr_el2,
     write_hstr_el2,
     "hstr_el2",
     "AArch32 CP15 traps (zero: none)"
-);
-sysreg!(
-    read_sctlr_el1_raw,
-    write_sctlr_el1_raw,
-    "sctlr_el1",
-    "EL1 system control"
 );
 
 /// The exception level the core runs at (1, 2 or 3).
@@ -69,7 +50,7 @@ pub fn current_el() -> u8 {
     CurrentEL.read(CurrentEL::EL) as u8
 }
 
-/// Masks IRQs and returns the previous DAIF value.
+/// Masks IRQs, FIQs, SErrors and debug exceptions; returns the previous DAIF value.
 #[inline(always)]
 pub fn irq_save() -> u64 {
     let daif = DAIF.get();
@@ -89,7 +70,7 @@ pub fn irq_enable() {
     DAIF.write(DAIF::I::Unmasked + DAIF::A::Unmasked + DAIF::F::Masked + DAIF::D::Masked);
 }
 
-/// Waits for an interrupt (pending interrupts wake the core even while masked).
+/// Waits for an interrupt (a pending interrupt wakes the core even while masked).
 #[inline(always)]
 pub fn wfi() {
     aarch64_cpu::asm::wfi();

@@ -1,0 +1,134 @@
+//! A measured core's window: sets up its interrupt service (measurement timer, injected tick,
+//! interrupt records), runs `timer` mode (asleep between wake-ups) or `noise` mode (the shared
+//! counter loop of `tickscope_core::probe`), then hands its status back and tells the boot core.
+
+use core::sync::atomic::Ordering;
+
+use tickscope_core::config::{Config, Mode, TimerChoice};
+use tickscope_core::irq::SampleRec;
+use tickscope_core::probe::{self, Schedule, Threshold};
+use tickscope_core::units::ns_to_ticks;
+use tickscope_core::wire::msg::CoreStatus;
+use tickscope_cpu::sgi;
+use tickscope_cpu::timer::{self, Timer};
+use tickscope_cpu::{cores, gic, regs, service};
+
+use super::calibrate;
+use super::slots::{self, DONE, END_AT, GAPS, HANDOFF, START_AT};
+use crate::boot;
+
+/// The timer `timer` mode uses at `el`.
+pub fn timer_choice(cfg: &Config, el: u8) -> TimerChoice {
+    match cfg.timer {
+        TimerChoice::Auto if el >= 2 => TimerChoice::Hyp,
+        TimerChoice::Auto => TimerChoice::Virtual,
+        t => t,
+    }
+}
+
+fn timer_of(choice: TimerChoice) -> Timer {
+    match choice {
+        TimerChoice::Hyp => Timer::Hyp,
+        TimerChoice::Physical => Timer::Physical,
+        _ => Timer::Virtual,
+    }
+}
+
+/// Runs this core's window (interrupts masked on entry and on return).
+pub fn run(core: usize) {
+    let cfg = boot::config();
+    let el = regs::current_el();
+    let hz = timer::frequency();
+    let mut h = HANDOFF[core].lock();
+    let start = START_AT.load(Ordering::Relaxed);
+    let end = END_AT.load(Ordering::Relaxed);
+    let mut samples = h.samples.take();
+    let cal = calibrate::cycles_per_tick();
+
+    service::with(|s| {
+        s.begin_window(h.irqs.take(), h.threshold_ticks, cal);
+        let meas = timer_of(timer_choice(cfg, el));
+        if let Some(tick) = cfg.inject {
+            // The tick uses a timer the measurement does not: physical next to a virtual
+            // measurement timer, virtual otherwise (noise mode measures no timer).
+            let t = if cfg.mode == Mode::Timer && meas == Timer::Virtual {
+                Timer::Physical
+            } else {
+                Timer::Virtual
+            };
+            let period = ns_to_ticks(tick.period_ns(), hz);
+            // In timer mode the tick fires a tenth of its duration (at least 1 µs) before a
+            // measurement deadline when the two coincide, so that wake-up is delayed by about 90 %
+            // of the tick's duration: a known answer. (Fired together, the GIC would hand out
+            // the lower INTID first and the tick would delay nothing.)
+            let lead = (ns_to_ticks(tick.duration_ns, hz) / 10).max(ns_to_ticks(1_000, hz));
+            let first = if cfg.mode == Mode::Timer {
+                start - lead.min(start)
+            } else {
+                start
+            };
+            let busy = ns_to_ticks(tick.duration_ns, hz);
+            s.inject(t, Schedule::new(first, period, end), busy);
+        }
+        if cfg.mode == Mode::Timer {
+            let period = ns_to_ticks(cfg.period_ns, hz);
+            s.measure(meas, Schedule::new(start, period, end), samples.take());
+        }
+    });
+
+    let mut iterations = 0;
+    let mut blind = 0;
+    match cfg.mode {
+        Mode::Timer => {
+            regs::irq_enable();
+            while !service::finished() {
+                regs::wfi();
+            }
+        }
+        Mode::Noise => {
+            regs::irq_enable();
+            let threshold = Threshold::new(h.threshold_ticks).expect("validated by the boot core");
+            let mut gaps = GAPS[h.slot].lock();
+            gaps.fill(0);
+            let mut out = samples.take();
+            timer::spin_until(start);
+            let stats =
+                probe::noise_loop(timer::now, start, end, threshold, &mut gaps, |at, gap| {
+                    if let Some(p) = out.as_mut() {
+                        p.push(SampleRec {
+                            at,
+                            ticks: gap,
+                            cycles: 0,
+                            entry: 0,
+                        });
+                    }
+                });
+            iterations = stats.iterations;
+            blind = stats.blind;
+        }
+        Mode::Boot => {}
+    }
+    regs::irq_save();
+    let window_end = timer::now();
+    let o = service::with(|s| s.end_window());
+    h.status = CoreStatus {
+        core: core as u16,
+        samples: if cfg.mode == Mode::Timer {
+            o.samples
+        } else {
+            iterations
+        },
+        lost: slots::lost(h.slot),
+        window_start: start,
+        window_end,
+        ticks: o.ticks,
+        foreign_irqs: o.spurious,
+        overruns: o.overruns,
+        blind,
+        ghosts: o.ghosts,
+        early: o.early,
+    };
+    drop(h);
+    DONE[core].0.store(true, Ordering::Release);
+    gic::send_sgi(sgi::DONE, cores::boot_core());
+}

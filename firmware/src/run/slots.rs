@@ -1,0 +1,92 @@
+//! Where a measured core and the boot core meet: each measured slot's rings, hand-off and gap
+//! table, the window's bounds and the per-core DONE flags. Written before the Measure command or
+//! after DONE by one side only; the locks are never contended.
+
+use core::sync::atomic::{AtomicBool, AtomicU64};
+
+use spin::Mutex;
+use tickscope_core::irq::{IrqRec, SampleRec};
+use tickscope_core::probe::{GAP_SLOTS, GapTable};
+use tickscope_core::ring::{Producer, Ring, Slot, empty_slot};
+use tickscope_core::wire::msg::CoreStatus;
+use tickscope_cpu::MAX_CORES;
+use tickscope_cpu::cores::Line;
+
+/// Most cores measured at once (each has its own rings and gap table).
+pub const MAX_MEASURED: usize = 8;
+const SAMPLE_CAP: usize = 1 << 16;
+const IRQ_CAP: usize = 1 << 14;
+
+/// Ring storage (slots), in the no-init region.
+pub struct Store<T, const N: usize>(pub [Slot<T>; N]);
+// SAFETY: slots are only accessed through the rings, which hand each slot to one side at a time.
+unsafe impl<T: Send, const N: usize> Sync for Store<T, N> {}
+
+#[unsafe(link_section = ".noinit.samples")]
+pub static SAMPLE_STORE: [Store<SampleRec, SAMPLE_CAP>; MAX_MEASURED] =
+    [const { Store([const { empty_slot() }; SAMPLE_CAP]) }; MAX_MEASURED];
+#[unsafe(link_section = ".noinit.irqs")]
+pub static IRQ_STORE: [Store<IrqRec, IRQ_CAP>; MAX_MEASURED] =
+    [const { Store([const { empty_slot() }; IRQ_CAP]) }; MAX_MEASURED];
+
+pub static SAMPLE_RINGS: [Ring<SampleRec>; MAX_MEASURED] = [const { Ring::new() }; MAX_MEASURED];
+pub static IRQ_RINGS: [Ring<IrqRec>; MAX_MEASURED] = [const { Ring::new() }; MAX_MEASURED];
+
+/// What the boot core hands a measured core before the Measure command, and what that core
+/// hands back (its status) before it says DONE.
+pub struct Handoff {
+    /// Ring and gap-table slot.
+    pub slot: usize,
+    /// Producer of the sample ring.
+    pub samples: Option<Producer<'static, 'static, SampleRec>>,
+    /// Producer of the interrupt ring.
+    pub irqs: Option<Producer<'static, 'static, IrqRec>>,
+    /// Event threshold in counter ticks.
+    pub threshold_ticks: u64,
+    /// The core's status, written at the end of its window.
+    pub status: CoreStatus,
+}
+
+/// Per core; the boot core fills it before the command and reads it after DONE, the measured
+/// core holds it for its window in between: the lock is never contended.
+pub static HANDOFF: [Mutex<Handoff>; MAX_CORES] = [const {
+    Mutex::new(Handoff {
+        slot: 0,
+        samples: None,
+        irqs: None,
+        threshold_ticks: 0,
+        status: EMPTY_STATUS,
+    })
+}; MAX_CORES];
+
+/// Per slot; the measured core holds it for its window, the boot core reads it after DONE.
+pub static GAPS: [Mutex<GapTable>; MAX_MEASURED] =
+    [const { Mutex::new([0; GAP_SLOTS]) }; MAX_MEASURED];
+
+/// Window bounds (virtual counter), set before the Measure command.
+pub static START_AT: AtomicU64 = AtomicU64::new(0);
+/// See [`START_AT`].
+pub static END_AT: AtomicU64 = AtomicU64::new(0);
+/// A measured core finished and handed its status back.
+pub static DONE: [Line<AtomicBool>; MAX_CORES] =
+    [const { Line(AtomicBool::new(false)) }; MAX_CORES];
+
+/// A status with nothing counted yet.
+pub const EMPTY_STATUS: CoreStatus = CoreStatus {
+    core: 0,
+    samples: 0,
+    lost: 0,
+    window_start: 0,
+    window_end: 0,
+    ticks: 0,
+    foreign_irqs: 0,
+    overruns: 0,
+    blind: 0,
+    ghosts: 0,
+    early: 0,
+};
+
+/// Items the rings of `slot` dropped because they were full.
+pub fn lost(slot: usize) -> u64 {
+    SAMPLE_RINGS[slot].lost() + IRQ_RINGS[slot].lost()
+}

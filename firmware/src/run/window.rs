@@ -1,0 +1,143 @@
+//! The boot core's side of a measurement: rings and a hand-off for each measured core, the
+//! window's bounds, the commands that start it, waiting (draining live, or asleep in WFI under
+//! `-icount`), then shipping every core's results.
+
+use core::sync::atomic::Ordering;
+
+use tickscope_core::config::{Config, Mode, cores_in};
+use tickscope_core::exit;
+use tickscope_core::probe::{self, Threshold};
+use tickscope_core::units::ns_to_ticks;
+use tickscope_core::wire::Message;
+use tickscope_core::wire::msg::Window;
+use tickscope_cpu::timer::{self, Timer};
+use tickscope_cpu::{cores, gic, irq, regs};
+
+use super::commands::{Command, command};
+use super::ship;
+use super::slots::{
+    DONE, EMPTY_STATUS, END_AT, GAPS, HANDOFF, Handoff, IRQ_RINGS, IRQ_STORE, MAX_MEASURED,
+    SAMPLE_RINGS, SAMPLE_STORE, START_AT,
+};
+use crate::io::{self, println};
+
+/// Runs the measurement window and ships the results. Returns the run status.
+pub fn run(cfg: &Config, cores_online: usize) -> u8 {
+    let hz = timer::frequency();
+    let me = cores::index();
+    // The default measured core is the last one that is not this (the boot) core.
+    let mut effective = *cfg;
+    effective.boot_core.get_or_insert(me as u16);
+    let measured = effective.measured_cores(cores_online as u16);
+    let mut list: heapless::Vec<usize, MAX_MEASURED> = heapless::Vec::new();
+    for core in cores_in(measured) {
+        if list.push(core as usize).is_err() {
+            println!("tickscope: at most {MAX_MEASURED} cores can be measured at once");
+            return exit::CONFIG;
+        }
+    }
+    let threshold_ticks = cfg.threshold_ns * hz / 1_000_000_000;
+    if cfg.mode == Mode::Noise && Threshold::new(threshold_ticks).is_none() {
+        println!(
+            "tickscope: threshold {} ns is {threshold_ticks} counter ticks; the loop-gap table holds at most {} ticks",
+            cfg.threshold_ns,
+            probe::GAP_SLOTS - 1
+        );
+        return exit::CONFIG;
+    }
+    let interferers = if cfg.interference {
+        (0..cores_online as u64).fold(0u64, |m, c| m | 1 << c) & !measured & !(1 << me)
+    } else {
+        0
+    };
+
+    let mut shippers: heapless::Vec<ship::Shipper, MAX_MEASURED> = heapless::Vec::new();
+    for (slot, &core) in list.iter().enumerate() {
+        let (sp, sc) = SAMPLE_RINGS[slot]
+            .split(&SAMPLE_STORE[slot].0)
+            .expect("rings are split once per boot");
+        let (ip, ic) = IRQ_RINGS[slot]
+            .split(&IRQ_STORE[slot].0)
+            .expect("rings are split once per boot");
+        *HANDOFF[core].lock() = Handoff {
+            slot,
+            samples: Some(sp),
+            irqs: Some(ip),
+            threshold_ticks,
+            status: EMPTY_STATUS,
+        };
+        DONE[core].0.store(false, Ordering::Relaxed);
+        let _ = shippers.push(ship::Shipper::new(core, slot, cfg, sc, ic));
+    }
+
+    // Open the window 1 ms from now, so every measured core is waiting for it.
+    let start = timer::now() + hz / 1000;
+    let end = start + ns_to_ticks(cfg.duration_ns, hz);
+    START_AT.store(start, Ordering::Relaxed);
+    END_AT.store(end, Ordering::Relaxed);
+    for s in shippers.iter_mut() {
+        s.set_window(start);
+        io::send(&Message::Window(Window {
+            core: s.core() as u16,
+            start,
+            end,
+            threshold: threshold_ticks,
+        }));
+    }
+    defmt::info!(
+        "window: {=u64} ticks from {=u64}, {=usize} measured core(s)",
+        end - start,
+        start,
+        list.len()
+    );
+    if interferers != 0 {
+        command(Command::Interfere, interferers);
+    }
+    command(Command::Measure, measured);
+
+    // Wait for the measured cores; give up a generous time after the window should have closed.
+    let timeout_at = end + 2 * hz + (end - start) / 2;
+    let live = cfg.drains_live();
+    if !live {
+        // Park in WFI so this core executes nothing during the window (see Drain::After).
+        Timer::Virtual.arm(timeout_at);
+        gic::set_private(Timer::Virtual.intid(), true);
+    }
+    let mut timed_out = false;
+    while !list.iter().all(|&c| DONE[c].0.load(Ordering::Acquire)) {
+        if live {
+            for s in shippers.iter_mut() {
+                s.drain();
+            }
+            if timer::now() > timeout_at {
+                timed_out = true;
+                break;
+            }
+        } else {
+            regs::wfi();
+            if irq::drain_masked(Timer::Virtual.intid()) {
+                timed_out = true;
+                break;
+            }
+        }
+    }
+    if !live {
+        Timer::Virtual.disable();
+        gic::set_private(Timer::Virtual.intid(), false);
+    }
+    if interferers != 0 {
+        command(Command::Stop, interferers);
+    }
+    for s in shippers.iter_mut() {
+        s.drain();
+        let core = s.core();
+        if !DONE[core].0.load(Ordering::Acquire) {
+            println!("tickscope: measured core {core} did not finish its window");
+            continue;
+        }
+        let h = HANDOFF[core].lock();
+        let gaps = GAPS[h.slot].lock();
+        s.finish(&h.status, (cfg.mode == Mode::Noise).then_some(&*gaps));
+    }
+    if timed_out { exit::TIMEOUT } else { exit::OK }
+}

@@ -1,0 +1,65 @@
+//! Ending a run: the trailer frame and a status line, then QEMU's exit with the status
+//! (semihosting) or, on a board, a last message and PSCI SYSTEM_OFF. Knows nothing of faults:
+//! the fault path writes its own trailer through the emergency route, then calls [`halt`].
+
+use core::sync::atomic::{AtomicU8, Ordering};
+
+use tickscope_core::exit;
+use tickscope_core::wire::Message;
+use tickscope_core::wire::msg::Trailer;
+use tickscope_cpu::{BOARD, cores, psci, regs, timer};
+
+use crate::io::{self, println};
+
+/// The EL the image was entered at (picks the PSCI conduit); 0 until the boot core records it.
+static BOOT_EL: AtomicU8 = AtomicU8::new(0);
+
+/// Records the EL the image was entered at.
+pub fn set_boot_el(el: u8) {
+    BOOT_EL.store(el, Ordering::Relaxed);
+}
+
+/// The EL the image was entered at (the current EL before the boot core recorded it).
+pub fn boot_el() -> u8 {
+    match BOOT_EL.load(Ordering::Relaxed) {
+        0 => regs::current_el(),
+        el => el,
+    }
+}
+
+/// The trailer every run ends with.
+pub fn trailer(status: u8) -> Message {
+    Message::End(Trailer {
+        status,
+        cores_online: cores::online() as u16,
+        at: timer::now(),
+    })
+}
+
+/// Sends the trailer, prints the status and ends the run.
+pub fn finish(status: u8) -> ! {
+    regs::irq_save();
+    io::send(&trailer(status));
+    println!(
+        "tickscope: run finished, status {status} ({})",
+        exit::name(status)
+    );
+    halt(status)
+}
+
+/// Ends the run with `status`: QEMU exits with it; a board prints it and powers off.
+pub fn halt(status: u8) -> ! {
+    regs::irq_save();
+    if BOARD.semihosting {
+        io::semihost::exit(status)
+    }
+    io::emergency(&mut |emit| {
+        emit(io::Emergency::Text(format_args!(
+            "tickscope: HALTED (status {status}); reset the board to run again"
+        )))
+    });
+    psci::system_off(BOARD.conduit(boot_el()));
+    loop {
+        regs::wfi();
+    }
+}
