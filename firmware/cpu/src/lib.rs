@@ -20,6 +20,7 @@ pub mod hooks;
 pub mod irq;
 pub mod mmu;
 pub mod neon;
+pub mod noise;
 pub mod pmu;
 pub mod psci;
 pub mod regs;

@@ -5,13 +5,12 @@
 use core::sync::atomic::Ordering;
 
 use tickscope_core::config::{Config, Mode, TimerChoice};
-use tickscope_core::irq::SampleRec;
-use tickscope_core::probe::{self, Schedule, Threshold};
+use tickscope_core::probe::{Schedule, Threshold};
 use tickscope_core::units::ns_to_ticks;
 use tickscope_core::wire::msg::CoreStatus;
 use tickscope_cpu::sgi;
 use tickscope_cpu::timer::{self, Timer};
-use tickscope_cpu::{cores, gic, regs, service};
+use tickscope_cpu::{cores, gic, noise, regs, service};
 
 use super::calibrate;
 use super::slots::{self, DONE, END_AT, GAPS, HANDOFF, START_AT};
@@ -90,19 +89,8 @@ pub fn run(core: usize) {
             let threshold = Threshold::new(h.threshold_ticks).expect("validated by the boot core");
             let mut gaps = GAPS[h.slot].lock();
             gaps.fill(0);
-            let mut out = samples.take();
             timer::spin_until(start);
-            let stats =
-                probe::noise_loop(timer::now, start, end, threshold, &mut gaps, |at, gap| {
-                    if let Some(p) = out.as_mut() {
-                        p.push(SampleRec {
-                            at,
-                            ticks: gap,
-                            cycles: 0,
-                            entry: 0,
-                        });
-                    }
-                });
+            let stats = noise::window(start, end, threshold, &mut gaps, &mut samples);
             iterations = stats.iterations;
             blind = stats.blind;
         }
