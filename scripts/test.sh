@@ -37,8 +37,15 @@ grep -q "^report: " "$log"
 step "firmware image (release profile, 64 KiB budget)"
 ./target/release/tickscope image
 
-step "unit, property and end-to-end tests"
-cargo test --workspace --no-fail-fast
+step "unit, golden and end-to-end tests"
+testlog=$(mktemp)
+trap 'rm -f "$log" "$testlog"' EXIT
+set +e
+cargo test --workspace --no-fail-fast 2>&1 | tee "$testlog"
+rc=${PIPESTATUS[0]}
+set -e
+awk -f scripts/test-kinds.awk "$testlog"
+[ "$rc" = 0 ] || exit "$rc"
 
 step "optional features build"
 cargo check -p tickscope --features probe-rs

@@ -36,8 +36,12 @@ pub enum Only {
     All,
     /// Only the exact figures under -icount (and sizes): fast, and identical every time.
     Icount,
+    /// Only the firmware image sizes (no emulator).
+    Sizes,
     /// Only the host figures (decode, statistics, report).
     Host,
+    /// Only the end-to-end wall times (the comparison, the probe's loop in Linux).
+    EndToEnd,
 }
 
 /// One figure: value, unit, how it was measured, whether it depends on the host machine.
@@ -105,7 +109,7 @@ fn tmpdir(name: &str) -> Result<PathBuf> {
     Ok(d)
 }
 
-fn icount_figures(f: &mut Figures) -> Result<()> {
+fn size_figures(f: &mut Figures) -> Result<()> {
     for board in ["qemu-virt", "thunderx-cn88xx"] {
         let img = firmware::ensure_built(board, true)?;
         let s = firmware::sizes(&img.elf)?;
@@ -126,6 +130,10 @@ fn icount_figures(f: &mut Figures) -> Result<()> {
             "BSS + per-core stacks + rings, not loaded",
         );
     }
+    Ok(())
+}
+
+fn icount_figures(f: &mut Figures) -> Result<()> {
     // Interrupt latency floor: timer fire to the first timestamp in the handler.
     for (el, gic) in [(1u8, 2u8), (1, 3), (2, 2), (2, 3)] {
         let m = machine(el, gic, 2, true)?;
@@ -223,7 +231,7 @@ fn icount_figures(f: &mut Figures) -> Result<()> {
 }
 
 /// A synthetic timer-mode capture of `n` samples with realistic values.
-fn synthetic_capture(n: u64) -> Vec<u8> {
+pub fn synthetic_capture(n: u64) -> Vec<u8> {
     let mut out = Vec::with_capacity((n * 9) as usize);
     let mut scratch = [0u8; MAX_BODY];
     let mut frame = [0u8; MAX_WIRE];
@@ -493,6 +501,7 @@ fn wall_figures(f: &mut Figures, compare_duration: u64) -> Result<()> {
         kernels: vec![KernelMode::Generic, KernelMode::Tickless],
         attribution: linux::AttributionChoice::Auto,
         settle_ns: 1_000_000_000,
+        checkpoint_ns: 1_000_000_000,
         timeout: None,
         quiet: true,
     };
@@ -601,13 +610,16 @@ fn wall_figures(f: &mut Figures, compare_duration: u64) -> Result<()> {
 /// Every figure of `only`.
 pub fn figures(only: Only, samples: u64, compare_duration: u64) -> Result<Figures> {
     let mut f = Figures::new();
+    if matches!(only, Only::All | Only::Icount | Only::Sizes) {
+        size_figures(&mut f)?;
+    }
     if matches!(only, Only::All | Only::Icount) {
         icount_figures(&mut f)?;
     }
     if matches!(only, Only::All | Only::Host) {
         host_figures(&mut f, samples)?;
     }
-    if only == Only::All {
+    if matches!(only, Only::All | Only::EndToEnd) {
         wall_figures(&mut f, compare_duration)?;
     }
     Ok(f)

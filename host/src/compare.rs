@@ -58,6 +58,8 @@ pub struct Settings {
     pub attribution: linux::AttributionChoice,
     /// Probe settle time, ns.
     pub settle_ns: u64,
+    /// Checkpoint interval, ns (0: none).
+    pub checkpoint_ns: u64,
     /// Wall-clock limit per run.
     pub timeout: Option<std::time::Duration>,
     /// No progress display.
@@ -76,6 +78,7 @@ pub fn plan(s: &Settings, out: Option<PathBuf>, policy: Policy, jobs: usize) -> 
         period_ns: s.period_ns,
         threshold_ns: s.threshold_ns,
         icount: s.machine.icount,
+        checkpoint_ns: s.checkpoint_ns,
         ..Config::default()
     };
     let mut runs = vec![(
@@ -100,6 +103,7 @@ pub fn plan(s: &Settings, out: Option<PathBuf>, policy: Policy, jobs: usize) -> 
                 period_ns: s.period_ns,
                 threshold_ns: s.threshold_ns,
                 settle_ns: s.settle_ns,
+                checkpoint_ns: s.checkpoint_ns,
                 attribution: s.attribution,
                 timeout: s.timeout,
                 quiet: s.quiet,

@@ -143,11 +143,6 @@ pub fn user_kernel(path: &Path) -> Result<Kernel> {
     })
 }
 
-/// Debian's arm64 kernel (or, with `version`, that release), from the cache or fetched.
-pub fn debian_kernel(version: Option<&str>) -> Result<Kernel> {
-    crate::apt::kernel(crate::apt::Flavour::Generic, version)
-}
-
 /// Builds the Linux probe for aarch64 (static musl) and returns its path.
 pub fn build_probe() -> Result<PathBuf> {
     let root = workspace::root()?;

@@ -11,14 +11,7 @@ use crate::guest::{Capture, End};
 use crate::machine::{Emulation, Facts};
 use crate::status;
 
-/// The part of the window a partial run covers.
-#[derive(Debug, Clone, Copy, Serialize, Deserialize, PartialEq)]
-pub struct Covered {
-    /// Seconds of the window the kept data covers.
-    pub covered_s: f64,
-    /// Seconds the window was meant to last.
-    pub window_s: f64,
-}
+pub use crate::analysis::summary::Covered;
 
 /// What ran where (run.json).
 #[derive(Debug, Clone, Serialize, Deserialize, Default)]
@@ -135,8 +128,7 @@ pub fn make(
         console.push('\n');
     }
     let (status, problems) = decide(capture, analysis, &link, &summary, policy);
-    let partial = partial(analysis, &summary);
-    summary.partial = partial;
+    let partial = summary.partial;
     let facts = facts(&capture.facts, analysis, emulation);
     // The summary names the machine the run was on (a Linux probe only knows its hostname).
     if !facts.board.is_empty() {
@@ -224,39 +216,6 @@ fn facts(f: &Facts, a: &Analysis, emulation: Emulation) -> Facts {
         }
     }
     f
-}
-
-/// Whether the figures cover only part of the window: no end-of-run status from the measured
-/// core(s), so the window was cut short.
-fn partial(a: &Analysis, s: &Summary) -> Option<Covered> {
-    if a.cores.is_empty() || a.cores.values().all(|c| c.status.is_some()) {
-        return None;
-    }
-    let hz = a.hz();
-    let window_s = a
-        .header
-        .as_ref()
-        .map(|h| h.config.duration_ns as f64 / 1e9)
-        .unwrap_or(s.duration_s);
-    // Without a status, what arrived covers up to the last record.
-    let covered_s = a
-        .cores
-        .values()
-        .filter_map(|c| {
-            let start = c.window?.start;
-            let last = c
-                .events
-                .iter()
-                .map(|e| e.start + e.len)
-                .chain(c.irqs.iter().map(|i| i.entry))
-                .max()?;
-            Some((last.saturating_sub(start)) as f64 / hz as f64)
-        })
-        .fold(0.0, f64::max);
-    Some(Covered {
-        covered_s: round6(covered_s.min(window_s)),
-        window_s: round6(window_s),
-    })
 }
 
 /// The exit status and the problems, first the one that decided it.

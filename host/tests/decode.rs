@@ -74,10 +74,13 @@ fn a_clean_recording_decodes_with_logs_counted() {
     let r = tickscope(&["decode", &f, "--json"]);
     r.expect_status(0);
     let j = r.json();
-    assert!(
-        num(&j, "capture.log_frames") > 0.0,
+    // The recording (scripts/record-fixture.sh) holds 23 frames, 5 of them defmt logs.
+    assert_eq!(
+        num(&j, "capture.log_frames"),
+        5.0,
         "log frames are counted without the ELF: {j:#}"
     );
+    assert_eq!(num(&j, "capture.link.frames_ok"), 23.0, "{j:#}");
     assert_eq!(j["capture"]["logs_decoded"], false);
     assert_eq!(j["summary"]["mode"], "timer");
 }

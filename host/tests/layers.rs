@@ -35,9 +35,12 @@ fn modules(src: &Path) -> BTreeMap<String, String> {
             ) {
                 parts.pop();
             }
+            // Unit-test modules (`#[cfg(test)]`, last in a file by convention) are not the
+            // module's imports: their `super::` is the module itself.
             let code: String = std::fs::read_to_string(&path)
                 .unwrap()
                 .lines()
+                .take_while(|l| l.trim() != "#[cfg(test)]")
                 .map(|l| match l.find("//") {
                     Some(i) => &l[..i],
                     None => l,
@@ -252,6 +255,37 @@ fn the_cpu_layer_and_board_data_know_nothing_above_them() {
             }
         }
     }
+}
+
+#[test]
+fn the_host_imports_in_no_circle_and_commands_do_not_import_each_other() {
+    let g = graph(&root().join("host/src"));
+    assert!(g.len() > 40, "read {} modules", g.len());
+    assert!(
+        g["cli"].contains("cli::measure"),
+        "the dispatcher's commands are seen: {g:#?}"
+    );
+    assert!(g["cli::measure"].contains("cli::output"), "{g:#?}");
+    assert_eq!(cycle(&g), None, "host/src: import circle");
+    // A command is `cli::NAME`; the shared option groups and output, and the dispatcher, are not.
+    let is_command = |m: &str| {
+        m.strip_prefix("cli::")
+            .is_some_and(|c| !c.contains("::") && c != "options" && c != "output")
+    };
+    let mut crossing = Vec::new();
+    for (m, refs) in &g {
+        if is_command(m) {
+            crossing.extend(
+                refs.iter()
+                    .filter(|r| is_command(r))
+                    .map(|r| format!("{m} -> {r}")),
+            );
+        }
+    }
+    assert!(
+        crossing.is_empty(),
+        "commands importing commands: {crossing:#?}"
+    );
 }
 
 /// The reader finds what it must: an upward import and a circle in a made-up tree.

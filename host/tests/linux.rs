@@ -161,7 +161,12 @@ fn compare_runs_all_three_and_the_tickless_os_noise_is_far_below_the_generic() {
         "{:#}",
         runs[2]
     );
-    assert!(num(&j, "wall.total_s") > 0.0);
+    // The wall-time parts add up: the runs, the build and the report fit in the total.
+    let w = |k: &str| num(&j, &format!("wall.{k}"));
+    assert!(
+        w("runs_s") > w("linux_boot_s") / w("jobs") && w("total_s") >= w("runs_s") + w("report_s"),
+        "{j:#}"
+    );
     let dir = std::path::Path::new(&o);
     for f in [
         "ccdf.png",

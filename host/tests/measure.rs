@@ -46,7 +46,10 @@ fn quiet_core_has_no_events_above_1us() {
         assert_eq!(per_iter, 10.0, "{j:#}");
         // 1 s of 10-instruction iterations; where the first read falls moves the count by one.
         let samples = num(&j, "samples");
-        assert!((samples - 100_000_000.0).abs() <= 1.0, "{samples} iterations: {j:#}");
+        assert!(
+            (samples - 100_000_000.0).abs() <= 1.0,
+            "{samples} iterations: {j:#}"
+        );
     }
 }
 

@@ -22,7 +22,7 @@ use std::time::Duration;
 use tickscope_core::config::{Config, Mode, Platform, cores_in};
 use tickscope_core::exit;
 use tickscope_core::probe::{self, GAP_SLOTS, Schedule, Threshold};
-use tickscope_core::ring::{Ring, Slot, empty_slot};
+use tickscope_core::ring::{Consumer, Ring, Slot, empty_slot};
 use tickscope_core::units::{ns_to_ticks, parse_duration};
 use tickscope_core::wire::msg::{
     Attribution, BLOCK, Block, CauseKind, CoreStatus, GapCounts, InterruptCounts, LinuxInfo,
@@ -182,6 +182,79 @@ impl Output {
         let _ = self.sink.write_all(line.as_bytes());
         let _ = self.sink.write_all(b"\n");
         let _ = self.sink.flush();
+    }
+}
+
+/// The ring's consumer and the blocks it fills, shipping onto the output: the writer's (after the
+/// window under icount, else during it) or, at checkpoints under icount, the measuring thread's.
+struct Drain<'r, 'o> {
+    consumer: Consumer<'r, 'r, Rec>,
+    out: &'o mut Output,
+    cpu: u16,
+    timer: bool,
+    timer_block: heapless::Vec<TimerSample, BLOCK>,
+    noise_block: heapless::Vec<NoiseEvent, BLOCK>,
+}
+
+impl Drain<'_, '_> {
+    /// Moves what the ring holds into blocks, sending the full ones.
+    fn drain(&mut self) {
+        while let Some(Rec(a, b, moved)) = self.consumer.pop() {
+            if self.timer {
+                let _ = self.timer_block.push(TimerSample {
+                    deadline: a,
+                    latency: b.min(u32::MAX as u64) as u32,
+                    cycles: u32::MAX,
+                    entry: u32::MAX,
+                });
+                if self.timer_block.is_full() {
+                    let items = std::mem::take(&mut self.timer_block);
+                    self.out.send(&Message::TimerSamples(Block {
+                        core: self.cpu,
+                        items,
+                    }));
+                }
+            } else {
+                let _ = self.noise_block.push(NoiseEvent {
+                    start: a,
+                    duration: b.min(u32::MAX as u64) as u32,
+                    counters: moved,
+                });
+                if self.noise_block.is_full() {
+                    let items = std::mem::take(&mut self.noise_block);
+                    self.out.send(&Message::NoiseEvents(Block {
+                        core: self.cpu,
+                        items,
+                    }));
+                }
+            }
+        }
+    }
+
+    /// Drains and sends the partial blocks too.
+    fn flush(&mut self) {
+        self.drain();
+        if !self.timer_block.is_empty() {
+            let items = std::mem::take(&mut self.timer_block);
+            self.out.send(&Message::TimerSamples(Block {
+                core: self.cpu,
+                items,
+            }));
+        }
+        if !self.noise_block.is_empty() {
+            let items = std::mem::take(&mut self.noise_block);
+            self.out.send(&Message::NoiseEvents(Block {
+                core: self.cpu,
+                items,
+            }));
+        }
+    }
+
+    /// A checkpoint: everything so far, then the status that covers exactly it.
+    fn checkpoint(&mut self, status: CoreStatus) {
+        self.flush();
+        self.out.send(&Message::Checkpoint(status));
+        let _ = self.out.sink.flush();
     }
 }
 
@@ -479,7 +552,7 @@ fn run(o: Options) -> u8 {
     // The measuring thread: pinned, locked, SCHED_FIFO; records go through the ring to us.
     let slots: Vec<Slot<Rec>> = (0..RING).map(|_| empty_slot()).collect();
     let ring = Ring::new();
-    let (mut producer, mut consumer) = ring.split(&slots).expect("fresh ring");
+    let (mut producer, consumer) = ring.split(&slots).expect("fresh ring");
     let done = AtomicBool::new(false);
     let threshold_ticks = cfg.threshold_ns * hz / 1_000_000_000;
     let Some(threshold) = Threshold::new(threshold_ticks) else {
@@ -526,10 +599,26 @@ fn run(o: Options) -> u8 {
         locked: bool,
         error: Option<String>,
     }
+    // Checkpoints (under icount, where nothing drains during the window): the measuring thread
+    // ships what it has so far itself, its own time (blind in noise mode), never another CPU's.
+    let every = match cfg.checkpoint_ns {
+        0 => u64::MAX,
+        n if cfg.icount => ns_to_ticks(n, hz),
+        _ => u64::MAX,
+    };
+    let shared = std::sync::Mutex::new(Drain {
+        consumer,
+        out: &mut out,
+        cpu: cpu as u16,
+        timer: timer_mode,
+        timer_block: heapless::Vec::new(),
+        noise_block: heapless::Vec::new(),
+    });
     let result: Done = std::thread::scope(|s| {
         let tracer = attr.tracer.as_mut();
         let counters = attr.counters.as_mut();
         let done = &done;
+        let shared = &shared;
         let measure = s.spawn(move || {
             let mut tracer = tracer;
             let mut counters = counters;
@@ -603,6 +692,12 @@ fn run(o: Options) -> u8 {
                 c.moved();
             }
             while now() < start {}
+            let mut next_checkpoint = start.saturating_add(every);
+            let snapshot = |d: &Done, upto: u64| CoreStatus {
+                window_start: start,
+                window_end: upto,
+                ..d.status
+            };
             match cfg.mode {
                 Mode::Timer => {
                     let mut sched = Schedule::new(start, cfg.period_ns.max(1), end);
@@ -619,25 +714,51 @@ fn run(o: Options) -> u8 {
                         if w.next.is_none() {
                             break;
                         }
+                        // Right after a wake-up, the period is ours until the next deadline.
+                        if t >= next_checkpoint {
+                            d.status.samples = sched.fired;
+                            d.status.overruns = sched.overruns;
+                            d.status.lost = producer.lost();
+                            shared.lock().unwrap().checkpoint(snapshot(&d, t));
+                            next_checkpoint = t.saturating_add(every);
+                        }
                     }
                     d.status.samples = sched.fired;
                     d.status.overruns = sched.overruns;
                 }
                 _ => {
                     let mut gaps = gaps.take().expect("allocated before the window");
-                    let stats = probe::noise_loop(
-                        counter::now,
-                        start,
-                        end,
-                        threshold,
-                        &mut gaps,
-                        |s, g| {
-                            let moved = counters.as_mut().map(|c| c.moved()).unwrap_or(0);
-                            producer.push(Rec(s, g, moved));
-                        },
-                    );
-                    d.status.samples = stats.iterations;
-                    d.status.blind = stats.blind;
+                    // The window in stretches between checkpoints; a checkpoint's time is the
+                    // probe's own (blind), not a gap.
+                    let mut from = start;
+                    let mut events = 0;
+                    loop {
+                        let stretch = probe::noise_loop(
+                            counter::now,
+                            from,
+                            next_checkpoint.min(end),
+                            threshold,
+                            &mut gaps,
+                            |s, g| {
+                                let moved = counters.as_mut().map(|c| c.moved()).unwrap_or(0);
+                                producer.push(Rec(s, g, moved));
+                            },
+                        );
+                        events += stretch.events;
+                        d.status.blind += stretch.blind;
+                        d.status.samples = events + probe::counted(&gaps, threshold);
+                        if stretch.last >= end {
+                            break;
+                        }
+                        d.status.lost = producer.lost();
+                        shared
+                            .lock()
+                            .unwrap()
+                            .checkpoint(snapshot(&d, stretch.last));
+                        from = counter::now();
+                        d.status.blind += from - stretch.last;
+                        next_checkpoint = stretch.last.saturating_add(every);
+                    }
                     d.gaps = Some(gaps);
                 }
             }
@@ -659,65 +780,27 @@ fn run(o: Options) -> u8 {
         if !drain_live {
             joined = measure.take().map(|m| m.join().expect("measuring thread"));
         }
-        let mut timer_block: heapless::Vec<TimerSample, BLOCK> = heapless::Vec::new();
-        let mut noise_block: heapless::Vec<NoiseEvent, BLOCK> = heapless::Vec::new();
         loop {
             let finished = done.load(Ordering::Acquire);
-            while let Some(Rec(a, b, moved)) = consumer.pop() {
-                if cfg.mode == Mode::Timer {
-                    let _ = timer_block.push(TimerSample {
-                        deadline: a,
-                        latency: b.min(u32::MAX as u64) as u32,
-                        cycles: u32::MAX,
-                        entry: u32::MAX,
-                    });
-                    if timer_block.is_full() {
-                        let items = std::mem::take(&mut timer_block);
-                        out.send(&Message::TimerSamples(Block {
-                            core: cpu as u16,
-                            items,
-                        }));
-                    }
-                } else {
-                    let _ = noise_block.push(NoiseEvent {
-                        start: a,
-                        duration: b.min(u32::MAX as u64) as u32,
-                        counters: moved,
-                    });
-                    if noise_block.is_full() {
-                        let items = std::mem::take(&mut noise_block);
-                        out.send(&Message::NoiseEvents(Block {
-                            core: cpu as u16,
-                            items,
-                        }));
-                    }
-                }
-            }
-            if finished && consumer.is_empty() {
+            let mut drain = shared.lock().unwrap();
+            drain.drain();
+            if finished && drain.consumer.is_empty() {
                 break;
             }
+            drop(drain);
             std::thread::sleep(Duration::from_millis(20));
         }
-        let mut d = match (joined, measure) {
+        let d = match (joined, measure) {
             (Some(d), _) => d,
             (None, Some(m)) => m.join().expect("measuring thread"),
             (None, None) => unreachable!("the thread is joined exactly once"),
         };
-        if !timer_block.is_empty() {
-            out.send(&Message::TimerSamples(Block {
-                core: cpu as u16,
-                items: timer_block,
-            }));
-        }
-        if !noise_block.is_empty() {
-            out.send(&Message::NoiseEvents(Block {
-                core: cpu as u16,
-                items: noise_block,
-            }));
-        }
+        shared.lock().unwrap().flush();
+        let mut d = d;
         d.status.lost = ring.lost();
         d
     });
+    drop(shared);
 
     if let Some(e) = result.error {
         drop(attr);

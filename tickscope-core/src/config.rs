@@ -7,7 +7,7 @@
 use core::fmt;
 use serde::{Deserialize, Serialize};
 
-use crate::units::{Ns, UnitError, parse_duration};
+use crate::units::{Ns, UnitError, parse_duration, split_at_byte};
 
 /// Most cores a run can address (bitmask width).
 pub const MAX_CORES: usize = 64;
@@ -235,7 +235,7 @@ pub struct InjectTick {
 impl InjectTick {
     /// Parses `HZ:DURATION`, e.g. `250:10us`.
     pub fn parse(text: &str) -> Result<Self, Problem> {
-        let (hz, dur) = text.split_once(':').ok_or(Problem::InjectSyntax)?;
+        let (hz, dur) = split_at_byte(text, b':').ok_or(Problem::InjectSyntax)?;
         let hz: u32 = hz.trim_ascii().parse().map_err(|_| Problem::InjectSyntax)?;
         let duration_ns = parse_duration(dur).map_err(Problem::Unit)?;
         Ok(InjectTick { hz, duration_ns })
@@ -295,6 +295,9 @@ pub struct Config {
     /// boot over with PSCI CPU_ON and powers itself off (how tests boot on a core other than
     /// MPIDR 0).
     pub boot_core: Option<u16>,
+    /// How often a measured core ships its status (and, when nothing drains during the window,
+    /// its samples) so a run cut short keeps what it covered; 0 = only at the end.
+    pub checkpoint_ns: u64,
 }
 
 impl Default for Config {
@@ -318,6 +321,7 @@ impl Default for Config {
             baud: 115_200,
             icount: false,
             boot_core: None,
+            checkpoint_ns: 1_000_000_000,
         }
     }
 }
@@ -493,12 +497,18 @@ fn parse_u64(v: &str) -> Result<u64, Problem> {
 /// Parses a core list `3` or `2,3,7` into a bitmask.
 pub fn parse_core_list(v: &str) -> Result<u64, Problem> {
     let mut mask = 0u64;
-    for part in v.split(',') {
+    let mut rest = Some(v);
+    while let Some(list) = rest {
+        let (part, more) = match split_at_byte(list, b',') {
+            Some((part, more)) => (part, Some(more)),
+            None => (list, None),
+        };
         let core = parse_u64(part.trim_ascii())?;
         if core as usize >= MAX_CORES {
             return Err(Problem::TooManyCores);
         }
         mask |= 1 << core;
+        rest = more;
     }
     Ok(mask)
 }
@@ -515,7 +525,7 @@ impl Config {
         let mut cfg = Config::default();
         for (i, token) in text.split_ascii_whitespace().enumerate() {
             let err = |problem| ConfigError { token, problem };
-            let Some((key, value)) = token.split_once('=') else {
+            let Some((key, value)) = split_at_byte(token, b'=') else {
                 if i == 0 {
                     continue;
                 }
@@ -556,6 +566,12 @@ impl Config {
             "reduce" => self.reduce = enumerated(v)?,
             "baud" => self.baud = parse_u64(v)?.try_into().map_err(|_| Problem::BadNumber)?,
             "icount" => self.icount = parse_bool(v)?,
+            "checkpoint" => {
+                self.checkpoint_ns = match v {
+                    "0" | "off" => 0,
+                    _ => parse_duration(v).map_err(Problem::Unit)?,
+                }
+            }
             "boot-core" => {
                 self.boot_core = Some(
                     parse_u64(v)?
@@ -715,6 +731,9 @@ impl fmt::Display for Config {
         if let Some(core) = self.boot_core {
             write!(f, " boot-core={core}")?;
         }
+        if self.checkpoint_ns != Config::default().checkpoint_ns {
+            write!(f, " checkpoint={}", Ns(self.checkpoint_ns))?;
+        }
         if self.cores != 0 {
             f.write_str(" cores=")?;
             for (i, c) in cores_in(self.cores).enumerate() {
@@ -761,6 +780,7 @@ mod tests {
             reduce: Reduce::Histogram,
             icount: true,
             boot_core: Some(2),
+            checkpoint_ns: 250_000_000,
             ..Config::default()
         };
         let text = cfg.to_string();

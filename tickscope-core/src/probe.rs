@@ -27,11 +27,23 @@ impl Threshold {
 /// The per-iteration gap table of the noise loop: `gaps[g]` = iterations that took `g` ticks.
 pub type GapTable = [u64; GAP_SLOTS];
 
+/// Gaps counted in `gaps` (the iterations that were not events). Only slots up to the threshold
+/// can hold counts, so only those are summed (a checkpoint sums them while the loop is blind).
+pub fn counted(gaps: &GapTable, threshold: Threshold) -> u64 {
+    gaps[..=threshold.0 as usize].iter().sum()
+}
+
 /// What a run of [`noise_loop`] did besides its events.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub struct LoopStats {
-    /// Loop iterations (gaps measured, events included).
+    /// Loop iterations (gaps measured, events included): this run's events plus every gap in
+    /// the table (a table shared by several runs counts theirs too).
     pub iterations: u64,
+    /// Events this run found.
+    pub events: u64,
+    /// The counter value the loop ended on (its first read at or past `end`): where a next run
+    /// starts, so the time between two runs is its first gap.
+    pub last: u64,
     /// Ticks spent after events (in `on_event` and re-reading the counter) during which the
     /// loop measured nothing: the probe's own blind time.
     pub blind: u64,
@@ -65,14 +77,14 @@ where
     let mut prev = start;
     let mut events = 0u64;
     let mut blind = 0u64;
-    loop {
+    let last = loop {
         let now = read();
         let gap = now.wrapping_sub(prev);
         if gap > thr {
             events += 1;
             on_event(prev, gap);
             if now >= end {
-                break;
+                break now;
             }
             prev = read();
             blind += prev.wrapping_sub(now);
@@ -82,12 +94,14 @@ where
         unsafe { *gaps.get_unchecked_mut(gap as usize) += 1 };
         prev = now;
         if now >= end {
-            break;
+            break now;
         }
-    }
+    };
     LoopStats {
-        iterations: events + gaps.iter().sum::<u64>(),
+        iterations: events + counted(gaps, threshold),
+        events,
         blind,
+        last,
     }
 }
 

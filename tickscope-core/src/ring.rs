@@ -141,6 +141,11 @@ impl<T: Copy> Producer<'_, '_, T> {
         true
     }
 
+    /// Items dropped so far.
+    pub fn lost(&self) -> u64 {
+        self.ring.lost()
+    }
+
     /// Counts `n` items as lost without offering them (e.g. samples the producer had to skip).
     pub fn count_lost(&mut self, n: u64) {
         bump(&self.ring.producer.0.lost, n);

@@ -54,7 +54,7 @@ pub fn parse_duration(text: &str) -> Result<u64, UnitError> {
         "ns" => 1,
         _ => return Err(UnitError::UnknownUnit),
     };
-    let (whole, frac) = match number.split_once('.') {
+    let (whole, frac) = match split_at_byte(number, b'.') {
         Some((w, f)) => (w, f),
         None => (number, ""),
     };
@@ -96,6 +96,15 @@ impl fmt::Display for Ns {
 }
 
 const NS_PER_S: u64 = 1_000_000_000;
+
+/// `s.split_once(sep)` for an ASCII separator, by bytes: the same result without the char-pattern
+/// searcher (the firmware's image budget).
+pub fn split_at_byte(s: &str, sep: u8) -> Option<(&str, &str)> {
+    let i = s.bytes().position(|b| b == sep)?;
+    // An ASCII byte is a char boundary on both sides (`get` never panics: no slicing-error
+    // formatter, with its Unicode tables, in the image).
+    Some((s.get(..i)?, s.get(i + 1..)?))
+}
 
 /// Converts counter ticks to nanoseconds (rounded to nearest) for a counter of `hz`.
 ///

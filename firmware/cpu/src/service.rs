@@ -144,26 +144,36 @@ impl Service {
         self.tick = Armed::On(timer, p);
     }
 
-    /// Ends the window: timers off, their interrupts disabled, rings released.
-    pub fn end_window(&mut self) -> Outcome {
+    /// The counts so far (for a checkpoint).
+    pub fn outcome(&self) -> Outcome {
         let mut o = Outcome {
             spurious: self.spurious,
             ..Outcome::default()
         };
-        if let Some((t, p)) = self.meas.take() {
-            t.disable();
-            gic::set_private(t.intid(), false);
+        if let Armed::On(_, p) = &self.meas {
             o.samples = p.sched.fired;
             o.overruns = p.sched.overruns;
             o.ghosts += p.ghosts;
             o.early += p.early;
         }
-        if let Some((t, p)) = self.tick.take() {
-            t.disable();
-            gic::set_private(t.intid(), false);
+        if let Armed::On(_, p) = &self.tick {
             o.ticks = p.sched.fired;
             o.ghosts += p.ghosts;
             o.early += p.early;
+        }
+        o
+    }
+
+    /// Ends the window: timers off, their interrupts disabled, rings released.
+    pub fn end_window(&mut self) -> Outcome {
+        let o = self.outcome();
+        if let Some((t, _)) = self.meas.take() {
+            t.disable();
+            gic::set_private(t.intid(), false);
+        }
+        if let Some((t, _)) = self.tick.take() {
+            t.disable();
+            gic::set_private(t.intid(), false);
         }
         self.samples = None;
         self.irqs = None;

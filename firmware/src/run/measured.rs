@@ -5,16 +5,20 @@
 use core::sync::atomic::Ordering;
 
 use tickscope_core::config::{Config, Mode, TimerChoice};
-use tickscope_core::probe::{Schedule, Threshold};
+use tickscope_core::probe::{self, Schedule, Threshold};
 use tickscope_core::units::ns_to_ticks;
+use tickscope_core::wire::Message;
 use tickscope_core::wire::msg::CoreStatus;
+use tickscope_cpu::service::Outcome;
 use tickscope_cpu::sgi;
 use tickscope_cpu::timer::{self, Timer};
 use tickscope_cpu::{cores, gic, noise, regs, service};
 
 use super::calibrate;
-use super::slots::{self, DONE, END_AT, GAPS, HANDOFF, START_AT};
+use super::slots::{self, DONE, END_AT, GAPS, HANDOFF, SHIPPERS, START_AT, ShipperSlot};
 use crate::boot;
+use crate::io;
+use spin::MutexGuard;
 
 /// The timer `timer` mode uses at `el`.
 pub fn timer_choice(cfg: &Config, el: u8) -> TimerChoice {
@@ -31,6 +35,15 @@ fn timer_of(choice: TimerChoice) -> Timer {
         TimerChoice::Physical => Timer::Physical,
         _ => Timer::Virtual,
     }
+}
+
+/// Ships a checkpoint: the samples so far when this core holds its shipper (under `-icount`),
+/// then the status so far, which covers exactly them.
+fn checkpoint(shipper: &mut Option<MutexGuard<'_, ShipperSlot>>, status: CoreStatus) {
+    if let Some(s) = shipper.as_mut().and_then(|g| g.get()) {
+        s.flush();
+    }
+    io::send(&Message::Checkpoint(status));
 }
 
 /// Runs this core's window (interrupts masked on entry and on return).
@@ -75,13 +88,47 @@ pub fn run(core: usize) {
         }
     });
 
+    let every = match cfg.checkpoint_ns {
+        0 => u64::MAX,
+        ns => ns_to_ticks(ns, hz),
+    };
+    let mut next_checkpoint = start.saturating_add(every);
+    let slot = h.slot;
+    // Nothing drains during the window under -icount: this core ships its own samples at its
+    // checkpoints, holding its shipper until the window is over.
+    let mut shipper = (!cfg.drains_live() && cfg.checkpoint_ns != 0).then(|| SHIPPERS[slot].lock());
+    let status = |o: Outcome, iterations: u64, blind: u64, upto: u64| CoreStatus {
+        core: core as u16,
+        samples: if cfg.mode == Mode::Timer {
+            o.samples
+        } else {
+            iterations
+        },
+        lost: slots::lost(slot),
+        window_start: start,
+        window_end: upto,
+        ticks: o.ticks,
+        foreign_irqs: o.spurious,
+        overruns: o.overruns,
+        blind,
+        ghosts: o.ghosts,
+        early: o.early,
+    };
     let mut iterations = 0;
     let mut blind = 0;
     match cfg.mode {
         Mode::Timer => {
+            // A checkpoint runs after a wake-up, with interrupts enabled: the next wake-up
+            // preempts it as it would preempt WFI.
             regs::irq_enable();
             while !service::finished() {
                 regs::wfi();
+                let now = timer::now();
+                if now >= next_checkpoint {
+                    let o = service::with(|s| s.outcome());
+                    checkpoint(&mut shipper, status(o, 0, 0, now));
+                    next_checkpoint = now.saturating_add(every);
+                }
             }
         }
         Mode::Noise => {
@@ -90,32 +137,39 @@ pub fn run(core: usize) {
             let mut gaps = GAPS[h.slot].lock();
             gaps.fill(0);
             timer::spin_until(start);
-            let stats = noise::window(start, end, threshold, &mut gaps, &mut samples);
-            iterations = stats.iterations;
-            blind = stats.blind;
+            // The window in stretches between checkpoints. A checkpoint's time is the probe's
+            // own: blind (reported), never a gap, and the next stretch starts after it.
+            let mut from = start;
+            let mut events = 0;
+            loop {
+                let stretch = noise::window(
+                    from,
+                    next_checkpoint.min(end),
+                    threshold,
+                    &mut gaps,
+                    &mut samples,
+                );
+                events += stretch.events;
+                blind += stretch.blind;
+                if stretch.last >= end {
+                    iterations = stretch.iterations - stretch.events + events;
+                    break;
+                }
+                let n = events + probe::counted(&gaps, threshold);
+                let o = service::with(|s| s.outcome());
+                checkpoint(&mut shipper, status(o, n, blind, stretch.last));
+                from = timer::now();
+                blind += from - stretch.last;
+                next_checkpoint = stretch.last.saturating_add(every);
+            }
         }
         Mode::Boot => {}
     }
     regs::irq_save();
     let window_end = timer::now();
     let o = service::with(|s| s.end_window());
-    h.status = CoreStatus {
-        core: core as u16,
-        samples: if cfg.mode == Mode::Timer {
-            o.samples
-        } else {
-            iterations
-        },
-        lost: slots::lost(h.slot),
-        window_start: start,
-        window_end,
-        ticks: o.ticks,
-        foreign_irqs: o.spurious,
-        overruns: o.overruns,
-        blind,
-        ghosts: o.ghosts,
-        early: o.early,
-    };
+    h.status = status(o, iterations, blind, window_end);
+    drop(shipper);
     drop(h);
     DONE[core].0.store(true, Ordering::Release);
     gic::send_sgi(sgi::DONE, cores::boot_core());

@@ -17,7 +17,6 @@ use tickscope_core::wire::msg::{
 use tickscope_core::irq::{IrqRec, SampleRec};
 use tickscope_cpu::timer;
 
-use super::slots::MAX_MEASURED;
 use crate::io;
 
 /// Bytes a raw record takes on the wire, roughly (postcard varints), for the throughput estimate.
@@ -41,6 +40,9 @@ pub fn reduced(cfg: &Config) -> bool {
         }
     }
 }
+
+/// Most cores measured at once (each has its own rings, gap table and accumulator).
+pub const MAX_MEASURED: usize = 8;
 
 static ACCUMULATORS: Mutex<[Accumulator; MAX_MEASURED]> =
     Mutex::new([const { Accumulator::new(0) }; MAX_MEASURED]);
@@ -166,10 +168,9 @@ impl Shipper {
         }
     }
 
-    /// Flushes partial blocks, ships reductions and gap counts, then the core's status.
-    pub fn finish(&mut self, status: &CoreStatus, gaps: Option<&GapTable>) {
+    /// Ships everything the rings hold, partial blocks included.
+    pub fn flush(&mut self) {
         self.drain();
-        let core = self.core as u16;
         if !self.timer_block.is_empty() {
             let mut items = core::mem::take(&mut self.timer_block);
             io::send(&Message::TimerSamples(self.block(&mut items)));
@@ -182,6 +183,12 @@ impl Shipper {
             let mut items = core::mem::take(&mut self.irq_block);
             io::send(&Message::Irqs(self.block(&mut items)));
         }
+    }
+
+    /// Flushes, ships reductions and gap counts, then the core's status.
+    pub fn finish(&mut self, status: &CoreStatus, gaps: Option<&GapTable>) {
+        self.flush();
+        let core = self.core as u16;
         if let Some(gaps) = gaps {
             let mut counts: heapless::Vec<(u32, u64), BLOCK> = heapless::Vec::new();
             for (ticks, &n) in gaps.iter().enumerate().filter(|(_, n)| **n > 0) {

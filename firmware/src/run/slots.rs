@@ -12,8 +12,9 @@ use tickscope_core::wire::msg::CoreStatus;
 use tickscope_cpu::MAX_CORES;
 use tickscope_cpu::cores::Line;
 
-/// Most cores measured at once (each has its own rings and gap table).
-pub const MAX_MEASURED: usize = 8;
+pub use super::ship::MAX_MEASURED;
+use super::ship::Shipper;
+
 const SAMPLE_CAP: usize = 1 << 16;
 const IRQ_CAP: usize = 1 << 14;
 
@@ -46,6 +47,35 @@ pub struct Handoff {
     /// The core's status, written at the end of its window.
     pub status: CoreStatus,
 }
+
+/// A slot's shipper, in place (a shipper is a few KiB: moving them around on a 32 KiB stack is
+/// how stacks overflow). Not an `Option<Shipper>`: that encodes "none" in a niche of the shipper
+/// (a non-zero byte) and would put the slots into the loaded image instead of BSS; tag 0 is
+/// `Empty`.
+#[repr(u8)]
+#[allow(clippy::large_enum_variant)] // in place in a static, never moved: boxing is the point avoided
+pub enum ShipperSlot {
+    /// No measurement uses this slot.
+    Empty = 0,
+    /// The shipper of the slot's measured core.
+    Ready(Shipper) = 1,
+}
+
+impl ShipperSlot {
+    /// The shipper, if there is one.
+    pub fn get(&mut self) -> Option<&mut Shipper> {
+        match self {
+            ShipperSlot::Ready(s) => Some(s),
+            ShipperSlot::Empty => None,
+        }
+    }
+}
+
+/// Per slot: the boot core drains through it during the window (`drain=live`) or after DONE;
+/// under `-icount` the measured core holds it for its window and ships its own samples at its
+/// checkpoints (its own time, never another core's).
+pub static SHIPPERS: [Mutex<ShipperSlot>; MAX_MEASURED] =
+    [const { Mutex::new(ShipperSlot::Empty) }; MAX_MEASURED];
 
 /// Per core; the boot core fills it before the command and reads it after DONE, the measured
 /// core holds it for its window in between: the lock is never contended.

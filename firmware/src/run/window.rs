@@ -17,7 +17,7 @@ use super::commands::{Command, command};
 use super::ship;
 use super::slots::{
     DONE, EMPTY_STATUS, END_AT, GAPS, HANDOFF, Handoff, IRQ_RINGS, IRQ_STORE, MAX_MEASURED,
-    SAMPLE_RINGS, SAMPLE_STORE, START_AT,
+    SAMPLE_RINGS, SAMPLE_STORE, SHIPPERS, START_AT, ShipperSlot,
 };
 use crate::io::{self, println};
 
@@ -51,7 +51,6 @@ pub fn run(cfg: &Config, cores_online: usize) -> u8 {
         0
     };
 
-    let mut shippers: heapless::Vec<ship::Shipper, MAX_MEASURED> = heapless::Vec::new();
     for (slot, &core) in list.iter().enumerate() {
         let (sp, sc) = SAMPLE_RINGS[slot]
             .split(&SAMPLE_STORE[slot].0)
@@ -67,22 +66,26 @@ pub fn run(cfg: &Config, cores_online: usize) -> u8 {
             status: EMPTY_STATUS,
         };
         DONE[core].0.store(false, Ordering::Relaxed);
-        let _ = shippers.push(ship::Shipper::new(core, slot, cfg, sc, ic));
+        *SHIPPERS[slot].lock() = ShipperSlot::Ready(ship::Shipper::new(core, slot, cfg, sc, ic));
     }
+    let live = cfg.drains_live();
+    let slots = 0..list.len();
 
     // Open the window 1 ms from now, so every measured core is waiting for it.
     let start = timer::now() + hz / 1000;
     let end = start + ns_to_ticks(cfg.duration_ns, hz);
     START_AT.store(start, Ordering::Relaxed);
     END_AT.store(end, Ordering::Relaxed);
-    for s in shippers.iter_mut() {
-        s.set_window(start);
-        io::send(&Message::Window(Window {
-            core: s.core() as u16,
-            start,
-            end,
-            threshold: threshold_ticks,
-        }));
+    for slot in slots.clone() {
+        if let Some(s) = SHIPPERS[slot].lock().get() {
+            s.set_window(start);
+            io::send(&Message::Window(Window {
+                core: s.core() as u16,
+                start,
+                end,
+                threshold: threshold_ticks,
+            }));
+        }
     }
     defmt::info!(
         "window: {=u64} ticks from {=u64}, {=usize} measured core(s)",
@@ -97,7 +100,6 @@ pub fn run(cfg: &Config, cores_online: usize) -> u8 {
 
     // Wait for the measured cores; give up a generous time after the window should have closed.
     let timeout_at = end + 2 * hz + (end - start) / 2;
-    let live = cfg.drains_live();
     if !live {
         // Park in WFI so this core executes nothing during the window (see Drain::After).
         Timer::Virtual.arm(timeout_at);
@@ -106,8 +108,10 @@ pub fn run(cfg: &Config, cores_online: usize) -> u8 {
     let mut timed_out = false;
     while !list.iter().all(|&c| DONE[c].0.load(Ordering::Acquire)) {
         if live {
-            for s in shippers.iter_mut() {
-                s.drain();
+            for slot in slots.clone() {
+                if let Some(s) = SHIPPERS[slot].lock().get() {
+                    s.drain();
+                }
             }
             if timer::now() > timeout_at {
                 timed_out = true;
@@ -128,13 +132,14 @@ pub fn run(cfg: &Config, cores_online: usize) -> u8 {
     if interferers != 0 {
         command(Command::Stop, interferers);
     }
-    for s in shippers.iter_mut() {
-        s.drain();
-        let core = s.core();
+    for (slot, &core) in list.iter().enumerate() {
         if !DONE[core].0.load(Ordering::Acquire) {
+            // Under -icount a core that did not finish may hold its shipper: leave both alone.
             println!("tickscope: measured core {core} did not finish its window");
             continue;
         }
+        let mut shipper = SHIPPERS[slot].lock();
+        let Some(s) = shipper.get() else { continue };
         let h = HANDOFF[core].lock();
         let gaps = GAPS[h.slot].lock();
         s.finish(&h.status, (cfg.mode == Mode::Noise).then_some(&*gaps));

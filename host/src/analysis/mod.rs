@@ -64,6 +64,8 @@ pub struct CoreData {
     pub attribution: Option<Attribution>,
     /// End status.
     pub status: Option<CoreStatus>,
+    /// The latest checkpoint: the status so far, during the window (what a run cut short keeps).
+    pub checkpoint: Option<CoreStatus>,
     /// Raw samples received (timer wake-ups or noise events).
     pub records: u64,
     /// Events, interrupt or trace records beyond what is kept.
@@ -89,6 +91,7 @@ impl CoreData {
             names: BTreeMap::new(),
             attribution: None,
             status: None,
+            checkpoint: None,
             records: 0,
             dropped: 0,
             clamped: 0,
@@ -96,9 +99,23 @@ impl CoreData {
         }
     }
 
+    /// The status the figures use: the end status, or for a run cut short its last checkpoint.
+    pub fn end_status(&self) -> Option<CoreStatus> {
+        self.status.or(self.checkpoint)
+    }
+
+    /// Whether the window was cut short (no end status).
+    pub fn cut_short(&self) -> bool {
+        self.status.is_none()
+    }
+
     /// The measurement window `(start, end)` in ticks, as the producer announced it (the loop
-    /// stops at its first read past `end`); from the core's status when none was announced.
+    /// stops at its first read past `end`); from the core's status when none was announced. A
+    /// window cut short ends where its last checkpoint reaches.
     pub fn window_ticks(&self) -> Option<(u64, u64)> {
+        if let (None, Some(cp)) = (self.status, self.checkpoint) {
+            return Some((cp.window_start, cp.window_end.max(cp.window_start)));
+        }
         match (self.window, self.status) {
             (Some(w), _) => Some((w.start, w.end)),
             (None, Some(s)) if s.window_end > s.window_start => {
@@ -320,6 +337,9 @@ impl Sink for Analysis {
             }
             Message::CoreStatus(s) => {
                 self.core(s.core).status = Some(*s);
+            }
+            Message::Checkpoint(s) => {
+                self.core(s.core).checkpoint = Some(*s);
             }
             Message::Interrupts(i) => self.interrupts.push(i.clone()),
             Message::Linux(l) => self.linux = Some(l.clone()),

@@ -16,6 +16,15 @@ use tickscope_core::wire::msg::{CauseKind, Method, Source, TraceKind};
 use super::attribute::{self, Causes, Split};
 use super::{Analysis, CoreData, median};
 
+/// The part of the window a partial run covers.
+#[derive(Debug, Clone, Copy, Serialize, Deserialize, PartialEq)]
+pub struct Covered {
+    /// Seconds of the window the kept data covers.
+    pub covered_s: f64,
+    /// Seconds the window was meant to last.
+    pub window_s: f64,
+}
+
 /// Three figures of a distribution, ns.
 #[derive(Debug, Clone, Copy, Serialize, Deserialize, PartialEq, Default)]
 pub struct Tail {
@@ -262,7 +271,7 @@ pub struct Summary {
     pub frames_lost: u64,
     /// Set when the run did not finish: the figures cover only this part of the window.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub partial: Option<crate::record::Covered>,
+    pub partial: Option<Covered>,
 }
 
 /// A core's events split into causes, with the cause table, as the plots need them.
@@ -485,7 +494,10 @@ fn tally(
     let mut t = Tally {
         window_s,
         cores: 1,
-        blind_ns: c.status.map(|st| ticks_to_ns(st.blind, hz)).unwrap_or(0),
+        blind_ns: c
+            .end_status()
+            .map(|st| ticks_to_ns(st.blind, hz))
+            .unwrap_or(0),
         methods: vec![method],
         ..Tally::default()
     };
@@ -705,7 +717,7 @@ pub fn summarize_with(
         entry_cycles.merge(&c.entry_cycles);
         let window = c.window_s(hz);
         duration_s = duration_s.max(window);
-        let status = c.status.unwrap_or_default();
+        let status = c.end_status().unwrap_or_default();
         ticks_taken += status.ticks;
         if cfg.mode == tickscope_core::Mode::Noise {
             iterations += status.samples;
@@ -871,10 +883,48 @@ pub fn summarize_with(
         frames_lost,
         partial: None,
     };
+    let mut summary = summary;
+    summary.partial = partial(a, &summary);
     (summary, all_splits)
 }
 
 /// Rounds to 6 decimals so JSON output is stable and readable.
 pub fn round6(v: f64) -> f64 {
     (v * 1e6).round() / 1e6
+}
+
+/// Whether the figures cover only part of the window: no end-of-run status from the measured
+/// core(s), so the window was cut short. What is covered: up to the last checkpoint, or without
+/// one up to the last record.
+fn partial(a: &Analysis, s: &Summary) -> Option<Covered> {
+    if a.cores.is_empty() || a.cores.values().all(|c| !c.cut_short()) {
+        return None;
+    }
+    let hz = a.hz();
+    let window_s = a
+        .header
+        .as_ref()
+        .map(|h| h.config.duration_ns as f64 / 1e9)
+        .unwrap_or(s.duration_s);
+    let covered_s = a
+        .cores
+        .values()
+        .filter_map(|c| {
+            if let Some(cp) = c.checkpoint.filter(|_| c.cut_short()) {
+                return Some(cp.window_end.saturating_sub(cp.window_start) as f64 / hz as f64);
+            }
+            let start = c.window?.start;
+            let last = c
+                .events
+                .iter()
+                .map(|e| e.start + e.len)
+                .chain(c.irqs.iter().map(|i| i.entry))
+                .max()?;
+            Some((last.saturating_sub(start)) as f64 / hz as f64)
+        })
+        .fold(0.0, f64::max);
+    Some(Covered {
+        covered_s: round6(covered_s.min(window_s)),
+        window_s: round6(window_s),
+    })
 }

@@ -5,7 +5,7 @@ use std::path::PathBuf;
 
 use anyhow::Result;
 
-use super::print_json;
+use super::output::print_json;
 use crate::baseline::{self, Tolerance};
 use crate::rundir::{RunDir, write_atomic};
 use crate::{fail, status};

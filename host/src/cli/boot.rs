@@ -9,7 +9,7 @@ use tickscope_core::exception::{abort_status_name, class_name, esr_class};
 use tickscope_core::wire::msg::psci_error_name;
 
 use super::options::{MachineArgs, TransportArg};
-use super::print_json;
+use super::output::print_json;
 use crate::guest::bare;
 use crate::pipeline::{self, Output, Request};
 use crate::record::Policy;

@@ -73,6 +73,6 @@ pub fn run(a: Args) -> Result<u8> {
         frames_ok: run.record.link.link.frames_ok,
         trailer: run.analysis.trailer.is_some(),
     };
-    super::print_run(&run, a.out.json, extra)?;
+    super::output::print_run(&run, a.out.json, extra)?;
     Ok(run.status())
 }

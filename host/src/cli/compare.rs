@@ -8,7 +8,7 @@ use anyhow::Result;
 use serde::Serialize;
 
 use super::options::{KernelArgs, MachineArgs, WindowArgs, duration};
-use super::print_json;
+use super::output::print_json;
 use crate::analysis::summary::Summary;
 use crate::compare::{self, Settings, Wall};
 use crate::kernel::KernelMode;
@@ -92,6 +92,7 @@ pub fn run(a: Args) -> Result<u8> {
         kernels: vec![KernelMode::Generic, KernelMode::Tickless],
         attribution: a.kernel.attribution,
         settle_ns: a.kernel.settle,
+        checkpoint_ns: a.window.checkpoint,
         timeout: a.machine.timeout(),
         quiet: a.json,
         machine,
@@ -163,7 +164,7 @@ pub fn run(a: Args) -> Result<u8> {
         println!("report: {}", c.report.display());
     }
     for r in &c.runs {
-        super::print_problems(r);
+        super::output::print_problems(r);
     }
     Ok(c.status)
 }

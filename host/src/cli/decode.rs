@@ -7,7 +7,7 @@ use std::path::PathBuf;
 use anyhow::Result;
 use serde::Serialize;
 
-use super::print_json;
+use super::output::print_json;
 use crate::analysis::Analysis;
 use crate::analysis::summary::{Summary, summarize};
 use crate::decode::{self, Report};

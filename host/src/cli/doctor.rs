@@ -4,7 +4,7 @@
 use anyhow::Result;
 use serde::Serialize;
 
-use super::print_json;
+use super::output::print_json;
 use crate::doctor::{self, Check};
 use crate::status;
 

@@ -6,7 +6,7 @@ use std::path::PathBuf;
 use anyhow::Result;
 use serde::Serialize;
 
-use super::print_json;
+use super::output::print_json;
 use crate::firmware::{self, SIZE_LIMIT, Sizes};
 use crate::{status, workspace};
 

@@ -53,6 +53,6 @@ pub fn run(a: Args) -> Result<u8> {
         elf: a.elf.clone(),
     });
     let run = pipeline::run(&req, &a.out.output("import"))?;
-    super::print_run(&run, a.out.json, ())?;
+    super::output::print_run(&run, a.out.json, ())?;
     Ok(run.status())
 }

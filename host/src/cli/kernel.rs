@@ -4,7 +4,7 @@
 use anyhow::Result;
 use serde::Serialize;
 
-use super::print_json;
+use super::output::print_json;
 use crate::apt::{self, Flavour};
 use crate::kernel::cache_dir;
 use crate::status;

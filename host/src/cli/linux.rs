@@ -63,6 +63,7 @@ pub fn run(a: Args) -> Result<u8> {
         period_ns: a.window.period,
         threshold_ns: a.window.threshold,
         settle_ns: a.kernel.settle,
+        checkpoint_ns: a.window.checkpoint,
         attribution: a.kernel.attribution,
         timeout: a.machine.timeout(),
         quiet: a.out.json,
@@ -81,7 +82,7 @@ pub fn run(a: Args) -> Result<u8> {
         tick_stopped: crate::kernel::parse_cpu_list(&nohz).contains(&cpu),
         nohz_full: nohz,
     };
-    super::print_run(&run, a.out.json, extra)?;
+    super::output::print_run(&run, a.out.json, extra)?;
     if !a.out.json {
         for (k, v) in &run.record.summary.interrupts_per_s {
             println!("  {v:>10.1}/s  {k}");

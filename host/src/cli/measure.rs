@@ -55,6 +55,6 @@ pub fn run(a: Args) -> Result<u8> {
         quiet: a.out.json,
     });
     let run = pipeline::run(&req, &a.out.output(&default_label(&config)))?;
-    super::print_run(&run, a.out.json, ())?;
+    super::output::print_run(&run, a.out.json, ())?;
     Ok(run.status())
 }

@@ -16,17 +16,15 @@ pub mod kernel;
 pub mod linux;
 pub mod measure;
 pub mod options;
+pub mod output;
 #[cfg(feature = "probe-rs")]
 pub mod probe_run;
 pub mod report;
 
 use std::process::ExitCode;
 
-use anyhow::Result;
 use clap::{Parser, Subcommand};
-use serde::Serialize;
 
-use crate::pipeline::Run;
 use crate::{Fail, status};
 
 const AFTER_HELP: &str = "\
@@ -86,8 +84,28 @@ enum Command {
     ProbeRun(probe_run::Args),
 }
 
+/// `tickscope decode FILE | head`: when the reader closes the pipe, stop as Unix tools do (exit
+/// status 141, 128 + SIGPIPE) instead of a panic message. Rust ignores SIGPIPE, so the write fails
+/// and `println!` panics with "failed printing to stdout"; only that panic is taken over.
+fn quiet_on_closed_stdout() {
+    let default = std::panic::take_hook();
+    std::panic::set_hook(Box::new(move |info| {
+        let msg = info
+            .payload()
+            .downcast_ref::<String>()
+            .map(String::as_str)
+            .or_else(|| info.payload().downcast_ref::<&str>().copied())
+            .unwrap_or("");
+        if msg.starts_with("failed printing to stdout") && msg.contains("Broken pipe") {
+            std::process::exit(141);
+        }
+        default(info);
+    }));
+}
+
 /// Parses the command line, runs the command, and maps the result to the exit status.
 pub fn main() -> ExitCode {
+    quiet_on_closed_stdout();
     let cli = Cli::parse();
     let result = match cli.command {
         Command::Boot(a) => boot::run(a),
@@ -117,60 +135,5 @@ pub fn main() -> ExitCode {
             eprintln!("tickscope: error: {e:#}");
             ExitCode::from(status)
         }
-    }
-}
-
-/// Prints one JSON object on stdout.
-pub fn print_json<T: Serialize>(value: &T) -> Result<()> {
-    println!("{}", serde_json::to_string_pretty(value)?);
-    Ok(())
-}
-
-/// `--json` of a single run: its summary, with the status and where it was saved.
-#[derive(Serialize)]
-pub struct RunJson<'a, E: Serialize> {
-    #[serde(flatten)]
-    summary: &'a crate::analysis::summary::Summary,
-    #[serde(flatten)]
-    extra: E,
-    status: u8,
-    problems: &'a [String],
-    run_dir: String,
-}
-
-/// Prints a finished run: one JSON object (with `extra` fields), or the table; problems go to
-/// stderr either way.
-pub fn print_run<E: Serialize>(run: &Run, json: bool, extra: E) -> Result<()> {
-    let r = &run.record;
-    if json {
-        print_json(&RunJson {
-            summary: &r.summary,
-            extra,
-            status: r.status(),
-            problems: &r.info.problems,
-            run_dir: run.dir.path.display().to_string(),
-        })?;
-    } else {
-        print!("{}", crate::render::table(&[&r.summary]));
-        println!("run directory: {}", run.dir.path.display());
-    }
-    print_problems(run);
-    Ok(())
-}
-
-/// Prints a run's problems (and a partial run's coverage) on stderr.
-pub fn print_problems(run: &Run) {
-    let r = &run.record;
-    if let Some(p) = &r.summary.partial {
-        eprintln!(
-            "tickscope: {}: partial run, the figures cover {:.3} s of the {:.3} s window (run directory: {})",
-            r.info.label,
-            p.covered_s,
-            p.window_s,
-            run.dir.path.display()
-        );
-    }
-    for p in &r.info.problems {
-        eprintln!("tickscope: {}: {p}", r.info.label);
     }
 }

@@ -162,6 +162,11 @@ pub struct WindowArgs {
     /// Event threshold: gaps (noise) or latencies (timer) above it are events.
     #[arg(long, default_value = "1us", value_parser = duration)]
     pub threshold: u64,
+    /// Bare metal: how often a measured core ships its status so far (and under --icount its
+    /// samples), so a run cut short (Ctrl-C, a dead QEMU, a reset board) keeps what it covered;
+    /// `0` ships only at the end. Its time is the core's own, reported as blind time.
+    #[arg(long, default_value = "1s", value_parser = duration_or_off)]
+    pub checkpoint: u64,
 }
 
 impl WindowArgs {
@@ -243,6 +248,14 @@ pub fn duration(s: &str) -> Result<u64, String> {
     parse_duration(s).map_err(|e| format!("`{s}`: {e}"))
 }
 
+/// A duration, or `0` / `off` for none.
+pub fn duration_or_off(s: &str) -> Result<u64, String> {
+    match s {
+        "0" | "off" => Ok(0),
+        _ => duration(s),
+    }
+}
+
 fn inject(s: &str) -> Result<InjectTick, String> {
     InjectTick::parse(s).map_err(|e| format!("`{s}`: {e}"))
 }
@@ -287,6 +300,7 @@ pub fn firmware_config(
         baud: f.baud,
         icount: spec.icount,
         boot_core: machine.boot_core,
+        checkpoint_ns: w.checkpoint,
     })
 }
 

@@ -6,7 +6,7 @@ use std::path::PathBuf;
 use anyhow::Result;
 use serde::Serialize;
 
-use super::print_json;
+use super::output::print_json;
 use crate::analysis::summary::Summary;
 use crate::render::plot::Kind;
 use crate::render::report::{self, ReportRun};

@@ -156,11 +156,14 @@ impl qemu::Outcome {
         } else if let Some(sig) = self.interrupted {
             End::Interrupted { signal: sig }
         } else if let Some(sig) = self.signal {
+            let stderr = String::from_utf8_lossy(&self.stderr);
+            let stderr = stderr.trim();
             End::Crashed {
-                what: format!(
-                    "QEMU died of signal {sig}: {}",
-                    String::from_utf8_lossy(&self.stderr).trim()
-                ),
+                what: if stderr.is_empty() {
+                    format!("QEMU died of signal {sig}")
+                } else {
+                    format!("QEMU died of signal {sig}: {stderr}")
+                },
             }
         } else {
             End::Exited(

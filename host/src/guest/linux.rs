@@ -74,6 +74,8 @@ pub struct Request {
     pub threshold_ns: u64,
     /// Time the probe waits after boot before measuring, ns.
     pub settle_ns: u64,
+    /// How often the probe ships what it has during the window (under icount), ns; 0: never.
+    pub checkpoint_ns: u64,
     /// Attribution method.
     pub attribution: AttributionChoice,
     /// Wall-clock limit (default: from the run length).
@@ -149,6 +151,7 @@ impl Request {
             period_ns: self.period_ns,
             threshold_ns: self.threshold_ns,
             icount: self.machine.icount,
+            checkpoint_ns: self.checkpoint_ns,
             ..tickscope_core::Config::default()
         }
     }
@@ -156,7 +159,7 @@ impl Request {
     /// The probe's command line (in /tickscope.conf).
     pub fn probe_args(&self) -> String {
         format!(
-            "--out /dev/ttyAMA0 --settle {}ns --attribution {} mode={} cores={} duration={}ns period={}ns threshold={}ns icount={}",
+            "--out /dev/ttyAMA0 --settle {}ns --attribution {} mode={} cores={} duration={}ns period={}ns threshold={}ns icount={} checkpoint={}",
             self.settle_ns,
             self.attribution.name(),
             self.mode.name(),
@@ -164,7 +167,11 @@ impl Request {
             self.duration_ns,
             self.period_ns,
             self.threshold_ns,
-            if self.machine.icount { "on" } else { "off" }
+            if self.machine.icount { "on" } else { "off" },
+            match self.checkpoint_ns {
+                0 => "0".to_string(),
+                ns => format!("{ns}ns"),
+            }
         )
     }
 
@@ -182,7 +189,9 @@ impl Request {
 pub fn prepare(req: &Request) -> Result<Prepared> {
     let kernel = match &req.kernel {
         KernelSource::Path(p) => kernel::user_kernel(p)?,
-        KernelSource::Debian { version } => kernel::debian_kernel(version.as_deref())?,
+        KernelSource::Debian { version } => {
+            crate::apt::kernel(crate::apt::Flavour::Generic, version.as_deref())?
+        }
     };
     let probe = kernel::build_probe()?;
     Ok(Prepared { kernel, probe })

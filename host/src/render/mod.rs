@@ -45,14 +45,14 @@ pub fn table(runs: &[&Summary]) -> String {
 pub fn run_files(dir: &Path, a: &Analysis, record: &RunRecord, plots: bool) -> Result<()> {
     let s = &record.summary;
     let cores: Vec<(u16, &Histogram)> = a.cores.values().map(|c| (c.core, &c.acc.values)).collect();
-    crate::rundir::write_atomic(
+    crate::files::write_atomic(
         &dir.join("histogram.txt"),
         text::cyclictest_histogram(&cores).as_bytes(),
     )?;
     let cols = columns::columns(&[s], true);
     let mut rows = columns::Row::cores(s);
     rows.push(columns::Row::run(s));
-    crate::rundir::write_atomic(
+    crate::files::write_atomic(
         &dir.join("summary.csv"),
         columns::csv(&cols, &rows).as_bytes(),
     )?;

@@ -628,7 +628,7 @@ pub fn draw(dir: &Path, kind: Kind, runs: &[View]) -> Result<()> {
     if kind == Kind::Ccdf {
         let mut text = serde_json::to_string_pretty(&ccdf_json(runs))?;
         text.push('\n');
-        crate::rundir::write_atomic(&dir.join("ccdf.json"), text.as_bytes())?;
+        crate::files::write_atomic(&dir.join("ccdf.json"), text.as_bytes())?;
     }
     register_font();
     let mode = runs

@@ -211,9 +211,9 @@ pub fn write(runs: &[ReportRun], out: &Path) -> Result<Vec<PathBuf>> {
         plot::draw(out, kind, &views)?;
     }
     let md = markdown(runs);
-    let md_path = crate::rundir::write_atomic(&out.join("report.md"), md.as_bytes())?;
+    let md_path = crate::files::write_atomic(&out.join("report.md"), md.as_bytes())?;
     let html = html(&md, out)?;
-    let html_path = crate::rundir::write_atomic(&out.join("report.html"), html.as_bytes())?;
+    let html_path = crate::files::write_atomic(&out.join("report.html"), html.as_bytes())?;
     Ok(vec![md_path, html_path])
 }
 

@@ -13,7 +13,7 @@ pub use msg::Message;
 /// First byte of every frame body.
 pub const MAGIC: u8 = 0xA7;
 /// Wire format version. Bump on any incompatible change to [`msg`] or the frame layout.
-pub const FORMAT_VERSION: u8 = 3;
+pub const FORMAT_VERSION: u8 = 4;
 /// Largest frame body (magic + version + seq + payload + CRC) before COBS.
 pub const MAX_BODY: usize = 1024;
 /// Largest frame on the wire: COBS overhead and both delimiters included.

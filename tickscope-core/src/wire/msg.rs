@@ -558,4 +558,10 @@ pub enum Message {
     Panic(PanicReport),
     /// End of run.
     End(Trailer),
+    // New kinds go last: a message's number is its place here (postcard), so appending keeps
+    // every recorded capture of this format readable.
+    /// A measured core's status so far, shipped during its window (every `checkpoint=` of
+    /// window time) after everything it covers: `window_end` is how far it reaches. A run cut
+    /// short keeps its figures up to the last one.
+    Checkpoint(CoreStatus),
 }
