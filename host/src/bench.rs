@@ -372,6 +372,14 @@ fn host_figures(f: &mut Figures, samples: u64) -> Result<()> {
     }
     // Decode throughput.
     let cap = synthetic_capture(samples);
+    put(
+        f,
+        "wire.decode_capture_bytes",
+        cap.len() as f64,
+        "bytes",
+        "size",
+        format!("the synthetic capture the host figures decode: {samples} timer samples"),
+    );
     let started = Instant::now();
     let mut a = Analysis::default();
     let mut d = decode::Decoder::new(None)?;
@@ -501,7 +509,8 @@ fn wall_figures(f: &mut Figures, compare_duration: u64) -> Result<()> {
         kernels: vec![KernelMode::Generic, KernelMode::Tickless],
         attribution: linux::AttributionChoice::Auto,
         settle_ns: 1_000_000_000,
-        checkpoint_ns: 1_000_000_000,
+        // No checkpoints: the probe's blind time is then only what recording its events costs.
+        checkpoint_ns: 0,
         timeout: None,
         quiet: true,
     };
@@ -601,7 +610,57 @@ fn wall_figures(f: &mut Figures, compare_duration: u64) -> Result<()> {
             s.attributed.blind_ns as f64 / events,
             "ns",
             "icount",
-            "time the probe's loop spent recording each event (not measuring), under -icount",
+            "time the probe's loop spent recording each event (not measuring), under -icount, checkpoints off",
+        );
+    }
+    // What attribution costs the probe's loop: the generic kernel again with per-event counters
+    // (read on each event) next to tracefs (nothing in the loop: the kernel traces, the host
+    // joins), and with none.
+    for choice in [
+        linux::AttributionChoice::Counters,
+        linux::AttributionChoice::None,
+    ] {
+        let name = choice.name();
+        let req = Request::Linux(linux::Request {
+            machine: settings.machine.clone(),
+            kernel_mode: KernelMode::Generic,
+            kernel: settings.kernel.clone(),
+            mode: Mode::Noise,
+            cpu: 3,
+            duration_ns: compare_duration,
+            period_ns: 1_000_000,
+            threshold_ns: 1_000,
+            settle_ns: settings.settle_ns,
+            checkpoint_ns: 0,
+            attribution: choice,
+            timeout: None,
+            quiet: true,
+        });
+        let r = pipeline::run(
+            &req,
+            &Output {
+                label: format!("generic-{name}"),
+                out: Some(tmpdir(&format!("attribution-{name}"))?),
+                policy: Policy::default(),
+                plots: false,
+            },
+        )?;
+        let s = &r.record.summary;
+        put(
+            f,
+            &format!("linux_probe.generic-{name}.ns_per_iteration"),
+            compare_duration as f64 / s.samples.max(1) as f64,
+            "ns",
+            "icount",
+            format!("as linux_probe.generic.ns_per_iteration, attribution {name}: the loop's cost with it"),
+        );
+        put(
+            f,
+            &format!("linux_probe.generic-{name}.blind_ns_per_event"),
+            s.attributed.blind_ns as f64 / s.events.max(1) as f64,
+            "ns",
+            "icount",
+            format!("as linux_probe.generic.blind_ns_per_event, attribution {name}"),
         );
     }
     Ok(())
