@@ -5,7 +5,8 @@
 //!
 //! Sources: the host's own Debian entries (or `$TICKSCOPE_APT_SOURCES`, a sources.list file);
 //! on Ubuntu, arm64 lives in the ports archive (`ports.ubuntu.com/ubuntu-ports`), and the kernel
-//! package is Ubuntu's `linux-image-generic`. The cache is keyed by kernel release.
+//! package is Ubuntu's `linux-image-generic`. The cache is keyed by kernel release. The same way
+//! it fetches the peers of `--peers`: rt-tests' oslat and cyclictest with their libraries.
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
@@ -309,30 +310,7 @@ pub fn kernel(flavour: Flavour, version: Option<&str>) -> Result<Kernel> {
         return Ok(k);
     }
     let help = "pass --kernel PATH (an arm64 Image), or let tickscope fetch one with apt on a Debian or Ubuntu host";
-    for tool in ["apt-get", "apt-cache", "dpkg-deb"] {
-        if deps::which(tool).is_none() {
-            return Err(fail(
-                status::MISSING_TOOL,
-                format!("no cached kernel and no {tool}: {help}"),
-            ));
-        }
-    }
-    let sources = host_sources();
-    if sources.is_empty() {
-        return Err(fail(
-            status::MISSING_TOOL,
-            format!(
-                "no Debian or Ubuntu archive in /etc/apt/sources.list(.d) (or set TICKSCOPE_APT_SOURCES to a sources.list): {help}"
-            ),
-        ));
-    }
-    let apt = Apt::new(&sources)?;
-    eprintln!(
-        "tickscope: fetching an arm64 kernel with apt (private state in {}) ...",
-        apt.dir.display()
-    );
-    apt.run("apt-get", &["-q", "update"], None)
-        .map_err(|e| fail(status::MISSING_TOOL, format!("{e}: {help}")))?;
+    let (apt, sources) = archive(help, "an arm64 kernel")?;
     let package = match &wanted {
         Some(r) => format!("linux-image-{r}"),
         None => {
@@ -358,46 +336,19 @@ pub fn kernel(flavour: Flavour, version: Option<&str>) -> Result<Kernel> {
                 })?
         }
     };
-    let policy = apt.run("apt-cache", &["policy", &package], None)?;
-    let candidate = policy
-        .lines()
-        .find_map(|l| l.trim().strip_prefix("Candidate:"))
-        .map(|v| v.trim().to_string())
-        .filter(|v| v != "(none)")
-        .ok_or_else(|| {
-            fail(
-                status::CONFIG,
-                format!(
-                    "{package} is not in the archive (it serves only current kernels; pin one it has, or pass --kernel PATH)"
-                ),
-            )
-        })?;
+    let candidate = apt.candidate(&package).ok_or_else(|| {
+        fail(
+            status::CONFIG,
+            format!(
+                "{package} is not in the archive (it serves only current kernels; pin one it has, or pass --kernel PATH)"
+            ),
+        )
+    })?;
     let work = tempfile::Builder::new()
         .prefix("tickscope-kernel-")
         .tempdir()?;
-    apt.run("apt-get", &["-q", "download", &package], Some(work.path()))
-        .map_err(|e| fail(status::MISSING_TOOL, format!("{e}: {help}")))?;
-    let deb = std::fs::read_dir(work.path())?
-        .filter_map(|e| e.ok().map(|e| e.path()))
-        .find(|p| p.extension().is_some_and(|x| x == "deb"))
-        .ok_or_else(|| fail(status::MISSING_TOOL, "apt-get download produced no .deb"))?;
     let x = work.path().join("x");
-    let out = Command::new("dpkg-deb")
-        .arg("-x")
-        .arg(&deb)
-        .arg(&x)
-        .output()
-        .context("running dpkg-deb")?;
-    if !out.status.success() {
-        return Err(fail(
-            status::FAILURE,
-            format!(
-                "dpkg-deb -x {}: {}",
-                deb.display(),
-                String::from_utf8_lossy(&out.stderr).trim()
-            ),
-        ));
-    }
+    apt.download_extract(&[package.as_str()], work.path(), &x, help)?;
     let boot = x.join("boot");
     let vmlinuz = std::fs::read_dir(&boot)?
         .filter_map(|e| e.ok().map(|e| e.path()))
@@ -428,6 +379,209 @@ pub fn kernel(flavour: Flavour, version: Option<&str>) -> Result<Kernel> {
             format!("{package}: its vmlinuz is not an arm64 Image"),
         )
     })
+}
+
+/// The private apt state with fresh package lists (updated when older than an hour), and the
+/// sources it uses. `help` says what the user can do instead, `what` what is being fetched.
+fn archive(help: &str, what: &str) -> Result<(Apt, Vec<Source>)> {
+    for tool in ["apt-get", "apt-cache", "dpkg-deb"] {
+        if deps::which(tool).is_none() {
+            return Err(fail(
+                status::MISSING_TOOL,
+                format!("nothing cached and no {tool}: {help}"),
+            ));
+        }
+    }
+    let sources = host_sources();
+    if sources.is_empty() {
+        return Err(fail(
+            status::MISSING_TOOL,
+            format!(
+                "no Debian or Ubuntu archive in /etc/apt/sources.list(.d) (or set TICKSCOPE_APT_SOURCES to a sources.list): {help}"
+            ),
+        ));
+    }
+    let apt = Apt::new(&sources)?;
+    let fresh = std::fs::metadata(apt.dir.join("lists/.updated"))
+        .and_then(|m| m.modified())
+        .ok()
+        .and_then(|t| t.elapsed().ok())
+        .is_some_and(|age| age.as_secs() < 3600);
+    if !fresh {
+        eprintln!(
+            "tickscope: fetching {what} with apt (private state in {}) ...",
+            apt.dir.display()
+        );
+        apt.run("apt-get", &["-q", "update"], None)
+            .map_err(|e| fail(status::MISSING_TOOL, format!("{e}: {help}")))?;
+        std::fs::write(apt.dir.join("lists/.updated"), "")?;
+    } else {
+        eprintln!("tickscope: fetching {what} with apt ...");
+    }
+    Ok((apt, sources))
+}
+
+impl Apt {
+    /// The version apt would fetch of `package`, if the archive has it.
+    fn candidate(&self, package: &str) -> Option<String> {
+        let policy = self.run("apt-cache", &["policy", package], None).ok()?;
+        policy
+            .lines()
+            .find_map(|l| l.trim().strip_prefix("Candidate:"))
+            .map(|v| v.trim().to_string())
+            .filter(|v| v != "(none)")
+    }
+
+    /// Downloads `packages` (checked against the archive's signed hashes) into `work` and
+    /// unpacks them all into `into`.
+    fn download_extract(
+        &self,
+        packages: &[&str],
+        work: &Path,
+        into: &Path,
+        help: &str,
+    ) -> Result<()> {
+        let mut args = vec!["-q", "download"];
+        args.extend_from_slice(packages);
+        self.run("apt-get", &args, Some(work))
+            .map_err(|e| fail(status::MISSING_TOOL, format!("{e}: {help}")))?;
+        let debs: Vec<PathBuf> = std::fs::read_dir(work)?
+            .filter_map(|e| e.ok().map(|e| e.path()))
+            .filter(|p| p.extension().is_some_and(|x| x == "deb"))
+            .collect();
+        if debs.len() < packages.len() {
+            return Err(fail(
+                status::MISSING_TOOL,
+                format!(
+                    "apt-get download {} produced {} .deb file(s)",
+                    packages.join(" "),
+                    debs.len()
+                ),
+            ));
+        }
+        for deb in debs {
+            let out = Command::new("dpkg-deb")
+                .arg("-x")
+                .arg(&deb)
+                .arg(into)
+                .output()
+                .context("running dpkg-deb")?;
+            if !out.status.success() {
+                return Err(fail(
+                    status::FAILURE,
+                    format!(
+                        "dpkg-deb -x {}: {}",
+                        deb.display(),
+                        String::from_utf8_lossy(&out.stderr).trim()
+                    ),
+                ));
+            }
+        }
+        Ok(())
+    }
+}
+
+/// rt-tests' oslat and cyclictest for arm64 with the libraries they load, ready for the
+/// initramfs: Debian's `rt-tests`, `libc6` and `libnuma1` packages, cached by rt-tests version.
+#[derive(Debug, Clone)]
+pub struct Peers {
+    /// `rt-tests 2.4-1`.
+    pub package: String,
+    /// `(path in the initramfs, mode, bytes)`.
+    pub files: Vec<crate::kernel::InitFile>,
+}
+
+/// What goes into the initramfs from the unpacked packages: the tools, the dynamic loader and the
+/// libraries they need (`readelf -d`: libc, libpthread, librt, libnuma).
+const PEER_FILES: [(&str, &str); 7] = [
+    ("usr/bin/oslat", "usr/bin/oslat"),
+    ("usr/bin/cyclictest", "usr/bin/cyclictest"),
+    (
+        "lib/aarch64-linux-gnu/ld-linux-aarch64.so.1",
+        "lib/ld-linux-aarch64.so.1",
+    ),
+    (
+        "lib/aarch64-linux-gnu/libc.so.6",
+        "lib/aarch64-linux-gnu/libc.so.6",
+    ),
+    (
+        "lib/aarch64-linux-gnu/libpthread.so.0",
+        "lib/aarch64-linux-gnu/libpthread.so.0",
+    ),
+    (
+        "lib/aarch64-linux-gnu/librt.so.1",
+        "lib/aarch64-linux-gnu/librt.so.1",
+    ),
+    (
+        "usr/lib/aarch64-linux-gnu/libnuma.so.1",
+        "lib/aarch64-linux-gnu/libnuma.so.1",
+    ),
+];
+
+fn cached_peers(dir: &Path) -> Option<Peers> {
+    let package = std::fs::read_to_string(dir.join("package")).ok()?;
+    let mut files = Vec::new();
+    for (_, to) in PEER_FILES {
+        files.push((
+            to.to_string(),
+            0o755,
+            std::fs::read(dir.join("root").join(to)).ok()?,
+        ));
+    }
+    Some(Peers {
+        package: package.trim().to_string(),
+        files,
+    })
+}
+
+/// The peers, from the cache or fetched into it (`$TICKSCOPE_CACHE/peers`).
+pub fn peers() -> Result<Peers> {
+    let cache = cache_dir().join("peers");
+    let current = cache.join("current");
+    if let Some(p) = cached_peers(&current) {
+        return Ok(p);
+    }
+    std::fs::create_dir_all(&cache)?;
+    let lock = std::fs::File::create(cache.join(".fetch.lock"))?;
+    lock.lock().context("locking the peers cache")?;
+    if let Some(p) = cached_peers(&current) {
+        return Ok(p);
+    }
+    let help = "--peers needs Debian's arm64 rt-tests package (oslat, cyclictest), fetched with apt on a Debian or Ubuntu host";
+    let (apt, _) = archive(help, "rt-tests (oslat, cyclictest) for arm64")?;
+    let version = apt.candidate("rt-tests").ok_or_else(|| {
+        fail(
+            status::MISSING_TOOL,
+            format!("rt-tests is not in the archive: {help}"),
+        )
+    })?;
+    let work = tempfile::Builder::new()
+        .prefix("tickscope-peers-")
+        .tempdir()?;
+    let x = work.path().join("x");
+    apt.download_extract(&["rt-tests", "libc6", "libnuma1"], work.path(), &x, help)?;
+    let stage = tempfile::Builder::new()
+        .prefix(".peers-")
+        .tempdir_in(&cache)?;
+    for (from, to) in PEER_FILES {
+        let src = x.join(from);
+        let dst = stage.path().join("root").join(to);
+        std::fs::create_dir_all(dst.parent().expect("a file in a directory"))?;
+        // Copy the file a symlink names (libnuma.so.1 -> libnuma.so.1.0.0).
+        std::fs::copy(&src, &dst).map_err(|e| {
+            fail(
+                status::FAILURE,
+                format!("{from} is not in the packages: {e}"),
+            )
+        })?;
+    }
+    std::fs::write(
+        stage.path().join("package"),
+        format!("rt-tests {version}\n"),
+    )?;
+    let _ = std::fs::remove_dir_all(&current);
+    std::fs::rename(stage.keep(), &current)?;
+    cached_peers(&current).ok_or_else(|| fail(status::FAILURE, "the peers cache is incomplete"))
 }
 
 #[cfg(test)]

@@ -508,6 +508,8 @@ fn wall_figures(f: &mut Figures, compare_duration: u64) -> Result<()> {
         kernel: linux::KernelSource::Debian { version: None },
         kernels: vec![KernelMode::Generic, KernelMode::Tickless],
         attribution: linux::AttributionChoice::Auto,
+        priority: None,
+        peers: false,
         settle_ns: 1_000_000_000,
         // No checkpoints: the probe's blind time is then only what recording its events costs.
         checkpoint_ns: 0,
@@ -633,6 +635,8 @@ fn wall_figures(f: &mut Figures, compare_duration: u64) -> Result<()> {
             settle_ns: settings.settle_ns,
             checkpoint_ns: 0,
             attribution: choice,
+            priority: None,
+            peers: false,
             timeout: None,
             quiet: true,
         });
@@ -652,7 +656,9 @@ fn wall_figures(f: &mut Figures, compare_duration: u64) -> Result<()> {
             compare_duration as f64 / s.samples.max(1) as f64,
             "ns",
             "icount",
-            format!("as linux_probe.generic.ns_per_iteration, attribution {name}: the loop's cost with it"),
+            format!(
+                "as linux_probe.generic.ns_per_iteration, attribution {name}: the loop's cost with it"
+            ),
         );
         put(
             f,

@@ -1,4 +1,4 @@
-//! The comparison: bare metal and each kernel (generic, tickless) on the same machine with the
+//! The comparison: bare metal and each kernel (generic, tickless, rt, rt-tickless) on the same machine with the
 //! same measurement, as a list of run requests through the one pipeline, into one directory with
 //! the overlaid report. Used by `tickscope compare` and by the benchmarks.
 
@@ -56,6 +56,10 @@ pub struct Settings {
     pub kernels: Vec<KernelMode>,
     /// Probe attribution.
     pub attribution: linux::AttributionChoice,
+    /// Probe (and peers) priority.
+    pub priority: Option<i32>,
+    /// Run oslat and cyclictest after each probe.
+    pub peers: bool,
     /// Probe settle time, ns.
     pub settle_ns: u64,
     /// Checkpoint interval, ns (0: none).
@@ -105,6 +109,8 @@ pub fn plan(s: &Settings, out: Option<PathBuf>, policy: Policy, jobs: usize) -> 
                 settle_ns: s.settle_ns,
                 checkpoint_ns: s.checkpoint_ns,
                 attribution: s.attribution,
+                priority: s.priority,
+                peers: s.peers,
                 timeout: s.timeout,
                 quiet: s.quiet,
             }),

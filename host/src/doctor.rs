@@ -152,6 +152,16 @@ pub fn checks() -> Vec<Check> {
         },
         "pass --kernel PATH (an arm64 Image), or run on Debian/Ubuntu with apt-get and dpkg-deb",
     ));
+    let peers = std::fs::read_to_string(kernel::cache_dir().join("peers/current/package"));
+    v.push(check(
+        "peers (oslat, cyclictest for --peers)",
+        peers.is_ok() || apt,
+        match &peers {
+            Ok(p) => format!("cached: {}", p.trim()),
+            Err(_) => "not cached; the first --peers run fetches Debian's arm64 rt-tests, libc6 and libnuma1 with apt (about 2.5 MB)".into(),
+        },
+        "run on Debian/Ubuntu with apt-get and dpkg-deb, or leave out --peers",
+    ));
     v.push(check(
         "apt (private state, for fetching kernels)",
         apt,

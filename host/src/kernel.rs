@@ -9,24 +9,72 @@ use anyhow::{Context, Result};
 
 use crate::{fail, status, workspace};
 
-/// The two kernels compared: the same image, two command lines.
+/// The kernels compared: Debian's generic image with two command lines, and its PREEMPT_RT
+/// build with the same two.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum, serde::Serialize)]
-#[serde(rename_all = "lowercase")]
+#[serde(rename_all = "kebab-case")]
 pub enum KernelMode {
     /// Isolated CPU (isolcpus, irqaffinity), tick still running.
     Generic,
     /// Isolated CPU with the tick stopped (nohz_full, rcu_nocbs).
     Tickless,
+    /// The PREEMPT_RT kernel, isolated CPU, tick running.
+    Rt,
+    /// The PREEMPT_RT kernel with the tick stopped.
+    RtTickless,
 }
 
 impl KernelMode {
-    /// `generic` / `tickless`.
+    /// `generic` / `tickless` / `rt` / `rt-tickless`.
     pub fn name(self) -> &'static str {
         match self {
             KernelMode::Generic => "generic",
             KernelMode::Tickless => "tickless",
+            KernelMode::Rt => "rt",
+            KernelMode::RtTickless => "rt-tickless",
         }
     }
+
+    /// Every mode, in report order.
+    pub const ALL: [KernelMode; 4] = [
+        KernelMode::Generic,
+        KernelMode::Tickless,
+        KernelMode::Rt,
+        KernelMode::RtTickless,
+    ];
+
+    /// Parses a mode's name.
+    pub fn parse(s: &str) -> Option<KernelMode> {
+        Self::ALL.into_iter().find(|m| m.name() == s.trim())
+    }
+
+    /// The tick is stopped on the isolated CPU (nohz_full).
+    pub fn tickless(self) -> bool {
+        matches!(self, KernelMode::Tickless | KernelMode::RtTickless)
+    }
+
+    /// The PREEMPT_RT build is booted.
+    pub fn preempt_rt(self) -> bool {
+        matches!(self, KernelMode::Rt | KernelMode::RtTickless)
+    }
+}
+
+/// Parses `--kernels generic,tickless,rt`: known names, each once, at least one.
+pub fn parse_kernel_modes(list: &str) -> Result<Vec<KernelMode>, String> {
+    let mut v = Vec::new();
+    for name in list.split(',').map(str::trim).filter(|s| !s.is_empty()) {
+        let m = KernelMode::parse(name).ok_or_else(|| {
+            format!("--kernels: unknown kernel `{name}` (generic, tickless, rt, rt-tickless)")
+        })?;
+        if v.contains(&m) {
+            return Err(format!("--kernels: `{name}` twice"));
+        }
+        v.push(m);
+    }
+    if v.is_empty() {
+        return Err("--kernels needs at least one of generic, tickless, rt, rt-tickless".into());
+    }
+    Ok(v)
 }
 
 /// Parses a kernel CPU list (`0-3,7`).
@@ -74,11 +122,10 @@ pub fn cmdline(mode: KernelMode, cpu: usize, cpus: usize, console: &str) -> Stri
         "console={console} loglevel=0 panic=-1 cryptomgr.notests irqaffinity={}",
         cpu_list(&others)
     );
-    match mode {
-        KernelMode::Generic => format!("{base} isolcpus=domain,managed_irq,{cpu}"),
-        KernelMode::Tickless => {
-            format!("{base} isolcpus=nohz,domain,managed_irq,{cpu} nohz_full={cpu} rcu_nocbs={cpu}")
-        }
+    if mode.tickless() {
+        format!("{base} isolcpus=nohz,domain,managed_irq,{cpu} nohz_full={cpu} rcu_nocbs={cpu}")
+    } else {
+        format!("{base} isolcpus=domain,managed_irq,{cpu}")
     }
 }
 
@@ -245,14 +292,43 @@ impl Cpio {
     }
 }
 
-/// The initramfs: the probe as /init, its arguments in /tickscope.conf, and /dev/console.
-pub fn initramfs(probe: &[u8], args: &str) -> Vec<u8> {
+/// A file of the initramfs besides the probe: its path (no leading `/`), permission bits and
+/// bytes.
+pub type InitFile = (String, u32, Vec<u8>);
+
+/// The initramfs: the probe as /init, its arguments in /tickscope.conf, /dev/console, and
+/// `extra` files (the peers' binaries and libraries), with the directories they need.
+pub fn initramfs(probe: &[u8], args: &str, extra: &[InitFile]) -> Vec<u8> {
     let mut c = Cpio::default();
     c.dir("dev")
         .dir("proc")
         .dir("sys")
         .dir("tmp")
         .chardev("dev/console", 5, 1);
+    let mut dirs: Vec<String> = Vec::new();
+    for (path, _, _) in extra {
+        let mut at = String::new();
+        for part in path
+            .split('/')
+            .rev()
+            .skip(1)
+            .collect::<Vec<_>>()
+            .into_iter()
+            .rev()
+        {
+            if !at.is_empty() {
+                at.push('/');
+            }
+            at.push_str(part);
+            if !dirs.contains(&at) && !["dev", "proc", "sys", "tmp"].contains(&at.as_str()) {
+                dirs.push(at.clone());
+                c.dir(&at);
+            }
+        }
+    }
+    for (path, mode, data) in extra {
+        c.file(path, *mode, data);
+    }
     c.file("init", 0o755, probe)
         .file("tickscope.conf", 0o644, args.as_bytes());
     c.finish()
@@ -282,8 +358,33 @@ mod tests {
     }
 
     #[test]
+    fn kernel_lists_parse_in_order_and_refuse_unknown_or_repeated_names() {
+        assert_eq!(
+            parse_kernel_modes("generic, tickless,rt,rt-tickless").unwrap(),
+            KernelMode::ALL
+        );
+        assert!(
+            parse_kernel_modes("generic,foo")
+                .unwrap_err()
+                .contains("`foo`")
+        );
+        assert!(parse_kernel_modes("rt,rt").unwrap_err().contains("twice"));
+        assert!(parse_kernel_modes("").is_err());
+        // The PREEMPT_RT kernel takes the same command lines.
+        assert_eq!(
+            cmdline(KernelMode::RtTickless, 3, 4, "ttyAMA0"),
+            cmdline(KernelMode::Tickless, 3, 4, "ttyAMA0")
+        );
+        assert!(KernelMode::Rt.preempt_rt() && !KernelMode::Rt.tickless());
+    }
+
+    #[test]
     fn cpio_is_newc_with_a_trailer() {
-        let a = initramfs(b"\x7fELF-probe", "mode=noise cores=3");
+        let a = initramfs(
+            b"\x7fELF-probe",
+            "mode=noise cores=3",
+            &[("usr/bin/oslat".into(), 0o755, b"\x7fELF-oslat".to_vec())],
+        );
         assert!(a.starts_with(b"070701"));
         assert_eq!(a.len() % 4, 0);
         let text = String::from_utf8_lossy(&a);
@@ -293,6 +394,9 @@ mod tests {
             "dev/console",
             "TRAILER!!!",
             "mode=noise cores=3",
+            "usr\0",
+            "usr/bin\0",
+            "usr/bin/oslat\0",
         ] {
             assert!(text.contains(name), "{name} missing");
         }

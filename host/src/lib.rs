@@ -28,6 +28,7 @@ pub mod progress;
 pub mod qemu;
 pub mod record;
 pub mod render;
+pub mod rttests;
 pub mod rundir;
 pub mod toolchain;
 pub mod workspace;

@@ -214,4 +214,6 @@ pub struct Facts {
     pub counter_hz: u64,
     /// The kernel, for Linux runs.
     pub kernel: Option<KernelFacts>,
+    /// The rt-tests package the peers came from (`--peers`).
+    pub peers_package: Option<String>,
 }

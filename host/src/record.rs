@@ -46,6 +46,12 @@ pub struct RunInfo {
     pub kernel_cmdline: Option<String>,
     /// `generic` or `tickless` (the command line tickscope chose).
     pub kernel_mode: Option<String>,
+    /// The running kernel is PREEMPT_RT (read from the kernel by the probe, not assumed).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub preempt_rt: Option<bool>,
+    /// The rt-tests package of the peers (`--peers`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub peers_package: Option<String>,
     /// Counter frequency of the measurement, Hz.
     pub counter_hz: u64,
     /// Firmware or probe revision (git describe).
@@ -160,6 +166,8 @@ pub fn make(
             .map(|k| k.cmdline.clone())
             .filter(|c| !c.is_empty()),
         kernel_mode: kernel.as_ref().and_then(|k| k.mode.clone()),
+        preempt_rt: analysis.kernel.as_ref().map(|k| k.preempt_rt),
+        peers_package: facts.peers_package.clone(),
         counter_hz: facts.counter_hz,
         revision: h.map(|h| h.revision.to_string()).unwrap_or_default(),
         config: if capture.config.is_empty() {
@@ -334,6 +342,16 @@ fn decide(
                 format!(
                     "the kernel did not stop the tick on CPU {cpu}: /sys/devices/system/cpu/nohz_full is `{nohz}` (needs CONFIG_NO_HZ_FULL=y and nohz_full={cpu})"
                 ),
+                &mut status,
+                &mut problems,
+            );
+        }
+    }
+    for (name, p) in &s.peers {
+        if let Some(why) = &p.problem {
+            set(
+                status::FAILURE,
+                format!("peer {name}: {why}"),
                 &mut status,
                 &mut problems,
             );

@@ -159,7 +159,8 @@ pub fn read_json<T: for<'de> Deserialize<'de>>(path: &Path) -> Result<T> {
 }
 
 /// Writes a run directory: the capture, run.json, summary.json, the console and firmware logs,
-/// the emulator's stderr, files the runner kept, and the renderings (histogram, CSV, plots).
+/// the emulator's stderr, files the runner kept, the peers' outputs (oslat.json, cyclictest.json
+/// and their printed text), and the renderings (histogram, CSV, plots).
 pub fn write(
     out: Option<&Path>,
     record: &RunRecord,
@@ -190,6 +191,15 @@ pub fn write(
     }
     for (name, bytes) in &capture.keep {
         dir.write(name, bytes)?;
+    }
+    // The peers' own outputs, as they wrote them (`tickscope import` reads them back).
+    for (tool, d) in &analysis.peers {
+        if !d.json.is_empty() {
+            dir.write(&format!("{}.json", tool.name()), &d.json)?;
+        }
+        if !d.text.is_empty() {
+            dir.write(&format!("{}.txt", tool.name()), &d.text)?;
+        }
     }
     if !analysis.cores.is_empty() {
         render::run_files(&dir.path, analysis, record, plots)?;

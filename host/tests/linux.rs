@@ -128,15 +128,40 @@ fn timer_mode_on_linux_splits_irq_and_thread_latency() {
 }
 
 #[test]
-fn compare_runs_all_three_and_the_tickless_os_noise_is_far_below_the_generic() {
+fn compare_runs_every_kernel_and_the_tickless_os_noise_is_far_below_the_generic() {
+    // Without --kernels: generic and tickless after bare metal.
+    let help = tickscope(&["compare", "--help"]);
+    assert!(
+        help.stdout.contains("[default: generic,tickless]"),
+        "{}",
+        help.stdout
+    );
     let d = tmp();
     let o = out(&d, "cmp");
-    let r = tickscope(&["compare", "--duration", "1s", "--json", "--out", &o]);
+    let r = tickscope(&[
+        "compare",
+        "--kernels",
+        "generic,tickless,rt",
+        "--duration",
+        "1s",
+        "--json",
+        "--out",
+        &o,
+    ]);
     r.expect_status(0);
     let j = r.json();
     let runs = j["runs"].as_array().unwrap();
     let labels: Vec<&str> = runs.iter().map(|r| r["label"].as_str().unwrap()).collect();
-    assert_eq!(labels, ["bare-metal", "generic", "tickless"]);
+    assert_eq!(labels, ["bare-metal", "generic", "tickless", "rt"]);
+    let rt: Vec<&serde_json::Value> = runs[1..].iter().map(|r| &r["preempt_rt"]).collect();
+    assert_eq!(rt, [false, false, true], "read from each running kernel");
+    assert!(runs[3]["kernel"].as_str().unwrap().ends_with("-rt-arm64"));
+    // The PREEMPT_RT kernel ticks on the isolated CPU too (it is not tickless).
+    assert!(
+        (225.0..=275.0).contains(&num(&runs[3], "timer_irqs_per_s")),
+        "{:#}",
+        runs[3]
+    );
     for r in runs {
         assert_eq!(r["emulation"], "icount", "{r:#}");
     }
@@ -183,7 +208,7 @@ fn compare_runs_all_three_and_the_tickless_os_noise_is_far_below_the_generic() {
             "{f} missing from the comparison directory"
         );
     }
-    for sub in ["bare-metal", "generic", "tickless"] {
+    for sub in ["bare-metal", "generic", "tickless", "rt"] {
         assert!(dir.join(sub).join("summary.json").is_file());
         assert!(dir.join(sub).join("capture.bin").is_file());
     }
@@ -210,10 +235,12 @@ fn compare_runs_all_three_and_the_tickless_os_noise_is_far_below_the_generic() {
 
     // The runs went in parallel; one after the other they give the very same figures (icount
     // virtual time does not depend on the host's load, and the guests get nothing of the host).
-    assert_eq!(num(&j, "wall.jobs"), 3.0);
+    assert_eq!(num(&j, "wall.jobs"), 4.0);
     let seq = out(&d, "seq");
     let r = tickscope(&[
         "compare",
+        "--kernels",
+        "generic,tickless,rt",
         "--duration",
         "1s",
         "--json",

@@ -177,6 +177,28 @@ fn check_passes_a_fresh_run_and_fails_a_moved_figure() {
         r.stdout, r.stderr
     );
     assert!(r.stdout.contains("PASS"));
+    // The same verdicts as LAVA test cases: every headline figure with its measurement.
+    let lava = |dir: &str| {
+        let r = tickscope(&[
+            "export",
+            "--format",
+            "lava",
+            dir,
+            "--baseline",
+            baseline.to_str().unwrap(),
+        ]);
+        r.expect_status(0);
+        r.stdout
+    };
+    let l = lava(&good);
+    assert!(l.starts_with("lava-test-case tickscope-"), "{l}");
+    assert!(!l.contains("--result fail"), "{l}");
+    assert!(
+        l.lines()
+            .any(|x| x.contains("-tick_cost_ns --result pass --measurement ")
+                && x.ends_with("--units ns")),
+        "{l}"
+    );
 
     // The same run with its tick one counter tick too long in summary.json (as a regression of
     // the interrupt path would make it): the exact icount bounds catch it.
@@ -210,6 +232,17 @@ fn check_passes_a_fresh_run_and_fails_a_moved_figure() {
         .map(|m| m["metric"].as_str().unwrap())
         .collect();
     assert_eq!(moved, ["os_noise.event_ns.p50", "tick_cost_ns"], "{j:#}");
+    let cases = lava(&good);
+    let failed: Vec<&str> = cases
+        .lines()
+        .filter(|x| x.contains("--result fail"))
+        .collect();
+    assert_eq!(failed.len(), 2, "{failed:?}");
+    assert!(
+        failed
+            .iter()
+            .all(|x| x.contains("os_noise.event_ns.p50") || x.contains("tick_cost_ns"))
+    );
 }
 
 #[test]

@@ -2,15 +2,17 @@
 //! and the tickless kernel are measured on the same machine with the same loop and format.
 //!
 //! Usage: `tickscope-probe [--out FILE] [--priority N] [--no-rt] [--settle DUR]
-//! [--attribution auto|tracefs|counters|none] KEY=VALUE...` where the settings are the
-//! firmware's (`mode=noise cores=3 duration=5s threshold=1us`). It pins itself to the measured
-//! CPU, locks memory, runs SCHED_FIFO, records what the kernel ran on that CPU during the window
+//! [--attribution auto|tracefs|counters|none] [--peers oslat,cyclictest] KEY=VALUE...` where the
+//! settings are the firmware's (`mode=noise cores=3 duration=5s threshold=1us`). It pins itself to
+//! the measured CPU, locks memory, runs SCHED_FIFO, records what the kernel ran on that CPU during the window
 //! (tracefs, or per-event counters), and writes the wire format to stdout or FILE. As PID 1 (an
 //! initramfs /init) it mounts /proc, /sys and /dev, reads its arguments from /tickscope.conf,
-//! writes to the console, and powers the machine off at the end.
+//! writes to the console, and powers the machine off at the end. With `--peers` it then runs
+//! rt-tests' oslat and cyclictest on the same CPU and ships their output too.
 
 mod counters;
 mod irqs;
+mod peers;
 mod sys;
 mod trace;
 
@@ -25,9 +27,9 @@ use tickscope_core::probe::{self, GAP_SLOTS, Schedule, Threshold};
 use tickscope_core::ring::{Consumer, Ring, Slot, empty_slot};
 use tickscope_core::units::{ns_to_ticks, parse_duration};
 use tickscope_core::wire::msg::{
-    Attribution, BLOCK, Block, CauseKind, CoreStatus, GapCounts, InterruptCounts, LinuxInfo,
-    Method, NameEntry, Names, NoiseEvent, RunHeader, Source, TimerSample, TraceRecord, Trailer,
-    Window,
+    Attribution, BLOCK, Block, CauseKind, CoreStatus, GapCounts, InterruptCounts, KernelInfo,
+    LinuxInfo, Method, NameEntry, Names, NoiseEvent, PeerTool, RunHeader, Source, TimerSample,
+    TraceRecord, Trailer, Window,
 };
 use tickscope_core::wire::{self, Encoder, Message};
 
@@ -94,11 +96,12 @@ struct Options {
     settle_ns: u64,
     init: bool,
     attribution: Attr,
+    peers: Vec<PeerTool>,
 }
 
 fn usage() -> ! {
     eprintln!(
-        "usage: tickscope-probe [--out FILE] [--priority N] [--no-rt] [--settle DUR] [--attribution auto|tracefs|counters|none] KEY=VALUE...\n\
+        "usage: tickscope-probe [--out FILE] [--priority N] [--no-rt] [--settle DUR] [--attribution auto|tracefs|counters|none] [--peers oslat,cyclictest] KEY=VALUE...\n\
          settings: mode=timer|noise cores=CPU duration=5s period=1ms threshold=1us (as the firmware)"
     );
     std::process::exit(exit::CONFIG as i32)
@@ -116,6 +119,7 @@ fn parse_args(args: &[String], init: bool) -> Result<Options, String> {
         settle_ns: 0,
         init,
         attribution: Attr::Auto,
+        peers: Vec::new(),
     };
     let mut i = 0;
     while i < args.len() {
@@ -150,6 +154,7 @@ fn parse_args(args: &[String], init: bool) -> Result<Options, String> {
                     }
                 }
             }
+            "--peers" => o.peers = peers::parse(&value()?)?,
             "-h" | "--help" => usage(),
             kv if kv.contains('=') => {
                 let (k, v) = kv.split_once('=').unwrap();
@@ -888,7 +893,22 @@ fn run(o: Options) -> u8 {
         fifo: result.fifo,
         locked: result.locked,
     }));
+    out.send(&Message::Kernel(kernel_info()));
     out.send(&Message::CoreStatus(result.status));
+    // The peers after everything of ours: a run cut short during them keeps the probe's figures.
+    if !o.peers.is_empty() {
+        let _ = out.sink.flush();
+        peers::run(
+            &mut out,
+            &o.peers,
+            &peers::Setup {
+                cpu,
+                duration_ns: cfg.duration_ns,
+                period_ns: cfg.period_ns,
+                priority: o.priority,
+            },
+        );
+    }
     out.send(&Message::End(Trailer {
         status: exit::OK,
         cores_online: cpus.len() as u16,
@@ -899,6 +919,21 @@ fn run(o: Options) -> u8 {
         let _ = std::fs::write(rt_path, &rt_before);
     }
     exit::OK
+}
+
+/// The running kernel: its version string, and whether it is PREEMPT_RT (`/sys/kernel/realtime`,
+/// which only PREEMPT_RT kernels have; the version string as a fallback).
+fn kernel_info() -> KernelInfo {
+    let version = read("/proc/sys/kernel/version");
+    let realtime = read("/sys/kernel/realtime");
+    KernelInfo {
+        preempt_rt: if realtime.is_empty() {
+            version.contains("PREEMPT_RT")
+        } else {
+            realtime == "1"
+        },
+        version: hstring(&version),
+    }
 }
 
 #[cfg(test)]

@@ -7,6 +7,7 @@
 //! unattributed). `summary` turns this into the figures; `attribute` joins events with causes.
 
 pub mod attribute;
+pub mod peers;
 pub mod summary;
 
 use std::collections::BTreeMap;
@@ -17,7 +18,8 @@ use tickscope_core::units::ticks_to_ns;
 use tickscope_core::wire::Message;
 use tickscope_core::wire::msg::{
     Attribution, CauseKind, CoreOnline, CoreStatus, FaultReport, InterruptCounts, IrqSpan,
-    LinuxInfo, PanicReport, PsciFailure, RunHeader, TraceRecord, Trailer, Window,
+    KernelInfo, LinuxInfo, PanicReport, PeerRun, PeerStream, PeerTool, PsciFailure, RunHeader,
+    TraceRecord, Trailer, Window,
 };
 
 use crate::decode::Sink;
@@ -174,6 +176,21 @@ pub struct Analysis {
     pub trailer: Option<Trailer>,
     /// Messages received before a header (unusable: no clock).
     pub headless: u64,
+    /// The running kernel (Linux probe).
+    pub kernel: Option<KernelInfo>,
+    /// What the peer tools wrote, and their runs (`--peers`).
+    pub peers: BTreeMap<PeerTool, PeerData>,
+}
+
+/// One peer tool's output as it arrived.
+#[derive(Debug, Clone, Default)]
+pub struct PeerData {
+    /// The file its `--json=` option wrote.
+    pub json: Vec<u8>,
+    /// What it printed.
+    pub text: Vec<u8>,
+    /// Its run (after all its output).
+    pub run: Option<PeerRun>,
 }
 
 impl Analysis {
@@ -347,6 +364,15 @@ impl Sink for Analysis {
             Message::Fault(f) => self.faults.push(*f),
             Message::Panic(p) => self.panics.push(p.clone()),
             Message::End(t) => self.trailer = Some(*t),
+            Message::Kernel(k) => self.kernel = Some(k.clone()),
+            Message::Peer(p) => {
+                let d = self.peers.entry(p.tool).or_default();
+                match p.stream {
+                    PeerStream::Json => d.json.extend_from_slice(&p.data),
+                    PeerStream::Text => d.text.extend_from_slice(&p.data),
+                }
+            }
+            Message::PeerDone(r) => self.peers.entry(r.tool).or_default().run = Some(r.clone()),
         }
         if self.header.is_none() && !matches!(msg, Message::Header(_)) {
             self.headless += 1;

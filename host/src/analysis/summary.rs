@@ -272,6 +272,15 @@ pub struct Summary {
     /// Set when the run did not finish: the figures cover only this part of the window.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub partial: Option<Covered>,
+    /// The running kernel is PREEMPT_RT, as the probe read it from the kernel (Linux runs).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub preempt_rt: Option<bool>,
+    /// The peer tools run beside the probe (`--peers`): `oslat`, `cyclictest`.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub peers: BTreeMap<String, super::peers::PeerSummary>,
+    /// Where the peers and the probe disagree beyond what their loops explain.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub peer_notes: Vec<String>,
 }
 
 /// A core's events split into causes, with the cause table, as the plots need them.
@@ -882,9 +891,18 @@ pub fn summarize_with(
         cores,
         frames_lost,
         partial: None,
+        preempt_rt: a.kernel.as_ref().map(|k| k.preempt_rt),
+        peers: super::peers::summarize(a),
+        peer_notes: Vec::new(),
     };
     let mut summary = summary;
     summary.partial = partial(a, &summary);
+    summary.peer_notes = super::peers::disagreements(
+        &summary.mode,
+        (summary.latency_ns.count > 0).then_some(summary.latency_ns.max),
+        summary.timer_irqs_per_s,
+        &summary.peers,
+    );
     (summary, all_splits)
 }
 

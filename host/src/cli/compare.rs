@@ -1,4 +1,5 @@
-//! `tickscope compare`: bare metal, generic Linux and tickless Linux on the same QEMU machine with
+//! `tickscope compare`: bare metal and each kernel of `--kernels` (default generic and tickless
+//! Linux; `rt`, `rt-tickless` add the PREEMPT_RT kernel) on the same QEMU machine with
 //! the same measurement, into one results directory with the overlaid report; the table leads
 //! with each run's OS noise and shows the hardware/emulator noise beside it.
 
@@ -20,7 +21,9 @@ use crate::record::Policy;
   tickscope compare                          # icount, 5 s per run, noise mode, CPU 3 of 4
   tickscope compare --duration 2s --json
   tickscope compare --tcg --mode timer --period 1ms
-  tickscope compare --kernel ./Image --smp 8 --core 7")]
+  tickscope compare --kernel ./Image --smp 8 --core 7
+  tickscope compare --kernels generic,tickless,rt --duration 2s --json
+  tickscope compare --peers                  # oslat and cyclictest beside each kernel's probe")]
 pub struct Args {
     #[command(flatten)]
     machine: MachineArgs,
@@ -31,6 +34,10 @@ pub struct Args {
     duration: u64,
     #[command(flatten)]
     kernel: KernelArgs,
+    /// Kernels to compare after bare metal, in report order: generic, tickless, rt (PREEMPT_RT),
+    /// rt-tickless.
+    #[arg(long, default_value = "generic,tickless", value_parser = kernels)]
+    kernels: KernelList,
     /// Results directory (default: results/runs/<time>-compare).
     #[arg(long)]
     out: Option<PathBuf>,
@@ -47,6 +54,14 @@ pub struct Args {
     /// One run after the other (`--jobs 1`).
     #[arg(long, conflicts_with = "jobs")]
     sequential: bool,
+}
+
+/// `--kernels`: a list in one value.
+#[derive(Debug, Clone)]
+struct KernelList(Vec<KernelMode>);
+
+fn kernels(s: &str) -> Result<KernelList, String> {
+    crate::kernel::parse_kernel_modes(s).map(KernelList)
 }
 
 #[derive(Serialize)]
@@ -89,8 +104,10 @@ pub fn run(a: Args) -> Result<u8> {
         period_ns: a.window.period,
         threshold_ns: a.window.threshold,
         kernel: a.kernel.source(),
-        kernels: vec![KernelMode::Generic, KernelMode::Tickless],
+        kernels: a.kernels.0.clone(),
         attribution: a.kernel.attribution,
+        priority: a.kernel.priority,
+        peers: a.kernel.peers,
         settle_ns: a.kernel.settle,
         checkpoint_ns: a.window.checkpoint,
         timeout: a.machine.timeout(),
@@ -100,7 +117,13 @@ pub fn run(a: Args) -> Result<u8> {
     let m = &settings.machine;
     if !a.json {
         eprintln!(
-            "tickscope: comparing bare metal, generic and tickless Linux on {} ({} cores, GICv{}, EL{}, {}), CPU {cpu}, {} mode, {} s each",
+            "tickscope: comparing bare metal and {} Linux on {} ({} cores, GICv{}, EL{}, {}), CPU {cpu}, {} mode, {} s each",
+            settings
+                .kernels
+                .iter()
+                .map(|k| k.name())
+                .collect::<Vec<_>>()
+                .join(", "),
             m.board,
             m.smp,
             m.gic,
@@ -148,6 +171,7 @@ pub fn run(a: Args) -> Result<u8> {
         let summaries: Vec<&Summary> = c.runs.iter().map(|r| &r.record.summary).collect();
         println!();
         print!("{}", crate::render::table(&summaries));
+        print!("{}", crate::render::peers_table(&summaries));
         for r in &c.runs {
             if let (Some(k), Some(p)) = (&r.record.info.kernel, &r.record.info.kernel_package) {
                 println!("  {}: kernel {k} ({p})", r.record.info.label);

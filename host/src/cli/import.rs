@@ -1,6 +1,7 @@
 //! `tickscope import FILE --label NAME`: makes a run directory from a capture copied back from a
-//! board (the Linux probe's output on the board's own Linux, or a saved UART capture), so
-//! `report` and `check` treat it like any other run.
+//! board (the Linux probe's output on the board's own Linux, or a saved UART capture), or from
+//! rt-tests' output (cyclictest `--json`/`-h`, oslat), so `report` and `check` treat it like any
+//! other run and reports overlay it.
 
 use std::path::PathBuf;
 
@@ -17,9 +18,13 @@ use crate::{fail, status};
 #[command(after_help = "Examples:
   # on the board: sudo ./tickscope-probe mode=noise cores=47 duration=60s --out generic.bin
   tickscope import generic.bin --label enzian-generic --emulation hardware
-  tickscope report results/runs/*enzian-generic results/runs/*enzian-tickless")]
+  tickscope report results/runs/*enzian-generic results/runs/*enzian-tickless
+  cyclictest -m -p 99 -i 1000 -t 1 -a 3 -D 60 --json=ct.json && tickscope import ct.json --label ct
+  cyclictest ... -h 1000 -q > hist.txt && tickscope import hist.txt --label ct-hist
+  oslat -c 3 -D 60 > oslat.txt && tickscope import oslat.txt --label oslat")]
 pub struct Args {
-    /// The capture (probe output or firmware UART capture).
+    /// The capture (probe output or firmware UART capture), or rt-tests output: cyclictest
+    /// `--json` file or `-h` histogram output, oslat `--json` file or printed summary.
     file: PathBuf,
     /// How it was produced: `hardware` (default), `tcg` or `icount`.
     #[arg(long, default_value = "hardware")]
@@ -27,6 +32,9 @@ pub struct Args {
     /// Firmware ELF for defmt logs (firmware captures).
     #[arg(long)]
     elf: Option<PathBuf>,
+    /// Event threshold for rt-tests output (whole microseconds are what it resolves).
+    #[arg(long, default_value = "1us", value_parser = super::options::duration)]
+    threshold: u64,
     #[command(flatten)]
     out: OutArgs,
 }
@@ -51,6 +59,7 @@ pub fn run(a: Args) -> Result<u8> {
         file: a.file.clone(),
         emulation,
         elf: a.elf.clone(),
+        threshold_ns: a.threshold,
     });
     let run = pipeline::run(&req, &a.out.output("import"))?;
     super::output::print_run(&run, a.out.json, ())?;

@@ -1,6 +1,7 @@
-//! `tickscope linux --kernel-mode generic|tickless`: boots an arm64 kernel in QEMU (same machine
-//! options as the bare-metal run) with the Linux probe as init, measures the isolated CPU and
-//! attributes its noise; tickless runs verify the tick really stopped.
+//! `tickscope linux --kernel-mode generic|tickless|rt|rt-tickless`: boots an arm64 kernel in QEMU
+//! (same machine options as the bare-metal run) with the Linux probe as init, measures the
+//! isolated CPU and attributes its noise; tickless runs verify the tick really stopped; `--peers`
+//! runs oslat and cyclictest after the probe in the same VM.
 
 use anyhow::Result;
 use serde::Serialize;
@@ -16,11 +17,14 @@ use crate::pipeline::{self, Request};
   tickscope linux --kernel-mode generic --json
   tickscope linux --kernel-mode tickless --duration 5s --smp 4 --core 3 --icount
   tickscope linux --kernel-mode generic --attribution counters
-  tickscope linux --kernel-mode generic --kernel ./Image --mode timer --period 1ms")]
+  tickscope linux --kernel-mode generic --kernel ./Image --mode timer --period 1ms
+  tickscope linux --kernel-mode rt --mode timer --period 1ms --duration 2s --json
+  tickscope linux --kernel-mode generic --peers --duration 2s")]
 pub struct Args {
     #[command(flatten)]
     machine: MachineArgs,
-    /// Which kernel command line: `generic` (isolcpus) or `tickless` (plus nohz_full).
+    /// Which kernel: `generic` (isolcpus), `tickless` (plus nohz_full), `rt` (the PREEMPT_RT
+    /// build, isolcpus) or `rt-tickless`.
     #[arg(long, value_enum)]
     kernel_mode: KernelMode,
     #[command(flatten)]
@@ -65,6 +69,8 @@ pub fn run(a: Args) -> Result<u8> {
         settle_ns: a.kernel.settle,
         checkpoint_ns: a.window.checkpoint,
         attribution: a.kernel.attribution,
+        priority: a.kernel.priority,
+        peers: a.kernel.peers,
         timeout: a.machine.timeout(),
         quiet: a.out.json,
     });
@@ -87,6 +93,7 @@ pub fn run(a: Args) -> Result<u8> {
         for (k, v) in &run.record.summary.interrupts_per_s {
             println!("  {v:>10.1}/s  {k}");
         }
+        print!("{}", crate::render::peers_table(&[&run.record.summary]));
     }
     Ok(run.status())
 }

@@ -10,6 +10,7 @@ pub mod check;
 pub mod compare;
 pub mod decode;
 pub mod doctor;
+pub mod export;
 pub mod image;
 pub mod import;
 pub mod kernel;
@@ -55,7 +56,7 @@ enum Command {
     Boot(boot::Args),
     /// Run a bare-metal measurement (timer latency or noise) and save a run directory.
     Measure(measure::Args),
-    /// Boot Linux (generic or tickless) in QEMU and measure with the Linux probe.
+    /// Boot Linux (generic, tickless, rt, rt-tickless) in QEMU and measure with the Linux probe.
     Linux(linux::Args),
     /// Bare metal vs generic vs tickless Linux on the same machine: the main job.
     Compare(compare::Args),
@@ -63,8 +64,11 @@ enum Command {
     Capture(capture::Args),
     /// Decode a capture file (raw wire bytes) and print what it holds.
     Decode(decode::Args),
-    /// Make a run directory from a probe output file copied back from a board.
+    /// Make a run directory from a probe output file copied back from a board, or from
+    /// cyclictest/oslat output.
     Import(import::Args),
+    /// Write a run in another tool's format (`--format rt-tests`: cyclictest's JSON).
+    Export(export::Args),
     /// Write report.md, report.html and plots for one or more run directories.
     Report(report::Args),
     /// Compare a run with a baseline; exit 1 if a metric moved out of bounds.
@@ -115,6 +119,7 @@ pub fn main() -> ExitCode {
         Command::Capture(a) => capture::run(a),
         Command::Decode(a) => decode::run(a),
         Command::Import(a) => import::run(a),
+        Command::Export(a) => export::run(a),
         Command::Report(a) => report::run(a),
         Command::Check(a) => check::run(a),
         Command::Baseline(a) => baseline::run(a),

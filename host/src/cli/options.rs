@@ -320,6 +320,14 @@ pub struct KernelArgs {
     /// Time the probe waits after boot before measuring (boot activity settles).
     #[arg(long, default_value = "1s", value_parser = duration)]
     pub settle: u64,
+    /// SCHED_FIFO priority of the probe and the peers, 1..99 (default: 99 in timer mode, as
+    /// cyclictest; 90 in noise mode).
+    #[arg(long)]
+    pub priority: Option<i32>,
+    /// After the probe, run rt-tests' oslat and cyclictest (Debian's arm64 package, fetched with
+    /// apt) on the same CPU for the same duration, and report them beside it.
+    #[arg(long)]
+    pub peers: bool,
 }
 
 impl KernelArgs {

@@ -136,6 +136,7 @@ pub fn run(req: &Request, image: &firmware::Image) -> Result<Capture> {
             qemu_command: Some(outcome.command.clone()),
             counter_hz: 0,
             kernel: None,
+            peers_package: None,
         },
         elf: Some(image.elf.clone()),
         config: req.config.to_string(),

@@ -1,5 +1,7 @@
 //! A capture file made elsewhere (the probe's output on a board's own Linux, a saved UART
-//! capture): read as it is; its end-of-run trailer carries the producer's status.
+//! capture): read as it is; its end-of-run trailer carries the producer's status. Or another
+//! tool's output (cyclictest `--json` or `-h`, oslat's JSON or printed summary): made into a
+//! capture of the same format from what it holds (see `rttests::to_wire`).
 
 use std::path::PathBuf;
 use std::time::Duration;
@@ -19,6 +21,8 @@ pub struct Request {
     pub emulation: Emulation,
     /// Firmware ELF for defmt logs.
     pub elf: Option<PathBuf>,
+    /// Event threshold for another tool's output (ns).
+    pub threshold_ns: u64,
 }
 
 impl Request {
@@ -38,6 +42,11 @@ impl Request {
 pub fn run(req: &Request) -> Result<Capture> {
     let bytes =
         std::fs::read(&req.file).with_context(|| format!("reading {}", req.file.display()))?;
+    if let Some(parsed) = crate::rttests::parse_any(&bytes) {
+        let run =
+            parsed.map_err(|e| fail(status::CONFIG, format!("{}: {e}", req.file.display())))?;
+        return Ok(foreign(req, &run, bytes));
+    }
     Ok(Capture {
         bytes,
         console: String::new(),
@@ -59,4 +68,45 @@ pub fn run(req: &Request) -> Result<Capture> {
             status_in_trailer: true,
         },
     })
+}
+
+/// Another tool's run as a capture; the original file is kept beside it.
+fn foreign(req: &Request, run: &crate::rttests::RtRun, original: Vec<u8>) -> Capture {
+    let name = req
+        .file
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_else(|| "source".into());
+    Capture {
+        bytes: crate::rttests::to_wire(run, req.threshold_ns),
+        console: format!(
+            "imported {} {} output ({}) from {}\n",
+            run.tool.name(),
+            run.format,
+            run.version.as_deref().unwrap_or("version unknown"),
+            req.file.display()
+        ),
+        emulator_log: vec![],
+        end: End::Exited(0),
+        facts: Facts {
+            emulation: req.emulation,
+            kernel: run.kernel.as_ref().map(|k| crate::machine::KernelFacts {
+                release: k.clone(),
+                ..Default::default()
+            }),
+            ..Facts::default()
+        },
+        elf: None,
+        config: run
+            .cmdline
+            .clone()
+            .unwrap_or_else(|| format!("{} ({})", run.tool.name(), run.format)),
+        wall: Duration::ZERO,
+        boot_s: None,
+        keep: vec![(format!("imported-{name}"), original)],
+        expect: Expect {
+            nohz_full_cpu: None,
+            status_in_trailer: true,
+        },
+    }
 }

@@ -78,6 +78,11 @@ pub struct Request {
     pub checkpoint_ns: u64,
     /// Attribution method.
     pub attribution: AttributionChoice,
+    /// SCHED_FIFO priority of the probe (and of the peers); default 99 in timer mode (as
+    /// cyclictest), 90 in noise mode.
+    pub priority: Option<i32>,
+    /// After the probe, run rt-tests' oslat and cyclictest on the same CPU for the same time.
+    pub peers: bool,
     /// Wall-clock limit (default: from the run length).
     pub timeout: Option<Duration>,
     /// No progress display.
@@ -91,6 +96,8 @@ pub struct Prepared {
     pub kernel: Kernel,
     /// The probe, built for aarch64.
     pub probe: PathBuf,
+    /// oslat and cyclictest with their libraries (`--peers`).
+    pub peers: Option<crate::apt::Peers>,
 }
 
 impl Request {
@@ -136,6 +143,11 @@ impl Request {
                 Err(fail(status::CONFIG, e.to_string()))
             }
         })?;
+        if let Some(p) = self.priority
+            && !(1..=99).contains(&p)
+        {
+            return Err(fail(status::CONFIG, format!("--priority {p}: 1..99")));
+        }
         if let KernelSource::Path(p) = &self.kernel {
             kernel::user_kernel(p)?;
         }
@@ -156,11 +168,25 @@ impl Request {
         }
     }
 
+    /// The SCHED_FIFO priority the probe runs at.
+    pub fn priority(&self) -> i32 {
+        self.priority.unwrap_or(match self.mode {
+            tickscope_core::Mode::Timer => 99,
+            _ => 90,
+        })
+    }
+
     /// The probe's command line (in /tickscope.conf).
     pub fn probe_args(&self) -> String {
         format!(
-            "--out /dev/ttyAMA0 --settle {}ns --attribution {} mode={} cores={} duration={}ns period={}ns threshold={}ns icount={} checkpoint={}",
+            "--out /dev/ttyAMA0 --settle {}ns --priority {}{} --attribution {} mode={} cores={} duration={}ns period={}ns threshold={}ns icount={} checkpoint={}",
             self.settle_ns,
+            self.priority(),
+            if self.peers {
+                " --peers oslat,cyclictest"
+            } else {
+                ""
+            },
             self.attribution.name(),
             self.mode.name(),
             self.cpu,
@@ -176,7 +202,11 @@ impl Request {
     }
 
     fn estimate(&self) -> Duration {
-        let window_s = (self.duration_ns + self.settle_ns) as f64 / 1e9;
+        let mut window_s = (self.duration_ns + self.settle_ns) as f64 / 1e9;
+        if self.peers {
+            // oslat (with its 1 s pre-heat) and cyclictest, whole seconds each.
+            window_s += 1.0 + 2.0 * self.duration_ns.div_ceil(1_000_000_000) as f64;
+        }
         Duration::from_secs_f64(if self.machine.icount {
             40.0 + window_s * 6.0
         } else {
@@ -189,12 +219,26 @@ impl Request {
 pub fn prepare(req: &Request) -> Result<Prepared> {
     let kernel = match &req.kernel {
         KernelSource::Path(p) => kernel::user_kernel(p)?,
-        KernelSource::Debian { version } => {
-            crate::apt::kernel(crate::apt::Flavour::Generic, version.as_deref())?
-        }
+        KernelSource::Debian { version } => crate::apt::kernel(
+            if req.kernel_mode.preempt_rt() {
+                crate::apt::Flavour::Rt
+            } else {
+                crate::apt::Flavour::Generic
+            },
+            version.as_deref(),
+        )?,
     };
     let probe = kernel::build_probe()?;
-    Ok(Prepared { kernel, probe })
+    let peers = if req.peers {
+        Some(crate::apt::peers()?)
+    } else {
+        None
+    };
+    Ok(Prepared {
+        kernel,
+        probe,
+        peers,
+    })
 }
 
 /// Boots the kernel with the probe as init and returns the probe's capture.
@@ -210,6 +254,10 @@ pub fn run(req: &Request, prep: &Prepared) -> Result<Capture> {
         &std::fs::read(&prep.probe)
             .with_context(|| format!("reading the probe {}", prep.probe.display()))?,
         &probe_args,
+        prep.peers
+            .as_ref()
+            .map(|p| p.files.as_slice())
+            .unwrap_or(&[]),
     );
     let initrd = work.path().join("initramfs.cpio");
     std::fs::write(&initrd, &initramfs)?;
@@ -285,6 +333,7 @@ pub fn run(req: &Request, prep: &Prepared) -> Result<Capture> {
                 cmdline: append,
                 mode: Some(req.kernel_mode.name().into()),
             }),
+            peers_package: prep.peers.as_ref().map(|p| p.package.clone()),
         },
         elf: None,
         config: probe_args,
@@ -292,7 +341,7 @@ pub fn run(req: &Request, prep: &Prepared) -> Result<Capture> {
         boot_s: first_byte,
         keep: vec![("initramfs.cpio".into(), initramfs)],
         expect: Expect {
-            nohz_full_cpu: (req.kernel_mode == KernelMode::Tickless).then_some(req.cpu),
+            nohz_full_cpu: req.kernel_mode.tickless().then_some(req.cpu),
             status_in_trailer: true,
         },
     })

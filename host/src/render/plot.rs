@@ -1,7 +1,7 @@
 //! Plots with `plotters`, as PNG and SVG, drawn from runs held in memory:
 //! - `ccdf`: events per second whose OS part (solid) or hardware/emulator part (faint) is above
 //!   each duration, one curve pair per run: the tail the user came for, with the noise that is
-//!   not the OS's kept apart;
+//!   not the OS's kept apart; peers run in the same VM (oslat, cyclictest) dashed, whole events;
 //! - `causes`: noise time per second by cause, one stacked bar per run;
 //! - `timeline`: each event over the window, coloured by its largest cause, one panel per run;
 //! - `histogram`: the distribution of all values (latencies or loop gaps) as steps.
@@ -41,6 +41,9 @@ pub struct View<'a> {
     pub values: Histogram,
     /// Events split into causes, per core.
     pub splits: &'a [CoreSplits],
+    /// The peers' tails (`--peers`): per tool, (duration ns, its samples per second at least
+    /// that long), drawn dashed beside the run's own curves.
+    pub peers: Vec<(String, Vec<(f64, f64)>)>,
 }
 
 impl View<'_> {
@@ -137,7 +140,13 @@ where
             }
         })
         .collect();
-    let pts = curves.iter().flat_map(|(a, b)| a.iter().chain(b));
+    let peer_pts = runs
+        .iter()
+        .flat_map(|r| r.peers.iter().flat_map(|(_, c)| c.iter()));
+    let pts = curves
+        .iter()
+        .flat_map(|(a, b)| a.iter().chain(b))
+        .chain(peer_pts);
     let (mut xmin, mut xmax, mut ymin, mut ymax) = (f64::MAX, 10.0f64, f64::MAX, 1.0f64);
     for &(x, y) in pts {
         xmin = xmin.min(x);
@@ -182,6 +191,19 @@ where
                 .legend(move |(x, y)| {
                     PathElement::new(vec![(x, y), (x + 20, y)], color.stroke_width(3))
                 });
+        }
+        for (k, (tool, curve)) in r.peers.iter().enumerate() {
+            // Same colour as the run, dashed; a second peer with shorter dashes.
+            let style = color.stroke_width(2);
+            let dash = if k == 0 { 10 } else { 4 };
+            chart
+                .draw_series(DashedLineSeries::new(curve.clone(), dash, 5, style))
+                .map_err(err)?
+                .label(format!(
+                    "{}: {tool} (same VM, after the probe; all samples)",
+                    r.label()
+                ))
+                .legend(move |(x, y)| PathElement::new(vec![(x, y), (x + 8, y)], style));
         }
         if !hw.is_empty() {
             let faint = color.mix(0.35);

@@ -91,6 +91,39 @@ pub fn markdown(runs: &[ReportRun]) -> String {
            reaches the threshold; the *per second* figures sum every event's part over the window. \
            *Tick cost* is the median event the timer interrupt ran in; *tick OS* its OS part. Figures \
            labelled `icount` are deterministic instruction-count time; `tcg` figures include host noise.\n\n";
+    if let Some((head, rows)) = crate::render::peers_rows(&summaries) {
+        md += "## Peers: oslat and cyclictest in the same VM\n\n";
+        md += "Run by the probe on the same CPU right after its window, each for the same duration \
+               (rt-tests from Debian's arm64 package). Their values are whole microseconds; *events/s* \
+               counts their samples at or above the threshold (rounded up to a microsecond), ours our \
+               events; *timer irq/s* is the CPU's timer interrupt rate over each one's own run \
+               (cyclictest's includes its own wake-ups). The peers' tails are dashed in the tail plot.\n\n";
+        let _ = writeln!(md, "| {} |", head.join(" | "));
+        let _ = writeln!(
+            md,
+            "|{}",
+            head.iter()
+                .enumerate()
+                .map(|(i, _)| if i < 3 { "---|" } else { "---:|" })
+                .collect::<String>()
+        );
+        for r in rows {
+            let _ = writeln!(md, "| {} |", r.join(" | ").replace('\n', " "));
+        }
+        md.push('\n');
+        for s in &summaries {
+            for n in &s.peer_notes {
+                let _ = writeln!(md, "**Disagreement ({})**: {n}\n", s.label);
+            }
+            if !s.peers.is_empty() && s.peer_notes.is_empty() {
+                let _ = writeln!(
+                    md,
+                    "{}: the probe and its peers agree within what their loops explain.\n",
+                    s.label
+                );
+            }
+        }
+    }
     for kind in Kind::ALL {
         let _ = writeln!(
             md,
@@ -205,6 +238,7 @@ pub fn write(runs: &[ReportRun], out: &Path) -> Result<Vec<PathBuf>> {
             summary: r.view.summary,
             values: r.view.values.clone(),
             splits: r.view.splits,
+            peers: r.view.peers.clone(),
         })
         .collect();
     for kind in Kind::ALL {

@@ -456,6 +456,75 @@ pub struct LinuxInfo {
     pub locked: bool,
 }
 
+/// The running kernel as the Linux probe found it (not as the host asked for it).
+#[derive(Serialize, Deserialize, Debug, Clone, PartialEq, Eq)]
+pub struct KernelInfo {
+    /// `uname -v` (`/proc/sys/kernel/version`): `#1 SMP PREEMPT_RT Debian 6.1.x ...`.
+    pub version: String<120>,
+    /// The kernel is PREEMPT_RT: `/sys/kernel/realtime` reads 1 (or, without that file, the
+    /// version names PREEMPT_RT).
+    pub preempt_rt: bool,
+}
+
+/// A peer tool the Linux probe runs on the measured CPU after its own window.
+#[derive(Serialize, Deserialize, Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub enum PeerTool {
+    /// rt-tests' oslat (loop-gap noise, as our noise mode).
+    Oslat,
+    /// rt-tests' cyclictest (timer wake-up latency, as our timer mode).
+    Cyclictest,
+}
+
+impl PeerTool {
+    /// The tool's name (its binary).
+    pub fn name(self) -> &'static str {
+        match self {
+            PeerTool::Oslat => "oslat",
+            PeerTool::Cyclictest => "cyclictest",
+        }
+    }
+}
+
+/// Which of a peer's outputs a [`PeerChunk`] carries.
+#[derive(Serialize, Deserialize, Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub enum PeerStream {
+    /// The file its `--json=` option wrote.
+    Json,
+    /// What it printed (stdout then stderr).
+    Text,
+}
+
+/// Bytes of a peer's output per chunk.
+pub const PEER_CHUNK: usize = 192;
+
+/// A piece of a peer's output, in order.
+#[derive(Serialize, Deserialize, Debug, Clone, PartialEq, Eq)]
+pub struct PeerChunk {
+    /// The tool.
+    pub tool: PeerTool,
+    /// Which output.
+    pub stream: PeerStream,
+    /// Bytes.
+    pub data: Vec<u8, PEER_CHUNK>,
+}
+
+/// A peer's run, after its output: how it was called and ended, and the measured CPU's
+/// interrupts over its window.
+#[derive(Serialize, Deserialize, Debug, Clone, PartialEq, Eq)]
+pub struct PeerRun {
+    /// The tool.
+    pub tool: PeerTool,
+    /// Its command line.
+    pub command: String<200>,
+    /// Exit status (negative: killed by that signal; `i32::MIN`: could not start).
+    pub status: i32,
+    /// The measured CPU's interrupts between just before it started and just after it ended.
+    pub interrupts: InterruptCounts,
+    /// Of that interval, the time the CPU was not idle (`/proc/stat`, 10 ms resolution), ns:
+    /// a tool's start-up and exit leave the CPU idle, when an idle kernel stops its tick.
+    pub busy_ns: u64,
+}
+
 /// A defmt-encoded log message from the firmware.
 #[derive(Serialize, Deserialize, Debug, Clone, PartialEq, Eq)]
 pub struct LogRecord {
@@ -564,4 +633,10 @@ pub enum Message {
     /// window time) after everything it covers: `window_end` is how far it reaches. A run cut
     /// short keeps its figures up to the last one.
     Checkpoint(CoreStatus),
+    /// The running kernel (Linux probe).
+    Kernel(KernelInfo),
+    /// A piece of a peer tool's output (Linux probe, `--peers`).
+    Peer(PeerChunk),
+    /// A peer tool's run, after all its output.
+    PeerDone(PeerRun),
 }
