@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Runs every tickscope test from a fresh clone on a Debian machine with rustup: installs the
-# pinned toolchain (rust-toolchain.toml) and QEMU (apt-get, when root) first, then checks the
+# pinned toolchain (rust-toolchain.toml), QEMU and ser2net (apt-get, when root) first, then checks the
 # README's main command on a machine without the aarch64 targets, then every test.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -22,6 +22,18 @@ if ! command -v qemu-system-aarch64 >/dev/null; then
     fi
 fi
 qemu-system-aarch64 --version | head -1
+
+step "ser2net (the network serial test exports a QEMU pty through it)"
+if ! command -v ser2net >/dev/null && [ ! -x /usr/sbin/ser2net ]; then
+    if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; then
+        export DEBIAN_FRONTEND=noninteractive
+        apt-get install -y --no-install-recommends ser2net >/dev/null 2>&1 \
+            || { apt-get update >/dev/null && apt-get install -y --no-install-recommends ser2net >/dev/null; }
+    else
+        echo "ser2net is missing: sudo apt-get install ser2net" >&2
+        exit 127
+    fi
+fi
 
 step "the README's main command on a machine whose toolchain lacks the aarch64 targets"
 # A fresh machine with rustup and the pinned toolchain but not its targets: tickscope adds them

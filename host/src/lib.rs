@@ -30,6 +30,7 @@ pub mod record;
 pub mod render;
 pub mod rttests;
 pub mod rundir;
+pub mod telnet;
 pub mod toolchain;
 pub mod workspace;
 

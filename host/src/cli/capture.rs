@@ -18,9 +18,12 @@ use crate::{fail, status};
 #[derive(clap::Args, Debug)]
 #[command(after_help = "Examples:
   tickscope capture --serial /dev/ttyUSB0 --baud 115200 --label enzian-bare
-  tickscope capture --serial /dev/ttyUSB0 --baud 921600 --timeout 120 --json")]
+  tickscope capture --serial /dev/ttyUSB0 --baud 921600 --timeout 120 --json
+  tickscope capture --serial rfc2217://lab-host:4001 --baud 115200   # ser2net, labgrid export
+  tickscope capture --serial tcp://127.0.0.1:5555                    # a raw TCP serial port")]
 pub struct Args {
-    /// Serial device (or a pseudo-terminal).
+    /// Serial device (or a pseudo-terminal), or a network port: `rfc2217://HOST:PORT` (telnet
+    /// with RFC 2217, as ser2net and labgrid export it) or `tcp://HOST:PORT` (raw bytes).
     #[arg(long)]
     serial: PathBuf,
     /// Baud rate.

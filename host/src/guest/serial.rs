@@ -1,5 +1,7 @@
-//! A board's serial port (or a pseudo-terminal): read until the run's end-of-run trailer, the
-//! port closing, a timeout or an interrupt, keeping every byte that arrived.
+//! A board's serial port (or a pseudo-terminal), or one exported over the network (`tcp://HOST:PORT`
+//! raw, `rfc2217://HOST:PORT` telnet/RFC 2217 as ser2net and labgrid serve it): read until the
+//! run's end-of-run trailer, the port closing, a timeout or an interrupt, keeping every byte that
+//! arrived.
 
 use std::io::Read;
 use std::path::PathBuf;
@@ -45,22 +47,104 @@ impl Sink for Watch {
     }
 }
 
+/// Where the bytes come from.
+enum Port {
+    /// A local device.
+    Device(Box<dyn serialport::SerialPort>),
+    /// A network port; with telnet decoding for `rfc2217://`.
+    Net {
+        stream: std::net::TcpStream,
+        telnet: Option<Box<crate::telnet::Telnet>>,
+        raw: Vec<u8>,
+    },
+}
+
+impl Port {
+    fn open(req: &Request) -> Result<Port> {
+        let name = req.port.to_string_lossy().into_owned();
+        let net = name
+            .strip_prefix("rfc2217://")
+            .map(|a| (a, true))
+            .or_else(|| name.strip_prefix("tcp://").map(|a| (a, false)));
+        let Some((addr, rfc2217)) = net else {
+            let port = serialport::new(&name, req.baud)
+                .timeout(Duration::from_millis(200))
+                .open()
+                .map_err(|e| {
+                    fail(
+                        status::CONFIG,
+                        format!("cannot open {name} at {} baud: {e}", req.baud),
+                    )
+                })?;
+            return Ok(Port::Device(port));
+        };
+        use std::io::Write;
+        use std::net::ToSocketAddrs;
+        let addrs: Vec<_> = addr
+            .to_socket_addrs()
+            .map_err(|e| fail(status::CONFIG, format!("{name}: not HOST:PORT ({e})")))?
+            .collect();
+        let stream = addrs
+            .iter()
+            .find_map(|a| std::net::TcpStream::connect_timeout(a, Duration::from_secs(10)).ok())
+            .ok_or_else(|| fail(status::CONFIG, format!("cannot connect to {name}")))?;
+        stream.set_read_timeout(Some(Duration::from_millis(200)))?;
+        let _ = stream.set_nodelay(true);
+        let telnet = if rfc2217 {
+            let mut t = crate::telnet::Telnet::default();
+            let open = t.opening(Some(req.baud), true);
+            (&stream).write_all(&open)?;
+            Some(Box::new(t))
+        } else {
+            None
+        };
+        Ok(Port::Net {
+            stream,
+            telnet,
+            raw: vec![0u8; 64 * 1024],
+        })
+    }
+
+    /// Reads what arrived into `out` (port data only): `Ok(None)` at end of input.
+    fn read(&mut self, out: &mut Vec<u8>) -> std::io::Result<Option<usize>> {
+        out.clear();
+        match self {
+            Port::Device(p) => {
+                out.resize(64 * 1024, 0);
+                let n = p.read(out)?;
+                out.truncate(n);
+                Ok((n > 0).then_some(n))
+            }
+            Port::Net {
+                stream,
+                telnet,
+                raw,
+            } => {
+                let n = stream.read(raw)?;
+                if n == 0 {
+                    return Ok(None);
+                }
+                match telnet {
+                    Some(t) => {
+                        let mut reply = Vec::new();
+                        t.feed(&raw[..n], out, &mut reply);
+                        if !reply.is_empty() {
+                            use std::io::Write;
+                            stream.write_all(&reply)?;
+                        }
+                    }
+                    None => out.extend_from_slice(&raw[..n]),
+                }
+                Ok(Some(out.len()))
+            }
+        }
+    }
+}
+
 /// Reads the port until the run ends.
 pub fn run(req: &Request) -> Result<Capture> {
     crate::interrupt::install();
-    let mut port = serialport::new(req.port.to_string_lossy(), req.baud)
-        .timeout(Duration::from_millis(200))
-        .open()
-        .map_err(|e| {
-            fail(
-                status::CONFIG,
-                format!(
-                    "cannot open {} at {} baud: {e}",
-                    req.port.display(),
-                    req.baud
-                ),
-            )
-        })?;
+    let mut port = Port::open(req)?;
     let mut watch = Watch::default();
     let mut decoder = Decoder::new(None)?;
     let progress = Progress::new(
@@ -69,7 +153,7 @@ pub fn run(req: &Request) -> Result<Capture> {
         req.quiet,
     );
     let started = Instant::now();
-    let mut buf = vec![0u8; 64 * 1024];
+    let mut buf = Vec::with_capacity(64 * 1024);
     let mut bytes = Vec::new();
     let end = loop {
         if let Some(signal) = crate::interrupt::requested() {
@@ -81,19 +165,23 @@ pub fn run(req: &Request) -> Result<Capture> {
             };
         }
         match port.read(&mut buf) {
-            Ok(0) => {
+            Ok(None) => {
                 break End::Stopped {
                     why: "the port reported end of input".into(),
                 };
             }
-            Ok(n) => {
-                bytes.extend_from_slice(&buf[..n]);
-                decoder.push(&buf[..n], &mut watch);
+            Ok(Some(_)) => {
+                bytes.extend_from_slice(&buf);
+                decoder.push(&buf, &mut watch);
                 if watch.trailer {
                     break End::Exited(status::OK);
                 }
             }
-            Err(e) if e.kind() == std::io::ErrorKind::TimedOut => {}
+            Err(e)
+                if matches!(
+                    e.kind(),
+                    std::io::ErrorKind::TimedOut | std::io::ErrorKind::WouldBlock
+                ) => {}
             Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
             Err(e) => {
                 // A pseudo-terminal whose other side closed reports an I/O error: the end.
@@ -111,6 +199,30 @@ pub fn run(req: &Request) -> Result<Capture> {
         }
         progress.tick(started.elapsed());
     };
+    // After the trailer the producer may still print its last line (the firmware's result line):
+    // read on until the port is quiet for 300 ms, closes, or 2 s have passed.
+    if end == End::Exited(status::OK) {
+        let (mut quiet_since, until) = (Instant::now(), Instant::now() + Duration::from_secs(2));
+        while Instant::now() < until && quiet_since.elapsed() < Duration::from_millis(300) {
+            match port.read(&mut buf) {
+                Ok(Some(n)) if n > 0 => {
+                    bytes.extend_from_slice(&buf);
+                    decoder.push(&buf, &mut watch);
+                    quiet_since = Instant::now();
+                }
+                Ok(Some(_)) => {}
+                Ok(None) => break,
+                Err(e)
+                    if matches!(
+                        e.kind(),
+                        std::io::ErrorKind::TimedOut
+                            | std::io::ErrorKind::WouldBlock
+                            | std::io::ErrorKind::Interrupted
+                    ) => {}
+                Err(_) => break,
+            }
+        }
+    }
     progress.finish();
     Ok(Capture {
         bytes,
