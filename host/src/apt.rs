@@ -481,6 +481,31 @@ impl Apt {
     }
 }
 
+/// Fetches Debian packages (arm64 or architecture-independent) with the private apt state and
+/// unpacks them into `into` (`tickscope apt-fetch`: LAVA's schema package for the validation of
+/// our LAVA files, for one). Returns `package version` of each.
+pub fn fetch(packages: &[String], into: &Path) -> Result<Vec<String>> {
+    let help = "apt-fetch needs apt-get and dpkg-deb and a Debian or Ubuntu archive";
+    let (apt, _) = archive(help, &packages.join(", "))?;
+    let mut versions = Vec::new();
+    for p in packages {
+        let v = apt.candidate(p).ok_or_else(|| {
+            fail(
+                status::CONFIG,
+                format!("{p} is not in the archive (for arm64 or all)"),
+            )
+        })?;
+        versions.push(format!("{p} {v}"));
+    }
+    let work = tempfile::Builder::new()
+        .prefix("tickscope-fetch-")
+        .tempdir()?;
+    let names: Vec<&str> = packages.iter().map(String::as_str).collect();
+    std::fs::create_dir_all(into)?;
+    apt.download_extract(&names, work.path(), into, help)?;
+    Ok(versions)
+}
+
 /// rt-tests' oslat and cyclictest for arm64 with the libraries they load, ready for the
 /// initramfs: Debian's `rt-tests`, `libc6` and `libnuma1` packages, cached by rt-tests version.
 #[derive(Debug, Clone)]

@@ -64,6 +64,13 @@ fn peers_run_beside_the_probe_and_their_files_round_trip() {
     let j = r.json();
     // Read from the kernel, not assumed: the generic kernel is not PREEMPT_RT.
     assert_eq!(j["preempt_rt"], false, "{j:#}");
+    // The probe's plain-text result line says the run's largest gap, as the summary.
+    let console = std::fs::read_to_string(format!("{o}/console.log")).unwrap();
+    let line = format!(
+        "tickscope-result: cpu3-noise-max pass {} ns",
+        j["latency_ns"]["max"]
+    );
+    assert!(console.contains(&line), "{line} not in:\n{console}");
     let oslat = &j["peers"]["oslat"];
     let ct = &j["peers"]["cyclictest"];
     assert!(num(oslat, "max_ns") > 0.0, "{oslat:#}");

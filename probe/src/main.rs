@@ -199,12 +199,15 @@ struct Drain<'r, 'o> {
     timer: bool,
     timer_block: heapless::Vec<TimerSample, BLOCK>,
     noise_block: heapless::Vec<NoiseEvent, BLOCK>,
+    /// Largest latency or event drained, in the run's ticks (for the plain-text result line).
+    max: u64,
 }
 
 impl Drain<'_, '_> {
     /// Moves what the ring holds into blocks, sending the full ones.
     fn drain(&mut self) {
         while let Some(Rec(a, b, moved)) = self.consumer.pop() {
+            self.max = self.max.max(b);
             if self.timer {
                 let _ = self.timer_block.push(TimerSample {
                     deadline: a,
@@ -618,6 +621,7 @@ fn run(o: Options) -> u8 {
         timer: timer_mode,
         timer_block: heapless::Vec::new(),
         noise_block: heapless::Vec::new(),
+        max: 0,
     });
     let result: Done = std::thread::scope(|s| {
         let tracer = attr.tracer.as_mut();
@@ -805,7 +809,7 @@ fn run(o: Options) -> u8 {
         d.status.lost = ring.lost();
         d
     });
-    drop(shared);
+    let max_ticks = shared.into_inner().map(|d| d.max).unwrap_or(0);
 
     if let Some(e) = result.error {
         drop(attr);
@@ -895,6 +899,26 @@ fn run(o: Options) -> u8 {
     }));
     out.send(&Message::Kernel(kernel_info()));
     out.send(&Message::CoreStatus(result.status));
+    // The plain-text result line (as the firmware's), for readers of the console or stderr alone
+    // (LAVA: `tickscope-result: ID pass|fail VALUE UNITS`): the largest latency or loop gap,
+    // failed when records were lost.
+    let largest_gap = result
+        .gaps
+        .as_ref()
+        .and_then(|g| g.iter().rposition(|&n| n > 0))
+        .unwrap_or(0) as u64;
+    let line = format!(
+        "tickscope-result: cpu{cpu}-{}-max {} {} ns",
+        cfg.mode.name(),
+        if result.status.lost == 0 {
+            "pass"
+        } else {
+            "fail"
+        },
+        tickscope_core::units::ticks_to_ns(max_ticks.max(largest_gap), hz)
+    );
+    out.text(&line);
+    eprintln!("{line}");
     // The peers after everything of ours: a run cut short during them keeps the probe's figures.
     if !o.peers.is_empty() {
         let _ = out.sink.flush();

@@ -17,7 +17,7 @@ use tickscope_core::wire::msg::{
 use tickscope_core::irq::{IrqRec, SampleRec};
 use tickscope_cpu::timer;
 
-use crate::io;
+use crate::io::{self, println};
 
 /// Bytes a raw record takes on the wire, roughly (postcard varints), for the throughput estimate.
 const BYTES_PER_RECORD: u64 = 10;
@@ -60,6 +60,8 @@ pub struct Shipper {
     timer_block: heapless::Vec<TimerSample, BLOCK>,
     noise_block: heapless::Vec<NoiseEvent, BLOCK>,
     irq_block: heapless::Vec<IrqSpan, BLOCK>,
+    /// Largest latency or event shipped raw, ticks (for the plain-text result line).
+    max_ticks: u64,
 }
 
 impl Shipper {
@@ -87,6 +89,7 @@ impl Shipper {
             timer_block: heapless::Vec::new(),
             noise_block: heapless::Vec::new(),
             irq_block: heapless::Vec::new(),
+            max_ticks: 0,
         }
     }
 
@@ -119,6 +122,7 @@ impl Shipper {
     /// Moves everything waiting in the rings onto the wire.
     pub fn drain(&mut self) {
         while let Some(r) = self.samples.pop() {
+            self.max_ticks = self.max_ticks.max(r.ticks);
             if self.reduced {
                 let ns = ticks_to_ns(r.ticks, self.hz);
                 // Records are from inside the window, never before its start.
@@ -217,6 +221,15 @@ impl Shipper {
             ship_events(core, metric, acc);
         }
         io::send(&Message::CoreStatus(*status));
+        // One plain-text line per measured core for readers of the console alone (LAVA's
+        // `monitors` pattern `tickscope-result: ID pass|fail VALUE UNITS`): its largest latency
+        // or event, failed when records were lost.
+        println!(
+            "tickscope-result: core{core}-{}-max {} {} ns",
+            self.mode.name(),
+            if status.lost == 0 { "pass" } else { "fail" },
+            ticks_to_ns(self.max_ticks, self.hz)
+        );
     }
 }
 

@@ -2,6 +2,7 @@
 //! library and printing what comes back. Commands share option groups (`options`) and never
 //! call one another.
 
+pub mod apt_fetch;
 pub mod baseline;
 pub mod bench;
 pub mod boot;
@@ -81,6 +82,8 @@ enum Command {
     Bench(bench::Args),
     /// Check what a run needs (toolchain, targets, QEMU, kernel, tracefs) and say how to fix it.
     Doctor(doctor::Args),
+    /// Fetch Debian packages (arm64 or all) with the private apt state and unpack them.
+    AptFetch(apt_fetch::Args),
     /// Fetch the arm64 kernel Linux runs boot (or find it in the cache) and say which it is.
     Kernel(kernel::Args),
     /// Load and run the firmware on a board behind a debug probe (feature `probe-rs`).
@@ -127,6 +130,7 @@ pub fn main() -> ExitCode {
         Command::Bench(a) => bench::run(a),
         Command::Doctor(a) => doctor::run(a),
         Command::Kernel(a) => kernel::run(a),
+        Command::AptFetch(a) => apt_fetch::run(a),
         #[cfg(feature = "probe-rs")]
         Command::ProbeRun(a) => probe_run::run(a),
     };
