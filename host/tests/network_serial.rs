@@ -38,7 +38,8 @@ fn serve(stream: Vec<u8>) -> (String, std::thread::JoinHandle<Vec<u8>>) {
     (addr, h)
 }
 
-/// A run's wire bytes: a short bare-metal measurement under icount.
+/// A run's wire bytes: a bare-metal measurement under icount (1 s of 1 ms wake-ups: some 8 KB,
+/// 0xFF bytes among them).
 fn a_capture(d: &tempfile::TempDir) -> Vec<u8> {
     let o = out(d, "source");
     tickscope(&[
@@ -47,7 +48,7 @@ fn a_capture(d: &tempfile::TempDir) -> Vec<u8> {
         "timer",
         "--icount",
         "--duration",
-        "200ms",
+        "1s",
         "--out",
         &o,
     ])
@@ -140,6 +141,7 @@ fn garbage_and_a_closed_port_are_reported() {
 }
 
 /// QEMU paused with the firmware's UART on a pty (its monitor on stdin/stdout): the pty's path.
+/// Raw samples (`reduce=raw`): 1 s of 1 ms wake-ups, some 8 KB with 0xFF bytes among them.
 fn qemu_on_pty() -> (std::process::Child, String) {
     use std::io::BufRead;
     let img = tickscope(&["image", "--json"]);
@@ -149,7 +151,7 @@ fn qemu_on_pty() -> (std::process::Child, String) {
         .args(["-M", "virt", "-cpu", "cortex-a72", "-smp", "2", "-m", "256M", "-nodefaults"])
         .args(["-display", "none", "-icount", "shift=0,align=off,sleep=off", "-kernel", &elf])
         .args(["-serial", "pty", "-monitor", "stdio", "-S", "-semihosting-config"])
-        .arg("enable=on,target=native,arg=tickscope,arg=mode=timer,arg=smp=2,arg=duration=200ms,arg=transport=uart,arg=icount=on")
+        .arg("enable=on,target=native,arg=tickscope,arg=mode=timer,arg=smp=2,arg=duration=1s,arg=transport=uart,arg=reduce=raw,arg=icount=on")
         .stdin(std::process::Stdio::piped())
         .stdout(std::process::Stdio::piped())
         .stderr(std::process::Stdio::piped())

@@ -32,6 +32,10 @@ pub struct Args {
     /// Firmware ELF for defmt logs (firmware captures).
     #[arg(long)]
     elf: Option<PathBuf>,
+    /// The QEMU that produced the capture (`qemu-system-aarch64 --version`), when it was an
+    /// emulator's UART: recorded in run.json, and what `check` compares with a baseline's.
+    #[arg(long)]
+    qemu_version: Option<String>,
     /// Event threshold for rt-tests output (whole microseconds are what it resolves).
     #[arg(long, default_value = "1us", value_parser = super::options::duration)]
     threshold: u64,
@@ -60,6 +64,7 @@ pub fn run(a: Args) -> Result<u8> {
         emulation,
         elf: a.elf.clone(),
         threshold_ns: a.threshold,
+        qemu_version: a.qemu_version.clone(),
     });
     let run = pipeline::run(&req, &a.out.output("import"))?;
     super::output::print_run(&run, a.out.json, ())?;

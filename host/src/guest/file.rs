@@ -23,6 +23,8 @@ pub struct Request {
     pub elf: Option<PathBuf>,
     /// Event threshold for another tool's output (ns).
     pub threshold_ns: u64,
+    /// The QEMU that produced it (`--qemu-version`).
+    pub qemu_version: Option<String>,
 }
 
 impl Request {
@@ -56,6 +58,15 @@ pub fn run(req: &Request) -> Result<Capture> {
         },
         facts: Facts {
             emulation: req.emulation,
+            // `QEMU emulator version 7.2.22 (Debian ...)` or just the version.
+            qemu_version: req.qemu_version.as_ref().map(|v| {
+                v.lines()
+                    .next()
+                    .unwrap_or("")
+                    .trim()
+                    .trim_start_matches("QEMU emulator version ")
+                    .to_string()
+            }),
             ..Facts::default()
         },
         elf: req.elf.clone(),

@@ -1,0 +1,25 @@
+#!/usr/bin/env bash
+# Runs the labgrid integration's tests: labgrid (26.0.1), pytest and this plugin in a private
+# virtualenv under tickscope's cache (nothing installed system-wide), the firmware image built,
+# then `pytest --lg-env env-qemu.yaml tests` (the QEMU target, and the distributed smoke test:
+# coordinator, exporter and client on 127.0.0.1). TICKSCOPE names the tickscope binary
+# (default: cargo run). Extra arguments go to pytest.
+set -euo pipefail
+here=$(cd "$(dirname "$0")" && pwd)
+cache=${TICKSCOPE_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/tickscope}/labgrid
+venv="$cache/venv"
+if [ ! -x "$venv/bin/pytest" ] || ! "$venv/bin/python" -c "import labgrid" 2>/dev/null; then
+    python3 -m venv "$venv"
+    "$venv/bin/pip" install -q "labgrid==26.0.1" pytest
+fi
+if [ -z "${TICKSCOPE:-}" ]; then
+    cargo build -q --release -p tickscope --manifest-path "$here/../../Cargo.toml"
+    export TICKSCOPE="$here/../../target/release/tickscope"
+fi
+# The image env-qemu.yaml boots (target/fw/qemu-virt/...).
+"$TICKSCOPE" image >/dev/null
+cd "$here/../.."
+# The plugin from this checkout (not installed: `pip install integrations/labgrid` is for users).
+export PYTHONPATH="$here${PYTHONPATH:+:$PYTHONPATH}"
+exec "$venv/bin/pytest" -q -p no:cacheprovider -p tickscope_labgrid.plugin \
+    --lg-env "$here/env-qemu.yaml" "$here/tests" "$@"
