@@ -19,7 +19,7 @@ fi
 # The image env-qemu.yaml boots (target/fw/qemu-virt/...).
 "$TICKSCOPE" image >/dev/null
 cd "$here/../.."
-# The plugin from this checkout (not installed: `pip install integrations/labgrid` is for users).
+# The plugin comes from this checkout through tests/conftest.py (`pip install integrations/labgrid`
+# is for users); env-qemu.yaml imports its driver module.
 export PYTHONPATH="$here${PYTHONPATH:+:$PYTHONPATH}"
-exec "$venv/bin/pytest" -q -p no:cacheprovider -p tickscope_labgrid.plugin \
-    --lg-env "$here/env-qemu.yaml" "$here/tests" "$@"
+exec "$venv/bin/pytest" -q -p no:cacheprovider --lg-env "$here/env-qemu.yaml" "$here/tests" "$@"

@@ -7,7 +7,8 @@
 - `tickscope_probe_run(probe, args)`: runs the Linux probe on a booted target through its shell
   (`CommandProtocol`), fetches the capture (`FileTransferProtocol`) and imports it.
 
-Use with labgrid's own plugin: `pytest --lg-env env-qemu.yaml tests/`."""
+Use with labgrid's own plugin: `pytest --lg-env env-qemu.yaml tests/` (installed with `pip install
+integrations/labgrid`, or, as this repository's tests do, imported by their conftest.py)."""
 
 from pathlib import Path
 
@@ -25,7 +26,7 @@ def pytest_addoption(parser):
 
 @pytest.fixture(scope="session")
 def tickscope(request):
-    return Tickscope(request.config.getoption("--tickscope"))
+    return Tickscope(request.config.getoption("--tickscope", default=None))
 
 
 @pytest.fixture
@@ -37,7 +38,9 @@ def tickscope_firmware_run(target, tickscope, tmp_path, request):
         power = target.get_driver("PowerProtocol")
         target.activate(console)
         power.on()
-        data, why = read_run(console, timeout=request.config.getoption("--tickscope-timeout"))
+        data, why = read_run(
+            console, timeout=request.config.getoption("--tickscope-timeout", default=120.0)
+        )
         power.off()
         qemu = None
         if hasattr(power, "qemu_bin"):
