@@ -1,7 +1,8 @@
 # Counts the tests `cargo test` ran by kind, from its output:
 #   unit        unit tests in the sources, and static checks of the sources (layers)
 #   golden      analysis and decoding of recorded or synthetic captures, no emulator
-#   end-to-end  the tickscope binary driving QEMU (bare metal, Linux, the ThunderX stand-in)
+#   end-to-end  the tickscope binary driving QEMU (bare metal, Linux, the ThunderX stand-in), and
+#               the lab integrations (ser2net, labgrid, LAVA's schema)
 # A test file missing from the table below fails the count: every file has a kind.
 BEGIN {
     kinds["layers"] = "unit"
@@ -13,6 +14,10 @@ BEGIN {
     kinds["boot"] = "end-to-end"
     kinds["capture"] = "end-to-end"
     kinds["interrupted"] = "end-to-end"
+    kinds["labgrid"] = "end-to-end"
+    kinds["lava"] = "end-to-end"
+    kinds["network_serial"] = "end-to-end"
+    kinds["peers"] = "end-to-end"
     kinds["linux"] = "end-to-end"
     kinds["measure"] = "end-to-end"
     kinds["report"] = "end-to-end"

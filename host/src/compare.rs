@@ -205,10 +205,19 @@ pub fn run(plan: &Plan) -> Result<Comparison> {
     let top = RunDir::create(plan.out.as_deref(), "compare")?;
     // Build and fetch everything first, so the split of the wall time is honest.
     let t_build = Instant::now();
-    let mut prepared = Vec::new();
-    for (_, r) in &plan.runs {
-        prepared.push(pipeline::prepare(r)?);
-    }
+    // The firmware and the probe build in their own target directories, the kernel comes from
+    // the cache: all at once (the probe is built once for every Linux run).
+    let prepared: Vec<pipeline::Prepared> = std::thread::scope(|s| {
+        let handles: Vec<_> = plan
+            .runs
+            .iter()
+            .map(|(_, r)| s.spawn(move || pipeline::prepare(r)))
+            .collect();
+        handles
+            .into_iter()
+            .map(|h| h.join().expect("a prepare thread panicked"))
+            .collect::<Result<Vec<_>>>()
+    })?;
     let build_s = t_build.elapsed().as_secs_f64();
     let t_runs = Instant::now();
     // The guests run `jobs` at a time, each in its own thread with its own QEMU; their captures

@@ -192,6 +192,19 @@ pub fn user_kernel(path: &Path) -> Result<Kernel> {
 
 /// Builds the Linux probe for aarch64 (static musl) and returns its path.
 pub fn build_probe() -> Result<PathBuf> {
+    // Once per process: the runs of a comparison share one probe (cargo is asked once; a second
+    // caller waits for the first's answer).
+    static BUILT: std::sync::Mutex<Option<PathBuf>> = std::sync::Mutex::new(None);
+    let mut built = BUILT.lock().unwrap_or_else(|e| e.into_inner());
+    if let Some(p) = built.as_ref() {
+        return Ok(p.clone());
+    }
+    let p = build_probe_now()?;
+    *built = Some(p.clone());
+    Ok(p)
+}
+
+fn build_probe_now() -> Result<PathBuf> {
     let root = workspace::root()?;
     crate::toolchain::ensure_targets()?;
     let target = root.join("target").join("probe");
