@@ -3,41 +3,16 @@
 
 mod common;
 use common::*;
-use std::io::{BufRead, BufReader, Write};
+use std::io::Write;
 use std::process::{Command, Stdio};
 use std::time::Duration;
 
 #[test]
 fn captures_a_uart_run_from_a_serial_device() {
-    let img = tickscope(&["image", "--json"]);
-    img.expect_status(0);
-    let elf = img.json()["elf"].as_str().unwrap().to_string();
     // QEMU starts paused with its monitor on stdin/stdout and the UART on a pty.
-    let mut qemu = Command::new("qemu-system-aarch64")
-        .args(["-M", "virt", "-cpu", "cortex-a72", "-smp", "2", "-m", "256M", "-nodefaults", "-display", "none"])
-        .args(["-icount", "shift=0,align=off,sleep=off", "-kernel", &elf, "-serial", "pty", "-monitor", "stdio", "-S"])
-        .args([
-            "-semihosting-config",
-            "enable=on,target=native,arg=tickscope,arg=mode=timer,arg=smp=2,arg=duration=200ms,arg=transport=uart,arg=icount=on",
-        ])
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("starting qemu");
-    // With the monitor on stdio, QEMU announces the pty there.
-    let mut monitor = BufReader::new(qemu.stdout.take().unwrap());
-    let mut line = String::new();
-    let pty = loop {
-        line.clear();
-        if monitor.read_line(&mut line).unwrap() == 0 {
-            let _ = qemu.kill();
-            panic!("QEMU did not announce its pty");
-        }
-        if let Some(p) = line.split("redirected to ").nth(1) {
-            break p.split_whitespace().next().unwrap().to_string();
-        }
-    };
+    let (mut qemu, pty) = qemu_firmware_on_pty(
+        "arg=mode=timer,arg=smp=2,arg=duration=200ms,arg=transport=uart,arg=icount=on",
+    );
     let d = tmp();
     let o = out(&d, "cap");
     let capture = Command::new(env!("CARGO_BIN_EXE_tickscope"))

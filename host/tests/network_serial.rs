@@ -140,42 +140,12 @@ fn garbage_and_a_closed_port_are_reported() {
     assert!(r.stderr.contains("cannot connect"), "{}", r.stderr);
 }
 
-/// QEMU paused with the firmware's UART on a pty (its monitor on stdin/stdout): the pty's path.
-/// Raw samples (`reduce=raw`): 1 s of 1 ms wake-ups, some 8 KB with 0xFF bytes among them.
+/// QEMU paused with the firmware's UART on a pty. Raw samples (`reduce=raw`): 1 s of 1 ms
+/// wake-ups, some 8 KB with 0xFF bytes among them.
 fn qemu_on_pty() -> (std::process::Child, String) {
-    use std::io::BufRead;
-    let img = tickscope(&["image", "--json"]);
-    img.expect_status(0);
-    let elf = img.json()["elf"].as_str().unwrap().to_string();
-    let mut qemu = std::process::Command::new("qemu-system-aarch64")
-        .args(["-M", "virt", "-cpu", "cortex-a72", "-smp", "2", "-m", "256M", "-nodefaults"])
-        .args(["-display", "none", "-icount", "shift=0,align=off,sleep=off", "-kernel", &elf])
-        .args(["-serial", "pty", "-monitor", "stdio", "-S", "-semihosting-config"])
-        .arg("enable=on,target=native,arg=tickscope,arg=mode=timer,arg=smp=2,arg=duration=1s,arg=transport=uart,arg=reduce=raw,arg=icount=on")
-        .stdin(std::process::Stdio::piped())
-        .stdout(std::process::Stdio::piped())
-        .stderr(std::process::Stdio::piped())
-        .spawn()
-        .expect("starting qemu");
-    let mut monitor = std::io::BufReader::new(qemu.stdout.take().unwrap());
-    let mut line = String::new();
-    let pty = loop {
-        line.clear();
-        if monitor.read_line(&mut line).unwrap() == 0 {
-            let _ = qemu.kill();
-            panic!("QEMU did not announce its pty");
-        }
-        if let Some(p) = line.split("redirected to ").nth(1) {
-            break p.split_whitespace().next().unwrap().to_string();
-        }
-    };
-    std::thread::spawn(move || {
-        let mut sink = String::new();
-        while monitor.read_line(&mut sink).unwrap_or(0) > 0 {
-            sink.clear();
-        }
-    });
-    (qemu, pty)
+    qemu_firmware_on_pty(
+        "arg=mode=timer,arg=smp=2,arg=duration=1s,arg=transport=uart,arg=reduce=raw,arg=icount=on",
+    )
 }
 
 /// Captures the firmware's UART run from `url` once connected: QEMU is let run after 1.5 s.

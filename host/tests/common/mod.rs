@@ -141,3 +141,70 @@ pub fn os_causes(v: &serde_json::Value) -> Vec<(String, String, f64)> {
         })
         .collect()
 }
+
+/// QEMU paused (`-S`) with the firmware's UART on a pty and its monitor on stdin/stdout, under
+/// icount on the 2-core virt machine, the firmware given `firmware_args` (`arg=...` semihosting
+/// settings after `arg=tickscope`): the process (send `cont` on its stdin to run the guest) and
+/// the pty's path. The monitor's further output is drained in the background.
+pub fn qemu_firmware_on_pty(firmware_args: &str) -> (std::process::Child, String) {
+    use std::io::BufRead;
+    let img = tickscope(&["image", "--json"]);
+    img.expect_status(0);
+    let elf = img.json()["elf"].as_str().unwrap().to_string();
+    let mut qemu = Command::new("qemu-system-aarch64")
+        .args([
+            "-M",
+            "virt",
+            "-cpu",
+            "cortex-a72",
+            "-smp",
+            "2",
+            "-m",
+            "256M",
+            "-nodefaults",
+        ])
+        .args([
+            "-display",
+            "none",
+            "-icount",
+            "shift=0,align=off,sleep=off",
+            "-kernel",
+            &elf,
+        ])
+        .args([
+            "-serial",
+            "pty",
+            "-monitor",
+            "stdio",
+            "-S",
+            "-semihosting-config",
+        ])
+        .arg(format!(
+            "enable=on,target=native,arg=tickscope,{firmware_args}"
+        ))
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .expect("starting qemu");
+    // With the monitor on stdio, QEMU announces the pty there.
+    let mut monitor = std::io::BufReader::new(qemu.stdout.take().unwrap());
+    let mut line = String::new();
+    let pty = loop {
+        line.clear();
+        if monitor.read_line(&mut line).unwrap() == 0 {
+            let _ = qemu.kill();
+            panic!("QEMU did not announce its pty");
+        }
+        if let Some(p) = line.split("redirected to ").nth(1) {
+            break p.split_whitespace().next().unwrap().to_string();
+        }
+    };
+    std::thread::spawn(move || {
+        let mut sink = String::new();
+        while monitor.read_line(&mut sink).unwrap_or(0) > 0 {
+            sink.clear();
+        }
+    });
+    (qemu, pty)
+}
