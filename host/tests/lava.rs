@@ -33,6 +33,29 @@ fn lava_files_and_our_output_pass_lavas_schema_and_broken_ones_fail() {
         summary["latency_ns"]["max"]
     );
     assert!(console.contains(&line), "{line} not in:\n{console}");
+    // A quiet run has no events: its largest gap is one of the table's, and the line says so.
+    let q = out(&d, "quiet");
+    tickscope(&[
+        "measure",
+        "--mode",
+        "noise",
+        "--icount",
+        "--duration",
+        "200ms",
+        "--out",
+        &q,
+    ])
+    .expect_status(0);
+    let quiet: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(format!("{q}/summary.json")).unwrap())
+            .unwrap();
+    assert_eq!(quiet["events"], 0, "{quiet:#}");
+    let line = format!(
+        "tickscope-result: core3-noise-max pass {} ns",
+        quiet["latency_ns"]["max"]
+    );
+    let console = std::fs::read_to_string(format!("{q}/console.log")).unwrap();
+    assert!(console.contains(&line), "{line} not in:\n{console}");
 
     let cases = d.path().join("cases.txt");
     let e = tickscope(&["export", "--format", "lava", &o]);

@@ -223,12 +223,16 @@ impl Shipper {
         io::send(&Message::CoreStatus(*status));
         // One plain-text line per measured core for readers of the console alone (LAVA's
         // `monitors` pattern `tickscope-result: ID pass|fail VALUE UNITS`): its largest latency
-        // or event, failed when records were lost.
+        // or loop gap (events, and the gaps below the threshold the table counted), failed when
+        // records were lost.
+        let largest_gap = gaps
+            .and_then(|g| g.iter().rposition(|&n| n > 0))
+            .unwrap_or(0) as u64;
         println!(
             "tickscope-result: core{core}-{}-max {} {} ns",
             self.mode.name(),
             if status.lost == 0 { "pass" } else { "fail" },
-            ticks_to_ns(self.max_ticks, self.hz)
+            ticks_to_ns(self.max_ticks.max(largest_gap), self.hz)
         );
     }
 }
