@@ -380,6 +380,11 @@ impl Sink for Analysis {
     }
 }
 
+/// Rounds to 6 decimals so JSON output is stable and readable (every figure of a summary).
+pub fn round6(v: f64) -> f64 {
+    (v * 1e6).round() / 1e6
+}
+
 /// Median of a list (upper median), `None` when empty.
 pub fn median(v: &mut [u64]) -> Option<u64> {
     if v.is_empty() {

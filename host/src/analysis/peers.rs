@@ -8,7 +8,7 @@ use std::collections::BTreeMap;
 use serde::{Deserialize, Serialize};
 use tickscope_core::wire::msg::{InterruptCounts, PeerTool};
 
-use super::{Analysis, PeerData};
+use super::{Analysis, PeerData, round6};
 use crate::rttests::{self, RtRun};
 
 /// One peer's figures.
@@ -46,11 +46,6 @@ pub struct PeerSummary {
     /// Why there are no figures, when there are none.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub problem: Option<String>,
-}
-
-/// Rounds to 6 decimals, as every figure of the summary (which imports this module).
-fn round6(v: f64) -> f64 {
-    (v * 1e6).round() / 1e6
 }
 
 fn measures(tool: PeerTool) -> &'static str {

@@ -906,10 +906,7 @@ pub fn summarize_with(
     (summary, all_splits)
 }
 
-/// Rounds to 6 decimals so JSON output is stable and readable.
-pub fn round6(v: f64) -> f64 {
-    (v * 1e6).round() / 1e6
-}
+pub use super::round6;
 
 /// Whether the figures cover only part of the window: no end-of-run status from the measured
 /// core(s), so the window was cut short. What is covered: up to the last checkpoint, or without
