@@ -95,6 +95,20 @@ fn peers_run_beside_the_probe_and_their_files_round_trip() {
     let md = std::fs::read_to_string(format!("{}/report.md", out(&d, "report"))).unwrap();
     assert!(md.contains("## Peers"), "{md}");
     assert!(md.contains("| generic | oslat |"), "{md}");
+    // Only the probe splits its events into OS and hardware/emulator noise; the peers cannot.
+    let probe_row = md
+        .lines()
+        .find(|l| l.starts_with("| generic | tickscope |"))
+        .unwrap_or_else(|| panic!("no probe row in {md}"));
+    assert!(
+        probe_row.contains(&format!("| {:.1} |", num(&j, "os_noise.events_per_s"))),
+        "{probe_row}"
+    );
+    let oslat_row = md
+        .lines()
+        .find(|l| l.starts_with("| generic | oslat |"))
+        .unwrap();
+    assert!(oslat_row.contains("| n/a | n/a |"), "{oslat_row}");
 
     // Import: cyclictest's own file makes a run whose max is cyclictest's.
     let imp = tickscope(&[

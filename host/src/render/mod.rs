@@ -84,6 +84,9 @@ pub fn peers_rows(runs: &[&Summary]) -> Option<(Vec<&'static str>, Vec<Vec<Strin
             .unwrap_or_else(|| "-".into())
     };
     let rate = |v: Option<f64>| v.map(|v| format!("{v:.1}")).unwrap_or_else(|| "-".into());
+    // `events/s` counts every sample at or above the threshold, whatever ran in it; only the
+    // probe can say which of them the OS caused (`OS ev/s`) and which the hardware or the
+    // emulator did (`HW ev/s`); the peers cannot tell them apart.
     let head = vec![
         "run",
         "tool",
@@ -91,6 +94,8 @@ pub fn peers_rows(runs: &[&Summary]) -> Option<(Vec<&'static str>, Vec<Vec<Strin
         "max",
         "p99",
         "events/s",
+        "OS ev/s",
+        "HW ev/s",
         "timer irq/s",
         "samples",
     ];
@@ -104,6 +109,8 @@ pub fn peers_rows(runs: &[&Summary]) -> Option<(Vec<&'static str>, Vec<Vec<Strin
             ns((s.latency_ns.count > 0).then_some(s.latency_ns.max)),
             ns((s.latency_ns.count > 0).then_some(s.latency_ns.p99)),
             rate(probe_events),
+            rate(s.attributed.os_noise.as_ref().map(|c| c.events_per_s)),
+            rate(s.attributed.hw_noise.as_ref().map(|c| c.events_per_s)),
             rate(s.timer_irqs_per_s),
             s.samples.to_string(),
         ]);
@@ -118,6 +125,8 @@ pub fn peers_rows(runs: &[&Summary]) -> Option<(Vec<&'static str>, Vec<Vec<Strin
                 ns(p.max_ns),
                 ns(p.p99_ns),
                 rate(p.events_per_s),
+                "n/a".into(),
+                "n/a".into(),
                 rate(p.timer_irqs_per_s),
                 p.samples.to_string(),
             ]);

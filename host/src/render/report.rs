@@ -96,7 +96,8 @@ pub fn markdown(runs: &[ReportRun]) -> String {
         md += "Run by the probe on the same CPU right after its window, each for the same duration \
                (rt-tests from Debian's arm64 package). Their values are whole microseconds; *events/s* \
                counts their samples at or above the threshold (rounded up to a microsecond), ours our \
-               events; *timer irq/s* is the CPU's timer interrupt rate over each one's own run \
+               events, each whatever ran in it: only the probe splits its events into *OS ev/s* and \
+               *HW ev/s* (hardware or emulator), the peers cannot (`n/a`); *timer irq/s* is the CPU's timer interrupt rate over each one's own run \
                (cyclictest's includes its own wake-ups). The peers' tails are dashed in the tail plot.\n\n";
         let _ = writeln!(md, "| {} |", head.join(" | "));
         let _ = writeln!(
