@@ -162,6 +162,7 @@ pub fn checks() -> Vec<Check> {
         },
         "run on Debian/Ubuntu with apt-get and dpkg-deb, or leave out --peers",
     ));
+    v.push(snapshots());
     v.push(check(
         "apt (private state, for fetching kernels)",
         apt,
@@ -218,6 +219,35 @@ pub fn checks() -> Vec<Check> {
 
 fn yes(b: bool) -> &'static str {
     if b { "yes" } else { "no" }
+}
+
+/// The booted-Linux snapshots: how many, how big, where (a missing cache is fine: the first Linux
+/// run of each kernel and command line makes its snapshot).
+fn snapshots() -> Check {
+    let root = crate::guest::snapshot::root();
+    let mut count = 0;
+    let mut bytes = 0u64;
+    for e in std::fs::read_dir(&root).into_iter().flatten().flatten() {
+        let p = e.path();
+        if p.join("snapshot.json").is_file() {
+            count += 1;
+            bytes += std::fs::metadata(p.join("ready.qcow2"))
+                .map(|m| m.len())
+                .unwrap_or(0);
+        }
+    }
+    let writable = std::fs::create_dir_all(&root).is_ok() && tempfile::tempfile_in(&root).is_ok();
+    check(
+        "booted-Linux snapshots",
+        writable,
+        format!(
+            "{}: {count} snapshot(s), {:.0} MB (each Linux run restores its kernel's; the first run of a kernel and command line boots it once to make it, keeping the {} most recently used)",
+            root.display(),
+            bytes as f64 / 1e6,
+            crate::guest::snapshot::KEEP
+        ),
+        "make the cache writable, or set TICKSCOPE_SNAPSHOTS to a writable directory",
+    )
 }
 
 #[cfg(test)]

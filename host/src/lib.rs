@@ -19,6 +19,7 @@ pub mod deps;
 pub mod doctor;
 pub mod files;
 pub mod firmware;
+pub mod gdb;
 pub mod guest;
 pub mod interrupt;
 pub mod kernel;

@@ -187,6 +187,20 @@ pub struct KernelFacts {
     pub cmdline: String,
     /// `generic`, `tickless`, ... (the command line tickscope chose).
     pub mode: Option<String>,
+    /// The snapshot of the booted kernel the run was restored from (QEMU runs).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub snapshot: Option<SnapshotFacts>,
+}
+
+/// The snapshot a Linux run was restored from (see `guest::snapshot`).
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Default)]
+pub struct SnapshotFacts {
+    /// Its cache key (sha256 of QEMU's version, the machine, kernel, command line, initramfs).
+    pub key: String,
+    /// Found in the cache rather than made for this run.
+    pub reused: bool,
+    /// Seconds making it took (boot to the snapshot point and saving), when this run made it.
+    pub create_s: Option<f64>,
 }
 
 /// What a run ran on, recorded in run.json and every summary.

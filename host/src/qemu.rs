@@ -130,6 +130,16 @@ impl Drop for Guard {
 /// QEMU and keeps what arrived), and under `setpriv --pdeathsig KILL` where available, so even a
 /// tickscope killed with SIGKILL takes its QEMU with it.
 pub fn run(launch: &Launch, on_tick: &mut dyn FnMut(Duration)) -> Result<Outcome> {
+    run_with(launch, &mut || Ok(()), on_tick)
+}
+
+/// [`run`], with `control` called once QEMU has started (driving it through its gdbstub or QMP
+/// socket). If `control` fails, QEMU is stopped and the error is returned with what QEMU said.
+pub fn run_with(
+    launch: &Launch,
+    control: &mut dyn FnMut() -> Result<()>,
+    on_tick: &mut dyn FnMut(Duration),
+) -> Result<Outcome> {
     let qemu = deps::qemu_system()?;
     let command = launch.shell_line(&qemu);
     crate::interrupt::install();
@@ -158,6 +168,17 @@ pub fn run(launch: &Launch, on_tick: &mut dyn FnMut(Duration)) -> Result<Outcome
     let out = reader(Box::new(guard.0.stdout.take().unwrap()));
     let err = reader(Box::new(guard.0.stderr.take().unwrap()));
     let started = Instant::now();
+    if let Err(e) = control() {
+        let _ = guard.0.kill();
+        let _ = guard.0.wait();
+        let stderr = String::from_utf8_lossy(&err.join().unwrap_or_default()).into_owned();
+        let stderr = stderr.trim();
+        return Err(if stderr.is_empty() {
+            e
+        } else {
+            e.context(format!("QEMU said: {stderr}"))
+        });
+    }
     let mut timed_out = false;
     let mut interrupted = None;
     let status = loop {

@@ -52,6 +52,9 @@ pub struct RunInfo {
     /// The rt-tests package of the peers (`--peers`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub peers_package: Option<String>,
+    /// The snapshot of the booted kernel the run was restored from (Linux under QEMU).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub snapshot: Option<crate::machine::SnapshotFacts>,
     /// Counter frequency of the measurement, Hz.
     pub counter_hz: u64,
     /// Firmware or probe revision (git describe).
@@ -168,6 +171,7 @@ pub fn make(
         kernel_mode: kernel.as_ref().and_then(|k| k.mode.clone()),
         preempt_rt: analysis.kernel.as_ref().map(|k| k.preempt_rt),
         peers_package: facts.peers_package.clone(),
+        snapshot: kernel.as_ref().and_then(|k| k.snapshot.clone()),
         counter_hz: facts.counter_hz,
         revision: h.map(|h| h.revision.to_string()).unwrap_or_default(),
         config: if capture.config.is_empty() {

@@ -266,6 +266,78 @@ fn compare_runs_every_kernel_and_the_tickless_os_noise_is_far_below_the_generic(
     }
 }
 
+/// Linux boots once per machine, kernel, command line and initramfs. The snapshot is taken at an
+/// exact instruction (a debugger breakpoint on the probe's snapshot point), so one made from
+/// scratch anywhere is the same: runs restored from a new snapshot, from another new one and from
+/// the cache give the very same figures; a damaged cached snapshot is made again.
+#[test]
+fn linux_boots_once_into_a_snapshot_and_every_run_from_one_gives_the_same_figures() {
+    let d = tmp();
+    let run = |cache: &std::path::Path, name: &str| {
+        let o = out(&d, name);
+        let r = tickscope_env(
+            &[
+                "linux",
+                "--kernel-mode",
+                "generic",
+                "--icount",
+                "--duration",
+                "1s",
+                "--settle",
+                "300ms",
+                "--json",
+                "--out",
+                &o,
+            ],
+            &[("TICKSCOPE_SNAPSHOTS", cache)],
+        );
+        r.expect_status(0);
+        let info: serde_json::Value = serde_json::from_str(
+            &std::fs::read_to_string(std::path::Path::new(&o).join("run.json")).unwrap(),
+        )
+        .unwrap();
+        let mut j = r.json();
+        j.as_object_mut().unwrap().remove("run_dir");
+        (j, info["snapshot"].clone())
+    };
+    let (a, b) = (d.path().join("cache-a"), d.path().join("cache-b"));
+    let (made, made_info) = run(&a, "made");
+    assert_eq!(made_info["reused"], false, "{made_info:#}");
+    assert!(num(&made_info, "create_s") > 0.0, "{made_info:#}");
+    let (reused, reused_info) = run(&a, "reused");
+    assert_eq!(reused_info["reused"], true, "{reused_info:#}");
+    assert_eq!(reused_info["key"], made_info["key"]);
+    let (other, other_info) = run(&b, "other");
+    assert_eq!(other_info["reused"], false);
+    assert_eq!(
+        other_info["key"], made_info["key"],
+        "the same inputs, the same key"
+    );
+    assert!(num(&made, "os_noise.events_per_s") >= 225.0, "{made:#}");
+    assert_eq!(made, reused, "a snapshot just made and the cached one");
+    assert_eq!(made, other, "two snapshots made from scratch");
+    // One snapshot in the cache: its state and what it was made of.
+    let dir = a.join(made_info["key"].as_str().unwrap());
+    let meta: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(dir.join("snapshot.json")).unwrap()).unwrap();
+    assert!(
+        meta["cmdline"].as_str().unwrap().contains("isolcpus"),
+        "{meta:#}"
+    );
+    // Damaged in the cache: QEMU cannot restore it, so it is made again, with the same result.
+    let image = dir.join("ready.qcow2");
+    let len = std::fs::metadata(&image).unwrap().len();
+    std::fs::OpenOptions::new()
+        .write(true)
+        .open(&image)
+        .unwrap()
+        .set_len(len / 2)
+        .unwrap();
+    let (again, again_info) = run(&a, "again");
+    assert_eq!(again_info["reused"], false, "{again_info:#}");
+    assert_eq!(made, again);
+}
+
 #[test]
 fn the_probe_refuses_a_missing_cpu_and_missing_privileges() {
     // The probe built for this machine (the host's own target), as a user would try it locally.

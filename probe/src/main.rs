@@ -6,13 +6,15 @@
 //! settings are the firmware's (`mode=noise cores=3 duration=5s threshold=1us`). It pins itself to
 //! the measured CPU, locks memory, runs SCHED_FIFO, records what the kernel ran on that CPU during the window
 //! (tracefs, or per-event counters), and writes the wire format to stdout or FILE. As PID 1 (an
-//! initramfs /init) it mounts /proc, /sys and /dev, reads its arguments from /tickscope.conf,
-//! writes to the console, and powers the machine off at the end. With `--peers` it then runs
+//! initramfs /init) it mounts /proc, /sys and /dev, reads its arguments from /tickscope.conf
+//! (or, when that says `--settle DUR --await-args`, settles and takes them from the host at the
+//! snapshot point: see `snapshot`), writes to the console, and powers the machine off at the end. With `--peers` it then runs
 //! rt-tests' oslat and cyclictest on the same CPU and ships their output too.
 
 mod counters;
 mod irqs;
 mod peers;
+mod snapshot;
 mod sys;
 mod trace;
 
@@ -38,6 +40,12 @@ use trace::Tracer;
 
 /// Records between the measuring thread and the writer.
 const RING: usize = 1 << 18;
+
+/// From the window's announcement to its start: the measuring thread's setup (pinning, locking
+/// its memory, the gap table, tracing on) takes under 10 ms, and a tickless kernel stops the tick
+/// it restarted for the new task within two ticks (8 ms at 250 Hz), so the window opens on a
+/// spinning, tick-free CPU. Every millisecond here is spun under `-icount` too (5 host ms each).
+const LEAD_NS: u64 = 20_000_000;
 
 /// Counter the noise loop reads, and its frequency.
 mod counter {
@@ -345,6 +353,20 @@ fn main() {
     } else {
         std::env::args().skip(1).collect()
     };
+    let args = if args.iter().any(|a| a == "--await-args") {
+        match await_args(&args) {
+            Ok(a) => a,
+            Err(e) => {
+                eprintln!("tickscope-probe: {e}");
+                if init {
+                    sys::power_off();
+                }
+                std::process::exit(exit::CONFIG as i32)
+            }
+        }
+    } else {
+        args
+    };
     let status = match parse_args(&args, init) {
         Ok(o) => run(o),
         Err(e) => {
@@ -358,6 +380,34 @@ fn main() {
         sys::power_off();
     }
     std::process::exit(status as i32);
+}
+
+/// `--settle DUR --await-args` (the initramfs's arguments when the host snapshots the guest):
+/// settles first (so a restored guest has settled already), then stops at the snapshot point and
+/// returns the run's arguments, which the host writes when it restores the snapshot.
+fn await_args(early: &[String]) -> Result<Vec<String>, String> {
+    let mut settle_ns = 0;
+    let mut i = 0;
+    while i < early.len() {
+        match early[i].as_str() {
+            "--await-args" => {}
+            "--settle" => {
+                i += 1;
+                let v = early.get(i).ok_or("--settle needs a value")?;
+                settle_ns = parse_duration(v).map_err(|e| format!("--settle: {e}"))?;
+            }
+            other => return Err(format!("`{other}` cannot come before the snapshot")),
+        }
+        i += 1;
+    }
+    if settle_ns > 0 {
+        std::thread::sleep(Duration::from_nanos(settle_ns));
+    }
+    let args = snapshot::await_args();
+    if args.is_empty() {
+        return Err("no arguments: the host writes them when it restores the snapshot".into());
+    }
+    Ok(args)
 }
 
 /// How the window's noise will be attributed, set up before it opens.
@@ -578,9 +628,9 @@ fn run(o: Options) -> u8 {
     } else {
         counter::now
     };
-    // The window opens 100 ms from now: the measuring thread is pinned, locked and spinning by
+    // The window opens LEAD_NS from now: the measuring thread is pinned, locked and spinning by
     // then, and a tickless kernel has had time to stop the tick it restarted for the new task.
-    let start = now() + ns_to_ticks(100_000_000, hz);
+    let start = now() + ns_to_ticks(LEAD_NS, hz);
     let end = start + ns_to_ticks(cfg.duration_ns, hz);
     out.send(&Message::Window(Window {
         core: cpu as u16,

@@ -8,9 +8,9 @@ use std::time::Duration;
 use anyhow::{Context, Result};
 use clap::ValueEnum;
 
-use super::{Capture, End, Expect};
+use super::{Capture, End, Expect, snapshot};
 use crate::kernel::{self, Kernel, KernelMode};
-use crate::machine::{Facts, KernelFacts, MachineSpec};
+use crate::machine::{Facts, KernelFacts, MachineSpec, SnapshotFacts};
 use crate::progress::Progress;
 use crate::qemu::{self, Launch, Serial};
 use crate::{deps, fail, status};
@@ -176,11 +176,16 @@ impl Request {
         })
     }
 
-    /// The probe's command line (in /tickscope.conf).
+    /// The probe's arguments before the snapshot (in /tickscope.conf): settle, then wait at the
+    /// snapshot point for the run's arguments.
+    pub fn early_args(&self) -> String {
+        format!("--settle {}ns --await-args", self.settle_ns)
+    }
+
+    /// The run's arguments, written into the restored probe.
     pub fn probe_args(&self) -> String {
         format!(
-            "--out /dev/ttyAMA0 --settle {}ns --priority {}{} --attribution {} mode={} cores={} duration={}ns period={}ns threshold={}ns icount={} checkpoint={}",
-            self.settle_ns,
+            "--out /dev/ttyAMA0 --priority {}{} --attribution {} mode={} cores={} duration={}ns period={}ns threshold={}ns icount={} checkpoint={}",
             self.priority(),
             if self.peers {
                 " --peers oslat,cyclictest"
@@ -241,19 +246,24 @@ pub fn prepare(req: &Request) -> Result<Prepared> {
     })
 }
 
-/// Boots the kernel with the probe as init and returns the probe's capture.
+/// Restores the booted kernel (booting it first when its snapshot is not cached) with the probe
+/// as init, gives the probe the run's arguments, and returns the probe's capture.
 pub fn run(req: &Request, prep: &Prepared) -> Result<Capture> {
     let qemu_bin = deps::qemu_system()?;
+    let qemu_version = deps::qemu_version(&qemu_bin);
     let work = tempfile::Builder::new()
         .prefix("tickscope-linux-")
         .tempdir()
         .context("creating a working directory for QEMU")?;
     let cpus = req.machine.smp as usize;
     let probe_args = req.probe_args();
+    let probe = std::fs::read(&prep.probe)
+        .with_context(|| format!("reading the probe {}", prep.probe.display()))?;
+    let hooks = snapshot::hooks(&probe)
+        .map_err(|e| fail(status::FAILURE, format!("the Linux probe: {e:#}")))?;
     let initramfs = kernel::initramfs(
-        &std::fs::read(&prep.probe)
-            .with_context(|| format!("reading the probe {}", prep.probe.display()))?,
-        &probe_args,
+        &probe,
+        &req.early_args(),
         prep.peers
             .as_ref()
             .map(|p| p.files.as_slice())
@@ -280,31 +290,61 @@ pub fn run(req: &Request, prep: &Prepared) -> Result<Capture> {
             .timeout
             .unwrap_or(expected * 4 + Duration::from_secs(60)),
     };
-    let progress = Progress::new(
-        &format!(
-            "Linux {} ({})",
-            req.kernel_mode.name(),
-            machine.emulation().name()
-        ),
-        expected,
-        req.quiet,
+    let label = format!(
+        "Linux {} ({})",
+        req.kernel_mode.name(),
+        machine.emulation().name()
     );
-    // Boot time: until the first byte on the serial line (the kernel is quiet with loglevel=0;
-    // the probe speaks first once it runs as init).
+    let inputs = snapshot::Inputs {
+        qemu_version: &qemu_version,
+        machine_args: &machine.args(),
+        kernel: &prep.kernel.image,
+        cmdline: &append,
+        initramfs: &initramfs,
+    };
+    let mut snap = snapshot::find_or_make(&launch, &inputs, hooks, &label, req.quiet)?;
+    let progress = Progress::new(&label, expected, req.quiet);
+    // Boot time: until the first byte on the serial line (restoring the snapshot and starting the
+    // probe's run; the probe speaks first).
     let mut first_byte: Option<f64> = None;
-    let outcome = qemu::run(&launch, &mut |t| {
-        progress.tick(t);
-        if first_byte.is_none() && std::fs::metadata(&serial).is_ok_and(|m| m.len() > 0) {
-            first_byte = Some(t.as_secs_f64());
+    let mut restore = |snap: &snapshot::Snapshot| -> Result<qemu::Outcome> {
+        let mut l = launch.clone();
+        l.extra
+            .extend(snapshot::restore_options(snap, work.path())?);
+        qemu::run_with(
+            &l,
+            &mut || snapshot::release(work.path(), snap, &probe_args),
+            &mut |t| {
+                progress.tick(t);
+                if first_byte.is_none() && std::fs::metadata(&serial).is_ok_and(|m| m.len() > 0) {
+                    first_byte = Some(t.as_secs_f64());
+                }
+            },
+        )
+    };
+    let outcome = match restore(&snap) {
+        // A cached snapshot QEMU cannot restore (damaged, or saved by a QEMU that writes it
+        // differently): made again, once.
+        Err(e) if snap.reused && crate::interrupt::requested().is_none() => {
+            eprintln!(
+                "tickscope: the cached snapshot {} did not restore ({e:#}); making it again",
+                snap.dir.display()
+            );
+            snapshot::forget(&snap);
+            snap = snapshot::find_or_make(&launch, &inputs, hooks, &label, req.quiet)?;
+            restore(&snap)
         }
-    })?;
+        r => r,
+    }
+    .inspect_err(|_| progress.finish())?;
     progress.finish();
     let bytes = std::fs::read(&serial).unwrap_or_default();
     // The command as it can be replayed from the run directory, which keeps the initramfs.
     let command = outcome
         .command
         .replace(&initrd.display().to_string(), "initramfs.cpio")
-        .replace(&serial.display().to_string(), "ttyAMA0.bin");
+        .replace(&serial.display().to_string(), "ttyAMA0.bin")
+        .replace(&work.path().display().to_string(), ".");
     let end = match outcome.end() {
         // The probe powers the machine off: QEMU exits 0 whatever the probe's status (which is in
         // the trailer).
@@ -324,7 +364,7 @@ pub fn run(req: &Request, prep: &Prepared) -> Result<Capture> {
             gic: machine.gic,
             cores: machine.smp,
             emulation: machine.emulation(),
-            qemu_version: Some(deps::qemu_version(&qemu_bin)),
+            qemu_version: Some(qemu_version),
             qemu_command: Some(command),
             counter_hz: 0,
             kernel: Some(KernelFacts {
@@ -332,11 +372,16 @@ pub fn run(req: &Request, prep: &Prepared) -> Result<Capture> {
                 package: prep.kernel.package.clone(),
                 cmdline: append,
                 mode: Some(req.kernel_mode.name().into()),
+                snapshot: Some(SnapshotFacts {
+                    key: snap.meta.key.clone(),
+                    reused: snap.reused,
+                    create_s: (!snap.reused).then_some(snap.meta.create_s),
+                }),
             }),
             peers_package: prep.peers.as_ref().map(|p| p.package.clone()),
         },
         elf: None,
-        config: probe_args,
+        config: format!("{} {probe_args}", req.early_args()),
         wall: outcome.wall,
         boot_s: first_byte,
         keep: vec![("initramfs.cpio".into(), initramfs)],

@@ -9,6 +9,7 @@ pub mod debug_probe;
 pub mod file;
 pub mod linux;
 pub mod serial;
+pub mod snapshot;
 
 use std::path::PathBuf;
 use std::time::Duration;

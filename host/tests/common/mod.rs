@@ -37,8 +37,14 @@ impl Run {
 
 /// Runs tickscope with `args` from the source tree root.
 pub fn tickscope(args: &[&str]) -> Run {
+    tickscope_env(args, &[])
+}
+
+/// [`tickscope`] with further environment variables.
+pub fn tickscope_env(args: &[&str], env: &[(&str, &std::path::Path)]) -> Run {
     let out = Command::new(env!("CARGO_BIN_EXE_tickscope"))
         .args(args)
+        .envs(env.iter().map(|(k, v)| (k, v)))
         .current_dir(root())
         .output()
         .expect("running tickscope");
