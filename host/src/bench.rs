@@ -569,7 +569,15 @@ fn wall_figures(f: &mut Figures, compare_duration: u64) -> Result<()> {
         t.linux_boot_s,
         "s",
         "host",
-        "the guests' own time booting Linux until the probe spoke (both kernels)",
+        "the guests' own time starting Linux from its snapshot until the probe spoke (both kernels)",
+    );
+    put(
+        f,
+        "e2e.compare_snapshot_s",
+        t.snapshot_s,
+        "s",
+        "host",
+        "the guests' own time making Linux snapshots not cached yet (0 when cached)",
     );
     put(
         f,

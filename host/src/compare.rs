@@ -131,8 +131,12 @@ pub struct Wall {
     pub build_s: f64,
     /// Running the guests (in parallel when `jobs` > 1), decoding and writing their directories.
     pub runs_s: f64,
-    /// Of the guests' own wall time, booting Linux until the probe spoke (summed over kernels).
+    /// Of the guests' own wall time, starting Linux until the probe spoke: restoring its
+    /// snapshot (summed over kernels).
     pub linux_boot_s: f64,
+    /// Of the guests' own wall time, making the snapshots that were not cached yet (booting each
+    /// kernel to the probe's snapshot point and saving it; 0 when all were cached).
+    pub snapshot_s: f64,
     /// Of the guests' own wall time, the rest: measurement windows and shipping (summed over runs).
     pub measure_s: f64,
     /// Writing the comparison's report and plots.
@@ -225,9 +229,17 @@ pub fn run(plan: &Plan) -> Result<Comparison> {
     let captures = capture_all(plan, &prepared)?;
     let mut runs = Vec::new();
     let mut boot_s = 0.0;
+    let mut snapshot_s = 0.0;
     let mut status = status::OK;
     for ((label, req), (start_time, cap)) in plan.runs.iter().zip(captures) {
         boot_s += cap.boot_s.unwrap_or(0.0);
+        snapshot_s += cap
+            .facts
+            .kernel
+            .as_ref()
+            .and_then(|k| k.snapshot.as_ref())
+            .and_then(|s| s.create_s)
+            .unwrap_or(0.0);
         let out = Output {
             label: label.clone(),
             out: Some(top.path.join(crate::rundir::sanitize(label))),
@@ -260,7 +272,8 @@ pub fn run(plan: &Plan) -> Result<Comparison> {
         build_s: summary_round6(build_s),
         runs_s: summary_round6(runs_s),
         linux_boot_s: summary_round6(boot_s),
-        measure_s: summary_round6(guests_s - boot_s),
+        snapshot_s: summary_round6(snapshot_s),
+        measure_s: summary_round6(guests_s - boot_s - snapshot_s),
         report_s: summary_round6(t_report.elapsed().as_secs_f64()),
         total_s: summary_round6(started.elapsed().as_secs_f64()),
         jobs: plan.jobs,

@@ -182,8 +182,16 @@ pub fn run(a: Args) -> Result<u8> {
             crate::analysis::summary::hw_cause_name(m.emulation().name())
         );
         println!(
-            "wall time: {:.1} s (build {:.1} s, runs {:.1} s with {jobs} at a time; of the runs' own time, Linux boot {:.1} s)",
-            c.wall.total_s, c.wall.build_s, c.wall.runs_s, c.wall.linux_boot_s
+            "wall time: {:.1} s (build {:.1} s, runs {:.1} s with {jobs} at a time; of the runs' own time, Linux start from its snapshot {:.1} s{})",
+            c.wall.total_s,
+            c.wall.build_s,
+            c.wall.runs_s,
+            c.wall.linux_boot_s,
+            if c.wall.snapshot_s > 0.0 {
+                format!(", making snapshots {:.1} s", c.wall.snapshot_s)
+            } else {
+                String::new()
+            }
         );
         println!("report: {}", c.report.display());
     }
