@@ -7,8 +7,8 @@
 //! the measured CPU, locks memory, runs SCHED_FIFO, records what the kernel ran on that CPU during the window
 //! (tracefs, or per-event counters), and writes the wire format to stdout or FILE. As PID 1 (an
 //! initramfs /init) it mounts /proc, /sys and /dev, reads its arguments from /tickscope.conf
-//! (or, when that says `--settle DUR --await-args`, settles and takes them from the host at the
-//! snapshot point: see `snapshot`), writes to the console, and powers the machine off at the end. With `--peers` it then runs
+//! (or, when that says `--await-args`, takes them from the host at the snapshot point: see
+//! `snapshot`), writes to the console, and powers the machine off at the end. With `--peers` it then runs
 //! rt-tests' oslat and cyclictest on the same CPU and ships their output too.
 
 mod counters;
@@ -382,26 +382,12 @@ fn main() {
     std::process::exit(status as i32);
 }
 
-/// `--settle DUR --await-args` (the initramfs's arguments when the host snapshots the guest):
-/// settles first (so a restored guest has settled already), then stops at the snapshot point and
-/// returns the run's arguments, which the host writes when it restores the snapshot.
+/// `--await-args` (the initramfs's argument when the host snapshots the guest): stops at the
+/// snapshot point right after boot and returns the run's arguments, which the host writes when it
+/// restores the snapshot (settling, if asked, is then the run's first step, as without snapshot).
 fn await_args(early: &[String]) -> Result<Vec<String>, String> {
-    let mut settle_ns = 0;
-    let mut i = 0;
-    while i < early.len() {
-        match early[i].as_str() {
-            "--await-args" => {}
-            "--settle" => {
-                i += 1;
-                let v = early.get(i).ok_or("--settle needs a value")?;
-                settle_ns = parse_duration(v).map_err(|e| format!("--settle: {e}"))?;
-            }
-            other => return Err(format!("`{other}` cannot come before the snapshot")),
-        }
-        i += 1;
-    }
-    if settle_ns > 0 {
-        std::thread::sleep(Duration::from_nanos(settle_ns));
+    if let Some(other) = early.iter().find(|a| *a != "--await-args") {
+        return Err(format!("`{other}` cannot come before the snapshot"));
     }
     let args = snapshot::await_args();
     if args.is_empty() {

@@ -1,5 +1,6 @@
-//! The point where the host snapshots a booted, settled guest, and the buffer it writes the run's
-//! arguments into when it restores one: Linux boots once per kernel, command line and initramfs.
+//! The point where the host snapshots a booted guest (the probe's first step as init), and the
+//! buffer it writes the run's arguments into when it restores one: Linux boots once per kernel,
+//! command line and initramfs.
 //!
 //! The host finds both through [`HOOKS`], a record in the `.tickscope_hooks` section of this
 //! (static, non-PIE) executable: it stops the machine with a debugger breakpoint on the first

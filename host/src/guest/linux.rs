@@ -176,16 +176,17 @@ impl Request {
         })
     }
 
-    /// The probe's arguments before the snapshot (in /tickscope.conf): settle, then wait at the
-    /// snapshot point for the run's arguments.
+    /// The probe's arguments before the snapshot (in /tickscope.conf): wait at the snapshot
+    /// point for the run's arguments.
     pub fn early_args(&self) -> String {
-        format!("--settle {}ns --await-args", self.settle_ns)
+        "--await-args".into()
     }
 
-    /// The run's arguments, written into the restored probe.
+    /// The run's arguments, written into the restored probe (which settles first).
     pub fn probe_args(&self) -> String {
         format!(
-            "--out /dev/ttyAMA0 --priority {}{} --attribution {} mode={} cores={} duration={}ns period={}ns threshold={}ns icount={} checkpoint={}",
+            "--out /dev/ttyAMA0 --settle {}ns --priority {}{} --attribution {} mode={} cores={} duration={}ns period={}ns threshold={}ns icount={} checkpoint={}",
+            self.settle_ns,
             self.priority(),
             if self.peers {
                 " --peers oslat,cyclictest"
