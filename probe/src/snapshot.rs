@@ -55,8 +55,8 @@ pub static HOOKS: Hooks = Hooks {
 /// the compiler assumes `ARGS` changed across the call (the host wrote it meanwhile).
 #[inline(never)]
 pub extern "C" fn snapshot_point(args: *mut u8) {
-    // SAFETY: a `nop` with an input register: it touches neither memory nor the stack.
     #[cfg(target_arch = "aarch64")]
+    // SAFETY: a `nop` with an input register: it touches neither memory nor the stack.
     unsafe {
         std::arch::asm!("nop", in("x0") args, options(nostack, preserves_flags))
     };
