@@ -98,6 +98,8 @@ fn bare_run(name: &str, machine: MachineSpec, config: Config, plots: bool) -> Re
             out: Some(tmpdir(name)?),
             policy: Policy::default(),
             plots,
+            // A scratch directory of the bench's own, emptied first.
+            replace: true,
         },
     )
 }
@@ -516,12 +518,11 @@ fn wall_figures(f: &mut Figures, compare_duration: u64) -> Result<()> {
         timeout: None,
         quiet: true,
     };
-    let c = compare::run(&compare::plan(
-        &settings,
-        Some(tmpdir("compare")?),
-        Policy::default(),
-        3,
-    ))?;
+    let c = compare::run(&compare::Plan {
+        // A scratch directory of the bench's own, emptied first.
+        replace: true,
+        ..compare::plan(&settings, Some(tmpdir("compare")?), Policy::default(), 3)
+    })?;
     anyhow::ensure!(
         c.status == status::OK,
         "the comparison failed (status {})",
@@ -655,6 +656,7 @@ fn wall_figures(f: &mut Figures, compare_duration: u64) -> Result<()> {
                 out: Some(tmpdir(&format!("attribution-{name}"))?),
                 policy: Policy::default(),
                 plots: false,
+                replace: true,
             },
         )?;
         let s = &r.record.summary;

@@ -31,6 +31,8 @@ pub struct Plan {
     /// Runs at once (1: one after the other). Under icount each QEMU is single-threaded and its
     /// virtual time does not depend on the host's load, so the figures are the same either way.
     pub jobs: usize,
+    /// Replace runs already in `out` (`--force`).
+    pub replace: bool,
 }
 
 /// The settings every run of a comparison shares.
@@ -121,6 +123,7 @@ pub fn plan(s: &Settings, out: Option<PathBuf>, policy: Policy, jobs: usize) -> 
         out,
         policy,
         jobs: jobs.max(1),
+        replace: false,
     }
 }
 
@@ -245,6 +248,7 @@ pub fn run(plan: &Plan) -> Result<Comparison> {
             out: Some(top.path.join(crate::rundir::sanitize(label))),
             policy: plan.policy.clone(),
             plots: true,
+            replace: plan.replace,
         };
         let run = pipeline::finish(&cap, req.kind(), start_time, &out)?;
         if status == status::OK {

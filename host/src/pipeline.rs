@@ -59,6 +59,8 @@ pub struct Output {
     pub policy: Policy,
     /// Draw the per-run plots.
     pub plots: bool,
+    /// Replace a run already in `out` (`--force`); otherwise such a clash is an error.
+    pub replace: bool,
 }
 
 /// What a request needs, built or fetched.
@@ -122,7 +124,7 @@ pub fn finish(capture: &Capture, kind: &str, start_time: String, out: &Output) -
         start_time,
         &out.policy,
     );
-    let dir = rundir::write(out.out.as_deref(), &record, capture, &analysis, out.plots)?;
+    let dir = rundir::write(out, &record, capture, &analysis)?;
     Ok(Run {
         record,
         analysis,

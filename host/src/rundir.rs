@@ -100,6 +100,39 @@ impl RunDir {
         Ok(RunDir { path })
     }
 
+    /// Creates a run's directory as `create` does and claims it for one run: `capture.bin` is
+    /// created there exclusively (every run writes one, replacing the claim), so a directory that
+    /// already holds a run, or that another run claimed a moment earlier, is refused unless
+    /// `replace` (`--force`). One board's run never lands silently under another's name.
+    pub fn create_run(out: Option<&Path>, label: &str, replace: bool) -> Result<RunDir> {
+        let dir = RunDir::create(out, label)?;
+        let claim = dir.path.join("capture.bin");
+        if replace {
+            return Ok(dir);
+        }
+        let clash = || {
+            fail(
+                status::CONFIG,
+                format!(
+                    "{} already holds a run: choose another --out, or pass --force to replace it",
+                    dir.path.display()
+                ),
+            )
+        };
+        if dir.path.join("run.json").exists() {
+            return Err(clash());
+        }
+        match std::fs::OpenOptions::new()
+            .write(true)
+            .create_new(true)
+            .open(&claim)
+        {
+            Ok(_) => Ok(dir),
+            Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => Err(clash()),
+            Err(e) => Err(e).with_context(|| format!("claiming {}", claim.display())),
+        }
+    }
+
     /// Opens an existing run directory.
     pub fn open(path: &Path) -> Result<RunDir> {
         if !path.join("run.json").is_file() && !path.join("capture.bin").is_file() {
@@ -162,13 +195,13 @@ pub fn read_json<T: for<'de> Deserialize<'de>>(path: &Path) -> Result<T> {
 /// the emulator's stderr, files the runner kept, the peers' outputs (oslat.json, cyclictest.json
 /// and their printed text), and the renderings (histogram, CSV, plots).
 pub fn write(
-    out: Option<&Path>,
+    out: &crate::pipeline::Output,
     record: &RunRecord,
     capture: &Capture,
     analysis: &Analysis,
-    plots: bool,
 ) -> Result<RunDir> {
-    let dir = RunDir::create(out, &record.info.label)?;
+    let plots = out.plots;
+    let dir = RunDir::create_run(out.out.as_deref(), &record.info.label, out.replace)?;
     dir.write("capture.bin", &capture.bytes)?;
     dir.write_json("run.json", &record.info)?;
     dir.write_json("summary.json", &record.summary)?;
@@ -240,4 +273,42 @@ pub fn load(path: &Path) -> Result<Loaded> {
         analysis,
         splits,
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_directory_holding_a_run_is_refused_unless_replaced() {
+        let d = tempfile::tempdir().unwrap();
+        let out = d.path().join("board-a");
+        // A fresh directory, and an existing empty one, are claimed.
+        let first = RunDir::create_run(Some(&out), "board-a", false).unwrap();
+        assert!(first.path.join("capture.bin").is_file());
+        let empty = d.path().join("empty");
+        std::fs::create_dir(&empty).unwrap();
+        RunDir::create_run(Some(&empty), "x", false).unwrap();
+        // Claimed (or holding a run): refused, the files left as they were.
+        std::fs::write(out.join("capture.bin"), b"board-a's bytes").unwrap();
+        let e = RunDir::create_run(Some(&out), "board-b", false).unwrap_err();
+        assert!(e.to_string().contains("already holds a run"), "{e}");
+        assert_eq!(std::fs::read(out.join("capture.bin")).unwrap(), b"board-a's bytes");
+        let old = d.path().join("old");
+        std::fs::create_dir(&old).unwrap();
+        std::fs::write(old.join("run.json"), b"{}").unwrap();
+        assert!(RunDir::create_run(Some(&old), "x", false).is_err());
+        assert!(!old.join("capture.bin").exists(), "a refused directory gets no claim");
+        // --force replaces.
+        RunDir::create_run(Some(&out), "board-b", true).unwrap();
+        // Two claims of one directory at once: exactly one wins.
+        let race = d.path().join("race");
+        let wins: usize = std::thread::scope(|s| {
+            let hs: Vec<_> = (0..8)
+                .map(|_| s.spawn(|| RunDir::create_run(Some(&race), "r", false).is_ok()))
+                .collect();
+            hs.into_iter().map(|h| h.join().unwrap() as usize).sum()
+        });
+        assert_eq!(wins, 1);
+    }
 }

@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # Runs the labgrid integration's tests: labgrid (26.0.1), pytest and this plugin in a private
 # virtualenv under tickscope's cache (nothing installed system-wide), the firmware image built,
-# then `pytest --lg-env env-qemu.yaml tests` (the QEMU target, and the distributed smoke test:
-# coordinator, exporter and client on 127.0.0.1). TICKSCOPE names the tickscope binary
+# then `pytest --lg-env env-qemu.yaml tests` (the QEMU boards; the distributed tests: a
+# coordinator, exporters and clients on 127.0.0.1, a two-board lab, RFC 2217 through ser2net).
+# TICKSCOPE names the tickscope binary
 # (default: cargo run). Extra arguments go to pytest.
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
@@ -22,4 +23,4 @@ cd "$here/../.."
 # The plugin comes from this checkout through tests/conftest.py (`pip install integrations/labgrid`
 # is for users); env-qemu.yaml imports its driver module.
 export PYTHONPATH="$here${PYTHONPATH:+:$PYTHONPATH}"
-exec "$venv/bin/pytest" -q -p no:cacheprovider --lg-env "$here/env-qemu.yaml" "$here/tests" "$@"
+exec "$venv/bin/pytest" -q -p no:cacheprovider -W ignore::DeprecationWarning --lg-env "$here/env-qemu.yaml" "$here/tests" "$@"

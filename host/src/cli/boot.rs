@@ -50,6 +50,9 @@ pub struct Args {
     /// Run directory.
     #[arg(long)]
     out: Option<std::path::PathBuf>,
+    /// Replace the run already in `--out` (without it, a directory holding a run is refused).
+    #[arg(long = "force")]
+    out_force: bool,
     /// Print one JSON object.
     #[arg(long)]
     json: bool,
@@ -131,6 +134,7 @@ pub fn run(a: Args) -> Result<u8> {
         out: a.out.clone(),
         policy: Policy::default(),
         plots: false,
+        replace: a.out_force,
     };
     let r = pipeline::run(&req, &out)?;
     let an = &r.analysis;

@@ -41,6 +41,9 @@ pub struct Args {
     /// Results directory (default: results/runs/<time>-compare).
     #[arg(long)]
     out: Option<PathBuf>,
+    /// Replace the runs already in `--out` (without it, a directory holding a run is refused).
+    #[arg(long)]
+    force: bool,
     /// Print one JSON object.
     #[arg(long)]
     json: bool,
@@ -138,14 +141,17 @@ pub fn run(a: Args) -> Result<u8> {
     } else {
         a.jobs.unwrap_or(1 + settings.kernels.len())
     };
-    let plan = compare::plan(
-        &settings,
-        a.out.clone(),
-        Policy {
-            allow_loss: a.allow_loss,
-        },
-        jobs,
-    );
+    let plan = compare::Plan {
+        replace: a.force,
+        ..compare::plan(
+            &settings,
+            a.out.clone(),
+            Policy {
+                allow_loss: a.allow_loss,
+            },
+            jobs,
+        )
+    };
     let c = compare::run(&plan)?;
     if a.json {
         print_json(&CompareJson {

@@ -357,6 +357,9 @@ pub struct OutArgs {
     /// Accept lost frames or samples (exit 0 anyway, still reported).
     #[arg(long)]
     pub allow_loss: bool,
+    /// Replace the run already in `--out` (without it, a directory holding a run is refused).
+    #[arg(long)]
+    pub force: bool,
 }
 
 impl OutArgs {
@@ -372,6 +375,7 @@ impl OutArgs {
                 allow_loss: self.allow_loss,
             },
             plots: true,
+            replace: self.force,
         }
     }
 }

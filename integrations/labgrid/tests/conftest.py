@@ -1,6 +1,8 @@
 """The plugin from this checkout (so `pytest --lg-env env-qemu.yaml tests` works without
-installing it), and the paths the tests share: the repository and the committed CI baseline."""
+installing it), and what the tests share: the repository, the committed CI baseline, and one
+labgrid coordinator on 127.0.0.1 (labgrid connects a process to one coordinator, once)."""
 
+import os
 import sys
 from pathlib import Path
 
@@ -26,3 +28,13 @@ def ci_baseline(request):
     return request.config.getoption("--tickscope-baseline", default=None) or str(
         ROOT / "results/baselines/qemu-icount-noise-tick250.json"
     )
+
+
+@pytest.fixture(scope="session")
+def coordinator(tmp_path_factory):
+    from lab import Coordinator
+
+    c = Coordinator(tmp_path_factory.mktemp("coordinator"))
+    os.environ["LG_COORDINATOR"] = c.address
+    yield c
+    c.stop()
