@@ -192,19 +192,40 @@ pub fn user_kernel(path: &Path) -> Result<Kernel> {
 
 /// Builds the Linux probe for aarch64 (static musl) and returns its path.
 pub fn build_probe() -> Result<PathBuf> {
-    // Once per process: the runs of a comparison share one probe (cargo is asked once; a second
-    // caller waits for the first's answer).
-    static BUILT: std::sync::Mutex<Option<PathBuf>> = std::sync::Mutex::new(None);
+    build_probe_for(PROBE_AARCH64)
+}
+
+/// The probe's target for arm64 Linux (QEMU guests, boards, servers).
+pub const PROBE_AARCH64: &str = "aarch64-unknown-linux-musl";
+/// The probe's target for x86_64 Linux (this kind of machine, x86 servers).
+pub const PROBE_X86_64: &str = "x86_64-unknown-linux-musl";
+
+/// The static probe's target for a machine's `uname -m`.
+pub fn probe_target(machine: &str) -> Result<&'static str> {
+    match machine.trim() {
+        "aarch64" | "arm64" => Ok(PROBE_AARCH64),
+        "x86_64" | "amd64" => Ok(PROBE_X86_64),
+        other => Err(fail(
+            status::CONFIG,
+            format!("the probe runs on aarch64 and x86_64 Linux, not on `{other}`"),
+        )),
+    }
+}
+
+/// Builds the static probe for `target` (once per process and target: the runs of a
+/// comparison share one; a second caller waits for the first's answer).
+pub fn build_probe_for(target: &str) -> Result<PathBuf> {
+    static BUILT: std::sync::Mutex<Vec<(String, PathBuf)>> = std::sync::Mutex::new(Vec::new());
     let mut built = BUILT.lock().unwrap_or_else(|e| e.into_inner());
-    if let Some(p) = built.as_ref() {
+    if let Some((_, p)) = built.iter().find(|(t, _)| t == target) {
         return Ok(p.clone());
     }
-    let p = build_probe_now()?;
-    *built = Some(p.clone());
+    let p = build_probe_now(target)?;
+    built.push((target.to_string(), p.clone()));
     Ok(p)
 }
 
-fn build_probe_now() -> Result<PathBuf> {
+fn build_probe_now(triple: &str) -> Result<PathBuf> {
     let root = workspace::root()?;
     crate::toolchain::ensure_targets()?;
     let target = root.join("target").join("probe");
@@ -217,7 +238,7 @@ fn build_probe_now() -> Result<PathBuf> {
             "-p",
             "tickscope-probe",
             "--target",
-            "aarch64-unknown-linux-musl",
+            triple,
             "--quiet",
         ])
         .env("CARGO_TARGET_DIR", &target)
@@ -230,12 +251,12 @@ fn build_probe_now() -> Result<PathBuf> {
         return Err(fail(
             status::FAILURE,
             format!(
-                "building the Linux probe for aarch64 failed:\n{}",
+                "building the Linux probe for {triple} failed:\n{}",
                 String::from_utf8_lossy(&out.stderr)
             ),
         ));
     }
-    Ok(target.join("aarch64-unknown-linux-musl/release/tickscope-probe"))
+    Ok(target.join(triple).join("release/tickscope-probe"))
 }
 
 /// An in-memory cpio archive in the "newc" format the kernel unpacks as its initramfs.

@@ -230,4 +230,31 @@ pub struct Facts {
     pub kernel: Option<KernelFacts>,
     /// The rt-tests package the peers came from (`--peers`).
     pub peers_package: Option<String>,
+    /// A real machine's own account of itself (`linux --here`, `--ssh`).
+    pub system: Option<SystemFacts>,
+}
+
+/// What a real machine says of itself, read there before the run (`linux --here`, `--ssh`).
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Default)]
+pub struct SystemFacts {
+    /// Where: `this machine` or `ssh USER@HOST:PORT`.
+    pub place: String,
+    /// Its host name.
+    pub hostname: String,
+    /// `uname -m`.
+    pub arch: String,
+    /// `/proc/cpuinfo`'s model name (arm64: implementer and part).
+    pub cpu_model: String,
+    /// `/sys/devices/system/cpu/online`.
+    pub cpus_online: String,
+    /// `/sys/devices/system/cpu/nohz_full`.
+    pub nohz_full: String,
+    /// `/sys/devices/system/cpu/isolated`.
+    pub isolated: String,
+    /// The CPU measured.
+    pub measured_cpu: usize,
+    /// Whether it is in `isolated`.
+    pub measured_cpu_isolated: bool,
+    /// Whether it is in `nohz_full`.
+    pub measured_cpu_nohz_full: bool,
 }

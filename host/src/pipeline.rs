@@ -9,7 +9,7 @@ use anyhow::Result;
 
 use crate::analysis::Analysis;
 use crate::firmware::Image;
-use crate::guest::{self, Capture, bare, file, linux, serial};
+use crate::guest::{self, Capture, bare, file, linux, remote, serial};
 use crate::record::{self, Policy, RunRecord};
 use crate::rundir::{self, RunDir, now_stamps};
 
@@ -24,6 +24,8 @@ pub enum Request {
     Serial(serial::Request),
     /// A capture file.
     File(file::Request),
+    /// The Linux probe on a real machine: this one, or another over ssh.
+    Remote(remote::Request),
 }
 
 impl Request {
@@ -34,6 +36,7 @@ impl Request {
             Request::Linux(r) => r.validate(),
             Request::Serial(_) => Ok(()),
             Request::File(r) => r.validate(),
+            Request::Remote(r) => r.validate(),
         }
     }
 
@@ -44,6 +47,7 @@ impl Request {
             Request::Linux(_) => "linux",
             Request::Serial(_) => "capture",
             Request::File(_) => "import",
+            Request::Remote(_) => "linux",
         }
     }
 }
@@ -79,7 +83,8 @@ pub fn prepare(req: &Request) -> Result<Prepared> {
     Ok(match req {
         Request::Bare(r) => Prepared::Bare(bare::prepare(r)?),
         Request::Linux(r) => Prepared::Linux(linux::prepare(r)?),
-        Request::Serial(_) | Request::File(_) => Prepared::Nothing,
+        // A real machine's probe is built for its architecture once the machine has said which.
+        Request::Serial(_) | Request::File(_) | Request::Remote(_) => Prepared::Nothing,
     })
 }
 
@@ -90,6 +95,7 @@ pub fn capture(req: &Request, prep: &Prepared) -> Result<Capture> {
         (Request::Linux(r), Prepared::Linux(p)) => linux::run(r, p),
         (Request::Serial(r), _) => serial::run(r),
         (Request::File(r), _) => file::run(r),
+        (Request::Remote(r), _) => remote::run(r),
         _ => unreachable!("prepare() matches the request"),
     }
 }

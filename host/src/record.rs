@@ -55,6 +55,10 @@ pub struct RunInfo {
     /// The snapshot of the booted kernel the run was restored from (Linux under QEMU).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub snapshot: Option<crate::machine::SnapshotFacts>,
+    /// A real machine's account of itself (`linux --here`, `--ssh`): host, architecture, CPU
+    /// model, CPUs online, `nohz_full`, `isolated`, the measured CPU.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub system: Option<crate::machine::SystemFacts>,
     /// Counter frequency of the measurement, Hz.
     pub counter_hz: u64,
     /// Firmware or probe revision (git describe).
@@ -172,6 +176,7 @@ pub fn make(
         preempt_rt: analysis.kernel.as_ref().map(|k| k.preempt_rt),
         peers_package: facts.peers_package.clone(),
         snapshot: kernel.as_ref().and_then(|k| k.snapshot.clone()),
+        system: facts.system.clone(),
         counter_hz: facts.counter_hz,
         revision: h.map(|h| h.revision.to_string()).unwrap_or_default(),
         config: if capture.config.is_empty() {
@@ -350,6 +355,13 @@ fn decide(
                 &mut problems,
             );
         }
+    }
+    if let Some(p) = s
+        .attribution_coverage
+        .as_ref()
+        .and_then(|c| crate::analysis::coverage::timer_problem(c, &s.emulation))
+    {
+        set(status::FAILURE, p, &mut status, &mut problems);
     }
     for (name, p) in &s.peers {
         if let Some(why) = &p.problem {

@@ -36,8 +36,17 @@ pub fn parse(text: &str, cpu: usize) -> Counts {
         let Some(&n) = counts.get(col) else { continue };
         let desc = &rest[counts.len()..];
         let name = if id.chars().all(|c| c.is_ascii_digit()) {
-            // chip, hwirq, trigger, then the device name(s).
-            let device = desc.iter().skip(3).cloned().collect::<Vec<_>>().join(" ");
+            // The chip and hwirq, the trigger, then the device name(s): arm64 writes the trigger
+            // apart (`GICv3  27 Level  arch_timer`), x86 joins it to the hwirq
+            // (`PCI-MSIX-0000:00:04.0  2-edge  virtio3-tx`).
+            let trigger = desc.iter().position(|f| {
+                let f = f.to_ascii_lowercase();
+                ["edge", "level", "fasteoi"]
+                    .iter()
+                    .any(|t| f == *t || f.ends_with(&format!("-{t}")))
+            });
+            let skip = trigger.map_or(3, |t| t + 1);
+            let device = desc.iter().skip(skip).cloned().collect::<Vec<_>>().join(" ");
             if device.is_empty() {
                 format!("irq {id}")
             } else {
@@ -93,6 +102,22 @@ Err:          0
             parse(SAMPLE, 9).is_empty(),
             "a CPU that is not listed has no counts"
         );
+    }
+
+    #[test]
+    fn reads_x86_lines_by_device_and_description() {
+        let x86 = "            CPU0       CPU1
+   1:          0          9   IO-APIC   1-edge      i8042
+  42:          0       3648  PCI-MSIX-0000:00:04.0   2-edge      virtio3-tx
+ NMI:          0          0   Non-maskable interrupts
+ LOC:     196260     202037   Local timer interrupts
+ RES:      21321      17384   Rescheduling interrupts
+";
+        let c = parse(x86, 1);
+        assert_eq!(c["virtio3-tx"], 3648);
+        assert_eq!(c["i8042"], 9);
+        assert_eq!(c["LOC Local timer interrupts"], 202037);
+        assert_eq!(c["RES Rescheduling interrupts"], 17384);
     }
 
     #[test]

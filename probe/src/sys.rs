@@ -207,6 +207,8 @@ struct Undo {
     rt_path: std::ffi::CString,
     rt_value: Vec<u8>,
     instance: Option<std::ffi::CString>,
+    /// The instance's open `tracing_on` (-1: none), closed before the instance is removed.
+    instance_fd: i32,
 }
 
 static UNDO: std::sync::OnceLock<Undo> = std::sync::OnceLock::new();
@@ -225,23 +227,33 @@ extern "C" fn on_signal(_sig: libc::c_int) {
             }
         }
         if let Some(inst) = &u.instance {
-            // SAFETY: rmdir of a valid NUL-terminated path is async-signal-safe.
-            unsafe { libc::rmdir(inst.as_ptr()) };
+            // SAFETY: write/close of a descriptor this process opened and rmdir of a valid
+            // NUL-terminated path are async-signal-safe. Tracing is switched off and the file
+            // closed first: the kernel refuses to remove an instance with a file open in it.
+            unsafe {
+                if u.instance_fd >= 0 {
+                    libc::write(u.instance_fd, b"0".as_ptr().cast(), 1);
+                    libc::close(u.instance_fd);
+                }
+                libc::rmdir(inst.as_ptr());
+            }
         }
     }
     // SAFETY: _exit ends the process without running anything else (async-signal-safe).
     unsafe { libc::_exit(130) };
 }
 
-/// Restores `rt_value` into `rt_path` and removes `instance` if SIGINT or SIGTERM arrives.
-pub fn undo_on_signal(rt_path: &str, rt_value: &str, instance: Option<&std::path::Path>) {
+/// Restores `rt_value` into `rt_path` and removes `instance` (its directory and open
+/// `tracing_on` descriptor) if SIGINT, SIGTERM or SIGHUP (an ssh session that ended) arrives.
+pub fn undo_on_signal(rt_path: &str, rt_value: &str, instance: Option<(&std::path::Path, i32)>) {
     let undo = Undo {
         rt_path: CString::new(rt_path).unwrap_or_default(),
         rt_value: rt_value.as_bytes().to_vec(),
-        instance: instance.and_then(|p| CString::new(p.as_os_str().as_encoded_bytes()).ok()),
+        instance: instance.and_then(|(p, _)| CString::new(p.as_os_str().as_encoded_bytes()).ok()),
+        instance_fd: instance.map_or(-1, |(_, fd)| fd),
     };
     if UNDO.set(undo).is_ok() {
-        for sig in [libc::SIGINT, libc::SIGTERM] {
+        for sig in [libc::SIGINT, libc::SIGTERM, libc::SIGHUP] {
             // SAFETY: installs a handler that only makes async-signal-safe calls.
             unsafe { libc::signal(sig, on_signal as *const () as libc::sighandler_t) };
         }

@@ -7,8 +7,10 @@
 //! unattributed). `summary` turns this into the figures; `attribute` joins events with causes.
 
 pub mod attribute;
+pub mod coverage;
 pub mod peers;
 pub mod summary;
+pub mod tick;
 
 use std::collections::BTreeMap;
 
@@ -79,7 +81,7 @@ pub struct CoreData {
 }
 
 impl CoreData {
-    fn new(core: u16, threshold_ns: u64) -> Self {
+    pub(crate) fn new(core: u16, threshold_ns: u64) -> Self {
         CoreData {
             core,
             window: None,

@@ -67,7 +67,7 @@ pub fn timer_rate(i: &InterruptCounts, busy_ns: u64) -> Option<f64> {
         let n: u64 = i
             .sources
             .iter()
-            .filter(|(name, _)| name.contains("arch_timer") || name.starts_with("LOC"))
+            .filter(|(name, _)| super::tick::is_local_timer(name))
             .map(|(_, n)| n)
             .sum();
         n as f64 * 1e9 / ns as f64

@@ -262,6 +262,10 @@ pub struct Summary {
     pub timer_irqs_per_s: Option<f64>,
     /// Interrupts per second on the measured CPU by source (Linux).
     pub interrupts_per_s: BTreeMap<String, f64>,
+    /// What the attribution was built from, against what the kernel counted (Linux with a
+    /// trace): per interrupt source counted, traced and inside events.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub attribution_coverage: Option<super::coverage::Coverage>,
     /// Attribution over all measured cores.
     #[serde(flatten)]
     pub attributed: Attributed,
@@ -633,10 +637,7 @@ fn timer_split(c: &CoreData, splits: &CoreSplits, hz: u64, hw_name: &str) -> Opt
     })
 }
 
-/// Whether a cause is the tick: the firmware's injected tick, or the kernel's timer interrupt.
-pub fn is_tick_cause(name: &str, kind: CauseKind) -> bool {
-    kind == CauseKind::Irq && (name.starts_with("injected tick") || name == "arch_timer")
-}
+pub use super::tick::is_tick_cause;
 
 fn quantiles_or_none(h: &Histogram) -> Option<Quantiles> {
     (h.count() > 0).then(|| h.quantiles())
@@ -653,7 +654,7 @@ fn traced_timer_irqs(c: &CoreData) -> Option<u64> {
     let timer: Vec<u16> = c
         .names
         .iter()
-        .filter(|(_, (k, n))| *k == CauseKind::Irq && n == "arch_timer")
+        .filter(|(_, (k, n))| *k == CauseKind::Irq && super::tick::is_local_timer(n))
         .map(|(&i, _)| i)
         .collect();
     let mut trace = c.trace.clone();
@@ -812,7 +813,7 @@ pub fn summarize_with(
             let rate = *n as f64 / secs;
             *interrupts_per_s.entry(name.to_string()).or_insert(0.0) +=
                 rate / a.interrupts.len() as f64;
-            if name.contains("arch_timer") || name.starts_with("LOC") {
+            if super::tick::is_local_timer(name) {
                 timer += rate;
             }
         }
@@ -887,6 +888,11 @@ pub fn summarize_with(
             .into_iter()
             .map(|(k, v)| (k, round6(v)))
             .collect(),
+        attribution_coverage: super::coverage::coverage(
+            &a.cores.values().collect::<Vec<_>>(),
+            &a.interrupts,
+            cfg.mode == tickscope_core::Mode::Noise,
+        ),
         attributed,
         cores,
         frames_lost,

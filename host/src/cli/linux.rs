@@ -1,13 +1,14 @@
 //! `tickscope linux --kernel-mode generic|tickless|rt|rt-tickless`: boots an arm64 kernel in QEMU
 //! (same machine options as the bare-metal run) with the Linux probe as init, measures the
 //! isolated CPU and attributes its noise; tickless runs verify the tick really stopped; `--peers`
-//! runs oslat and cyclictest after the probe in the same VM.
+//! runs oslat and cyclictest after the probe in the same VM. `--here` and `--ssh HOST` run the
+//! same probe on a real machine: this one, or another over ssh.
 
 use anyhow::Result;
 use serde::Serialize;
 
 use super::options::{KernelArgs, MachineArgs, OutArgs, WindowArgs, duration};
-use crate::guest::linux;
+use crate::guest::{linux, remote};
 use crate::kernel::KernelMode;
 use crate::pipeline::{self, Request};
 
@@ -19,14 +20,26 @@ use crate::pipeline::{self, Request};
   tickscope linux --kernel-mode generic --attribution counters
   tickscope linux --kernel-mode generic --kernel ./Image --mode timer --period 1ms
   tickscope linux --kernel-mode rt --mode timer --period 1ms --duration 2s --json
-  tickscope linux --kernel-mode generic --peers --duration 2s")]
+  tickscope linux --kernel-mode generic --peers --duration 2s
+  sudo tickscope linux --here --core 1 --duration 5s --json     # this machine's CPU 1
+  tickscope linux --ssh root@enzian-3 --core 47 --duration 60s --label enzian-generic")]
 pub struct Args {
     #[command(flatten)]
     machine: MachineArgs,
     /// Which kernel: `generic` (isolcpus), `tickless` (plus nohz_full), `rt` (the PREEMPT_RT
     /// build, isolcpus) or `rt-tickless`.
-    #[arg(long, value_enum)]
-    kernel_mode: KernelMode,
+    #[arg(long, value_enum, required_unless_present_any = ["here", "ssh"], conflicts_with_all = ["here", "ssh"])]
+    kernel_mode: Option<KernelMode>,
+    /// Run the probe on this machine's CPU (`--core`; as root) instead of a QEMU guest.
+    #[arg(long, conflicts_with = "ssh")]
+    here: bool,
+    /// Run the probe on another machine through the system's `ssh` ([USER@]HOST[:PORT]; your
+    /// ssh config, agent and keys apply; root or passwordless sudo there).
+    #[arg(long, value_name = "[USER@]HOST[:PORT]")]
+    ssh: Option<String>,
+    /// An ssh option for `--ssh` (`-o OPTION`), repeatable: `--ssh-option IdentityFile=~/.ssh/lab`.
+    #[arg(long, requires = "ssh")]
+    ssh_option: Vec<String>,
     #[command(flatten)]
     kernel: KernelArgs,
     #[command(flatten)]
@@ -49,6 +62,9 @@ struct Extra {
 
 /// Runs `linux`.
 pub fn run(a: Args) -> Result<u8> {
+    let Some(kernel_mode) = a.kernel_mode else {
+        return run_real(a);
+    };
     if a.machine.boot_core.is_some() {
         return Err(crate::fail(
             crate::status::CONFIG,
@@ -59,7 +75,7 @@ pub fn run(a: Args) -> Result<u8> {
     let cpu = a.window.linux_cpu(machine.smp)?;
     let req = Request::Linux(linux::Request {
         machine,
-        kernel_mode: a.kernel_mode,
+        kernel_mode,
         kernel: a.kernel.source(),
         mode: a.window.mode.mode(),
         cpu,
@@ -74,7 +90,7 @@ pub fn run(a: Args) -> Result<u8> {
         timeout: a.machine.timeout(),
         quiet: a.out.json,
     });
-    let run = pipeline::run(&req, &a.out.output(a.kernel_mode.name()))?;
+    let run = pipeline::run(&req, &a.out.output(kernel_mode.name()))?;
     let nohz = run
         .analysis
         .linux
@@ -82,10 +98,65 @@ pub fn run(a: Args) -> Result<u8> {
         .map(|l| l.nohz_full.to_string())
         .unwrap_or_default();
     let extra = Extra {
-        kernel_mode: a.kernel_mode.name(),
+        kernel_mode: kernel_mode.name(),
         kernel: run.record.info.kernel.clone().unwrap_or_default(),
         kernel_package: run.record.info.kernel_package.clone(),
         tick_stopped: crate::kernel::parse_cpu_list(&nohz).contains(&cpu),
+        nohz_full: nohz,
+    };
+    super::output::print_run(&run, a.out.json, extra)?;
+    if !a.out.json {
+        for (k, v) in &run.record.summary.interrupts_per_s {
+            println!("  {v:>10.1}/s  {k}");
+        }
+        print!("{}", crate::render::peers_table(&[&run.record.summary]));
+    }
+    Ok(run.status())
+}
+
+/// `linux --here` / `--ssh`: the probe on a real machine.
+fn run_real(a: Args) -> Result<u8> {
+    let place = match &a.ssh {
+        Some(spec) => remote::Place::ssh(spec, a.ssh_option.clone())?,
+        None => remote::Place::Here,
+    };
+    let cpu = match a.window.core.as_deref() {
+        None => None,
+        Some(_) => Some(a.window.linux_cpu(u16::MAX)?),
+    };
+    let label = match &place {
+        remote::Place::Here => "here".to_string(),
+        remote::Place::Ssh { dest, .. } => dest.rsplit('@').next().unwrap_or(dest).to_string(),
+    };
+    let req = Request::Remote(remote::Request {
+        place,
+        mode: a.window.mode.mode(),
+        cpu,
+        duration_ns: a.duration,
+        period_ns: a.window.period,
+        threshold_ns: a.window.threshold,
+        settle_ns: a.kernel.settle,
+        checkpoint_ns: a.window.checkpoint,
+        attribution: a.kernel.attribution,
+        priority: a.kernel.priority,
+        peers: a.kernel.peers,
+        timeout: a.machine.timeout(),
+        quiet: a.out.json,
+    });
+    let run = pipeline::run(&req, &a.out.output(&label))?;
+    let nohz = run
+        .analysis
+        .linux
+        .as_ref()
+        .map(|l| l.nohz_full.to_string())
+        .unwrap_or_default();
+    let measured = run.record.info.system.as_ref().map(|s| s.measured_cpu);
+    let extra = Extra {
+        kernel_mode: "native",
+        kernel: run.record.info.kernel.clone().unwrap_or_default(),
+        kernel_package: None,
+        tick_stopped: measured
+            .is_some_and(|c| crate::kernel::parse_cpu_list(&nohz).contains(&c)),
         nohz_full: nohz,
     };
     super::output::print_run(&run, a.out.json, extra)?;

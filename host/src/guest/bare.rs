@@ -137,6 +137,7 @@ pub fn run(req: &Request, image: &firmware::Image) -> Result<Capture> {
             counter_hz: 0,
             kernel: None,
             peers_package: None,
+            system: None,
         },
         elf: Some(image.elf.clone()),
         config: req.config.to_string(),

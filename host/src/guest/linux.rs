@@ -380,6 +380,7 @@ pub fn run(req: &Request, prep: &Prepared) -> Result<Capture> {
                 }),
             }),
             peers_package: prep.peers.as_ref().map(|p| p.package.clone()),
+            system: None,
         },
         elf: None,
         config: format!("{} {probe_args}", req.early_args()),

@@ -8,6 +8,7 @@ pub mod bare;
 pub mod debug_probe;
 pub mod file;
 pub mod linux;
+pub mod remote;
 pub mod serial;
 pub mod snapshot;
 

@@ -36,6 +36,101 @@ pub enum Ev {
     HrtimerExit,
     /// `sched:sched_wakeup`.
     Wakeup,
+    /// `irq_vectors:<vector>_entry` (x86: the local timer and IPIs are system vectors, which
+    /// `irq:irq_handler_entry` never sees).
+    VectorEntry(Vector),
+    /// `irq_vectors:<vector>_exit`.
+    VectorExit(Vector),
+}
+
+/// x86's system vectors with tracepoints (`arch/x86/include/asm/trace/irq_vectors.h`), each
+/// named as `/proc/interrupts` describes its count, so the trace and the counts join by name
+/// (arm64's IPI reasons are those descriptions too).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Vector {
+    /// The local APIC timer (LOC): the tick.
+    LocalTimer,
+    /// RES.
+    Reschedule,
+    /// CAL (with `call_function_single`).
+    CallFunction,
+    /// CAL.
+    CallFunctionSingle,
+    /// IWI.
+    IrqWork,
+    /// PLT.
+    PlatformIpi,
+    /// TRM.
+    ThermalApic,
+    /// THR.
+    ThresholdApic,
+    /// DFR.
+    DeferredErrorApic,
+    /// ERR.
+    ErrorApic,
+    /// SPU.
+    SpuriousApic,
+    /// RTR.
+    RebootIpi,
+}
+
+impl Vector {
+    /// All of them, in the order they are looked for.
+    pub const ALL: [Vector; 12] = [
+        Vector::LocalTimer,
+        Vector::Reschedule,
+        Vector::CallFunction,
+        Vector::CallFunctionSingle,
+        Vector::IrqWork,
+        Vector::PlatformIpi,
+        Vector::ThermalApic,
+        Vector::ThresholdApic,
+        Vector::DeferredErrorApic,
+        Vector::ErrorApic,
+        Vector::SpuriousApic,
+        Vector::RebootIpi,
+    ];
+
+    /// Tracepoint names (`irq_vectors:<name>_entry` / `_exit`).
+    pub fn event(self) -> (&'static str, &'static str) {
+        match self {
+            Vector::LocalTimer => ("local_timer_entry", "local_timer_exit"),
+            Vector::Reschedule => ("reschedule_entry", "reschedule_exit"),
+            Vector::CallFunction => ("call_function_entry", "call_function_exit"),
+            Vector::CallFunctionSingle => {
+                ("call_function_single_entry", "call_function_single_exit")
+            }
+            Vector::IrqWork => ("irq_work_entry", "irq_work_exit"),
+            Vector::PlatformIpi => ("x86_platform_ipi_entry", "x86_platform_ipi_exit"),
+            Vector::ThermalApic => ("thermal_apic_entry", "thermal_apic_exit"),
+            Vector::ThresholdApic => ("threshold_apic_entry", "threshold_apic_exit"),
+            Vector::DeferredErrorApic => {
+                ("deferred_error_apic_entry", "deferred_error_apic_exit")
+            }
+            Vector::ErrorApic => ("error_apic_entry", "error_apic_exit"),
+            Vector::SpuriousApic => ("spurious_apic_entry", "spurious_apic_exit"),
+            Vector::RebootIpi => ("reboot_entry", "reboot_exit"),
+        }
+    }
+
+    /// The cause: its kind and the `/proc/interrupts` description of its count.
+    pub fn cause(self) -> (CauseKind, &'static str) {
+        match self {
+            Vector::LocalTimer => (CauseKind::Irq, "Local timer interrupts"),
+            Vector::Reschedule => (CauseKind::Ipi, "Rescheduling interrupts"),
+            Vector::CallFunction | Vector::CallFunctionSingle => {
+                (CauseKind::Ipi, "Function call interrupts")
+            }
+            Vector::IrqWork => (CauseKind::Ipi, "IRQ work interrupts"),
+            Vector::PlatformIpi => (CauseKind::Ipi, "Platform interrupts"),
+            Vector::ThermalApic => (CauseKind::Irq, "Thermal event interrupts"),
+            Vector::ThresholdApic => (CauseKind::Irq, "Threshold APIC interrupts"),
+            Vector::DeferredErrorApic => (CauseKind::Irq, "Deferred Error APIC interrupts"),
+            Vector::ErrorApic => (CauseKind::Irq, "Error interrupts"),
+            Vector::SpuriousApic => (CauseKind::Irq, "Spurious interrupts"),
+            Vector::RebootIpi => (CauseKind::Ipi, "Reboot interrupts"),
+        }
+    }
 }
 
 impl Ev {
@@ -52,6 +147,8 @@ impl Ev {
             Ev::HrtimerEntry => ("timer", "hrtimer_expire_entry"),
             Ev::HrtimerExit => ("timer", "hrtimer_expire_exit"),
             Ev::Wakeup => ("sched", "sched_wakeup"),
+            Ev::VectorEntry(v) => ("irq_vectors", v.event().0),
+            Ev::VectorExit(v) => ("irq_vectors", v.event().1),
         }
     }
 
@@ -66,6 +163,10 @@ impl Ev {
             Ev::IpiExit,
             Ev::Switch,
         ];
+        // Kernels without them (every architecture but x86) just miss these.
+        for vec in Vector::ALL {
+            v.extend([Ev::VectorEntry(vec), Ev::VectorExit(vec)]);
+        }
         if timer_mode {
             v.extend([Ev::HrtimerEntry, Ev::HrtimerExit, Ev::Wakeup]);
         }
@@ -242,6 +343,19 @@ impl Decoder {
                 self.expiring = None;
                 Some(())
             }
+            Ev::VectorEntry(v) | Ev::VectorExit(v) => {
+                let (kind, name) = v.cause();
+                let idx = self.names.id(kind, name);
+                let entry = matches!(ev, Ev::VectorEntry(_));
+                let t = match (kind, entry) {
+                    (CauseKind::Ipi, true) => TraceKind::IpiEntry,
+                    (CauseKind::Ipi, false) => TraceKind::IpiExit,
+                    (_, true) => TraceKind::IrqEntry,
+                    (_, false) => TraceKind::IrqExit,
+                };
+                out.push((ts, t, idx));
+                Some(())
+            }
             Ev::Wakeup => f("pid").and_then(|p| field_u64(rec, p)).map(|pid| {
                 // The probe woken by an expiring hrtimer: its own sleep's timer fired then.
                 if pid as u32 as i32 == self.probe_tid
@@ -308,6 +422,18 @@ mod tests {
             (Ev::HrtimerEntry, fmt(30, &[])),
             (Ev::HrtimerExit, fmt(31, &[])),
             (Ev::Wakeup, fmt(32, &[("pid", 24, 4, false)])),
+            (
+                Ev::VectorEntry(Vector::LocalTimer),
+                fmt(40, &[("vector", 8, 4, false)]),
+            ),
+            (
+                Ev::VectorExit(Vector::LocalTimer),
+                fmt(41, &[("vector", 8, 4, false)]),
+            ),
+            (
+                Ev::VectorEntry(Vector::CallFunctionSingle),
+                fmt(42, &[("vector", 8, 4, false)]),
+            ),
         ];
         let strings = parse_printk_formats("0xffff800008f1c2a8 : \"Rescheduling interrupts\"\n");
         Decoder::new(formats, strings, 77, "tickscope-probe:77")
@@ -372,6 +498,32 @@ mod tests {
         );
         assert_eq!(d.bad, 0);
         let _ = format::PageHeader::default();
+    }
+
+    #[test]
+    fn x86_system_vectors_are_irqs_and_ipis_named_as_proc_interrupts_counts_them() {
+        let mut d = decoder();
+        let mut out = Vec::new();
+        let v = 236u32.to_le_bytes();
+        d.record(10, &rec(40, 12, &[(8, &v)]), &mut out);
+        d.record(14, &rec(41, 12, &[(8, &v)]), &mut out);
+        d.record(20, &rec(42, 12, &[(8, &v)]), &mut out);
+        let named: Vec<(u64, TraceKind, CauseKind, String)> = out
+            .iter()
+            .map(|&(t, k, i)| {
+                let (kind, name) = d.names.list[i as usize].clone();
+                (t, k, kind, name)
+            })
+            .collect();
+        assert_eq!(
+            named,
+            vec![
+                (10, TraceKind::IrqEntry, CauseKind::Irq, "Local timer interrupts".into()),
+                (14, TraceKind::IrqExit, CauseKind::Irq, "Local timer interrupts".into()),
+                (20, TraceKind::IpiEntry, CauseKind::Ipi, "Function call interrupts".into()),
+            ]
+        );
+        assert!(Ev::wanted(false).contains(&Ev::VectorEntry(Vector::Reschedule)));
     }
 
     #[test]

@@ -23,7 +23,9 @@ pub struct Tracer {
     formats: Vec<(Ev, Format)>,
     /// Events the kernel does not have (e.g. `ipi:*` on some architectures).
     pub missing: Vec<String>,
-    on: std::fs::File,
+    /// `tracing_on`, held open so switching costs one write. Closed before the instance is
+    /// removed: the kernel refuses (EBUSY) to remove an instance with a file open in it.
+    on: Option<std::fs::File>,
 }
 
 /// Finds tracefs, mounting it when allowed (as init).
@@ -85,7 +87,7 @@ impl Tracer {
             header: PageHeader::default(),
             formats: Vec::new(),
             missing: Vec::new(),
-            on,
+            on: Some(on),
             root,
             inst,
             cpu,
@@ -113,6 +115,8 @@ impl Tracer {
                     write(&dir.join("enable"), "1")?;
                     t.formats.push((ev, f));
                 }
+                // x86's system vectors are looked for on every kernel; only x86 has them.
+                None if matches!(ev, Ev::VectorEntry(_) | Ev::VectorExit(_)) => {}
                 None => t.missing.push(format!("{sys}:{name}")),
             }
         }
@@ -125,13 +129,17 @@ impl Tracer {
     /// Starts recording.
     #[inline]
     pub fn on(&mut self) {
-        let _ = std::io::Write::write_all(&mut self.on, b"1");
+        if let Some(f) = self.on.as_mut() {
+            let _ = std::io::Write::write_all(f, b"1");
+        }
     }
 
     /// Stops recording.
     #[inline]
     pub fn off(&mut self) {
-        let _ = std::io::Write::write_all(&mut self.on, b"0");
+        if let Some(f) = self.on.as_mut() {
+            let _ = std::io::Write::write_all(f, b"0");
+        }
     }
 
     /// Events the kernel dropped because the buffer was full (`per_cpu/cpuN/stats`).
@@ -189,16 +197,25 @@ impl Tracer {
         (out, d.names, lost)
     }
 
-    /// The instance directory (for the signal handler's cleanup).
-    pub fn instance(&self) -> &Path {
-        &self.inst
+    /// The instance directory and the open `tracing_on` descriptor (for the signal handler's
+    /// cleanup, which must close the one to remove the other).
+    pub fn instance(&self) -> (&Path, i32) {
+        use std::os::fd::AsRawFd;
+        (&self.inst, self.on.as_ref().map_or(-1, |f| f.as_raw_fd()))
     }
 }
 
 impl Drop for Tracer {
     fn drop(&mut self) {
         self.off();
-        let _ = std::fs::remove_dir(&self.inst);
+        // Every file of the instance closed first, or the kernel keeps it (and its buffer).
+        drop(self.on.take());
+        if let Err(e) = std::fs::remove_dir(&self.inst) {
+            eprintln!(
+                "tickscope-probe: could not remove the trace instance {}: {e}",
+                self.inst.display()
+            );
+        }
     }
 }
 
