@@ -1,7 +1,8 @@
 # Counts the tests `cargo test` ran by kind, from its output:
 #   unit        unit tests in the sources, and static checks of the sources (layers)
 #   golden      analysis and decoding of recorded or synthetic captures, no emulator
-#   end-to-end  the tickscope binary driving QEMU (bare metal, Linux, the ThunderX stand-in), and
+#   end-to-end  the tickscope binary driving QEMU (bare metal, Linux, the ThunderX stand-in), the
+#               probe on this machine and over ssh, and
 #               the lab integrations (ser2net, labgrid, LAVA's schema)
 # A test file missing from the table below fails the count: every file has a kind.
 BEGIN {
@@ -22,6 +23,7 @@ BEGIN {
     kinds["measure"] = "end-to-end"
     kinds["report"] = "end-to-end"
     kinds["setup"] = "end-to-end"
+    kinds["real"] = "end-to-end"
     kinds["standin"] = "end-to-end"
 }
 /Running unittests/ { kind = "unit"; next }

@@ -23,23 +23,28 @@ if ! command -v qemu-system-aarch64 >/dev/null; then
 fi
 qemu-system-aarch64 --version | head -1
 
-step "ser2net (the network serial test exports a QEMU pty through it)"
-if ! command -v ser2net >/dev/null && [ ! -x /usr/sbin/ser2net ]; then
+step "ser2net and OpenSSH (the network serial test exports a QEMU pty through ser2net; the real-machine test runs the probe over ssh to an sshd on 127.0.0.1)"
+need=()
+{ command -v ser2net >/dev/null || [ -x /usr/sbin/ser2net ]; } || need+=(ser2net)
+[ -x /usr/sbin/sshd ] || need+=(openssh-server)
+command -v ssh >/dev/null || need+=(openssh-client)
+if [ ${#need[@]} -gt 0 ]; then
     if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; then
         export DEBIAN_FRONTEND=noninteractive
-        apt-get install -y --no-install-recommends ser2net >/dev/null 2>&1 \
-            || { apt-get update >/dev/null && apt-get install -y --no-install-recommends ser2net >/dev/null; }
+        apt-get install -y --no-install-recommends "${need[@]}" >/dev/null 2>&1 \
+            || { apt-get update >/dev/null && apt-get install -y --no-install-recommends "${need[@]}" >/dev/null; }
     else
-        echo "ser2net is missing: sudo apt-get install ser2net" >&2
+        echo "missing: ${need[*]}: sudo apt-get install ${need[*]}" >&2
         exit 127
     fi
 fi
 
 step "the README's main command on a machine whose toolchain lacks the aarch64 targets"
 # A fresh machine with rustup and the pinned toolchain but not its targets: tickscope adds them
-# before its first cross build (TICKSCOPE_TEST_KEEP_TARGETS=1 skips removing them).
-if [ "${TICKSCOPE_TEST_KEEP_TARGETS:-0}" != 1 ]; then
-    rustup target remove aarch64-unknown-none aarch64-unknown-linux-musl
+# before its first cross build. Only when CI asks (.ci/run sets TICKSCOPE_FRESH_CHECK=1): a
+# developer's own targets are not removed.
+if [ "${TICKSCOPE_FRESH_CHECK:-0}" = 1 ]; then
+    rustup target remove aarch64-unknown-none aarch64-unknown-linux-musl x86_64-unknown-linux-musl
 fi
 log=$(mktemp)
 trap 'rm -f "$log"' EXIT

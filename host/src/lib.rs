@@ -24,6 +24,7 @@ pub mod guest;
 pub mod interrupt;
 pub mod kernel;
 pub mod machine;
+pub mod overlay;
 pub mod pipeline;
 pub mod progress;
 pub mod qemu;

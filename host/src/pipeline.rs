@@ -130,7 +130,13 @@ pub fn finish(capture: &Capture, kind: &str, start_time: String, out: &Output) -
         start_time,
         &out.policy,
     );
-    let dir = rundir::write(out, &record, capture, &analysis)?;
+    let dir = rundir::write(
+        (out.out.as_deref(), out.replace),
+        &record,
+        capture,
+        &analysis,
+        out.plots,
+    )?;
     Ok(Run {
         record,
         analysis,

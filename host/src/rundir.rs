@@ -194,14 +194,15 @@ pub fn read_json<T: for<'de> Deserialize<'de>>(path: &Path) -> Result<T> {
 /// Writes a run directory: the capture, run.json, summary.json, the console and firmware logs,
 /// the emulator's stderr, files the runner kept, the peers' outputs (oslat.json, cyclictest.json
 /// and their printed text), and the renderings (histogram, CSV, plots).
+/// `replace` lets it replace a run already in `out` (`--force`).
 pub fn write(
-    out: &crate::pipeline::Output,
+    (out, replace): (Option<&Path>, bool),
     record: &RunRecord,
     capture: &Capture,
     analysis: &Analysis,
+    plots: bool,
 ) -> Result<RunDir> {
-    let plots = out.plots;
-    let dir = RunDir::create_run(out.out.as_deref(), &record.info.label, out.replace)?;
+    let dir = RunDir::create_run(out, &record.info.label, replace)?;
     dir.write("capture.bin", &capture.bytes)?;
     dir.write_json("run.json", &record.info)?;
     dir.write_json("summary.json", &record.summary)?;

@@ -778,7 +778,7 @@ fn run(o: Options) -> u8 {
                     let mut from = start;
                     let mut events = 0;
                     loop {
-                        let stretch = probe::noise_loop(
+                        let stretch = probe::noise_loop_watching(
                             counter::now,
                             from,
                             next_checkpoint.min(end),

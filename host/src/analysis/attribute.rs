@@ -102,6 +102,9 @@ pub fn from_irqs(spans: &[IrqSpan], causes: &mut Causes) -> Vec<Interval> {
 enum Ctx {
     /// The probe's own thread: not noise.
     Probe,
+    /// The idle task: the CPU waits (in timer mode, for the probe's own timer); the time until
+    /// an interrupt's handler runs is exit from idle, hardware time, never OS noise.
+    Idle,
     /// Another thread (cause id).
     Thread(usize),
     /// A handler (cause id) and the trace kind that opened it (to match its exit).
@@ -175,7 +178,11 @@ pub fn from_trace(
                     Ctx::Probe
                 } else {
                     let (name, kind) = names(r.name);
-                    Ctx::Thread(causes.id(&name, kind))
+                    if is_idle(&name, kind) {
+                        Ctx::Idle
+                    } else {
+                        Ctx::Thread(causes.id(&name, kind))
+                    }
                 };
                 stack.clear();
                 stack.push(base);
@@ -184,6 +191,12 @@ pub fn from_trace(
         }
     }
     out
+}
+
+/// Whether a switched-to task is the idle task: the probe names it `idle` of kind `hw` (pid 0);
+/// earlier probes named it as a thread, `swapper/N:0`.
+pub fn is_idle(name: &str, kind: CauseKind) -> bool {
+    kind == CauseKind::Hw || (kind == CauseKind::Thread && name.ends_with(":0"))
 }
 
 /// A piece of an event: time a cause ran, or time nothing of the OS ran (hardware).
@@ -532,6 +545,8 @@ mod tests {
             3 => ("IPI".into(), CauseKind::Irq),
             4 => ("Rescheduling interrupts".into(), CauseKind::Ipi),
             5 => ("kworker/3:1:42".into(), CauseKind::Thread),
+            6 => ("idle".into(), CauseKind::Hw),
+            7 => ("swapper/3:0".into(), CauseKind::Thread),
             _ => ("?".into(), CauseKind::Irq),
         }
     }
@@ -654,6 +669,30 @@ mod tests {
         // With a threshold of 62 ticks the 10 ticks of nothing between 150 and 160 do not split it.
         assert_eq!(s[0].episodes(62).len(), 1);
         assert_eq!(s[0].episodes(5).len(), 2);
+    }
+
+    #[test]
+    fn the_idle_task_is_no_cause_its_time_is_hardware() {
+        use TraceKind::*;
+        // Timer mode: the probe sleeps (idle 100..140), the timer's handler 140..150, the probe
+        // runs at 160; a late wake-up from its deadline at 110 to 160 is 30 ticks of exit from
+        // idle (hardware), 10 of the handler, 10 of scheduling (hardware: untraced).
+        for idle in [6, 7] {
+            let trace = [
+                rec(100, Switch, idle),
+                rec(140, IrqEntry, 1),
+                rec(150, IrqExit, 1),
+                rec(160, Switch, 0),
+            ];
+            let mut causes = Causes::default();
+            let iv = from_trace(&trace, &names, 0, &mut causes);
+            let named: Vec<(u64, u64, &str)> =
+                iv.iter().map(|i| (i.start, i.end, causes.get(i.cause).0)).collect();
+            assert_eq!(named, vec![(140, 150, "arch_timer")], "idle as {:?}", names(idle));
+            let s = join(&[(110, 50)], &iv);
+            assert_eq!(s[0].pieces, vec![Piece::Hw(30), Piece::Os { cause: 0, len: 10 }, Piece::Hw(10)]);
+            assert_eq!(s[0].pieces.iter().map(|p| match p { Piece::Hw(n) => *n, Piece::Os { len, .. } => *len }).sum::<u64>(), 50);
+        }
     }
 
     #[test]

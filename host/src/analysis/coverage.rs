@@ -149,9 +149,9 @@ pub fn timer_problem(c: &Coverage, emulation: &str) -> Option<String> {
     let why = if traced * 100 < timer.counted * 99 {
         "the trace holds fewer timer interrupts than the kernel counted: the ring buffer overflowed, or the tracepoint missed some"
     } else if emulation == "tcg" {
-        "the trace holds them, but they fall outside the loop's events: under plain TCG the vCPU is descheduled between reads of the counter and of the trace clock, so the mapping between the two clocks is off"
+        "the trace holds them, but they fall outside the loop's events: under plain TCG an interrupt is taken right after the counter read that ends a gap, and some came while the loop was recording (beyond its chained limit) or shipping a checkpoint"
     } else {
-        "the trace holds them, but they fall outside the loop's events: the trace clock and the loop's counter disagree, or ticks came while the loop was not measuring"
+        "the trace holds them, but they fall outside the loop's events: they came while the loop was recording events or shipping a checkpoint, or the trace clock and the loop's counter disagree"
     };
     Some(format!(
         "attribution covers {:.1} % of the timer's interrupts ({} counted, {} traced, {} inside events): {why}",

@@ -8,6 +8,7 @@
 
 pub mod attribute;
 pub mod coverage;
+pub mod explain;
 pub mod peers;
 pub mod summary;
 pub mod tick;

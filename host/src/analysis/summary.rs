@@ -9,7 +9,7 @@ use std::collections::BTreeMap;
 
 use serde::{Deserialize, Serialize};
 use tickscope_core::hist::{Histogram, Quantiles};
-use tickscope_core::stats::{Accumulator, WorstEvent};
+use tickscope_core::stats::Accumulator;
 use tickscope_core::units::ticks_to_ns;
 use tickscope_core::wire::msg::{CauseKind, Method, Source, TraceKind};
 
@@ -149,8 +149,9 @@ pub struct CoreSummary {
     pub latency_cycles: Option<Quantiles>,
     /// Events per second of the window.
     pub per_second: Vec<u32>,
-    /// Largest events.
-    pub worst: Vec<WorstEvent>,
+    /// Largest events, each with its pieces in time order (cause, kind, ns, share; the ns add
+    /// up to the event's `value`).
+    pub worst: Vec<super::explain::Worst>,
     /// Injected ticks taken.
     pub ticks: u64,
     /// Timer wake-ups more than a period late.
@@ -777,7 +778,7 @@ pub fn summarize_with(
             event_ns: c.acc.event_quantiles(),
             latency_cycles: quantiles_or_none(&c.cycles),
             per_second: c.acc.per_second.counts().to_vec(),
-            worst: c.acc.worst.sorted().to_vec(),
+            worst: super::explain::explain(&c.acc.worst.sorted(), &splits, hz, hw_name),
             ticks: status.ticks,
             overruns: status.overruns,
             spurious_irqs: status.foreign_irqs,

@@ -77,5 +77,8 @@ pub fn run(a: Args) -> Result<u8> {
         trailer: run.analysis.trailer.is_some(),
     };
     super::output::print_run(&run, a.out.json, extra)?;
+    if a.out.explain && !a.out.json {
+        super::output::print_explained(&run);
+    }
     Ok(run.status())
 }

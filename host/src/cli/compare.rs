@@ -23,8 +23,13 @@ use crate::record::Policy;
   tickscope compare --tcg --mode timer --period 1ms
   tickscope compare --kernel ./Image --smp 8 --core 7
   tickscope compare --kernels generic,tickless,rt --duration 2s --json
-  tickscope compare --peers                  # oslat and cyclictest beside each kernel's probe")]
+  tickscope compare --peers                  # oslat and cyclictest beside each kernel's probe
+  tickscope compare --runs results/runs/*-enzian-generic results/runs/*-enzian-tickless")]
 pub struct Args {
+    /// Compare runs already made (separate boots of one board: `linux --ssh` on the generic
+    /// kernel, then on the tickless one) instead of running QEMU: the same table and plots.
+    #[arg(long, num_args = 1.., value_name = "RUN_DIR")]
+    runs: Vec<PathBuf>,
     #[command(flatten)]
     machine: MachineArgs,
     #[command(flatten)]
@@ -88,8 +93,38 @@ struct CompareJson<'a> {
     status: u8,
 }
 
+/// `compare --runs`: the comparison of runs already made.
+#[derive(Serialize)]
+struct RunsJson<'a> {
+    runs: Vec<&'a Summary>,
+    report: String,
+    run_dir: String,
+}
+
+fn compare_runs(a: &Args) -> Result<u8> {
+    let dir = crate::rundir::RunDir::create(a.out.as_deref(), "compare")?.path;
+    let o = crate::overlay::write(&a.runs, &dir)?;
+    let summaries: Vec<&Summary> = o.runs.iter().map(|r| &r.summary).collect();
+    let report = dir.join("report.html").display().to_string();
+    if a.json {
+        print_json(&RunsJson {
+            runs: summaries,
+            report,
+            run_dir: dir.display().to_string(),
+        })?;
+    } else {
+        print!("{}", crate::render::table(&summaries));
+        print!("{}", crate::render::peers_table(&summaries));
+        println!("report: {report}");
+    }
+    Ok(crate::status::OK)
+}
+
 /// Runs `compare`.
 pub fn run(a: Args) -> Result<u8> {
+    if !a.runs.is_empty() {
+        return compare_runs(&a);
+    }
     if a.machine.boot_core.is_some() {
         return Err(crate::fail(
             crate::status::CONFIG,

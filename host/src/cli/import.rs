@@ -68,5 +68,8 @@ pub fn run(a: Args) -> Result<u8> {
     });
     let run = pipeline::run(&req, &a.out.output("import"))?;
     super::output::print_run(&run, a.out.json, ())?;
+    if a.out.explain && !a.out.json {
+        super::output::print_explained(&run);
+    }
     Ok(run.status())
 }

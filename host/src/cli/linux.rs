@@ -105,6 +105,9 @@ pub fn run(a: Args) -> Result<u8> {
         nohz_full: nohz,
     };
     super::output::print_run(&run, a.out.json, extra)?;
+    if a.out.explain && !a.out.json {
+        super::output::print_explained(&run);
+    }
     if !a.out.json {
         for (k, v) in &run.record.summary.interrupts_per_s {
             println!("  {v:>10.1}/s  {k}");
@@ -160,6 +163,9 @@ fn run_real(a: Args) -> Result<u8> {
         nohz_full: nohz,
     };
     super::output::print_run(&run, a.out.json, extra)?;
+    if a.out.explain && !a.out.json {
+        super::output::print_explained(&run);
+    }
     if !a.out.json {
         for (k, v) in &run.record.summary.interrupts_per_s {
             println!("  {v:>10.1}/s  {k}");

@@ -56,5 +56,8 @@ pub fn run(a: Args) -> Result<u8> {
     });
     let run = pipeline::run(&req, &a.out.output(&default_label(&config)))?;
     super::output::print_run(&run, a.out.json, ())?;
+    if a.out.explain && !a.out.json {
+        super::output::print_explained(&run);
+    }
     Ok(run.status())
 }

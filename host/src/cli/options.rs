@@ -360,6 +360,10 @@ pub struct OutArgs {
     /// Replace the run already in `--out` (without it, a directory holding a run is refused).
     #[arg(long)]
     pub force: bool,
+    /// Explain each core's worst events on the terminal: their pieces in time order (what ran,
+    /// of which kind, for how long, what share), as `rtla timerlat --aa` does.
+    #[arg(long)]
+    pub explain: bool,
 }
 
 impl OutArgs {

@@ -38,10 +38,59 @@ pub fn print_run<E: Serialize>(run: &Run, json: bool, extra: E) -> Result<()> {
         })?;
     } else {
         print!("{}", crate::render::table(&[&r.summary]));
+        if let Some(c) = &r.summary.attribution_coverage {
+            println!("{}", coverage_line(c));
+        }
         println!("run directory: {}", run.dir.path.display());
     }
     print_problems(run);
     Ok(())
+}
+
+/// What the attribution was built from, in one line (`attribution_coverage`).
+fn coverage_line(c: &crate::analysis::coverage::Coverage) -> String {
+    let pct = |v: Option<f64>| v.map_or("n/a".to_string(), |v| format!("{:.1} %", v * 100.0));
+    let sources: Vec<String> = c
+        .sources
+        .iter()
+        .take(4)
+        .map(|s| {
+            let n = |v: Option<u64>| v.map_or("-".to_string(), |v| v.to_string());
+            format!(
+                "{} {} counted / {} traced / {} in events",
+                s.name,
+                s.counted,
+                n(s.traced),
+                n(s.in_events)
+            )
+        })
+        .collect();
+    format!(
+        "attribution coverage: timer {}, all {} ({})",
+        pct(c.timer),
+        pct(c.overall),
+        sources.join("; ")
+    )
+}
+
+/// `--explain`: each core's worst events, piece by piece in time order (rtla's `--aa`).
+pub fn print_explained(run: &Run) {
+    for c in &run.record.summary.cores {
+        for (i, w) in c.worst.iter().take(5).enumerate() {
+            println!(
+                "core {} worst #{}: {} ns at {:.6} s: {}",
+                c.core,
+                i + 1,
+                w.event.value,
+                w.event.at as f64 / 1e9,
+                if w.pieces.is_empty() {
+                    "no attribution".to_string()
+                } else {
+                    crate::analysis::explain::describe(&w.pieces)
+                }
+            );
+        }
+    }
 }
 
 /// Prints a run's problems (and a partial run's coverage) on stderr.

@@ -8,10 +8,8 @@ use serde::Serialize;
 
 use super::output::print_json;
 use crate::analysis::summary::Summary;
-use crate::render::plot::Kind;
-use crate::render::report::{self, ReportRun};
-use crate::rundir::{self, Loaded, now_stamps};
-use crate::{fail, render, status, workspace};
+use crate::rundir::{self, now_stamps};
+use crate::{overlay, render, status, workspace};
 
 /// `tickscope report` options.
 #[derive(clap::Args, Debug)]
@@ -40,37 +38,17 @@ struct ReportJson<'a> {
 
 /// Runs `report`.
 pub fn run(a: Args) -> Result<u8> {
-    let runs: Vec<Loaded> = a
-        .dirs
-        .iter()
-        .map(|d| rundir::load(d))
-        .collect::<Result<_>>()?;
-    if runs.is_empty() {
-        return Err(fail(status::CONFIG, "no run directories given"));
-    }
-    let out = match (&a.out, runs.len()) {
+    let out = match (&a.out, a.dirs.len()) {
         (Some(o), _) => o.clone(),
-        (None, 1) => runs[0].dir.path.clone(),
+        (None, 1) => rundir::RunDir::open(&a.dirs[0])?.path,
         (None, _) => workspace::results()?.join("reports").join(now_stamps().0),
     };
-    let views: Vec<ReportRun> = runs
-        .iter()
-        .map(|r| ReportRun {
-            info: &r.info,
-            view: render::view(&r.summary, &r.analysis, &r.splits),
-        })
-        .collect();
-    let mut files = report::write(&views, &out)?;
-    for k in Kind::ALL {
-        for ext in ["png", "svg"] {
-            files.push(out.join(format!("{}.{ext}", k.stem())));
-        }
-    }
-    let summaries: Vec<&Summary> = runs.iter().map(|r| &r.summary).collect();
+    let o = overlay::write(&a.dirs, &out)?;
+    let summaries: Vec<&Summary> = o.runs.iter().map(|r| &r.summary).collect();
     if a.json {
         print_json(&ReportJson {
             out: out.display().to_string(),
-            files: files.iter().map(|f| f.display().to_string()).collect(),
+            files: o.files.iter().map(|f| f.display().to_string()).collect(),
             runs: summaries,
         })?;
     } else {

@@ -322,6 +322,8 @@ fn privilege(place: &Place, m: &Machine) -> Result<&'static str> {
 /// Runs the probe there and returns its capture.
 pub fn run(req: &Request) -> Result<Capture> {
     let started = Instant::now();
+    // Ctrl-C stops the probe there (and removes what was copied) instead of ending tickscope.
+    interrupt::install();
     let facts_text = req.place.run(FACTS, b"", "reading the machine's facts")?;
     let m = Machine::parse(&String::from_utf8_lossy(&facts_text));
     let target = kernel::probe_target(&m.arch)?;

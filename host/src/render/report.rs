@@ -208,16 +208,22 @@ pub fn markdown(runs: &[ReportRun]) -> String {
             md.push('\n');
         }
         let mut worst: Vec<_> = s.cores.iter().flat_map(|c| c.worst.iter()).collect();
-        worst.sort_by(|a, b| b.value.cmp(&a.value).then(a.at.cmp(&b.at)));
+        worst.sort_by(|a, b| {
+            b.event
+                .value
+                .cmp(&a.event.value)
+                .then(a.event.at.cmp(&b.event.at))
+        });
         if !worst.is_empty() {
-            md += "| worst event (ns) | at (s) | core |\n|---:|---:|---:|\n";
-            for e in worst.iter().take(8) {
+            md += "| worst event (ns) | at (s) | core | what it was, in time order |\n|---:|---:|---:|---|\n";
+            for w in worst.iter().take(8) {
                 let _ = writeln!(
                     md,
-                    "| {} | {:.6} | {} |",
-                    e.value,
-                    e.at as f64 / 1e9,
-                    e.core
+                    "| {} | {:.6} | {} | {} |",
+                    w.event.value,
+                    w.event.at as f64 / 1e9,
+                    w.event.core,
+                    crate::analysis::explain::describe(&w.pieces)
                 );
             }
             md.push('\n');

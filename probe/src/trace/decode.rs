@@ -327,6 +327,10 @@ impl Decoder {
                     let pid = field_u64(rec, p).unwrap_or(0) as u32 as i32;
                     let idx = if pid == self.probe_tid {
                         0
+                    } else if pid == 0 {
+                        // The idle task: the CPU runs nothing of the OS (waiting, in timer mode,
+                        // for the probe's own timer), so it is no thread cause.
+                        self.names.id(CauseKind::Hw, "idle")
                     } else {
                         self.names.id(CauseKind::Thread, &format!("{comm}:{pid}"))
                     };
