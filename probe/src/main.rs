@@ -72,17 +72,107 @@ mod counter {
         v
     }
 
+    /// Nothing to choose: CNTVCT is the architecture's own counter, the firmware's too (and
+    /// nothing is said, so the guest's output before the window stays as it was).
+    #[cfg(target_arch = "aarch64")]
+    pub fn choose(_threshold_ns: u64) -> String {
+        String::new()
+    }
+
+    /// x86_64: the TSC when it is invariant and the kernel keeps time with it, else
+    /// CLOCK_MONOTONIC (through the vDSO, in ns). 0: CLOCK_MONOTONIC.
+    #[cfg(target_arch = "x86_64")]
+    static TSC_HZ: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+
+    /// The TSC, or CLOCK_MONOTONIC where it cannot be used (see [`choose`]).
+    #[cfg(target_arch = "x86_64")]
+    #[inline(always)]
+    pub fn now() -> u64 {
+        if TSC_HZ.load(std::sync::atomic::Ordering::Relaxed) != 0 {
+            // SAFETY: RDTSC has no side effects and is available on every x86_64 CPU.
+            unsafe { core::arch::x86_64::_rdtsc() }
+        } else {
+            super::sys::monotonic_ns()
+        }
+    }
+
+    /// Its frequency.
+    #[cfg(target_arch = "x86_64")]
+    pub fn hz() -> u64 {
+        match TSC_HZ.load(std::sync::atomic::Ordering::Relaxed) {
+            0 => 1_000_000_000,
+            f => f,
+        }
+    }
+
+    /// Chooses the TSC when the CPU says it is invariant (`constant_tsc`, `nonstop_tsc`), the
+    /// kernel's clocksource is `tsc` and a `threshold_ns` gap fits the gap table in its ticks;
+    /// its frequency is the kernel's: TSC ticks over CLOCK_MONOTONIC_RAW (which the kernel
+    /// computes from the TSC with its own calibration) across 100 ms. Says what it chose and why.
+    #[cfg(target_arch = "x86_64")]
+    pub fn choose(threshold_ns: u64) -> String {
+        let flags = std::fs::read_to_string("/proc/cpuinfo").unwrap_or_default();
+        let flags = flags.lines().find(|l| l.starts_with("flags")).unwrap_or("");
+        let has = |f: &str| flags.split_whitespace().any(|w| w == f);
+        let source = std::fs::read_to_string(
+            "/sys/devices/system/clocksource/clocksource0/current_clocksource",
+        )
+        .unwrap_or_default();
+        let why_not = if !(has("constant_tsc") && has("nonstop_tsc")) {
+            Some("the TSC is not invariant (constant_tsc and nonstop_tsc not both set)".to_string())
+        } else if source.trim() != "tsc" {
+            Some(format!("the kernel keeps time with `{}`, not the TSC", source.trim()))
+        } else {
+            None
+        };
+        if let Some(why) = why_not {
+            return format!("counter: CLOCK_MONOTONIC (vDSO, ns): {why}");
+        }
+        let pair = || {
+            let mut best = (u64::MAX, 0, 0);
+            for _ in 0..16 {
+                // SAFETY: as in `now`.
+                let a = unsafe { core::arch::x86_64::_rdtsc() };
+                let r = super::sys::monotonic_raw_ns();
+                // SAFETY: as in `now`.
+                let b = unsafe { core::arch::x86_64::_rdtsc() };
+                if b.wrapping_sub(a) < best.0 {
+                    best = (b.wrapping_sub(a), a + (b - a) / 2, r);
+                }
+            }
+            (best.1, best.2)
+        };
+        let (t0, r0) = pair();
+        std::thread::sleep(std::time::Duration::from_millis(100));
+        let (t1, r1) = pair();
+        let hz = ((t1 - t0) as u128 * 1_000_000_000 / (r1 - r0).max(1) as u128) as u64;
+        let threshold_ticks = threshold_ns as u128 * hz as u128 / 1_000_000_000;
+        if threshold_ticks >= tickscope_core::probe::GAP_SLOTS as u128 {
+            return format!(
+                "counter: CLOCK_MONOTONIC (vDSO, ns): a threshold of {threshold_ns} ns is {threshold_ticks} TSC ticks, more than the gap table holds"
+            );
+        }
+        TSC_HZ.store(hz, std::sync::atomic::Ordering::Relaxed);
+        format!("counter: TSC at {hz} Hz (invariant; the kernel's clocksource; its rate against CLOCK_MONOTONIC_RAW)")
+    }
+
     /// Elsewhere: CLOCK_MONOTONIC through the vDSO, in ns.
-    #[cfg(not(target_arch = "aarch64"))]
+    #[cfg(not(any(target_arch = "aarch64", target_arch = "x86_64")))]
     #[inline(always)]
     pub fn now() -> u64 {
         super::sys::monotonic_ns()
     }
 
     /// 1 GHz (nanoseconds).
-    #[cfg(not(target_arch = "aarch64"))]
+    #[cfg(not(any(target_arch = "aarch64", target_arch = "x86_64")))]
     pub fn hz() -> u64 {
         1_000_000_000
+    }
+
+    /// Says which counter.
+    #[cfg(not(any(target_arch = "aarch64", target_arch = "x86_64")))]
+    pub fn choose(_threshold_ns: u64) -> String {
+        "counter: CLOCK_MONOTONIC (vDSO, ns)".into()
     }
 }
 
@@ -512,6 +602,7 @@ fn run(o: Options) -> u8 {
             );
         }
     };
+    let counter_note = counter::choose(cfg.threshold_ns);
     let platform = Platform {
         cores_online: cpus.iter().max().map(|m| *m as u16 + 1).unwrap_or(1),
         counter_hz: Some(counter::hz()),
@@ -566,6 +657,9 @@ fn run(o: Options) -> u8 {
         "tickscope-probe: Linux {uname} on CPU {cpu} of {}; cmdline: {cmdline}",
         cpus.len()
     ));
+    if !counter_note.is_empty() {
+        out.text(&format!("tickscope-probe: {counter_note}"));
+    }
     out.send(&Message::Header(RunHeader {
         format: wire::FORMAT_VERSION as u16,
         source: Source::LinuxProbe,

@@ -133,6 +133,17 @@ pub fn monotonic_ns() -> u64 {
     ts.tv_sec as u64 * 1_000_000_000 + ts.tv_nsec as u64
 }
 
+/// CLOCK_MONOTONIC_RAW in nanoseconds (the kernel's clocksource without NTP's adjustments).
+pub fn monotonic_raw_ns() -> u64 {
+    let mut ts = libc::timespec {
+        tv_sec: 0,
+        tv_nsec: 0,
+    };
+    // SAFETY: clock_gettime writes into the valid timespec we pass.
+    unsafe { libc::clock_gettime(libc::CLOCK_MONOTONIC_RAW, &mut ts) };
+    ts.tv_sec as u64 * 1_000_000_000 + ts.tv_nsec as u64
+}
+
 /// Sleeps until CLOCK_MONOTONIC reaches `deadline_ns` (absolute, as cyclictest does).
 #[inline(always)]
 pub fn sleep_until(deadline_ns: u64) {
