@@ -128,6 +128,30 @@ fn timer_mode_on_linux_splits_irq_and_thread_latency() {
 }
 
 #[test]
+fn tickless_timer_mode_has_no_idle_cause_and_its_worst_wakeups_add_up() {
+    let j = linux("tickless", &["--mode", "timer", "--period", "1ms"]);
+    // Waking from idle is exit from idle (hardware), not OS noise: no cause is the idle task.
+    for c in j["causes"].as_array().unwrap() {
+        let name = c["name"].as_str().unwrap();
+        assert!(
+            !name.starts_with("swapper") && !name.ends_with(":0") && name != "idle",
+            "the idle task is a cause: {c}"
+        );
+    }
+    // The worst wake-ups explained: pieces in time order adding up to each latency exactly.
+    let worst = j["cores"][0]["worst"].as_array().unwrap();
+    assert!(!worst.is_empty(), "{j:#}");
+    for w in worst {
+        let pieces = w["pieces"].as_array().unwrap();
+        assert!(!pieces.is_empty(), "no pieces: {w}");
+        let sum: u64 = pieces.iter().map(|p| p["ns"].as_u64().unwrap()).sum();
+        assert_eq!(sum, w["value"].as_u64().unwrap(), "{w}");
+        let share: f64 = pieces.iter().map(|p| p["share"].as_f64().unwrap()).sum();
+        assert!((share - 1.0).abs() < 1e-5, "{w}");
+    }
+}
+
+#[test]
 fn compare_runs_every_kernel_and_the_tickless_os_noise_is_far_below_the_generic() {
     // Without --kernels: generic and tickless after bare metal.
     let help = tickscope(&["compare", "--help"]);

@@ -455,6 +455,11 @@ fn measure(req: &Request, dir: &str, sudo: &str, cpu: usize) -> Result<(End, Vec
                 continue;
             }
             Err(std::sync::mpsc::RecvTimeoutError::Disconnected) => {
+                // A Ctrl-C reaches the local shell (or ssh) too, which may end first.
+                std::thread::sleep(Duration::from_millis(200));
+                if let Some(signal) = interrupt::requested() {
+                    break End::Interrupted { signal };
+                }
                 break End::Crashed {
                     what: format!("the connection to {} ended before the probe did", req.place.name()),
                 };
