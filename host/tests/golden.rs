@@ -190,16 +190,28 @@ fn a_capture_cut_short_keeps_its_last_checkpoint() {
         "a capture without its end is not a success: {j:#}"
     );
     let s = &j["summary"];
-    assert_eq!(num(s, "partial.covered_s"), 2.0, "{s:#}");
-    assert_eq!(num(s, "partial.window_s"), 4.0);
-    assert_eq!(num(s, "duration_s"), 2.0);
     // Events after the last checkpoint (2.0-2.5 s) arrived too and are kept: 499 up to 2 s,
-    // 125 more, counted against the covered window's rates only through the checkpoint's.
+    // 125 more; the rates are per second they cover (to the last one's end), not per
+    // checkpointed second (which gave 312/s for a 250 Hz tick).
+    let rate = |v: f64| (v * 1e6).round() / 1e6;
+    let covered = (624 * HZ / 250 + GAP) as f64 / HZ as f64;
+    assert_eq!(num(s, "partial.covered_s"), rate(covered), "{s:#}");
+    assert_eq!(num(s, "partial.window_s"), 4.0);
+    assert_eq!(num(s, "duration_s"), rate(covered));
+    assert_eq!(num(s, "os_noise.events"), 624.0, "{s:#}");
+    assert_eq!(num(s, "events_per_s"), rate(624.0 / covered), "{s:#}");
+    assert_eq!(num(s, "os_noise.events_per_s"), rate(624.0 / covered), "{s:#}");
+    assert!((249.0..=250.0).contains(&num(s, "events_per_s")), "{s:#}");
+    // The loop's iterations are the checkpoint's, over the checkpoint's 2 s.
     assert_eq!(
         num(s, "samples"),
         499.0 + ((2 * HZ - 499 * GAP) / 10) as f64
     );
-    assert_eq!(num(s, "os_noise.events"), 624.0, "{s:#}");
+    assert_eq!(
+        num(s, "loop_ns_per_iteration"),
+        rate(2e9 / (499.0 + ((2 * HZ - 499 * GAP) / 10) as f64)),
+        "{s:#}"
+    );
 }
 
 /// The recorded firmware capture (tickscope-core/tests/data/timer-tick.capture) summarises to

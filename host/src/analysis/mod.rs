@@ -119,7 +119,17 @@ impl CoreData {
     /// window cut short ends where its last checkpoint reaches.
     pub fn window_ticks(&self) -> Option<(u64, u64)> {
         if let (None, Some(cp)) = (self.status, self.checkpoint) {
-            return Some((cp.window_start, cp.window_end.max(cp.window_start)));
+            // Cut short: the records that arrived after the last checkpoint are kept, so the
+            // window is the span they cover (rates are per covered second), at least the
+            // checkpoint's.
+            let last = self
+                .events
+                .iter()
+                .map(|e| e.start + e.len)
+                .chain(self.wakeups.iter().map(|&(d, l)| d + l as u64))
+                .max()
+                .unwrap_or(0);
+            return Some((cp.window_start, cp.window_end.max(last).max(cp.window_start)));
         }
         match (self.window, self.status) {
             (Some(w), _) => Some((w.start, w.end)),
@@ -131,6 +141,16 @@ impl CoreData {
     }
 
     /// Window length in seconds (0 when unknown).
+    /// The span the loop's counted samples cover: a cut-short run's last checkpoint (its gap
+    /// table and iteration count are the checkpoint's), else the window.
+    pub fn samples_s(&self, hz: u64) -> f64 {
+        match (self.status, self.checkpoint) {
+            (None, Some(cp)) => cp.window_end.saturating_sub(cp.window_start) as f64 / hz.max(1) as f64,
+            _ => self.window_s(hz),
+        }
+    }
+
+    /// The window's length in seconds.
     pub fn window_s(&self, hz: u64) -> f64 {
         self.window_ticks()
             .map(|(a, b)| (b - a) as f64 / hz.max(1) as f64)

@@ -713,6 +713,7 @@ pub fn summarize_with(
     let mut overheads = Vec::new();
     let mut entries = Vec::new();
     let mut iterations = 0u64;
+    let mut samples_s = 0.0f64;
     let mut traced_timer: Option<u64> = None;
     let mut late_start: Option<u64> = None;
     for c in a.cores.values() {
@@ -732,6 +733,7 @@ pub fn summarize_with(
         ticks_taken += status.ticks;
         if cfg.mode == tickscope_core::Mode::Noise {
             iterations += status.samples;
+            samples_s = samples_s.max(c.samples_s(hz));
         }
         let (method, splits) = split_core(c, source_kind);
         let t = tally(c, method, &splits, hz, threshold_ns, window);
@@ -858,8 +860,8 @@ pub fn summarize_with(
         latency_ns: merged.value_quantiles(),
         event_ns: merged.event_quantiles(),
         late_start_ns: late_start,
-        loop_ns_per_iteration: (iterations > 0 && duration_s > 0.0)
-            .then(|| round6(duration_s * n_cores * 1e9 / iterations as f64)),
+        loop_ns_per_iteration: (iterations > 0 && samples_s > 0.0)
+            .then(|| round6(samples_s * n_cores * 1e9 / iterations as f64)),
         // On hardware the cycle counter stops in WFI (where a timer-mode core waits) and follows
         // frequency scaling: a deadline-to-vector cycle count is not a latency there.
         latency_cycles: if matches!(emulation, "icount" | "tcg") {
@@ -932,8 +934,8 @@ fn partial(a: &Analysis, s: &Summary) -> Option<Covered> {
         .cores
         .values()
         .filter_map(|c| {
-            if let Some(cp) = c.checkpoint.filter(|_| c.cut_short()) {
-                return Some(cp.window_end.saturating_sub(cp.window_start) as f64 / hz as f64);
+            if c.cut_short() && c.checkpoint.is_some() {
+                return Some(c.window_s(hz));
             }
             let start = c.window?.start;
             let last = c
