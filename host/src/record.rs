@@ -356,6 +356,9 @@ fn decide(
             );
         }
     }
+    for note in s.inject.as_ref().map(|t| t.missed_notes()).unwrap_or_default() {
+        problems.push(note);
+    }
     if let Some(p) = s
         .attribution_coverage
         .as_ref()

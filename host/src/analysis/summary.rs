@@ -187,6 +187,38 @@ pub struct TickSummary {
     pub matched_events: u64,
     /// Median wake-up latency of the tick handler (deadline to the vector's timestamp), ns.
     pub entry_ns: Option<u64>,
+    /// Per measured core: the tick's deadlines in its window (periods of HZ, ±1 for the phase)
+    /// and the interrupts it took. Fewer taken means deadlines fell while the core could not
+    /// take them (its vCPU descheduled under icount) and coalesced into one interrupt.
+    #[serde(default)]
+    pub cores: Vec<TickCore>,
+}
+
+/// One core's injected ticks: set against taken.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct TickCore {
+    /// Core.
+    pub core: u16,
+    /// Deadlines in its window.
+    pub deadlines: u64,
+    /// Interrupts taken.
+    pub taken: u64,
+}
+
+impl TickSummary {
+    /// A note for each core that took fewer ticks than its deadlines (beyond the phase's one).
+    pub fn missed_notes(&self) -> Vec<String> {
+        self.cores
+            .iter()
+            .filter(|c| c.taken + 1 < c.deadlines)
+            .map(|c| {
+                format!(
+                    "core {} took {} of the injected tick's {} deadlines: the others fell while it could not take them (its vCPU descheduled) and coalesced",
+                    c.core, c.taken, c.deadlines
+                )
+            })
+            .collect()
+    }
 }
 
 /// A run's figures.
@@ -714,6 +746,7 @@ pub fn summarize_with(
     let mut entries = Vec::new();
     let mut iterations = 0u64;
     let mut samples_s = 0.0f64;
+    let mut tick_cores: Vec<TickCore> = Vec::new();
     let mut traced_timer: Option<u64> = None;
     let mut late_start: Option<u64> = None;
     for c in a.cores.values() {
@@ -731,6 +764,13 @@ pub fn summarize_with(
         duration_s = duration_s.max(window);
         let status = c.end_status().unwrap_or_default();
         ticks_taken += status.ticks;
+        if let Some(inj) = cfg.inject {
+            tick_cores.push(TickCore {
+                core: c.core,
+                deadlines: (window * inj.hz as f64).floor() as u64,
+                taken: status.ticks,
+            });
+        }
         if cfg.mode == tickscope_core::Mode::Noise {
             iterations += status.samples;
             samples_s = samples_s.max(c.samples_s(hz));
@@ -885,6 +925,7 @@ pub fn summarize_with(
             taken: ticks_taken,
             matched_events: tick_events as u64,
             entry_ns: median(&mut entries),
+            cores: tick_cores.clone(),
         }),
         timer_irqs_per_s: timer_irqs_per_s.map(round6),
         interrupts_per_s: interrupts_per_s
