@@ -114,6 +114,41 @@ fn rfc2217_capture_is_byte_identical_and_raw_tcp_reports_the_damage() {
 }
 
 #[test]
+fn a_commands_output_is_captured_byte_for_byte_and_a_mangling_pty_is_reported() {
+    let d = tmp();
+    let bytes = a_capture(&d);
+    let file = d.path().join("source/capture.bin");
+    // Straight from the command, and through a pty set raw (a console reached through `script`).
+    for (name, cmd) in [
+        ("pipe", format!("exec:cat {}", file.display())),
+        (
+            "raw-pty",
+            format!("exec:script -qfc 'stty raw -echo; cat {}' /dev/null", file.display()),
+        ),
+    ] {
+        let o = out(&d, name);
+        let r = capture(&cmd, &o);
+        r.expect_status(0);
+        let j = r.json();
+        assert_eq!((j["trailer"].as_bool(), j["binary_clean"].as_bool()), (Some(true), Some(true)), "{name}: {j:#}");
+        let got = std::fs::read(format!("{o}/capture.bin")).unwrap();
+        assert!(got == bytes, "{name}: {} bytes vs {}", got.len(), bytes.len());
+    }
+    // A pty left cooked turns every newline byte into CR LF: the frames' CRCs catch it.
+    let o = out(&d, "cooked-pty");
+    let r = capture(&format!("exec:script -qfc 'cat {}' /dev/null", file.display()), &o);
+    assert_ne!(r.status, 0, "{}", r.stderr);
+    assert!(r.stderr.contains("not binary-clean"), "{}", r.stderr);
+    assert_eq!(r.json()["binary_clean"], false);
+    // A command that fails: what it said is kept.
+    let o = out(&d, "failing");
+    let r = capture("exec:echo no such console >&2; exit 3", &o);
+    assert_ne!(r.status, 0);
+    let log = std::fs::read_to_string(format!("{o}/qemu-stderr.log")).unwrap_or_default();
+    assert!(log.contains("no such console"), "{log:?} {}", r.stderr);
+}
+
+#[test]
 fn garbage_and_a_closed_port_are_reported() {
     let mut x = 0x1234_5678_9abc_def0u64;
     let garbage: Vec<u8> = (0..20_000)

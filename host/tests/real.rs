@@ -297,3 +297,28 @@ fn ssh_runs_on_the_remote_and_leaves_nothing_behind() {
     assert!(PathBuf::from(&o3).join("capture.bin").is_file(), "what arrived is kept");
     assert_clean(&before, "after Ctrl-C");
 }
+
+#[test]
+fn a_console_reached_over_ssh_is_captured_byte_for_byte() {
+    let sshd = Sshd::start();
+    let d = tmp();
+    let src = out(&d, "source");
+    tickscope(&["measure", "--mode", "noise", "--icount", "--duration", "200ms", "--transport", "uart", "--out", &src])
+        .expect_status(0);
+    let file = PathBuf::from(&src).join("capture.bin");
+    let bytes = std::fs::read(&file).unwrap();
+    // As a lab user reaches a board's console server: `ssh gateway console board`.
+    let key = sshd.dir.path().join("id");
+    let cmd = format!(
+        "exec:ssh -o BatchMode=yes -o IdentityFile={} -o UserKnownHostsFile=/dev/null -o StrictHostKeyChecking=no -o LogLevel=ERROR -p {} root@127.0.0.1 cat {}",
+        key.display(),
+        sshd.port,
+        file.display()
+    );
+    let o = out(&d, "via-ssh");
+    let r = tickscope(&["capture", "--serial", &cmd, "--timeout", "60", "--emulation", "icount", "--json", "--out", &o]);
+    r.expect_status(0);
+    let j = r.json();
+    assert_eq!(j["binary_clean"], true, "{j:#}");
+    assert_eq!(std::fs::read(PathBuf::from(&o).join("capture.bin")).unwrap(), bytes);
+}

@@ -764,7 +764,7 @@ pub fn summarize_with(
         duration_s = duration_s.max(window);
         let status = c.end_status().unwrap_or_default();
         ticks_taken += status.ticks;
-        if let Some(inj) = cfg.inject {
+        if let (Some(inj), Some(_)) = (cfg.inject, c.end_status()) {
             tick_cores.push(TickCore {
                 core: c.core,
                 deadlines: (window * inj.hz as f64).floor() as u64,

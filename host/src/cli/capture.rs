@@ -20,10 +20,12 @@ use crate::{fail, status};
   tickscope capture --serial /dev/ttyUSB0 --baud 115200 --label enzian-bare
   tickscope capture --serial /dev/ttyUSB0 --baud 921600 --timeout 120 --json
   tickscope capture --serial rfc2217://lab-host:4001 --baud 115200   # ser2net, labgrid export
-  tickscope capture --serial tcp://127.0.0.1:5555                    # a raw TCP serial port")]
+  tickscope capture --serial tcp://127.0.0.1:5555                    # a raw TCP serial port
+  tickscope capture --serial 'exec:ssh gateway console enzian-3-console' --label enzian-bare")]
 pub struct Args {
-    /// Serial device (or a pseudo-terminal), or a network port: `rfc2217://HOST:PORT` (telnet
-    /// with RFC 2217, as ser2net and labgrid export it) or `tcp://HOST:PORT` (raw bytes).
+    /// Serial device (or a pseudo-terminal), a network port: `rfc2217://HOST:PORT` (telnet
+    /// with RFC 2217, as ser2net and labgrid export it) or `tcp://HOST:PORT` (raw bytes), or a
+    /// command's output: `exec:COMMAND` (run with `sh -c`; ended when the run is in).
     #[arg(long)]
     serial: PathBuf,
     /// Baud rate.
@@ -47,6 +49,9 @@ struct Extra {
     bytes: u64,
     frames_ok: u64,
     trailer: bool,
+    /// Every frame passed its CRC: the channel carried the bytes unchanged (a pty or console
+    /// server that translates newlines or drops bytes fails this).
+    binary_clean: bool,
 }
 
 /// Runs `capture`.
@@ -75,7 +80,14 @@ pub fn run(a: Args) -> Result<u8> {
         bytes: run.record.link.link.bytes,
         frames_ok: run.record.link.link.frames_ok,
         trailer: run.analysis.trailer.is_some(),
+        binary_clean: run.record.link.link.frames_corrupt == 0 && run.record.link.link.frames_ok > 0,
     };
+    if !extra.binary_clean && run.record.link.link.frames_corrupt > 0 {
+        eprintln!(
+            "tickscope: the channel is not binary-clean: {} frame(s) failed their CRC; a pty that translates newlines does this (`stty raw -echo` on it), or a console server that filters bytes",
+            run.record.link.link.frames_corrupt
+        );
+    }
     super::output::print_run(&run, a.out.json, extra)?;
     if a.out.explain && !a.out.json {
         super::output::print_explained(&run);

@@ -1,5 +1,6 @@
-//! A board's serial port (or a pseudo-terminal), or one exported over the network (`tcp://HOST:PORT`
-//! raw, `rfc2217://HOST:PORT` telnet/RFC 2217 as ser2net and labgrid serve it): read until the
+//! A board's serial port (or a pseudo-terminal), one exported over the network (`tcp://HOST:PORT`
+//! raw, `rfc2217://HOST:PORT` telnet/RFC 2217 as ser2net and labgrid serve it), or a command's
+//! output (`exec:COMMAND`: a console server reached over ssh, as the Enzian's is): read until the
 //! run's end-of-run trailer, the port closing, a timeout or an interrupt, keeping every byte that
 //! arrived.
 
@@ -57,11 +58,30 @@ enum Port {
         telnet: Option<Box<crate::telnet::Telnet>>,
         raw: Vec<u8>,
     },
+    /// A command's standard output (`exec:COMMAND`, run by `sh -c`), read by a thread.
+    Exec {
+        child: std::process::Child,
+        chunks: std::sync::mpsc::Receiver<Vec<u8>>,
+        stderr: Option<std::thread::JoinHandle<Vec<u8>>>,
+    },
+}
+
+impl Drop for Port {
+    fn drop(&mut self) {
+        if let Port::Exec { child, .. } = self {
+            // The command (ssh to a console server, say) ends with the capture.
+            let _ = child.kill();
+            let _ = child.wait();
+        }
+    }
 }
 
 impl Port {
     fn open(req: &Request) -> Result<Port> {
         let name = req.port.to_string_lossy().into_owned();
+        if let Some(command) = name.strip_prefix("exec:") {
+            return Port::exec(command);
+        }
         let net = name
             .strip_prefix("rfc2217://")
             .map(|a| (a, true))
@@ -105,6 +125,57 @@ impl Port {
         })
     }
 
+    /// Starts `command` with `sh -c`, its output read in chunks by a thread.
+    fn exec(command: &str) -> Result<Port> {
+        use std::process::{Command, Stdio};
+        if command.trim().is_empty() {
+            return Err(fail(status::CONFIG, "exec: needs a command (exec:'ssh gateway console board')"));
+        }
+        let mut child = Command::new("sh")
+            .args(["-c", command])
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .map_err(|e| fail(status::CONFIG, format!("cannot run `{command}`: {e}")))?;
+        let mut out = child.stdout.take().expect("piped");
+        let mut err = child.stderr.take().expect("piped");
+        let (tx, chunks) = std::sync::mpsc::channel();
+        std::thread::spawn(move || {
+            let mut buf = vec![0u8; 64 * 1024];
+            while let Ok(n) = out.read(&mut buf) {
+                if n == 0 || tx.send(buf[..n].to_vec()).is_err() {
+                    break;
+                }
+            }
+        });
+        let stderr = std::thread::spawn(move || {
+            let mut v = Vec::new();
+            let _ = err.read_to_end(&mut v);
+            v
+        });
+        Ok(Port::Exec {
+            child,
+            chunks,
+            stderr: Some(stderr),
+        })
+    }
+
+    /// What the command wrote on stderr (after it ended).
+    fn stderr(&mut self) -> Vec<u8> {
+        match self {
+            Port::Exec { child, stderr, .. } => {
+                let _ = child.kill();
+                let _ = child.wait();
+                stderr
+                    .take()
+                    .and_then(|h| h.join().ok())
+                    .unwrap_or_default()
+            }
+            _ => Vec::new(),
+        }
+    }
+
     /// Reads what arrived into `out` (port data only): `Ok(None)` at end of input.
     fn read(&mut self, out: &mut Vec<u8>) -> std::io::Result<Option<usize>> {
         out.clear();
@@ -137,6 +208,16 @@ impl Port {
                 }
                 Ok(Some(out.len()))
             }
+            Port::Exec { chunks, .. } => match chunks.recv_timeout(Duration::from_millis(200)) {
+                Ok(c) => {
+                    out.extend_from_slice(&c);
+                    Ok(Some(c.len()))
+                }
+                Err(std::sync::mpsc::RecvTimeoutError::Timeout) => {
+                    Err(std::io::ErrorKind::TimedOut.into())
+                }
+                Err(std::sync::mpsc::RecvTimeoutError::Disconnected) => Ok(None),
+            },
         }
     }
 }
@@ -224,10 +305,12 @@ pub fn run(req: &Request) -> Result<Capture> {
         }
     }
     progress.finish();
+    // Port::Device and Port::Net have no stderr; a command's is kept (qemu-stderr.log's place).
+    let stderr = port.stderr();
     Ok(Capture {
         bytes,
         console: String::new(),
-        emulator_log: vec![],
+        emulator_log: stderr,
         end,
         facts: Facts {
             emulation: req.emulation,
