@@ -253,3 +253,22 @@ fn a_handed_off_boot_measures_the_known_answer() {
     bad.expect_status(2);
     assert!(bad.stderr.contains("core 3 does the I/O"), "{}", bad.stderr);
 }
+
+/// The ThunderX acknowledge path (Cavium #23154's padding, #38545's check of ICC_AP1R0_EL1
+/// around the ICC_IAR1_EL1 read) under QEMU's GICv3: the `qemu-virt-cavium` board turns both
+/// on. Every injected tick is still acknowledged, ended and counted (an inverted check would
+/// leave every interrupt active: no second tick), and no read is taken for spurious.
+#[test]
+fn the_thunderx_acknowledge_path_takes_every_tick() {
+    let d = tmp();
+    let r = tickscope(&[
+        "measure", "--board", "qemu-virt-cavium", "--gic", "3", "--icount", "--duration", "1s",
+        "--inject-tick", "250:10us", "--json", "--out", &out(&d, "cavium"),
+    ]);
+    r.expect_status(0);
+    let j = r.json();
+    assert_eq!(j["board"], "qemu-virt-cavium");
+    assert_eq!(num(&j, "os_noise.events_per_s"), 249.0, "{j:#}");
+    assert_eq!(num(&j["cores"][0], "ticks"), 249.0, "{j:#}");
+    assert_eq!(num(&j["cores"][0], "spurious_irqs"), 0.0, "{j:#}");
+}

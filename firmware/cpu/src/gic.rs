@@ -317,24 +317,37 @@ pub fn ack() -> Acked {
     }
 }
 
-/// ICC_IAR1_EL1 read padded as Cavium erratum 23154 requires (the workaround Linux applies on
-/// ThunderX): the board description turns it on (`iar_sync`).
+/// ICC_IAR1_EL1 read padded as Cavium erratum 23154 requires, and checked as erratum 38545
+/// requires (the workarounds Linux applies on ThunderX; the board description turns them on:
+/// `iar_sync`): an ID whose read left ICC_AP1R0_EL1 unchanged was not acknowledged, so it is
+/// taken as spurious (nothing to end).
 #[inline(always)]
 fn read_iar1_synchronised() -> u32 {
-    let v: u64;
-    // The NOPs and the barrier only delay execution.
-    // SAFETY: reading ICC_IAR1_EL1 acknowledges the pending interrupt, as the caller wants.
+    let (v, ap_before, ap_after): (u64, u64, u64);
+    // The NOPs and the barrier only delay execution; the active-priority reads have no effect.
+    // SAFETY: reading ICC_IAR1_EL1 acknowledges the pending interrupt, as the caller wants;
+    // ICC_AP1R0_EL1 is readable at EL1 and EL2 once the system-register interface is on (it is:
+    // version 3 uses it).
     unsafe {
         core::arch::asm!(
+            "mrs {before}, icc_ap1r0_el1",
             "nop", "nop", "nop", "nop", "nop", "nop", "nop", "nop",
             "mrs {v}, icc_iar1_el1",
             "nop", "nop", "nop", "nop",
             "dsb sy",
+            "mrs {after}, icc_ap1r0_el1",
+            before = out(reg) ap_before,
             v = out(reg) v,
+            after = out(reg) ap_after,
             options(nostack),
         )
     };
-    (v & 0xff_ffff) as u32
+    let id = (v & 0xff_ffff) as u32;
+    if id < 1020 && ap_before == ap_after {
+        SPURIOUS
+    } else {
+        id
+    }
 }
 
 /// Ends (drops priority of and deactivates) an acknowledged interrupt.
