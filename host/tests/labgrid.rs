@@ -22,6 +22,7 @@ fn labgrid_plugin_tests_pass() {
     let stdout = String::from_utf8_lossy(&out.stdout);
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert_eq!(out.status.code(), Some(0), "{stdout}\n{stderr}");
-    // test_firmware (2 boards + the errors), test_remote, test_lab (2), test_rfc2217.
-    assert!(stdout.contains("7 passed"), "{stdout}");
+    // test_firmware (2 boards + the errors), test_lab (2), test_reader (3), test_remote,
+    // test_rfc2217.
+    assert!(stdout.contains("10 passed"), "{stdout}");
 }

@@ -640,6 +640,11 @@ fn run(o: Options) -> u8 {
     }
     let rt_off = read(rt_path) == "-1";
     let restore_rt = o.rt && !o.init && !rt_before.is_empty() && rt_before != "-1";
+    // Written back when `run` returns, whichever way (a refused configuration included).
+    let _rt_guard = RestoreOnDrop {
+        path: rt_path,
+        value: restore_rt.then(|| rt_before.clone()),
+    };
     if o.settle_ns > 0 {
         std::thread::sleep(Duration::from_nanos(o.settle_ns));
     }
@@ -1073,6 +1078,20 @@ fn run(o: Options) -> u8 {
         let _ = std::fs::write(rt_path, &rt_before);
     }
     exit::OK
+}
+
+/// Writes `value` back into `path` when dropped (the real-time throttling setting).
+struct RestoreOnDrop {
+    path: &'static str,
+    value: Option<String>,
+}
+
+impl Drop for RestoreOnDrop {
+    fn drop(&mut self) {
+        if let Some(v) = &self.value {
+            let _ = std::fs::write(self.path, v);
+        }
+    }
 }
 
 /// The running kernel: its version string, and whether it is PREEMPT_RT (`/sys/kernel/realtime`,

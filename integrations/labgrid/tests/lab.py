@@ -3,7 +3,6 @@
 ser2net; every process is ended by its id."""
 
 import os
-import re
 import socket
 import subprocess
 import sys
@@ -62,6 +61,13 @@ class Qemu:
         assert ELF.is_file(), "build the firmware first: tickscope image"
         self.monitor = monitor or free_port()
         self.port = port
+        self.relay = None
+        if serial == "pty":
+            # QEMU's own pty drops what is unread when QEMU exits (the hangup flushes the
+            # slave's input), which a busy machine's ser2net can lose: QEMU serves a TCP port
+            # and a relay writes it to a pty held open until the reader has had its bytes.
+            self.relay = PtyRelay()
+            serial, port = "tcp", None
         if serial == "tcp":
             self.port = port or free_port()
             chardev = f"tcp:127.0.0.1:{self.port},server=on,wait=off"
@@ -72,17 +78,14 @@ class Qemu:
              "-nodefaults", "-display", "none", "-icount", "shift=0,align=off,sleep=off",
              "-kernel", str(ELF), "-serial", chardev, "-semihosting-config", fw_args,
              "-S", "-monitor", f"tcp:127.0.0.1:{self.monitor},server=on,wait=off"],
-            stdout=subprocess.PIPE if serial == "pty" else subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
         )
-        self.pty = self._pty_path() if serial == "pty" else None
         wait_port(self.monitor, self.proc, "QEMU's monitor")
-
-    def _pty_path(self):
-        # QEMU names the pty on stdout before it starts: "char device redirected to /dev/pts/N".
-        line = self.proc.stdout.readline().decode()
-        m = re.search(r"(/dev/pts/\d+)", line)
-        assert m, f"QEMU named no pty: {line!r}"
-        return m.group(1)
+        self.pty = None
+        if self.relay is not None:
+            wait_port(self.port, self.proc, "QEMU's serial port")
+            self.relay.start(self.port)
+            self.pty = self.relay.path
 
     def cont(self):
         """Lets the paused guest run (QEMU's human monitor on a TCP port)."""
@@ -97,6 +100,53 @@ class Qemu:
 
     def stop(self):
         stop(self.proc)
+        if self.relay is not None:
+            self.relay.close()
+
+
+class PtyRelay:
+    """A pty whose master gets what a TCP port sends, held open 0.5 s past the port's end."""
+
+    def __init__(self):
+        import os
+        import tty
+
+        self.master, self.slave = os.openpty()
+        tty.setraw(self.slave)
+        self.path = os.ttyname(self.slave)
+        self.thread = None
+
+    def start(self, port):
+        import os
+        import threading
+
+        sock = socket.create_connection(("127.0.0.1", port), timeout=10)
+        sock.settimeout(None)
+
+        def run():
+            while True:
+                data = sock.recv(65536)
+                if not data:
+                    break
+                view = memoryview(data)
+                while view:
+                    view = view[os.write(self.master, view):]
+            sock.close()
+            time.sleep(0.5)
+
+        self.thread = threading.Thread(target=run, daemon=True)
+        self.thread.start()
+
+    def close(self):
+        import os
+
+        if self.thread is not None:
+            self.thread.join(timeout=10)
+        for fd in (self.master, self.slave):
+            try:
+                os.close(fd)
+            except OSError:
+                pass
 
 
 def cont(monitor_port):
