@@ -87,9 +87,17 @@ pub fn markdown(runs: &[ReportRun]) -> String {
            IPIs or other threads inside it (osnoise's classes; nested time counted once) — and its \
            **hardware part**, the rest, during which the CPU ran nothing of the OS: under QEMU the emulator \
            and the other vCPUs (round-robin under `icount`), on a board the hardware, firmware or a \
-           hypervisor. *OS ev/s* counts events with any OS part; *hw ev/s* those whose hardware part \
-           reaches the threshold; the *per second* figures sum every event's part over the window. \
-           *Tick cost* is the median event the timer interrupt ran in; *tick OS* its OS part. Figures \
+           hypervisor. Columns: *OS ev/s* counts OS episodes per second (OS pieces less than the \
+           threshold apart; an event holds several when hardware time separates them), *OS ns/s* all \
+           OS time per second, *OS max* the largest episode's OS time; *HW ev/s* counts hardware \
+           stretches reaching the threshold, *HW ns/s* all hardware time per second (shorter slivers \
+           included), *HW max* the longest stretch; *tmr irq/s* the measured CPU's timer interrupts \
+           besides a timer-mode run's own wake-ups; *tick* the median extent of the episodes the \
+           timer interrupt ran in (its OS time with the short hardware time around it), *tick OS* \
+           their OS part; *CPU %* 100 × (1 − time in events / window); *events* and *ev max* the \
+           events and the largest; *lost* records lost on the device; *blind* the probe's own time \
+           (recording events, checkpoints); *loop ns* window ÷ loop iterations (noise mode; the \
+           time in events included). Figures \
            labelled `icount` are deterministic instruction-count time; `tcg` figures include host noise.\n\n";
     if let Some((head, rows)) = crate::render::peers_rows(&summaries) {
         md += "## Peers: oslat and cyclictest in the same VM\n\n";
@@ -207,6 +215,9 @@ pub fn markdown(runs: &[ReportRun]) -> String {
             }
             md.push('\n');
         }
+        if let Some(c) = &s.attribution_coverage {
+            md += &coverage_table(c);
+        }
         let mut worst: Vec<_> = s.cores.iter().flat_map(|c| c.worst.iter()).collect();
         worst.sort_by(|a, b| {
             b.event
@@ -229,6 +240,24 @@ pub fn markdown(runs: &[ReportRun]) -> String {
             md.push('\n');
         }
     }
+    md
+}
+
+/// What the attribution was built from: per source counted, traced, inside events.
+fn coverage_table(c: &crate::analysis::coverage::Coverage) -> String {
+    let pct = |v: Option<f64>| v.map_or("n/a".to_string(), |v| format!("{:.1} %", v * 100.0));
+    let n = |v: Option<u64>| v.map_or("-".to_string(), |v| v.to_string());
+    let mut md = format!(
+        "Attribution coverage (noise mode: handler entries inside events; timer mode: in the trace, \
+         per interrupt the kernel counted): the timer {}, all traced sources {}.\n\n\
+         | interrupt source | counted (/proc/interrupts) | traced | inside events |\n|---|---:|---:|---:|\n",
+        pct(c.timer),
+        pct(c.overall)
+    );
+    for s in &c.sources {
+        let _ = writeln!(md, "| {} | {} | {} | {} |", s.name, s.counted, n(s.traced), n(s.in_events));
+    }
+    md.push('\n');
     md
 }
 
