@@ -6,8 +6,7 @@ use serde::{Deserialize, Serialize};
 use tickscope_core::stats::WorstEvent;
 use tickscope_core::units::ticks_to_ns;
 
-use super::attribute::Piece;
-use super::summary::CoreSplits;
+use super::attribute::{Causes, Piece, Split};
 
 /// One piece of an event.
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
@@ -33,25 +32,35 @@ pub struct Worst {
     pub pieces: Vec<PieceShare>,
 }
 
+/// A core's events split into pieces, as the explanation needs them.
+pub struct CoreEvents<'a> {
+    /// The splits, one per kept event.
+    pub splits: &'a [Split],
+    /// Their causes.
+    pub causes: &'a Causes,
+    /// The window's start (ticks): `at` counts from it.
+    pub window_start: u64,
+}
+
 /// Explains `worst` (a core's largest events) from that core's splits.
-pub fn explain(worst: &[WorstEvent], splits: &CoreSplits, hz: u64, hw_name: &str) -> Vec<Worst> {
+pub fn explain(worst: &[WorstEvent], core: &CoreEvents, hz: u64, hw_name: &str) -> Vec<Worst> {
     worst
         .iter()
         .map(|w| {
-            let split = splits.splits.iter().find(|s| {
-                ticks_to_ns(s.start.saturating_sub(splits.window_start), hz) == w.at
+            let split = core.splits.iter().find(|s| {
+                ticks_to_ns(s.start.saturating_sub(core.window_start), hz) == w.at
                     && ticks_to_ns(s.len, hz) == w.value
             });
             Worst {
                 event: *w,
-                pieces: split.map_or_else(Vec::new, |s| pieces(&s.pieces, splits, hz, hw_name)),
+                pieces: split.map_or_else(Vec::new, |s| pieces(&s.pieces, core.causes, hz, hw_name)),
             }
         })
         .collect()
 }
 
 /// Pieces in ns: each the difference of its cumulative boundaries, so they add up exactly.
-fn pieces(list: &[Piece], splits: &CoreSplits, hz: u64, hw_name: &str) -> Vec<PieceShare> {
+fn pieces(list: &[Piece], causes: &Causes, hz: u64, hw_name: &str) -> Vec<PieceShare> {
     let total: u64 = list.iter().map(piece_ticks).sum();
     let total_ns = ticks_to_ns(total, hz).max(1);
     let mut at = 0u64;
@@ -63,7 +72,7 @@ fn pieces(list: &[Piece], splits: &CoreSplits, hz: u64, hw_name: &str) -> Vec<Pi
         let (cause, kind) = match *p {
             Piece::Hw(_) => (hw_name.to_string(), "hw".to_string()),
             Piece::Os { cause, .. } => {
-                let (n, k) = splits.causes.get(cause);
+                let (n, k) = causes.get(cause);
                 (n.to_string(), k.name().to_string())
             }
         };
@@ -98,7 +107,6 @@ fn piece_ticks(p: &Piece) -> u64 {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::analysis::attribute::{Causes, Split};
     use tickscope_core::wire::msg::CauseKind;
 
     #[test]
@@ -118,20 +126,18 @@ mod tests {
                 Piece::Hw(1),
             ],
         };
-        let splits = CoreSplits {
-            core: 3,
+        let splits = [split];
+        let core = CoreEvents {
+            splits: &splits,
+            causes: &causes,
             window_start: 10_000,
-            splits: vec![split],
-            causes,
-            edges: vec![],
-            threshold: 62,
         };
         let hz = 62_500_000;
         let worst = [
             WorstEvent { value: 1616, at: 16_000, core: 3 },
             WorstEvent { value: 999, at: 5, core: 3 },
         ];
-        let w = explain(&worst, &splits, hz, "emulator");
+        let w = explain(&worst, &core, hz, "emulator");
         let names: Vec<(&str, &str, u64)> =
             w[0].pieces.iter().map(|p| (p.cause.as_str(), p.kind.as_str(), p.ns)).collect();
         assert_eq!(

@@ -820,7 +820,16 @@ pub fn summarize_with(
             event_ns: c.acc.event_quantiles(),
             latency_cycles: quantiles_or_none(&c.cycles),
             per_second: c.acc.per_second.counts().to_vec(),
-            worst: super::explain::explain(&c.acc.worst.sorted(), &splits, hz, hw_name),
+            worst: super::explain::explain(
+                &c.acc.worst.sorted(),
+                &super::explain::CoreEvents {
+                    splits: &splits.splits,
+                    causes: &splits.causes,
+                    window_start: splits.window_start,
+                },
+                hz,
+                hw_name,
+            ),
             ticks: status.ticks,
             overruns: status.overruns,
             spurious_irqs: status.foreign_irqs,
