@@ -21,7 +21,10 @@ pub struct Overlay {
 
 /// Loads `dirs` and writes their report into `out`.
 pub fn write(dirs: &[PathBuf], out: &Path) -> Result<Overlay> {
-    let runs: Vec<Loaded> = dirs.iter().map(|d| rundir::load(d)).collect::<Result<_>>()?;
+    let runs: Vec<Loaded> = dirs
+        .iter()
+        .map(|d| rundir::load(d))
+        .collect::<Result<_>>()?;
     if runs.is_empty() {
         return Err(fail(status::CONFIG, "no run directories given"));
     }

@@ -356,7 +356,12 @@ fn decide(
             );
         }
     }
-    for note in s.inject.as_ref().map(|t| t.missed_notes()).unwrap_or_default() {
+    for note in s
+        .inject
+        .as_ref()
+        .map(|t| t.missed_notes())
+        .unwrap_or_default()
+    {
         problems.push(note);
     }
     if let Some(p) = s

@@ -294,12 +294,18 @@ mod tests {
         std::fs::write(out.join("capture.bin"), b"board-a's bytes").unwrap();
         let e = RunDir::create_run(Some(&out), "board-b", false).unwrap_err();
         assert!(e.to_string().contains("already holds a run"), "{e}");
-        assert_eq!(std::fs::read(out.join("capture.bin")).unwrap(), b"board-a's bytes");
+        assert_eq!(
+            std::fs::read(out.join("capture.bin")).unwrap(),
+            b"board-a's bytes"
+        );
         let old = d.path().join("old");
         std::fs::create_dir(&old).unwrap();
         std::fs::write(old.join("run.json"), b"{}").unwrap();
         assert!(RunDir::create_run(Some(&old), "x", false).is_err());
-        assert!(!old.join("capture.bin").exists(), "a refused directory gets no claim");
+        assert!(
+            !old.join("capture.bin").exists(),
+            "a refused directory gets no claim"
+        );
         // --force replaces.
         RunDir::create_run(Some(&out), "board-b", true).unwrap();
         // Two claims of one directory at once: exactly one wins.

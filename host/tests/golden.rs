@@ -200,7 +200,11 @@ fn a_capture_cut_short_keeps_its_last_checkpoint() {
     assert_eq!(num(s, "duration_s"), rate(covered));
     assert_eq!(num(s, "os_noise.events"), 624.0, "{s:#}");
     assert_eq!(num(s, "events_per_s"), rate(624.0 / covered), "{s:#}");
-    assert_eq!(num(s, "os_noise.events_per_s"), rate(624.0 / covered), "{s:#}");
+    assert_eq!(
+        num(s, "os_noise.events_per_s"),
+        rate(624.0 / covered),
+        "{s:#}"
+    );
     assert!((249.0..=250.0).contains(&num(s, "events_per_s")), "{s:#}");
     // The loop's iterations are the checkpoint's, over the checkpoint's 2 s.
     assert_eq!(

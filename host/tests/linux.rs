@@ -159,8 +159,16 @@ fn a_tcg_run_accounts_for_its_ticks() {
     let d = tmp();
     let o = out(&d, "tcg");
     let r = tickscope(&[
-        "linux", "--kernel-mode", "generic", "--duration", "2s", "--settle", "500ms", "--json",
-        "--out", &o,
+        "linux",
+        "--kernel-mode",
+        "generic",
+        "--duration",
+        "2s",
+        "--settle",
+        "500ms",
+        "--json",
+        "--out",
+        &o,
     ]);
     let j = r.json();
     assert_eq!(j["emulation"], "tcg", "{j:#}");
@@ -175,17 +183,32 @@ fn a_tcg_run_accounts_for_its_ticks() {
     assert!(counted > 0.0, "{timer}: {j:#}");
     // (How many the kernel takes depends on the host: a TCG vCPU that falls behind takes one
     // interrupt for several tick periods; 143-250/s seen. What matters is that all are found.)
-    assert!(traced >= 0.99 * counted, "the trace holds the kernel's ticks: {timer}: {j:#}");
+    assert!(
+        traced >= 0.99 * counted,
+        "the trace holds the kernel's ticks: {timer}: {j:#}"
+    );
     let coverage = num(&j, "attribution_coverage.timer");
-    let problems: Vec<&str> = j["problems"].as_array().unwrap().iter().map(|p| p.as_str().unwrap()).collect();
+    let problems: Vec<&str> = j["problems"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|p| p.as_str().unwrap())
+        .collect();
     if coverage >= 0.99 {
         assert_eq!(r.status, 0, "{problems:?}");
     } else {
         // Below 99 %: a problem line with its reason, and a failed run.
         assert_ne!(r.status, 0, "coverage {coverage}");
-        assert!(problems.iter().any(|p| p.starts_with("attribution covers")), "{problems:?}");
+        assert!(
+            problems.iter().any(|p| p.starts_with("attribution covers")),
+            "{problems:?}"
+        );
     }
-    assert!(coverage >= 0.95, "coverage {coverage}: {:#}", j["attribution_coverage"]);
+    assert!(
+        coverage >= 0.95,
+        "coverage {coverage}: {:#}",
+        j["attribution_coverage"]
+    );
 }
 
 #[test]

@@ -178,9 +178,17 @@ fn two_measured_cores_each_see_their_own_tick_and_the_others_slices_as_emulator_
     }
     // Each core took every deadline of its window (250, the first one's phase aside): no note.
     for t in j["inject"]["cores"].as_array().unwrap() {
-        assert_eq!((t["deadlines"].as_u64(), t["taken"].as_u64()), (Some(250), Some(249)), "{t}");
+        assert_eq!(
+            (t["deadlines"].as_u64(), t["taken"].as_u64()),
+            (Some(250), Some(249)),
+            "{t}"
+        );
     }
-    assert!(j["problems"].as_array().unwrap().is_empty(), "{:#}", j["problems"]);
+    assert!(
+        j["problems"].as_array().unwrap().is_empty(),
+        "{:#}",
+        j["problems"]
+    );
     // Three measured cores under icount: each vCPU's slice is a third of the time, and the
     // deadlines that fall while it is descheduled coalesce: the run says so, per core.
     let three = measure(&[
@@ -198,11 +206,20 @@ fn two_measured_cores_each_see_their_own_tick_and_the_others_slices_as_emulator_
     ]);
     let problems = three["problems"].as_array().unwrap();
     for t in three["inject"]["cores"].as_array().unwrap() {
-        let (core, deadlines, taken) = (t["core"].as_u64().unwrap(), t["deadlines"].as_u64().unwrap(), t["taken"].as_u64().unwrap());
+        let (core, deadlines, taken) = (
+            t["core"].as_u64().unwrap(),
+            t["deadlines"].as_u64().unwrap(),
+            t["taken"].as_u64().unwrap(),
+        );
         assert_eq!(deadlines, 250, "{t}");
         assert!(taken < 200, "core {core} took {taken}: {t}");
         let note = format!("core {core} took {taken} of the injected tick's 250 deadlines");
-        assert!(problems.iter().any(|p| p.as_str().unwrap().starts_with(&note)), "{note}: {problems:#?}");
+        assert!(
+            problems
+                .iter()
+                .any(|p| p.as_str().unwrap().starts_with(&note)),
+            "{note}: {problems:#?}"
+        );
     }
 }
 

@@ -123,20 +123,35 @@ fn a_commands_output_is_captured_byte_for_byte_and_a_mangling_pty_is_reported() 
         ("pipe", format!("exec:cat {}", file.display())),
         (
             "raw-pty",
-            format!("exec:script -qfc 'stty raw -echo; cat {}' /dev/null", file.display()),
+            format!(
+                "exec:script -qfc 'stty raw -echo; cat {}' /dev/null",
+                file.display()
+            ),
         ),
     ] {
         let o = out(&d, name);
         let r = capture(&cmd, &o);
         r.expect_status(0);
         let j = r.json();
-        assert_eq!((j["trailer"].as_bool(), j["binary_clean"].as_bool()), (Some(true), Some(true)), "{name}: {j:#}");
+        assert_eq!(
+            (j["trailer"].as_bool(), j["binary_clean"].as_bool()),
+            (Some(true), Some(true)),
+            "{name}: {j:#}"
+        );
         let got = std::fs::read(format!("{o}/capture.bin")).unwrap();
-        assert!(got == bytes, "{name}: {} bytes vs {}", got.len(), bytes.len());
+        assert!(
+            got == bytes,
+            "{name}: {} bytes vs {}",
+            got.len(),
+            bytes.len()
+        );
     }
     // A pty left cooked turns every newline byte into CR LF: the frames' CRCs catch it.
     let o = out(&d, "cooked-pty");
-    let r = capture(&format!("exec:script -qfc 'cat {}' /dev/null", file.display()), &o);
+    let r = capture(
+        &format!("exec:script -qfc 'cat {}' /dev/null", file.display()),
+        &o,
+    );
     assert_ne!(r.status, 0, "{}", r.stderr);
     assert!(r.stderr.contains("not binary-clean"), "{}", r.stderr);
     assert_eq!(r.json()["binary_clean"], false);

@@ -95,7 +95,11 @@ fn check_figures(j: &serde_json::Value) {
     );
     let counted = counted_timer_rate(j);
     let traced = num(j, "timer_irqs_per_s");
-    assert!(counted > 0.0, "no timer interrupts counted: {:#}", j["interrupts_per_s"]);
+    assert!(
+        counted > 0.0,
+        "no timer interrupts counted: {:#}",
+        j["interrupts_per_s"]
+    );
     assert!(
         (traced - counted).abs() <= 0.02 * counted,
         "timer_irqs_per_s {traced} is not within 2 % of the {counted}/s /proc/interrupts counted"
@@ -117,7 +121,15 @@ fn here_measures_this_machine_and_accounts_for_its_tick() {
     let d = tmp();
     let o = out(&d, "here");
     let r = tickscope(&[
-        "linux", "--here", "--core", "1", "--duration", "5s", "--json", "--out", &o,
+        "linux",
+        "--here",
+        "--core",
+        "1",
+        "--duration",
+        "5s",
+        "--json",
+        "--out",
+        &o,
     ]);
     r.expect_status(0);
     let j = r.json();
@@ -130,15 +142,35 @@ fn here_measures_this_machine_and_accounts_for_its_tick() {
     assert_clean(&before, "after --here");
     // Two runs of this machine compare as a QEMU comparison does.
     let o2 = out(&d, "here-2");
-    tickscope(&["linux", "--here", "--core", "1", "--duration", "1s", "--out", &o2, "--label", "again"])
-        .expect_status(0);
+    tickscope(&[
+        "linux",
+        "--here",
+        "--core",
+        "1",
+        "--duration",
+        "1s",
+        "--out",
+        &o2,
+        "--label",
+        "again",
+    ])
+    .expect_status(0);
     let cmp = out(&d, "compare");
     let c = tickscope(&["compare", "--runs", &o, &o2, "--out", &cmp, "--json"]);
     c.expect_status(0);
     let cj = c.json();
     assert_eq!(cj["runs"].as_array().unwrap().len(), 2, "{cj:#}");
-    for f in ["report.md", "report.html", "ccdf.png", "causes.png", "timeline.png"] {
-        assert!(Path::new(&cmp).join(f).is_file(), "compare --runs wrote no {f}");
+    for f in [
+        "report.md",
+        "report.html",
+        "ccdf.png",
+        "causes.png",
+        "timeline.png",
+    ] {
+        assert!(
+            Path::new(&cmp).join(f).is_file(),
+            "compare --runs wrote no {f}"
+        );
     }
     let md = std::fs::read_to_string(Path::new(&cmp).join("report.md")).unwrap();
     assert!(md.contains("here") && md.contains("again"), "{md}");
@@ -194,7 +226,10 @@ impl Sshd {
             .unwrap();
         let t = Instant::now();
         while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
-            assert!(t.elapsed() < Duration::from_secs(10), "sshd does not listen");
+            assert!(
+                t.elapsed() < Duration::from_secs(10),
+                "sshd does not listen"
+            );
             std::thread::sleep(Duration::from_millis(50));
         }
         Sshd { child, port, dir }
@@ -244,7 +279,10 @@ fn ssh_runs_on_the_remote_and_leaves_nothing_behind() {
     let before = traces_of_a_run();
     let d = tmp();
     let o = out(&d, "ssh");
-    let r = ssh_run(&sshd, &["--core", "1", "--duration", "3s", "--json", "--out", &o]);
+    let r = ssh_run(
+        &sshd,
+        &["--core", "1", "--duration", "3s", "--json", "--out", &o],
+    );
     r.expect_status(0);
     let j = r.json();
     check_figures(&j);
@@ -253,15 +291,41 @@ fn ssh_runs_on_the_remote_and_leaves_nothing_behind() {
     let sys = &info["system"];
     assert_eq!(sys["place"], format!("ssh {}", sshd.dest()), "{info:#}");
     for k in ["hostname", "arch", "cpu_model", "cpus_online"] {
-        assert!(!sys[k].as_str().unwrap_or("").is_empty(), "run.json system.{k}: {info:#}");
+        assert!(
+            !sys[k].as_str().unwrap_or("").is_empty(),
+            "run.json system.{k}: {info:#}"
+        );
     }
-    assert!(sys["nohz_full"].is_string() && sys["isolated"].is_string(), "{info:#}");
-    assert!(info["kernel"].as_str().is_some_and(|k| !k.is_empty()), "{info:#}");
-    assert!(info["kernel_cmdline"].as_str().is_some_and(|k| !k.is_empty()), "{info:#}");
+    assert!(
+        sys["nohz_full"].is_string() && sys["isolated"].is_string(),
+        "{info:#}"
+    );
+    assert!(
+        info["kernel"].as_str().is_some_and(|k| !k.is_empty()),
+        "{info:#}"
+    );
+    assert!(
+        info["kernel_cmdline"]
+            .as_str()
+            .is_some_and(|k| !k.is_empty()),
+        "{info:#}"
+    );
     assert_clean(&before, "after a run");
 
     // An error there (the probe refuses its configuration after it was copied).
-    let r = ssh_run(&sshd, &["--core", "1", "--duration", "1s", "--threshold", "10s", "--out", &out(&d, "bad")]);
+    let r = ssh_run(
+        &sshd,
+        &[
+            "--core",
+            "1",
+            "--duration",
+            "1s",
+            "--threshold",
+            "10s",
+            "--out",
+            &out(&d, "bad"),
+        ],
+    );
     assert_eq!(r.status, 2, "{}", r.stderr);
     assert!(r.stderr.contains("threshold"), "{}", r.stderr);
     assert_clean(&before, "after an error");
@@ -287,14 +351,31 @@ fn ssh_runs_on_the_remote_and_leaves_nothing_behind() {
         if !running.stdout.is_empty() {
             break;
         }
-        assert!(t.elapsed() < Duration::from_secs(30), "the probe never started there");
+        assert!(
+            t.elapsed() < Duration::from_secs(30),
+            "the probe never started there"
+        );
         std::thread::sleep(Duration::from_millis(100));
     }
     std::thread::sleep(Duration::from_secs(2));
-    assert!(Command::new("kill").args(["-INT", &child.id().to_string()]).status().unwrap().success());
+    assert!(
+        Command::new("kill")
+            .args(["-INT", &child.id().to_string()])
+            .status()
+            .unwrap()
+            .success()
+    );
     let out = child.wait_with_output().unwrap();
-    assert_eq!(out.status.code(), Some(130), "{}", String::from_utf8_lossy(&out.stderr));
-    assert!(PathBuf::from(&o3).join("capture.bin").is_file(), "what arrived is kept");
+    assert_eq!(
+        out.status.code(),
+        Some(130),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(
+        PathBuf::from(&o3).join("capture.bin").is_file(),
+        "what arrived is kept"
+    );
     assert_clean(&before, "after Ctrl-C");
 }
 
@@ -303,8 +384,19 @@ fn a_console_reached_over_ssh_is_captured_byte_for_byte() {
     let sshd = Sshd::start();
     let d = tmp();
     let src = out(&d, "source");
-    tickscope(&["measure", "--mode", "noise", "--icount", "--duration", "200ms", "--transport", "uart", "--out", &src])
-        .expect_status(0);
+    tickscope(&[
+        "measure",
+        "--mode",
+        "noise",
+        "--icount",
+        "--duration",
+        "200ms",
+        "--transport",
+        "uart",
+        "--out",
+        &src,
+    ])
+    .expect_status(0);
     let file = PathBuf::from(&src).join("capture.bin");
     let bytes = std::fs::read(&file).unwrap();
     // As a lab user reaches a board's console server: `ssh gateway console board`.
@@ -316,9 +408,23 @@ fn a_console_reached_over_ssh_is_captured_byte_for_byte() {
         file.display()
     );
     let o = out(&d, "via-ssh");
-    let r = tickscope(&["capture", "--serial", &cmd, "--timeout", "60", "--emulation", "icount", "--json", "--out", &o]);
+    let r = tickscope(&[
+        "capture",
+        "--serial",
+        &cmd,
+        "--timeout",
+        "60",
+        "--emulation",
+        "icount",
+        "--json",
+        "--out",
+        &o,
+    ]);
     r.expect_status(0);
     let j = r.json();
     assert_eq!(j["binary_clean"], true, "{j:#}");
-    assert_eq!(std::fs::read(PathBuf::from(&o).join("capture.bin")).unwrap(), bytes);
+    assert_eq!(
+        std::fs::read(PathBuf::from(&o).join("capture.bin")).unwrap(),
+        bytes
+    );
 }

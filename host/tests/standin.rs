@@ -262,8 +262,19 @@ fn a_handed_off_boot_measures_the_known_answer() {
 fn the_thunderx_acknowledge_path_takes_every_tick() {
     let d = tmp();
     let r = tickscope(&[
-        "measure", "--board", "qemu-virt-cavium", "--gic", "3", "--icount", "--duration", "1s",
-        "--inject-tick", "250:10us", "--json", "--out", &out(&d, "cavium"),
+        "measure",
+        "--board",
+        "qemu-virt-cavium",
+        "--gic",
+        "3",
+        "--icount",
+        "--duration",
+        "1s",
+        "--inject-tick",
+        "250:10us",
+        "--json",
+        "--out",
+        &out(&d, "cavium"),
     ]);
     r.expect_status(0);
     let j = r.json();

@@ -46,7 +46,12 @@ pub fn parse(text: &str, cpu: usize) -> Counts {
                     .any(|t| f == *t || f.ends_with(&format!("-{t}")))
             });
             let skip = trigger.map_or(3, |t| t + 1);
-            let device = desc.iter().skip(skip).cloned().collect::<Vec<_>>().join(" ");
+            let device = desc
+                .iter()
+                .skip(skip)
+                .cloned()
+                .collect::<Vec<_>>()
+                .join(" ");
             if device.is_empty() {
                 format!("irq {id}")
             } else {

@@ -121,7 +121,10 @@ mod counter {
         let why_not = if !(has("constant_tsc") && has("nonstop_tsc")) {
             Some("the TSC is not invariant (constant_tsc and nonstop_tsc not both set)".to_string())
         } else if source.trim() != "tsc" {
-            Some(format!("the kernel keeps time with `{}`, not the TSC", source.trim()))
+            Some(format!(
+                "the kernel keeps time with `{}`, not the TSC",
+                source.trim()
+            ))
         } else {
             None
         };
@@ -153,7 +156,9 @@ mod counter {
             );
         }
         TSC_HZ.store(hz, std::sync::atomic::Ordering::Relaxed);
-        format!("counter: TSC at {hz} Hz (invariant; the kernel's clocksource; its rate against CLOCK_MONOTONIC_RAW)")
+        format!(
+            "counter: TSC at {hz} Hz (invariant; the kernel's clocksource; its rate against CLOCK_MONOTONIC_RAW)"
+        )
     }
 
     /// Elsewhere: CLOCK_MONOTONIC through the vDSO, in ns.

@@ -375,7 +375,16 @@ mod tests {
             let reads = Cell::new(0u64);
             let read = || {
                 reads.set(reads.get() + 1);
-                now.set(now.get() + match reads.get() { 10 => 500, 11 => 300, 12 => 200, 14..=20 => 100, _ => 1 });
+                now.set(
+                    now.get()
+                        + match reads.get() {
+                            10 => 500,
+                            11 => 300,
+                            12 => 200,
+                            14..=20 => 100,
+                            _ => 1,
+                        },
+                );
                 now.get()
             };
             let mut gaps = Box::new([0u64; GAP_SLOTS]);
@@ -395,7 +404,14 @@ mod tests {
         // read 20's gap an event again; the quiet re-reads after each chain 1 tick each.
         assert_eq!(
             events[3..],
-            [(1010, 100), (1110, 100), (1210, 100), (1310, 100), (1410, 100), (1610, 100)]
+            [
+                (1010, 100),
+                (1110, 100),
+                (1210, 100),
+                (1310, 100),
+                (1410, 100),
+                (1610, 100)
+            ]
         );
         assert_eq!(blind, 1 + 100 + 1);
         assert_eq!(n, 9);

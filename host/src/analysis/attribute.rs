@@ -686,12 +686,35 @@ mod tests {
             ];
             let mut causes = Causes::default();
             let iv = from_trace(&trace, &names, 0, &mut causes);
-            let named: Vec<(u64, u64, &str)> =
-                iv.iter().map(|i| (i.start, i.end, causes.get(i.cause).0)).collect();
-            assert_eq!(named, vec![(140, 150, "arch_timer")], "idle as {:?}", names(idle));
+            let named: Vec<(u64, u64, &str)> = iv
+                .iter()
+                .map(|i| (i.start, i.end, causes.get(i.cause).0))
+                .collect();
+            assert_eq!(
+                named,
+                vec![(140, 150, "arch_timer")],
+                "idle as {:?}",
+                names(idle)
+            );
             let s = join(&[(110, 50)], &iv);
-            assert_eq!(s[0].pieces, vec![Piece::Hw(30), Piece::Os { cause: 0, len: 10 }, Piece::Hw(10)]);
-            assert_eq!(s[0].pieces.iter().map(|p| match p { Piece::Hw(n) => *n, Piece::Os { len, .. } => *len }).sum::<u64>(), 50);
+            assert_eq!(
+                s[0].pieces,
+                vec![
+                    Piece::Hw(30),
+                    Piece::Os { cause: 0, len: 10 },
+                    Piece::Hw(10)
+                ]
+            );
+            assert_eq!(
+                s[0].pieces
+                    .iter()
+                    .map(|p| match p {
+                        Piece::Hw(n) => *n,
+                        Piece::Os { len, .. } => *len,
+                    })
+                    .sum::<u64>(),
+                50
+            );
         }
     }
 

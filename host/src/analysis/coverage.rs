@@ -43,8 +43,10 @@ pub struct Coverage {
 /// `/proc/interrupts` rows no tracepoint sees (x86's short names).
 fn untraced_row(row: &str) -> bool {
     let short = row.split_whitespace().next().unwrap_or("");
-    ["TLB", "NMI", "MCE", "MCP", "PMI", "HYP", "HRE", "HVS", "PIN", "NPI", "PIW", "MIS"]
-        .contains(&short)
+    [
+        "TLB", "NMI", "MCE", "MCP", "PMI", "HYP", "HRE", "HVS", "PIN", "NPI", "PIW", "MIS",
+    ]
+    .contains(&short)
 }
 
 /// Handler entries of one core's trace within its window: (cause name, at).
@@ -71,7 +73,11 @@ fn inside(events: &[(u64, u64)], at: u64) -> bool {
 
 /// Per source name: (traced, in events).
 fn traced_by_name(c: &CoreData) -> BTreeMap<String, (u64, u64)> {
-    let mut events: Vec<(u64, u64)> = c.events.iter().map(|e| (e.start, e.start + e.len)).collect();
+    let mut events: Vec<(u64, u64)> = c
+        .events
+        .iter()
+        .map(|e| (e.start, e.start + e.len))
+        .collect();
     events.sort_unstable();
     let mut by = BTreeMap::new();
     for (name, at) in entries(c) {
@@ -91,7 +97,9 @@ pub fn coverage(cores: &[&CoreData], counts: &[InterruptCounts], noise: bool) ->
         let Some(counted) = counts.iter().find(|i| i.core == c.core) else {
             continue;
         };
-        if c.attribution.as_ref().map(|a| a.method) != Some(tickscope_core::wire::msg::Method::Tracefs) {
+        if c.attribution.as_ref().map(|a| a.method)
+            != Some(tickscope_core::wire::msg::Method::Tracefs)
+        {
             continue;
         }
         any = true;
@@ -103,12 +111,14 @@ pub fn coverage(cores: &[&CoreData], counts: &[InterruptCounts], noise: bool) ->
                 .filter(|(cause, _)| row_names_cause(row, cause))
                 .map(|(_, v)| v)
                 .collect();
-            let entry = rows.entry(row.to_string()).or_insert_with(|| SourceCoverage {
-                name: row.to_string(),
-                counted: 0,
-                traced: (!untraced_row(row) || !matched.is_empty()).then_some(0),
-                in_events: None,
-            });
+            let entry = rows
+                .entry(row.to_string())
+                .or_insert_with(|| SourceCoverage {
+                    name: row.to_string(),
+                    counted: 0,
+                    traced: (!untraced_row(row) || !matched.is_empty()).then_some(0),
+                    in_events: None,
+                });
             entry.counted += n;
             if let Some(t) = entry.traced.as_mut() {
                 *t += matched.iter().map(|v| v.0).sum::<u64>();
@@ -126,7 +136,11 @@ pub fn coverage(cores: &[&CoreData], counts: &[InterruptCounts], noise: bool) ->
     let ratio = |pick: &dyn Fn(&SourceCoverage) -> bool| {
         let (mut got, mut counted) = (0u64, 0u64);
         for s in sources.iter().filter(|s| pick(s) && s.traced.is_some()) {
-            got += if noise { s.in_events.unwrap_or(0) } else { s.traced.unwrap_or(0) };
+            got += if noise {
+                s.in_events.unwrap_or(0)
+            } else {
+                s.traced.unwrap_or(0)
+            };
             counted += s.counted;
         }
         (counted > 0).then(|| super::round6(got as f64 / counted as f64))
@@ -171,7 +185,12 @@ mod tests {
 
     fn core(trace: &[(u64, TraceKind, u16)], events: &[(u64, u64)]) -> CoreData {
         let mut c = CoreData::new(1, 1000);
-        c.window = Some(Window { core: 1, start: 0, end: 10_000, threshold: 16 });
+        c.window = Some(Window {
+            core: 1,
+            start: 0,
+            end: 10_000,
+            threshold: 16,
+        });
         c.attribution = Some(Attribution {
             core: 1,
             method: Method::Tracefs,
@@ -181,9 +200,20 @@ mod tests {
             clock: [(0, 0); 2],
         });
         c.names.insert(1, (CauseKind::Irq, "arch_timer".into()));
-        c.names.insert(2, (CauseKind::Ipi, "Rescheduling interrupts".into()));
-        c.trace = trace.iter().map(|&(at, kind, name)| TraceRecord { at, kind, name }).collect();
-        c.events = events.iter().map(|&(start, len)| Event { start, len, counters: 0 }).collect();
+        c.names
+            .insert(2, (CauseKind::Ipi, "Rescheduling interrupts".into()));
+        c.trace = trace
+            .iter()
+            .map(|&(at, kind, name)| TraceRecord { at, kind, name })
+            .collect();
+        c.events = events
+            .iter()
+            .map(|&(start, len)| Event {
+                start,
+                len,
+                counters: 0,
+            })
+            .collect();
         c
     }
 
@@ -192,7 +222,11 @@ mod tests {
         for (n, c) in rows {
             let _ = sources.push((HString::try_from(*n).unwrap(), *c));
         }
-        InterruptCounts { core: 1, interval_ns: 1_000_000_000, sources }
+        InterruptCounts {
+            core: 1,
+            interval_ns: 1_000_000_000,
+            sources,
+        }
     }
 
     #[test]
@@ -200,22 +234,46 @@ mod tests {
         use TraceKind::*;
         // Four ticks counted, three traced, two of them inside events; one IPI, in an event.
         let c = core(
-            &[(100, IrqEntry, 1), (110, IrqExit, 1), (500, IrqEntry, 1), (900, IrqEntry, 1),
-              (905, IpiEntry, 2), (20_000, IrqEntry, 1)],
+            &[
+                (100, IrqEntry, 1),
+                (110, IrqExit, 1),
+                (500, IrqEntry, 1),
+                (900, IrqEntry, 1),
+                (905, IpiEntry, 2),
+                (20_000, IrqEntry, 1),
+            ],
             &[(90, 30), (880, 40)],
         );
-        let k = counts(&[("arch_timer", 4), ("IPI0 Rescheduling interrupts", 1), ("TLB TLB shootdowns", 3)]);
+        let k = counts(&[
+            ("arch_timer", 4),
+            ("IPI0 Rescheduling interrupts", 1),
+            ("TLB TLB shootdowns", 3),
+        ]);
         let cov = coverage(&[&c], &[k], true).unwrap();
         let timer = &cov.sources[0];
-        assert_eq!((timer.name.as_str(), timer.counted, timer.traced, timer.in_events),
-                   ("arch_timer", 4, Some(3), Some(2)));
-        let tlb = cov.sources.iter().find(|s| s.name.starts_with("TLB")).unwrap();
+        assert_eq!(
+            (
+                timer.name.as_str(),
+                timer.counted,
+                timer.traced,
+                timer.in_events
+            ),
+            ("arch_timer", 4, Some(3), Some(2))
+        );
+        let tlb = cov
+            .sources
+            .iter()
+            .find(|s| s.name.starts_with("TLB"))
+            .unwrap();
         assert_eq!((tlb.traced, tlb.in_events), (None, None));
         assert_eq!(cov.timer, Some(0.5));
         // (2 + 1) inside events of (4 + 1) counted where a tracepoint sees the source.
         assert_eq!(cov.overall, Some(0.6));
         let p = timer_problem(&cov, "tcg").unwrap();
-        assert!(p.contains("50.0 %") && p.contains("4 counted, 3 traced, 2 inside events"), "{p}");
+        assert!(
+            p.contains("50.0 %") && p.contains("4 counted, 3 traced, 2 inside events"),
+            "{p}"
+        );
         assert!(p.contains("fewer timer interrupts"), "{p}");
         // Timer mode: traced ÷ counted.
         let k = counts(&[("arch_timer", 4)]);
@@ -225,12 +283,18 @@ mod tests {
     #[test]
     fn a_full_trace_passes_and_no_trace_is_no_figure() {
         use TraceKind::*;
-        let c = core(&[(100, IrqEntry, 1), (500, IrqEntry, 1)], &[(90, 30), (480, 40)]);
+        let c = core(
+            &[(100, IrqEntry, 1), (500, IrqEntry, 1)],
+            &[(90, 30), (480, 40)],
+        );
         let cov = coverage(&[&c], &[counts(&[("arch_timer", 2)])], true).unwrap();
         assert_eq!(cov.timer, Some(1.0));
         assert_eq!(timer_problem(&cov, "tcg"), None);
         let mut untraced = c.clone();
         untraced.attribution = None;
-        assert_eq!(coverage(&[&untraced], &[counts(&[("arch_timer", 2)])], true), None);
+        assert_eq!(
+            coverage(&[&untraced], &[counts(&[("arch_timer", 2)])], true),
+            None
+        );
     }
 }

@@ -53,7 +53,8 @@ pub fn explain(worst: &[WorstEvent], core: &CoreEvents, hz: u64, hw_name: &str) 
             });
             Worst {
                 event: *w,
-                pieces: split.map_or_else(Vec::new, |s| pieces(&s.pieces, core.causes, hz, hw_name)),
+                pieces: split
+                    .map_or_else(Vec::new, |s| pieces(&s.pieces, core.causes, hz, hw_name)),
             }
         })
         .collect()
@@ -79,7 +80,12 @@ fn pieces(list: &[Piece], causes: &Causes, hz: u64, hw_name: &str) -> Vec<PieceS
         // Neighbours of one cause (a handler split by nothing) are one piece.
         match out.last_mut() {
             Some(last) if last.cause == cause && last.kind == kind => last.ns += ns,
-            _ => out.push(PieceShare { cause, kind, ns, share: 0.0 }),
+            _ => out.push(PieceShare {
+                cause,
+                kind,
+                ns,
+                share: 0.0,
+            }),
         }
     }
     for p in &mut out {
@@ -92,7 +98,15 @@ fn pieces(list: &[Piece], causes: &Causes, hz: u64, hw_name: &str) -> Vec<PieceS
 pub fn describe(pieces: &[PieceShare]) -> String {
     pieces
         .iter()
-        .map(|p| format!("{} ({}) {} ns {:.1} %", p.cause, p.kind, p.ns, p.share * 100.0))
+        .map(|p| {
+            format!(
+                "{} ({}) {} ns {:.1} %",
+                p.cause,
+                p.kind,
+                p.ns,
+                p.share * 100.0
+            )
+        })
         .collect::<Vec<_>>()
         .join(", ")
 }
@@ -120,9 +134,18 @@ mod tests {
             len: 101,
             pieces: vec![
                 Piece::Hw(3),
-                Piece::Os { cause: timer, len: 50 },
-                Piece::Os { cause: timer, len: 7 },
-                Piece::Os { cause: rcu, len: 40 },
+                Piece::Os {
+                    cause: timer,
+                    len: 50,
+                },
+                Piece::Os {
+                    cause: timer,
+                    len: 7,
+                },
+                Piece::Os {
+                    cause: rcu,
+                    len: 40,
+                },
                 Piece::Hw(1),
             ],
         };
@@ -134,15 +157,31 @@ mod tests {
         };
         let hz = 62_500_000;
         let worst = [
-            WorstEvent { value: 1616, at: 16_000, core: 3 },
-            WorstEvent { value: 999, at: 5, core: 3 },
+            WorstEvent {
+                value: 1616,
+                at: 16_000,
+                core: 3,
+            },
+            WorstEvent {
+                value: 999,
+                at: 5,
+                core: 3,
+            },
         ];
         let w = explain(&worst, &core, hz, "emulator");
-        let names: Vec<(&str, &str, u64)> =
-            w[0].pieces.iter().map(|p| (p.cause.as_str(), p.kind.as_str(), p.ns)).collect();
+        let names: Vec<(&str, &str, u64)> = w[0]
+            .pieces
+            .iter()
+            .map(|p| (p.cause.as_str(), p.kind.as_str(), p.ns))
+            .collect();
         assert_eq!(
             names,
-            vec![("emulator", "hw", 48), ("arch_timer", "irq", 912), ("RCU", "softirq", 640), ("emulator", "hw", 16)]
+            vec![
+                ("emulator", "hw", 48),
+                ("arch_timer", "irq", 912),
+                ("RCU", "softirq", 640),
+                ("emulator", "hw", 16)
+            ]
         );
         assert_eq!(w[0].pieces.iter().map(|p| p.ns).sum::<u64>(), 1616);
         assert_eq!(w[0].pieces[1].share, round(912.0 / 1616.0));

@@ -129,7 +129,10 @@ impl CoreData {
                 .chain(self.wakeups.iter().map(|&(d, l)| d + l as u64))
                 .max()
                 .unwrap_or(0);
-            return Some((cp.window_start, cp.window_end.max(last).max(cp.window_start)));
+            return Some((
+                cp.window_start,
+                cp.window_end.max(last).max(cp.window_start),
+            ));
         }
         match (self.window, self.status) {
             (Some(w), _) => Some((w.start, w.end)),
@@ -145,7 +148,9 @@ impl CoreData {
     /// table and iteration count are the checkpoint's), else the window.
     pub fn samples_s(&self, hz: u64) -> f64 {
         match (self.status, self.checkpoint) {
-            (None, Some(cp)) => cp.window_end.saturating_sub(cp.window_start) as f64 / hz.max(1) as f64,
+            (None, Some(cp)) => {
+                cp.window_end.saturating_sub(cp.window_start) as f64 / hz.max(1) as f64
+            }
             _ => self.window_s(hz),
         }
     }

@@ -34,10 +34,20 @@ mod tests {
 
     #[test]
     fn the_local_timer_on_arm64_and_x86() {
-        for t in ["arch_timer", "Local timer interrupts", "LOC Local timer interrupts"] {
+        for t in [
+            "arch_timer",
+            "Local timer interrupts",
+            "LOC Local timer interrupts",
+        ] {
             assert!(is_local_timer(t), "{t}");
         }
-        for n in ["arch_timer_mem", "virtio0", "IPI0 Rescheduling interrupts", "TIMER", "LOC"] {
+        for n in [
+            "arch_timer_mem",
+            "virtio0",
+            "IPI0 Rescheduling interrupts",
+            "TIMER",
+            "LOC",
+        ] {
             assert!(!is_local_timer(n), "{n}");
         }
         assert!(is_tick_cause("injected tick (INTID 27)", CauseKind::Irq));
@@ -47,10 +57,19 @@ mod tests {
 
     #[test]
     fn rows_join_causes_by_description() {
-        assert!(row_names_cause("IPI0 Rescheduling interrupts", "Rescheduling interrupts"));
-        assert!(row_names_cause("LOC Local timer interrupts", "Local timer interrupts"));
+        assert!(row_names_cause(
+            "IPI0 Rescheduling interrupts",
+            "Rescheduling interrupts"
+        ));
+        assert!(row_names_cause(
+            "LOC Local timer interrupts",
+            "Local timer interrupts"
+        ));
         assert!(row_names_cause("arch_timer", "arch_timer"));
         assert!(!row_names_cause("virtio3-tx", "tx"));
-        assert!(!row_names_cause("CAL Function call interrupts", "Rescheduling interrupts"));
+        assert!(!row_names_cause(
+            "CAL Function call interrupts",
+            "Rescheduling interrupts"
+        ));
     }
 }

@@ -80,7 +80,8 @@ pub fn run(a: Args) -> Result<u8> {
         bytes: run.record.link.link.bytes,
         frames_ok: run.record.link.link.frames_ok,
         trailer: run.analysis.trailer.is_some(),
-        binary_clean: run.record.link.link.frames_corrupt == 0 && run.record.link.link.frames_ok > 0,
+        binary_clean: run.record.link.link.frames_corrupt == 0
+            && run.record.link.link.frames_ok > 0,
     };
     if !extra.binary_clean && run.record.link.link.frames_corrupt > 0 {
         eprintln!(

@@ -91,24 +91,36 @@ pub fn run(a: Args) -> Result<u8> {
         quiet: a.out.json,
     });
     let run = pipeline::run(&req, &a.out.output(kernel_mode.name()))?;
+    print(&run, &a.out, kernel_mode.name(), Some(cpu))
+}
+
+/// Prints a Linux run (JSON or tables), its interrupt sources and peers; returns its status.
+/// `cpu`: the measured CPU (a real machine's is in its facts).
+fn print(
+    run: &pipeline::Run,
+    out: &super::options::OutArgs,
+    kernel_mode: &'static str,
+    cpu: Option<usize>,
+) -> Result<u8> {
     let nohz = run
         .analysis
         .linux
         .as_ref()
         .map(|l| l.nohz_full.to_string())
         .unwrap_or_default();
+    let cpu = cpu.or_else(|| run.record.info.system.as_ref().map(|s| s.measured_cpu));
     let extra = Extra {
-        kernel_mode: kernel_mode.name(),
+        kernel_mode,
         kernel: run.record.info.kernel.clone().unwrap_or_default(),
         kernel_package: run.record.info.kernel_package.clone(),
-        tick_stopped: crate::kernel::parse_cpu_list(&nohz).contains(&cpu),
+        tick_stopped: cpu.is_some_and(|c| crate::kernel::parse_cpu_list(&nohz).contains(&c)),
         nohz_full: nohz,
     };
-    super::output::print_run(&run, a.out.json, extra)?;
-    if a.out.explain && !a.out.json {
-        super::output::print_explained(&run);
+    super::output::print_run(run, out.json, extra)?;
+    if out.explain && !out.json {
+        super::output::print_explained(run);
     }
-    if !a.out.json {
+    if !out.json {
         for (k, v) in &run.record.summary.interrupts_per_s {
             println!("  {v:>10.1}/s  {k}");
         }
@@ -147,30 +159,5 @@ fn run_real(a: Args) -> Result<u8> {
         quiet: a.out.json,
     });
     let run = pipeline::run(&req, &a.out.output(&label))?;
-    let nohz = run
-        .analysis
-        .linux
-        .as_ref()
-        .map(|l| l.nohz_full.to_string())
-        .unwrap_or_default();
-    let measured = run.record.info.system.as_ref().map(|s| s.measured_cpu);
-    let extra = Extra {
-        kernel_mode: "native",
-        kernel: run.record.info.kernel.clone().unwrap_or_default(),
-        kernel_package: None,
-        tick_stopped: measured
-            .is_some_and(|c| crate::kernel::parse_cpu_list(&nohz).contains(&c)),
-        nohz_full: nohz,
-    };
-    super::output::print_run(&run, a.out.json, extra)?;
-    if a.out.explain && !a.out.json {
-        super::output::print_explained(&run);
-    }
-    if !a.out.json {
-        for (k, v) in &run.record.summary.interrupts_per_s {
-            println!("  {v:>10.1}/s  {k}");
-        }
-        print!("{}", crate::render::peers_table(&[&run.record.summary]));
-    }
-    Ok(run.status())
+    print(&run, &a.out, "native", None)
 }

@@ -170,10 +170,7 @@ impl Request {
 
     /// The SCHED_FIFO priority the probe runs at.
     pub fn priority(&self) -> i32 {
-        self.priority.unwrap_or(match self.mode {
-            tickscope_core::Mode::Timer => 99,
-            _ => 90,
-        })
+        self.priority.unwrap_or(default_priority(self.mode))
     }
 
     /// The probe's arguments before the snapshot (in /tickscope.conf): wait at the snapshot
@@ -218,6 +215,15 @@ impl Request {
         } else {
             15.0 + window_s * 1.5
         })
+    }
+}
+
+/// The probe's SCHED_FIFO priority unless given: 99 in timer mode (as cyclictest), 90 in noise
+/// mode (below the kernel's own FIFO 99 threads).
+pub fn default_priority(mode: tickscope_core::Mode) -> i32 {
+    match mode {
+        tickscope_core::Mode::Timer => 99,
+        _ => 90,
     }
 }
 

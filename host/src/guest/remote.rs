@@ -34,7 +34,12 @@ pub enum Place {
 impl Place {
     /// Parses `[USER@]HOST[:PORT]` (`[::1]:2222` for an IPv6 address with a port).
     pub fn ssh(spec: &str, options: Vec<String>) -> Result<Place> {
-        let bad = || fail(status::CONFIG, format!("--ssh {spec}: expected [USER@]HOST[:PORT]"));
+        let bad = || {
+            fail(
+                status::CONFIG,
+                format!("--ssh {spec}: expected [USER@]HOST[:PORT]"),
+            )
+        };
         let (user, host) = match spec.rsplit_once('@') {
             Some((u, h)) if !u.is_empty() => (Some(u), h),
             Some(_) => return Err(bad()),
@@ -240,16 +245,17 @@ impl Machine {
 impl Request {
     /// The SCHED_FIFO priority the probe runs at.
     pub fn priority(&self) -> i32 {
-        self.priority.unwrap_or(match self.mode {
-            tickscope_core::Mode::Timer => 99,
-            _ => 90,
-        })
+        self.priority
+            .unwrap_or(crate::guest::linux::default_priority(self.mode))
     }
 
     /// Refuses what cannot run before anything is built or copied.
     pub fn validate(&self) -> Result<()> {
         if self.mode == tickscope_core::Mode::Boot {
-            return Err(fail(status::CONFIG, "the Linux probe measures timer or noise"));
+            return Err(fail(
+                status::CONFIG,
+                "the Linux probe measures timer or noise",
+            ));
         }
         if let Some(p) = self.priority
             && !(1..=99).contains(&p)
@@ -265,7 +271,11 @@ impl Request {
             "--settle {}ns --priority {}{} --attribution {} mode={} cores={cpu} duration={}ns period={}ns threshold={}ns icount=off checkpoint={}",
             self.settle_ns,
             self.priority(),
-            if self.peers { " --peers oslat,cyclictest" } else { "" },
+            if self.peers {
+                " --peers oslat,cyclictest"
+            } else {
+                ""
+            },
             self.attribution.name(),
             self.mode.name(),
             self.duration_ns,
@@ -345,9 +355,11 @@ pub fn run(req: &Request) -> Result<Capture> {
         b"",
         "fetching the capture",
     );
-    let cleaned = req
-        .place
-        .run(&format!("{sudo}rm -rf {dir}"), b"", "removing what was copied");
+    let cleaned = req.place.run(
+        &format!("{sudo}rm -rf {dir}"),
+        b"",
+        "removing what was copied",
+    );
     let (end, stderr) = outcome?;
     let capture = fetched?;
     cleaned?;
@@ -372,7 +384,11 @@ pub fn run(req: &Request) -> Result<Capture> {
 
 fn facts(req: &Request, m: &Machine, cpu: usize, place: &str) -> Facts {
     Facts {
-        board: if m.hostname.is_empty() { place.to_string() } else { m.hostname.clone() },
+        board: if m.hostname.is_empty() {
+            place.to_string()
+        } else {
+            m.hostname.clone()
+        },
         cpu: m.model.clone(),
         cores: m.cpus.len() as u16,
         emulation: Emulation::Hardware,
@@ -441,8 +457,14 @@ fn measure(req: &Request, dir: &str, sudo: &str, cpu: usize) -> Result<(End, Vec
         v
     });
     let expected = req.estimate();
-    let limit = req.timeout.unwrap_or(expected * 2 + Duration::from_secs(60));
-    let progress = Progress::new(&format!("Linux on {}", req.place.name()), expected, req.quiet);
+    let limit = req
+        .timeout
+        .unwrap_or(expected * 2 + Duration::from_secs(60));
+    let progress = Progress::new(
+        &format!("Linux on {}", req.place.name()),
+        expected,
+        req.quiet,
+    );
     let t0 = Instant::now();
     let end = loop {
         progress.tick(t0.elapsed());
@@ -461,7 +483,10 @@ fn measure(req: &Request, dir: &str, sudo: &str, cpu: usize) -> Result<(End, Vec
                     break End::Interrupted { signal };
                 }
                 break End::Crashed {
-                    what: format!("the connection to {} ended before the probe did", req.place.name()),
+                    what: format!(
+                        "the connection to {} ended before the probe did",
+                        req.place.name()
+                    ),
                 };
             }
             Err(std::sync::mpsc::RecvTimeoutError::Timeout) => {}
@@ -470,14 +495,20 @@ fn measure(req: &Request, dir: &str, sudo: &str, cpu: usize) -> Result<(End, Vec
             break End::Interrupted { signal };
         }
         if t0.elapsed() > limit {
-            break End::Hung { after_s: limit.as_secs() };
+            break End::Hung {
+                after_s: limit.as_secs(),
+            };
         }
     };
     progress.finish();
     // Closing stdin ends the watchdog there (and stops the probe if it still runs).
     stop(&mut child);
     let mut err = stderr_thread.join().unwrap_or_default();
-    if let Ok(more) = req.place.run(&format!("cat {dir}/stderr.txt 2>/dev/null; true"), b"", "reading the probe's messages") {
+    if let Ok(more) = req.place.run(
+        &format!("cat {dir}/stderr.txt 2>/dev/null; true"),
+        b"",
+        "reading the probe's messages",
+    ) {
         err.extend(more);
     }
     Ok((end, err))
@@ -548,7 +579,26 @@ mod tests {
             quiet: true,
         };
         assert!(choose_cpu(&req, &m).is_err());
-        assert_eq!(choose_cpu(&Request { cpu: None, ..req.clone() }, &m).unwrap(), 47);
-        assert!(privilege(&Place::Here, &Machine { sudo: "no".into(), ..m }).is_err());
+        assert_eq!(
+            choose_cpu(
+                &Request {
+                    cpu: None,
+                    ..req.clone()
+                },
+                &m
+            )
+            .unwrap(),
+            47
+        );
+        assert!(
+            privilege(
+                &Place::Here,
+                &Machine {
+                    sudo: "no".into(),
+                    ..m
+                }
+            )
+            .is_err()
+        );
     }
 }

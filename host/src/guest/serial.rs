@@ -129,7 +129,10 @@ impl Port {
     fn exec(command: &str) -> Result<Port> {
         use std::process::{Command, Stdio};
         if command.trim().is_empty() {
-            return Err(fail(status::CONFIG, "exec: needs a command (exec:'ssh gateway console board')"));
+            return Err(fail(
+                status::CONFIG,
+                "exec: needs a command (exec:'ssh gateway console board')",
+            ));
         }
         let mut child = Command::new("sh")
             .args(["-c", command])

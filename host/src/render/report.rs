@@ -255,7 +255,14 @@ fn coverage_table(c: &crate::analysis::coverage::Coverage) -> String {
         pct(c.overall)
     );
     for s in &c.sources {
-        let _ = writeln!(md, "| {} | {} | {} | {} |", s.name, s.counted, n(s.traced), n(s.in_events));
+        let _ = writeln!(
+            md,
+            "| {} | {} | {} | {} |",
+            s.name,
+            s.counted,
+            n(s.traced),
+            n(s.in_events)
+        );
     }
     md.push('\n');
     md

@@ -104,9 +104,7 @@ impl Vector {
             Vector::PlatformIpi => ("x86_platform_ipi_entry", "x86_platform_ipi_exit"),
             Vector::ThermalApic => ("thermal_apic_entry", "thermal_apic_exit"),
             Vector::ThresholdApic => ("threshold_apic_entry", "threshold_apic_exit"),
-            Vector::DeferredErrorApic => {
-                ("deferred_error_apic_entry", "deferred_error_apic_exit")
-            }
+            Vector::DeferredErrorApic => ("deferred_error_apic_entry", "deferred_error_apic_exit"),
             Vector::ErrorApic => ("error_apic_entry", "error_apic_exit"),
             Vector::SpuriousApic => ("spurious_apic_entry", "spurious_apic_exit"),
             Vector::RebootIpi => ("reboot_entry", "reboot_exit"),
@@ -522,9 +520,24 @@ mod tests {
         assert_eq!(
             named,
             vec![
-                (10, TraceKind::IrqEntry, CauseKind::Irq, "Local timer interrupts".into()),
-                (14, TraceKind::IrqExit, CauseKind::Irq, "Local timer interrupts".into()),
-                (20, TraceKind::IpiEntry, CauseKind::Ipi, "Function call interrupts".into()),
+                (
+                    10,
+                    TraceKind::IrqEntry,
+                    CauseKind::Irq,
+                    "Local timer interrupts".into()
+                ),
+                (
+                    14,
+                    TraceKind::IrqExit,
+                    CauseKind::Irq,
+                    "Local timer interrupts".into()
+                ),
+                (
+                    20,
+                    TraceKind::IpiEntry,
+                    CauseKind::Ipi,
+                    "Function call interrupts".into()
+                ),
             ]
         );
         assert!(Ev::wanted(false).contains(&Ev::VectorEntry(Vector::Reschedule)));
