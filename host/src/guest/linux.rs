@@ -181,27 +181,20 @@ impl Request {
 
     /// The run's arguments, written into the restored probe (which settles first).
     pub fn probe_args(&self) -> String {
-        format!(
-            "--out /dev/ttyAMA0 --settle {}ns --priority {}{} --attribution {} mode={} cores={} duration={}ns period={}ns threshold={}ns icount={} checkpoint={}",
-            self.settle_ns,
-            self.priority(),
-            if self.peers {
-                " --peers oslat,cyclictest"
-            } else {
-                ""
-            },
-            self.attribution.name(),
-            self.mode.name(),
-            self.cpu,
-            self.duration_ns,
-            self.period_ns,
-            self.threshold_ns,
-            if self.machine.icount { "on" } else { "off" },
-            match self.checkpoint_ns {
-                0 => "0".to_string(),
-                ns => format!("{ns}ns"),
-            }
-        )
+        let window = ProbeArgs {
+            mode: self.mode,
+            cpu: self.cpu,
+            duration_ns: self.duration_ns,
+            period_ns: self.period_ns,
+            threshold_ns: self.threshold_ns,
+            settle_ns: self.settle_ns,
+            checkpoint_ns: self.checkpoint_ns,
+            attribution: self.attribution,
+            priority: self.priority(),
+            peers: self.peers,
+            icount: self.machine.icount,
+        };
+        format!("--out /dev/ttyAMA0 {}", window.render())
     }
 
     fn estimate(&self) -> Duration {
@@ -215,6 +208,60 @@ impl Request {
         } else {
             15.0 + window_s * 1.5
         })
+    }
+}
+
+/// The probe's settings for one window, whatever runs it (a QEMU guest, a real machine): what
+/// it measures, how, and at which priority; its output aside.
+pub struct ProbeArgs {
+    /// `noise` or `timer`.
+    pub mode: tickscope_core::Mode,
+    /// The measured CPU.
+    pub cpu: usize,
+    /// Window, ns.
+    pub duration_ns: u64,
+    /// Timer period, ns.
+    pub period_ns: u64,
+    /// Event threshold, ns.
+    pub threshold_ns: u64,
+    /// Wait before measuring, ns.
+    pub settle_ns: u64,
+    /// Checkpoint interval, ns (0: only at the end).
+    pub checkpoint_ns: u64,
+    /// Attribution method.
+    pub attribution: AttributionChoice,
+    /// SCHED_FIFO priority.
+    pub priority: i32,
+    /// oslat and cyclictest after the window.
+    pub peers: bool,
+    /// Under QEMU's `-icount` (the probe writes only after its window).
+    pub icount: bool,
+}
+
+impl ProbeArgs {
+    /// The probe's command-line arguments.
+    pub fn render(&self) -> String {
+        format!(
+            "--settle {}ns --priority {}{} --attribution {} mode={} cores={} duration={}ns period={}ns threshold={}ns icount={} checkpoint={}",
+            self.settle_ns,
+            self.priority,
+            if self.peers {
+                " --peers oslat,cyclictest"
+            } else {
+                ""
+            },
+            self.attribution.name(),
+            self.mode.name(),
+            self.cpu,
+            self.duration_ns,
+            self.period_ns,
+            self.threshold_ns,
+            if self.icount { "on" } else { "off" },
+            match self.checkpoint_ns {
+                0 => "0".to_string(),
+                ns => format!("{ns}ns"),
+            }
+        )
     }
 }
 

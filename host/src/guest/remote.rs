@@ -267,25 +267,20 @@ impl Request {
 
     /// The probe's arguments (its output file aside).
     fn probe_args(&self, cpu: usize) -> String {
-        format!(
-            "--settle {}ns --priority {}{} --attribution {} mode={} cores={cpu} duration={}ns period={}ns threshold={}ns icount=off checkpoint={}",
-            self.settle_ns,
-            self.priority(),
-            if self.peers {
-                " --peers oslat,cyclictest"
-            } else {
-                ""
-            },
-            self.attribution.name(),
-            self.mode.name(),
-            self.duration_ns,
-            self.period_ns,
-            self.threshold_ns,
-            match self.checkpoint_ns {
-                0 => "0".to_string(),
-                ns => format!("{ns}ns"),
-            }
-        )
+        crate::guest::linux::ProbeArgs {
+            mode: self.mode,
+            cpu,
+            duration_ns: self.duration_ns,
+            period_ns: self.period_ns,
+            threshold_ns: self.threshold_ns,
+            settle_ns: self.settle_ns,
+            checkpoint_ns: self.checkpoint_ns,
+            attribution: self.attribution,
+            priority: self.priority(),
+            peers: self.peers,
+            icount: false,
+        }
+        .render()
     }
 
     fn estimate(&self) -> Duration {
