@@ -25,6 +25,7 @@ BEGIN {
     kinds["setup"] = "end-to-end"
     kinds["real"] = "end-to-end"
     kinds["standin"] = "end-to-end"
+    kinds["uefi"] = "end-to-end"
 }
 /Running unittests/ { kind = "unit"; next }
 /Doc-tests/ { kind = "doc"; next }

@@ -44,7 +44,7 @@ step "the README's main command on a machine whose toolchain lacks the aarch64 t
 # before its first cross build. Only when CI asks (.ci/run sets TICKSCOPE_FRESH_CHECK=1): a
 # developer's own targets are not removed.
 if [ "${TICKSCOPE_FRESH_CHECK:-0}" = 1 ]; then
-    rustup target remove aarch64-unknown-none aarch64-unknown-linux-musl x86_64-unknown-linux-musl
+    rustup target remove aarch64-unknown-none aarch64-unknown-linux-musl x86_64-unknown-linux-musl aarch64-unknown-uefi
 fi
 log=$(mktemp)
 trap 'rm -f "$log"' EXIT

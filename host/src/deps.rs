@@ -100,6 +100,43 @@ pub fn qemu_system() -> Result<PathBuf> {
     })
 }
 
+/// Where Debian's `qemu-efi-aarch64` puts EDK2 for QEMU `virt`.
+pub const UEFI_FIRMWARE: &str = "/usr/share/qemu-efi-aarch64/QEMU_EFI.fd";
+
+/// UEFI firmware for QEMU `virt` (`$TICKSCOPE_UEFI_FIRMWARE`, else Debian's `qemu-efi-aarch64`),
+/// installed if missing and possible.
+pub fn uefi_firmware() -> Result<PathBuf> {
+    if let Some(p) = std::env::var_os("TICKSCOPE_UEFI_FIRMWARE") {
+        let p = PathBuf::from(p);
+        if p.is_file() {
+            return Ok(p);
+        }
+        return Err(fail(
+            status::MISSING_TOOL,
+            format!("TICKSCOPE_UEFI_FIRMWARE={} does not exist", p.display()),
+        ));
+    }
+    let path = PathBuf::from(UEFI_FIRMWARE);
+    if !path.is_file() {
+        apt_install(&["qemu-efi-aarch64"]).map_err(|e| {
+            fail(
+                status::MISSING_TOOL,
+                format!(
+                    "UEFI firmware for QEMU virt ({UEFI_FIRMWARE}) is missing ({e}). On Debian/Ubuntu: sudo apt-get install qemu-efi-aarch64"
+                ),
+            )
+        })?;
+    }
+    if path.is_file() {
+        Ok(path)
+    } else {
+        Err(fail(
+            status::MISSING_TOOL,
+            format!("{UEFI_FIRMWARE} still missing after installing qemu-efi-aarch64"),
+        ))
+    }
+}
+
 /// QEMU's version string (`7.2.22`), for run metadata.
 pub fn qemu_version(qemu: &std::path::Path) -> String {
     Command::new(qemu)

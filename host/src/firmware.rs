@@ -18,6 +18,8 @@ pub const SIZE_LIMIT: u64 = 64 * 1024;
 pub struct Image {
     /// The ELF.
     pub elf: PathBuf,
+    /// The UEFI application carrying it, when the run boots through UEFI.
+    pub efi: Option<PathBuf>,
 }
 
 /// Target directory of a board's firmware build (separate per board, so images never clash).
@@ -81,7 +83,7 @@ pub fn ensure_built_with(board: &str, quiet: bool, config: Option<&str>) -> Resu
             format!("firmware build produced no {}", elf.display()),
         ));
     }
-    Ok(Image { elf })
+    Ok(Image { elf, efi: None })
 }
 
 /// Size figures of an image.
@@ -193,8 +195,25 @@ pub fn write_bin(elf: &Path, out: &Path) -> Result<(u64, u64)> {
             ),
         ));
     }
-    std::fs::write(out, &bin).with_context(|| format!("writing {}", out.display()))?;
+    write_if_changed(out, &bin)?;
     Ok((start, bin.len() as u64))
+}
+
+/// Writes `bytes` to `path` unless it already holds them (a build that embeds the file then stays
+/// fresh), through a temporary file renamed into place: a concurrent reader (a parallel run of
+/// the same board) sees the old file or the new one, never half of one.
+pub fn write_if_changed(path: &Path, bytes: &[u8]) -> Result<()> {
+    if std::fs::read(path).is_ok_and(|old| old == bytes) {
+        return Ok(());
+    }
+    let dir = path.parent().unwrap_or(Path::new("."));
+    let mut tmp = tempfile::NamedTempFile::new_in(dir)
+        .with_context(|| format!("creating a temporary file in {}", dir.display()))?;
+    std::io::Write::write_all(&mut tmp, bytes)
+        .with_context(|| format!("writing {}", tmp.path().display()))?;
+    tmp.persist(path)
+        .with_context(|| format!("writing {}", path.display()))?;
+    Ok(())
 }
 
 /// Address of a symbol in the ELF (e.g. for diagnostics).
@@ -206,4 +225,25 @@ pub fn symbol(elf: &Path, name: &str) -> Result<Option<u64>> {
         .symbols()
         .find(|s| s.name() == Ok(name))
         .map(|s| s.address()))
+}
+
+/// The memory the firmware uses, as [start, end): the image, BSS, translation tables, stacks and
+/// no-init rings (everything the layout places from the load address on). A loader that places
+/// the image must own all of it.
+pub fn span(elf: &Path) -> Result<(u64, u64)> {
+    let data = std::fs::read(elf).with_context(|| format!("reading {}", elf.display()))?;
+    let file = object::File::parse(&*data).context("parsing the firmware ELF")?;
+    let sym = |name: &str| {
+        file.symbols()
+            .find(|x| x.name() == Ok(name))
+            .map(|x| x.address())
+    };
+    let start = sym("__image_start")
+        .ok_or_else(|| fail(status::FAILURE, "the firmware ELF has no __image_start"))?;
+    let end = ["__bss_end", "__tables_end", "__stacks_end", "__noinit_end"]
+        .iter()
+        .filter_map(|s| sym(s))
+        .max()
+        .unwrap_or(start);
+    Ok((start, end.max(start)))
 }

@@ -17,6 +17,7 @@ pub mod compare;
 pub mod decode;
 pub mod deps;
 pub mod doctor;
+pub mod efi;
 pub mod files;
 pub mod firmware;
 pub mod gdb;

@@ -26,6 +26,30 @@ pub struct MachineSpec {
     pub icount: bool,
     /// RAM in MiB.
     pub memory_mib: u32,
+    /// How the image starts: QEMU's direct kernel load, or UEFI firmware starting a loader.
+    pub boot: BootMethod,
+}
+
+/// How a bare-metal image is started.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Default, clap::ValueEnum)]
+#[serde(rename_all = "lowercase")]
+pub enum BootMethod {
+    /// QEMU loads the ELF and enters it with the MMU off (`-kernel`), as U-Boot's `go` would.
+    #[default]
+    Direct,
+    /// UEFI firmware (EDK2 for QEMU `virt`) starts `tickscope-efi` from a FAT drive as
+    /// `EFI/BOOT/BOOTAA64.EFI`; the loader places the image and leaves UEFI, as on a server.
+    Uefi,
+}
+
+impl BootMethod {
+    /// `direct` or `uefi`, as run.json records it.
+    pub fn name(self) -> &'static str {
+        match self {
+            BootMethod::Direct => "direct",
+            BootMethod::Uefi => "uefi",
+        }
+    }
 }
 
 /// The icount setting: one instruction per virtual nanosecond, no sleeping, no host alignment.
@@ -84,7 +108,14 @@ impl MachineSpec {
             cpu: cpu.unwrap_or(&q.cpu).to_string(),
             icount,
             memory_mib: q.memory_mib,
+            boot: BootMethod::Direct,
         })
+    }
+
+    /// The same machine started another way.
+    pub fn with_boot(mut self, boot: BootMethod) -> Self {
+        self.boot = boot;
+        self
     }
 
     /// `icount` or `tcg`: the label every figure produced on this machine carries.
@@ -232,6 +263,10 @@ pub struct Facts {
     pub peers_package: Option<String>,
     /// A real machine's own account of itself (`linux --here`, `--ssh`).
     pub system: Option<SystemFacts>,
+    /// How a bare-metal image was started (`uefi`: through UEFI firmware and `tickscope-efi`);
+    /// absent for QEMU's direct load and for Linux.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub boot: Option<String>,
 }
 
 /// What a real machine says of itself, read there before the run (`linux --here`, `--ssh`).

@@ -19,13 +19,29 @@ pub enum Serial {
     File(PathBuf),
 }
 
+/// What QEMU starts.
+#[derive(Debug, Clone)]
+pub enum Boot {
+    /// `-kernel` (an ELF or a Linux `Image`), entered with the MMU off.
+    Kernel(PathBuf),
+    /// UEFI firmware (`-bios`) that boots `EFI/BOOT/BOOTAA64.EFI` from `esp`, a directory QEMU
+    /// presents as a FAT drive. The boot menu's wait is skipped (`splash-time=0`) and there is
+    /// no network device (EDK2 would otherwise try PXE first).
+    Uefi {
+        /// EDK2 for QEMU `virt` (`QEMU_EFI.fd`).
+        firmware: PathBuf,
+        /// The drive's directory.
+        esp: PathBuf,
+    },
+}
+
 /// A complete QEMU invocation.
 #[derive(Debug, Clone)]
 pub struct Launch {
     /// The machine.
     pub machine: MachineSpec,
-    /// `-kernel`.
-    pub kernel: PathBuf,
+    /// The kernel, or UEFI and its drive.
+    pub boot: Boot,
     /// `-initrd`.
     pub initrd: Option<PathBuf>,
     /// `-append`.
@@ -46,8 +62,21 @@ impl Launch {
     /// The full argument list (without the program).
     pub fn args(&self) -> Vec<String> {
         let mut a = self.machine.args();
-        a.push("-kernel".into());
-        a.push(self.kernel.display().to_string());
+        match &self.boot {
+            Boot::Kernel(k) => {
+                a.push("-kernel".into());
+                a.push(k.display().to_string());
+            }
+            Boot::Uefi { firmware, esp } => {
+                a.push("-bios".into());
+                a.push(firmware.display().to_string());
+                a.push("-drive".into());
+                // QEMU option syntax again: a comma in the path is doubled.
+                let dir = esp.display().to_string().replace(',', ",,");
+                a.push(format!("file=fat:rw:{dir},format=raw,if=virtio"));
+                a.extend(["-nic", "none", "-boot", "menu=on,splash-time=0"].map(String::from));
+            }
+        }
         if let Some(i) = &self.initrd {
             a.push("-initrd".into());
             a.push(i.display().to_string());
@@ -257,7 +286,7 @@ mod tests {
     fn semihosting_args_escape_commas() {
         let l = Launch {
             machine: MachineSpec::new(&board(), 1, 2, 4, None, false).unwrap(),
-            kernel: "fw.elf".into(),
+            boot: Boot::Kernel("fw.elf".into()),
             initrd: None,
             append: None,
             semihosting: Some(vec!["mode=noise".into(), "cores=2,3".into()]),

@@ -59,6 +59,9 @@ pub struct RunInfo {
     /// model, CPUs online, `nohz_full`, `isolated`, the measured CPU.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub system: Option<crate::machine::SystemFacts>,
+    /// How a bare-metal image was started, when not by QEMU's direct load (`uefi`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub boot: Option<String>,
     /// Counter frequency of the measurement, Hz.
     pub counter_hz: u64,
     /// Firmware or probe revision (git describe).
@@ -144,6 +147,10 @@ pub fn make(
     let partial = summary.partial;
     let facts = facts(&capture.facts, analysis, emulation);
     // The summary names the machine the run was on (a Linux probe only knows its hostname).
+    if facts.boot.is_some() {
+        summary.boot = facts.boot.clone();
+        summary.entry_el = Some(facts.entry_el);
+    }
     if !facts.board.is_empty() {
         summary.board = facts.board.clone();
         summary.gic = facts.gic;
@@ -177,6 +184,7 @@ pub fn make(
         peers_package: facts.peers_package.clone(),
         snapshot: kernel.as_ref().and_then(|k| k.snapshot.clone()),
         system: facts.system.clone(),
+        boot: facts.boot.clone(),
         counter_hz: facts.counter_hz,
         revision: h.map(|h| h.revision.to_string()).unwrap_or_default(),
         config: if capture.config.is_empty() {
@@ -211,6 +219,10 @@ fn facts(f: &Facts, a: &Analysis, emulation: Emulation) -> Facts {
         return f;
     };
     f.counter_hz = h.counter_hz;
+    if f.boot.is_some() {
+        // UEFI chose the EL it entered the image at; the firmware read it.
+        f.entry_el = h.boot_el;
+    }
     if f.board.is_empty() {
         f.board = h.board.to_string();
         f.el = h.el;

@@ -236,6 +236,12 @@ pub struct Summary {
     pub board: String,
     /// Exception level of the measurement (0 = Linux user space).
     pub el: u8,
+    /// EL the bare-metal image was entered at, for images started through UEFI (which chose it).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub entry_el: Option<u8>,
+    /// How the bare-metal image was started when not by QEMU's direct load: `uefi`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub boot: Option<String>,
     /// GIC version.
     pub gic: u8,
     /// Counter frequency.
@@ -897,6 +903,8 @@ pub fn summarize_with(
         emulation: emulation.into(),
         board: h.map(|h| h.board.to_string()).unwrap_or_default(),
         el: h.map(|h| h.el).unwrap_or(0),
+        entry_el: None,
+        boot: None,
         gic: h.map(|h| h.gic).unwrap_or(0),
         counter_hz: hz,
         duration_s: round6(duration_s),

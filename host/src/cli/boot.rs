@@ -90,6 +90,8 @@ struct BootJson {
     gic: u8,
     neon_ok: bool,
     entry_el: u8,
+    /// `direct` (QEMU's loader) or `uefi`.
+    boot: String,
     smp: u16,
     emulation: String,
     cores: Vec<CoreJson>,
@@ -182,6 +184,7 @@ pub fn run(a: Args) -> Result<u8> {
         gic: header.map(|h| h.gic).unwrap_or(0),
         neon_ok,
         entry_el: header.map(|h| h.boot_el).unwrap_or(0),
+        boot: machine.boot.name().into(),
         smp: machine.smp,
         emulation: machine.emulation().name().into(),
         cores: an
@@ -300,9 +303,16 @@ fn dry_run(a: &Args) -> Result<u8> {
         Err(_) => "not built yet (tickscope image --board NAME builds it)".into(),
     };
     let qemu_command = a.machine.spec(false).ok().map(|m| {
+        let boot = match m.boot {
+            crate::machine::BootMethod::Direct => crate::qemu::Boot::Kernel("tickscope-fw".into()),
+            crate::machine::BootMethod::Uefi => crate::qemu::Boot::Uefi {
+                firmware: crate::deps::UEFI_FIRMWARE.into(),
+                esp: "esp".into(),
+            },
+        };
         let l = crate::qemu::Launch {
             machine: m,
-            kernel: "tickscope-fw".into(),
+            boot,
             initrd: None,
             append: None,
             semihosting: Some(vec!["mode=boot".into()]),

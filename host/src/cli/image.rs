@@ -1,5 +1,6 @@
 //! `tickscope image`: builds the firmware for a board, prints its size (loaded bytes against the
-//! 64 KiB budget, static RAM), and writes the raw `.bin` a boot loader copies to the load address.
+//! 64 KiB budget, static RAM), and writes the raw `.bin` a boot loader copies to the load address;
+//! with `--efi`, also the UEFI application that carries it (what UEFI and GRUB can start).
 
 use std::path::PathBuf;
 
@@ -15,7 +16,9 @@ use crate::{status, workspace};
 #[command(after_help = r#"Examples:
   tickscope image                               # size of the qemu-virt image
   tickscope image --board thunderx-cn88xx --bin /tmp/tickscope.bin \
-      --config "mode=noise cores=47 duration=10s el=2 inject=250:10us""#)]
+      --config "mode=noise cores=47 duration=10s el=2 inject=250:10us"
+  tickscope image --board thunderx-cn88xx --efi --config "mode=noise cores=47 duration=10s"
+                                                # + target/fw/<board>/.../tickscope-fw.efi"#)]
 pub struct Args {
     /// Board description.
     #[arg(long, default_value = "qemu-virt")]
@@ -27,9 +30,28 @@ pub struct Args {
     /// "mode=noise cores=47 duration=10s el=2" (same settings as the semihosting command line).
     #[arg(long)]
     config: Option<String>,
+    /// Also build the UEFI application (PE/COFF, `aarch64-unknown-uefi`) that carries the image:
+    /// started from the UEFI shell or GRUB's `chainloader`, it places the image at the board's
+    /// load address, leaves UEFI and starts it with the MMU off at the EL UEFI ran at.
+    #[arg(long)]
+    efi: bool,
+    /// Where to write the UEFI application (default: tickscope-fw.efi beside the ELF).
+    #[arg(long, requires = "efi")]
+    efi_out: Option<PathBuf>,
     /// Print one JSON object.
     #[arg(long)]
     json: bool,
+}
+
+#[derive(Serialize)]
+struct EfiJson {
+    path: String,
+    load_address: String,
+    /// Bytes the loader allocates from UEFI at the load address (image, BSS, tables, stacks,
+    /// rings).
+    reserved_bytes: u64,
+    #[serde(flatten)]
+    pe: crate::efi::PeFacts,
 }
 
 #[derive(Serialize)]
@@ -41,6 +63,8 @@ struct ImageJson {
     sizes: Sizes,
     limit_bytes: u64,
     within_limit: bool,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    efi: Option<EfiJson>,
 }
 
 /// Runs `image`.
@@ -58,6 +82,21 @@ pub fn run(a: Args) -> Result<u8> {
         .unwrap_or_else(|| img.elf.with_file_name("tickscope-fw.bin"));
     let (load, bytes) = firmware::write_bin(&img.elf, &bin)?;
     let within = sizes.image_bytes <= SIZE_LIMIT;
+    let efi = match a.efi {
+        true => Some(crate::efi::build(
+            &img,
+            &board.name,
+            a.efi_out.as_deref(),
+            a.json,
+        )?),
+        false => None,
+    };
+    let efi_json = efi.as_ref().map(|e| EfiJson {
+        path: e.path.display().to_string(),
+        load_address: format!("{:#x}", e.load_address),
+        reserved_bytes: e.span_bytes,
+        pe: e.pe.clone(),
+    });
     if a.json {
         print_json(&ImageJson {
             board: board.name.clone(),
@@ -66,6 +105,7 @@ pub fn run(a: Args) -> Result<u8> {
             sizes: sizes.clone(),
             limit_bytes: SIZE_LIMIT,
             within_limit: within,
+            efi: efi_json,
         })?;
     } else {
         println!("firmware for {}: {}", board.name, img.elf.display());
@@ -83,6 +123,15 @@ pub fn run(a: Args) -> Result<u8> {
             "  raw binary     {} ({bytes} bytes, load and start at {load:#x})",
             bin.display()
         );
+        if let Some(e) = &efi {
+            println!(
+                "  UEFI app       {} ({} bytes, PE32+ arm64 EFI application; places the image at {:#x} and reserves {} bytes there)",
+                e.path.display(),
+                e.pe.bytes,
+                e.load_address,
+                e.span_bytes
+            );
+        }
     }
     if !within {
         eprintln!(

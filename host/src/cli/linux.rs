@@ -71,6 +71,12 @@ pub fn run(a: Args) -> Result<u8> {
             "--boot-core applies to the bare-metal firmware; Linux boots on CPU 0",
         ));
     }
+    if a.machine.boot != crate::machine::BootMethod::Direct {
+        return Err(crate::fail(
+            crate::status::CONFIG,
+            "--boot uefi starts the bare-metal firmware through UEFI; the Linux guest is loaded directly",
+        ));
+    }
     let machine = a.machine.spec(false)?;
     let cpu = a.window.linux_cpu(machine.smp)?;
     let req = Request::Linux(linux::Request {

@@ -14,7 +14,7 @@ use tickscope_core::config::{
 use tickscope_core::units::parse_duration;
 
 use crate::guest::linux::{AttributionChoice, KernelSource};
-use crate::machine::MachineSpec;
+use crate::machine::{BootMethod, MachineSpec};
 use crate::pipeline::Output;
 use crate::record::Policy;
 use crate::{fail, status, workspace};
@@ -56,6 +56,12 @@ pub struct MachineArgs {
     /// MPIDR 0, as some boards' loaders do).
     #[arg(long)]
     pub boot_core: Option<u16>,
+    /// Bare metal: how the image starts. `direct`: QEMU loads it with the MMU off (as U-Boot's
+    /// `go`). `uefi`: EDK2 (Debian's qemu-efi-aarch64) starts the UEFI application `tickscope
+    /// image --efi` builds from a FAT drive, which places the image and leaves UEFI, as on a
+    /// server or an Enzian.
+    #[arg(long, value_enum, default_value = "direct")]
+    pub boot: BootMethod,
 }
 
 impl MachineArgs {
@@ -79,14 +85,15 @@ impl MachineArgs {
         } else {
             icount_default
         };
-        MachineSpec::new(
+        Ok(MachineSpec::new(
             &board,
             entry,
             self.gic,
             self.smp,
             self.cpu.as_deref(),
             icount,
-        )
+        )?
+        .with_boot(self.boot))
     }
 
     /// The wall-clock limit.

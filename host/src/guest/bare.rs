@@ -2,16 +2,17 @@
 //! the board, launch QEMU in a private directory (semihosting files and the UART land there,
 //! not in the run directory), and hand back what it wrote.
 
+use std::path::Path;
 use std::time::Duration;
 
 use anyhow::{Context, Result};
 use tickscope_core::config::{Config, Mode, Platform, Transport};
 
 use super::{Capture, End, Expect};
-use crate::machine::{Facts, MachineSpec};
+use crate::machine::{BootMethod, Facts, MachineSpec};
 use crate::progress::Progress;
-use crate::qemu::{self, Launch, Serial};
-use crate::{deps, fail, firmware, status};
+use crate::qemu::{self, Boot, Launch, Serial};
+use crate::{deps, efi, fail, firmware, status};
 
 /// A bare-metal run.
 #[derive(Debug, Clone)]
@@ -49,7 +50,12 @@ impl Request {
             (Mode::Timer, false) => 1.2,
             (Mode::Boot, _) => 0.0,
         };
-        Duration::from_secs_f64(1.0 + self.machine.smp as f64 * 0.1 + window * per_virtual_s)
+        // EDK2 takes about 3 s to reach the loader on a 2-core machine.
+        let uefi = match self.machine.boot {
+            BootMethod::Uefi => 3.0,
+            BootMethod::Direct => 0.0,
+        };
+        Duration::from_secs_f64(1.0 + uefi + self.machine.smp as f64 * 0.1 + window * per_virtual_s)
     }
 
     fn what(&self) -> String {
@@ -64,9 +70,31 @@ impl Request {
     }
 }
 
-/// Builds what the run needs (the firmware image for the board).
+/// Builds what the run needs: the firmware image for the board, and the UEFI application
+/// around it when the machine boots through UEFI.
 pub fn prepare(req: &Request) -> Result<firmware::Image> {
-    firmware::ensure_built(&req.machine.board, req.quiet)
+    let mut img = firmware::ensure_built(&req.machine.board, req.quiet)?;
+    if req.machine.boot == BootMethod::Uefi {
+        img.efi = Some(efi::build(&img, &req.machine.board, None, req.quiet)?.path);
+    }
+    Ok(img)
+}
+
+/// What QEMU starts: the ELF directly, or UEFI firmware with the application on a FAT drive
+/// (a directory in QEMU's private working directory).
+fn boot(image: &firmware::Image, work: &Path) -> Result<Boot> {
+    let Some(app) = &image.efi else {
+        return Ok(Boot::Kernel(image.elf.clone()));
+    };
+    let esp = work.join("esp");
+    let dir = esp.join("EFI").join("BOOT");
+    std::fs::create_dir_all(&dir).with_context(|| format!("creating {}", dir.display()))?;
+    std::fs::copy(app, dir.join("BOOTAA64.EFI"))
+        .with_context(|| format!("copying {} to the UEFI drive", app.display()))?;
+    Ok(Boot::Uefi {
+        firmware: deps::uefi_firmware()?,
+        esp,
+    })
 }
 
 /// Runs the firmware once and returns its capture.
@@ -84,7 +112,7 @@ pub fn run(req: &Request, image: &firmware::Image) -> Result<Capture> {
         .unwrap_or(expected * 4 + Duration::from_secs(30));
     let launch = Launch {
         machine: req.machine.clone(),
-        kernel: image.elf.clone(),
+        boot: boot(image, work.path())?,
         initrd: None,
         append: None,
         semihosting: Some(
@@ -138,6 +166,7 @@ pub fn run(req: &Request, image: &firmware::Image) -> Result<Capture> {
             kernel: None,
             peers_package: None,
             system: None,
+            boot: (req.machine.boot != BootMethod::Direct).then(|| req.machine.boot.name().into()),
         },
         elf: Some(image.elf.clone()),
         config: req.config.to_string(),

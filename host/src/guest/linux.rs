@@ -333,7 +333,7 @@ pub fn run(req: &Request, prep: &Prepared) -> Result<Capture> {
     let serial = work.path().join("ttyAMA0.bin");
     let launch = Launch {
         machine: machine.clone(),
-        kernel: prep.kernel.image.clone(),
+        boot: qemu::Boot::Kernel(prep.kernel.image.clone()),
         initrd: Some(initrd.clone()),
         append: Some(append.clone()),
         semihosting: None,
@@ -434,6 +434,7 @@ pub fn run(req: &Request, prep: &Prepared) -> Result<Capture> {
             }),
             peers_package: prep.peers.as_ref().map(|p| p.package.clone()),
             system: None,
+            boot: None,
         },
         elf: None,
         config: format!("{} {probe_args}", req.early_args()),
