@@ -79,10 +79,14 @@ fn report(report: FaultReport, what: &str) -> ! {
             "tickscope:   ELR {:#018x}  FAR {:#018x}  SPSR {:#018x}",
             report.elr, report.far, report.spsr
         )));
-        if let Place::Guard(core) = LAYOUT.place(report.far) {
-            emit(Emergency::Text(format_args!(
-                "tickscope:   FAR is in the guard page below core {core}'s stack: a stack overflow"
-            )));
+        match LAYOUT.place(report.far) {
+            Place::Guard(core) => emit(Emergency::Text(format_args!(
+                "tickscope:   stack overflow on core {core}: FAR is in the guard page below its stack, ELR the faulting instruction"
+            ))),
+            Place::ExceptionGuard(core) => emit(Emergency::Text(format_args!(
+                "tickscope:   exception-stack overflow on core {core}: FAR is in the guard page below it"
+            ))),
+            _ => {}
         }
         if not_stopped != 0 {
             emit(Emergency::Text(format_args!(
@@ -103,7 +107,7 @@ fn report(report: FaultReport, what: &str) -> ! {
 /// Any exception that is not an IRQ we expect.
 pub fn on_exception(entry: usize, _frame: &mut Frame) -> ! {
     let (esr, elr, far, spsr) = syndrome();
-    let slot = VectorSlot::from_index(entry).unwrap_or(VectorSlot::SyncSpx);
+    let slot = VectorSlot::from_index(entry).unwrap_or(VectorSlot::SyncSp0);
     let fault = FaultReport {
         core: cores::index() as u16,
         el: current_el(),
@@ -123,7 +127,8 @@ pub fn unclaimed_irq(intid: u32) -> ! {
     let fault = FaultReport {
         core: cores::index() as u16,
         el: current_el(),
-        slot: VectorSlot::IrqSpx,
+        // Interrupts are unmasked only in thread code, which runs on SP_EL0.
+        slot: VectorSlot::IrqSp0,
         esr,
         elr,
         far,
@@ -198,6 +203,16 @@ impl<const N: usize> Write for Trunc<'_, N> {
     }
 }
 
+/// Calls itself with a 256-byte frame until the thread stack runs into its guard page: the store
+/// that touches the guard faults, and the report comes from the core's exception stack.
+#[inline(never)]
+#[allow(unconditional_recursion)]
+fn recurse(depth: u64) -> u64 {
+    let mut frame = [depth; 32];
+    core::hint::black_box(&mut frame);
+    recurse(depth + 1).wrapping_add(frame[31])
+}
+
 /// Triggers a fault on purpose (on the calling core).
 pub fn trigger(kind: FaultKind) {
     match kind {
@@ -214,6 +229,9 @@ pub fn trigger(kind: FaultKind) {
             core::hint::black_box(v);
         }
         FaultKind::Panic => panic!("deliberate panic requested with fault=panic"),
+        FaultKind::StackOverflow => {
+            core::hint::black_box(recurse(0));
+        }
         FaultKind::UnclaimedIrq => {
             gic::set_private(UNCLAIMED_SGI, true);
             gic::send_sgi(UNCLAIMED_SGI, cores::index());

@@ -86,8 +86,9 @@ fn each_fault_kind_is_reported_with_class_and_esr() {
         ("data-abort", 3, "Data abort (same EL)"),
         ("panic", 4, "deliberate panic"),
         ("unclaimed-irq", 3, "INTID 15"),
+        ("stack-overflow", 3, "stack overflow on core 3"),
     ];
-    for (el, gic) in [(1u8, 2u8), (2, 3)] {
+    for (el, gic) in [(1u8, 2u8), (1, 3), (2, 2), (2, 3)] {
         for (kind, status, text) in cases {
             let d = tmp();
             let r = tickscope(&[
@@ -119,6 +120,42 @@ fn each_fault_kind_is_reported_with_class_and_esr() {
                 );
             }
         }
+    }
+}
+
+#[test]
+fn a_stack_overflow_is_reported_from_the_exception_stack_with_the_faulting_function() {
+    // Thread code runs on SP_EL0 and exceptions on each core's own SP_ELx: the overflowing store
+    // faults into the guard page, and the report comes from a stack that works, naming the
+    // function that overflowed (not the vector), while every other core stops as asked.
+    for (el, gic) in [(1u8, 2u8), (2, 3)] {
+        let d = tmp();
+        let r = tickscope(&[
+            "boot",
+            "--fault",
+            "stack-overflow",
+            "--el",
+            &el.to_string(),
+            "--gic",
+            &gic.to_string(),
+            "--json",
+            "--out",
+            &out(&d, "f"),
+        ]);
+        r.expect_status(3);
+        let j = r.json();
+        let f = &j["fault"];
+        assert_eq!(f["stack_overflow_core"], 3, "{j:#}");
+        assert_eq!(f["function"], "tickscope_fw::fault::recurse", "{j:#}");
+        assert_eq!(f["vector"], "synchronous (current EL, SP_EL0)", "{j:#}");
+        assert_eq!(f["el"], el);
+        assert_eq!(j["cores_online"], 4);
+        let console = std::fs::read_to_string(d.path().join("f/console.log")).unwrap();
+        assert!(!console.contains("did not confirm"), "{console}");
+        assert!(
+            console.contains("stack overflow on core 3: FAR is in the guard page below its stack"),
+            "{console}"
+        );
     }
 }
 

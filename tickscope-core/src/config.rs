@@ -148,6 +148,8 @@ pub enum FaultKind {
     Panic,
     /// Raise an interrupt nobody registered a handler for (an SGI).
     UnclaimedIrq,
+    /// Recurse until the thread stack runs into its guard page.
+    StackOverflow,
 }
 
 impl FaultKind {

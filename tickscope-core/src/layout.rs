@@ -5,7 +5,8 @@
 //! ```text
 //! load_address  image: .text .rodata .data .bss         (at most IMAGE_SPAN, checked at link)
 //!               page tables: EL2 regime, then EL1 regime (TABLES_PER_REGIME each; not mapped)
-//!               per core: a guard page (not mapped), then its stack (stack_size)
+//!               per core: a guard page (not mapped), its thread stack (stack_size), a second
+//!               guard page, its exception stack (EXCEPTION_STACK)
 //! 2 MiB aligned no-init buffers: rings, interference     (at most NOINIT_SPAN, checked at link)
 //! ```
 
@@ -15,6 +16,11 @@ pub const PAGE: u64 = 4096;
 pub const IMAGE_SPAN: u64 = 4 << 20;
 /// Translation tables reserved per regime (EL1&0 and EL2); the build fails if a board needs more.
 pub const TABLES_PER_REGIME: u64 = 16;
+/// Each core's exception stack (SP_ELx): exceptions and interrupts run on it, thread code on
+/// SP_EL0, so an overflow of the thread stack faults into its guard page and is reported from a
+/// stack that is intact. It holds the entry frame (720 bytes) and the handlers, the fault report
+/// the deepest of them.
+pub const EXCEPTION_STACK: u64 = 2 * PAGE;
 /// Room for the no-init buffers (ring storage, interference buffer).
 pub const NOINIT_SPAN: u64 = 32 << 20;
 const TWO_MIB: u64 = 2 << 20;
@@ -55,7 +61,7 @@ impl Layout {
         let image_limit = load_address + IMAGE_SPAN;
         let tables_base = image_limit;
         let stacks_base = tables_base + 2 * TABLES_PER_REGIME * PAGE;
-        let stacks_end = stacks_base + cores * (PAGE + stack_size);
+        let stacks_end = stacks_base + cores * (2 * PAGE + stack_size + EXCEPTION_STACK);
         let noinit_base = stacks_end.div_ceil(TWO_MIB) * TWO_MIB;
         Layout {
             image_base: load_address,
@@ -69,9 +75,10 @@ impl Layout {
         }
     }
 
-    /// Distance between two cores' stacks: a guard page and the stack.
+    /// Distance between two cores' stacks: a guard page, the thread stack, a guard page and the
+    /// exception stack.
     pub const fn stack_stride(&self) -> u64 {
-        PAGE + self.stack_size
+        2 * PAGE + self.stack_size + EXCEPTION_STACK
     }
 
     /// Lowest address of `core`'s stack (its guard page lies just below).
@@ -79,9 +86,19 @@ impl Layout {
         self.stacks_base + core * self.stack_stride() + PAGE
     }
 
-    /// Initial stack pointer of `core` (stacks grow down).
+    /// Initial stack pointer of `core`'s thread code (SP_EL0; stacks grow down).
     pub const fn stack_top(&self, core: u64) -> u64 {
         self.stack_bottom(core) + self.stack_size
+    }
+
+    /// Lowest address of `core`'s exception stack (the second guard page lies just below).
+    pub const fn exception_stack_bottom(&self, core: u64) -> u64 {
+        self.stack_top(core) + PAGE
+    }
+
+    /// `core`'s exception stack pointer (SP_EL1 or SP_EL2): the top of its slot.
+    pub const fn exception_stack_top(&self, core: u64) -> u64 {
+        self.exception_stack_bottom(core) + EXCEPTION_STACK
     }
 
     /// End of the last stack.
@@ -128,8 +145,12 @@ impl Layout {
             let core = (addr - self.stacks_base) / self.stack_stride();
             if addr < self.stack_bottom(core) {
                 Place::Guard(core as u16)
-            } else {
+            } else if addr < self.stack_top(core) {
                 Place::Stack(core as u16)
+            } else if addr < self.exception_stack_bottom(core) {
+                Place::ExceptionGuard(core as u16)
+            } else {
+                Place::ExceptionStack(core as u16)
             }
         } else if addr >= self.noinit_base && addr < self.noinit_limit {
             Place::NoInit
@@ -148,8 +169,12 @@ pub enum Place {
     Tables,
     /// The guard page below a core's stack (not mapped: an overflow faults here).
     Guard(u16),
-    /// A core's stack.
+    /// A core's (thread) stack.
     Stack(u16),
+    /// The guard page below a core's exception stack.
+    ExceptionGuard(u16),
+    /// A core's exception stack.
+    ExceptionStack(u16),
     /// The no-init buffers.
     NoInit,
     /// Not part of the layout (device memory, or unmapped).
@@ -261,8 +286,22 @@ mod tests {
             assert_eq!(l.stack_top(core) - l.stack_bottom(core), 0x8000);
             assert_eq!(l.place(l.stack_bottom(core) - 8), Place::Guard(core as u16));
             assert_eq!(l.place(l.stack_top(core) - 8), Place::Stack(core as u16));
+            let (eb, et) = (l.exception_stack_bottom(core), l.exception_stack_top(core));
+            assert_eq!(et - eb, EXCEPTION_STACK);
+            assert_eq!(l.place(eb - 8), Place::ExceptionGuard(core as u16));
+            assert_eq!(
+                l.place(l.stack_top(core)),
+                Place::ExceptionGuard(core as u16)
+            );
+            assert_eq!(l.place(eb), Place::ExceptionStack(core as u16));
+            assert_eq!(l.place(et - 8), Place::ExceptionStack(core as u16));
+            assert_eq!(
+                et,
+                l.stacks_base + (core + 1) * l.stack_stride(),
+                "the slot's top"
+            );
             if core > 0 {
-                assert_eq!(l.stack_bottom(core) - PAGE, l.stack_top(core - 1));
+                assert_eq!(l.stack_bottom(core) - PAGE, l.exception_stack_top(core - 1));
             }
         }
         assert!(l.noinit_base >= l.stacks_end() && l.noinit_base.is_multiple_of(TWO_MIB));

@@ -104,6 +104,12 @@ pub fn mappings(board: &BoardDesc, layout: &Layout) -> Vec<Mapping> {
             size: layout.stack_size,
             kind: Kind::Data,
         });
+        v.push(Mapping {
+            name: format!("exception stack of core {core}"),
+            base: layout.exception_stack_bottom(core),
+            size: crate::layout::EXCEPTION_STACK,
+            kind: Kind::Data,
+        });
     }
     v.push(Mapping {
         name: "no-init buffers".into(),
@@ -308,29 +314,15 @@ impl Tables {
                 });
             }
         }
+        // Repeating groups become one run each. Groups of different shapes may interleave (a
+        // core's thread stack, then its exception stack, then the next core's thread stack):
+        // each line is matched against every run so far, since the order runs are written in
+        // does not matter (every descriptor has its own address).
         let mut runs: Vec<Run> = Vec::new();
         for r in line {
-            if let Some(p) = runs.last_mut()
-                && p.count == r.count
-                && p.step_shift == r.step_shift
-                && r.dest > p.dest
-            {
-                let period = if p.reps == 1 {
-                    (r.dest - p.dest) / 8
-                } else {
-                    p.period as u64
-                };
-                let reps = p.reps as u64;
-                if r.dest == p.dest + reps * period * 8
-                    && r.value == p.value + reps * period * p.step()
-                    && let Ok(period) = u32::try_from(period)
-                {
-                    p.period = period;
-                    p.reps += 1;
-                    continue;
-                }
+            if !runs.iter_mut().rev().any(|p| extend(p, &r)) {
+                runs.push(r);
             }
-            runs.push(r);
         }
         runs
     }
@@ -403,6 +395,29 @@ impl Tables {
     }
 }
 
+/// Makes `p` one group longer when `r` is its next repetition (same shape, the next group's
+/// place and values); returns whether it did.
+fn extend(p: &mut Run, r: &Run) -> bool {
+    if p.count != r.count || p.step_shift != r.step_shift || r.dest <= p.dest {
+        return false;
+    }
+    let period = if p.reps == 1 {
+        (r.dest - p.dest) / 8
+    } else {
+        p.period as u64
+    };
+    let reps = p.reps as u64;
+    if r.dest == p.dest + reps * period * 8
+        && r.value == p.value + reps * period * p.step()
+        && let Ok(period) = u32::try_from(period)
+    {
+        p.period = period;
+        p.reps += 1;
+        return true;
+    }
+    false
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -468,6 +483,10 @@ mod tests {
                         None,
                         "{name}: guard of core {core}"
                     );
+                    let (eb, et) = (l.exception_stack_bottom(core), l.exception_stack_top(core));
+                    assert_eq!(t.translate(eb), Some((eb, Kind::Data)));
+                    assert_eq!(t.translate(et - 8), Some((et - 8, Kind::Data)));
+                    assert_eq!(t.translate(top), None, "{name}: exception guard of {core}");
                 }
                 assert_eq!(t.translate(l.tables_base), None, "tables are not mapped");
                 assert_eq!(

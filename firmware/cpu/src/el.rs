@@ -7,7 +7,7 @@ use aarch64_cpu::registers::{
 };
 
 use crate::regs::{write_hstr_el2, write_vpidr_el2};
-use crate::{gic, mmu, pmu};
+use crate::{LAYOUT, cores, gic, mmu, pmu};
 
 /// HCR_EL2 as the entry code writes it first at EL2: EL1 is AArch64, E2H = 0 (the non-VHE
 /// layout every other EL2 register here assumes; a loader may have left VHE on), nothing routed.
@@ -44,8 +44,8 @@ pub fn stay_at_el2() {
     );
 }
 
-/// Drops from EL2 to EL1h with the EL1 regime's MMU on and continues at `next(arg)` on the
-/// same stack.
+/// Drops from EL2 to EL1 with the EL1 regime's MMU on and continues at `next(arg)` on the same
+/// thread stack (SP_EL0), with this core's exception stack as SP_EL1.
 ///
 /// # Safety
 /// Must be called at EL2 with `vbar` pointing at the vector table.
@@ -57,20 +57,18 @@ pub unsafe fn drop_to_el1(vbar: u64, next: extern "C" fn(u64) -> !, arg: u64) ->
     // SAFETY: at EL2; the layout maps the image and every stack in the EL1 tables too.
     unsafe { mmu::enable_el1_regime() };
     VBAR_EL1.set(vbar);
-    // Return to EL1h with D, A, I, F masked.
+    // Return to EL1t (thread code on SP_EL0, which this code already runs on and EL1 shares)
+    // with D, A, I, F masked; EL1's exceptions get this core's exception stack.
     SPSR_EL2.write(
         SPSR_EL2::D::Masked
             + SPSR_EL2::A::Masked
             + SPSR_EL2::I::Masked
             + SPSR_EL2::F::Masked
-            + SPSR_EL2::M::EL1h,
+            + SPSR_EL2::M::EL1t,
     );
     ELR_EL2.set(next as usize as u64);
-    let sp: u64;
-    // SAFETY: reading SP has no side effects.
-    unsafe { core::arch::asm!("mov {}, sp", out(reg) sp, options(nomem, nostack)) };
-    SP_EL1.set(sp);
-    // ELR/SPSR/SP_EL1 describe a valid EL1 context: identity-mapped code, this core's stack.
+    SP_EL1.set(LAYOUT.exception_stack_top(cores::index() as u64));
+    // ELR/SPSR/SP_EL1 describe a valid EL1 context: identity-mapped code, this core's stacks.
     // SAFETY: x0 carries the argument; eret leaves this context for good (noreturn).
     unsafe { core::arch::asm!("isb", "eret", in("x0") arg, options(noreturn)) }
 }

@@ -4,8 +4,9 @@
 //! point of coherency (Linux's arm64 boot protocol). So no Rust ever sees memory through two
 //! different cacheability views.
 //!
-//! Boot core (`_start`): EL reset, tables, MMU on, BSS zeroed, its stack, `tickscope_primary_entry`.
-//! Secondaries (`_secondary_start`, PSCI CPU_ON): EL reset, MMU on, stack, `tickscope_secondary_entry`.
+//! Boot core (`_start`): EL reset, tables, MMU on, BSS zeroed, its stacks, `tickscope_primary_entry`.
+//! Secondaries (`_secondary_start`, PSCI CPU_ON): EL reset, MMU on, stacks, `tickscope_secondary_entry`.
+//! Every core's code runs on SP_EL0 (its thread stack), its exceptions on SP_ELx.
 
 use core::arch::global_asm;
 
@@ -224,9 +225,12 @@ __tickscope_mmu_on:
     ret
 
 // This core's index from its MPIDR through the board's ranges (each walks Aff0; indices count
-// on from one range to the next): TPIDR_EL0 = x0 = index, sp = the top of its stack. An MPIDR in
-// no range (only the boot core can meet one) is reported on core 0's stack (no other core runs
-// yet). Uses x9-x15.
+// on from one range to the next): TPIDR_EL0 = x0 = index; SP_ELx = the top of its exception
+// stack (the top of its slot), then SPSel = 0 and SP_EL0 = the top of its thread stack: from here
+// on code runs on SP_EL0 and every exception on the intact SP_ELx, so a thread-stack overflow
+// faults into its guard page and is reported from a stack that still works. An MPIDR in no range
+// (only the boot core can meet one) is reported on core 0's stack (no other core runs yet).
+// Uses x9-x15.
 __tickscope_core_stack:
     mrs     x9, mpidr_el1
     movq    x10, {affinity}
@@ -253,8 +257,12 @@ __tickscope_core_stack:
     movq    x12, {stride}
     movq    x14, {stacks_base}
     add     x13, x11, #1
-    madd    x14, x13, x12, x14      // stacks_base + (index + 1) * stride: the top of its stack
-    mov     sp, x14
+    madd    x14, x13, x12, x14      // stacks_base + (index + 1) * stride: the top of its slot
+    mov     sp, x14                 // SP_ELx: the exception stack
+    movq    x13, {thread_below}
+    sub     x14, x14, x13           // the thread stack's top: below the exception stack's guard
+    msr     spsel, #0
+    mov     sp, x14                 // SP_EL0
     mov     x0, x11
     ret
 9:  msr     tpidr_el0, xzr
@@ -290,6 +298,7 @@ __tickscope_core_stack:
     ranges = sym MPIDR_RANGES,
     nranges = const MPIDR_RANGES.len(),
     stride = const LAYOUT.stack_stride(),
+    thread_below = const LAYOUT.exception_stack_top(0) - LAYOUT.stack_top(0),
     stacks_base = const LAYOUT.stacks_base,
     stack0 = const LAYOUT.stack_top(0),
 );

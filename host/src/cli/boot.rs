@@ -26,6 +26,8 @@ pub enum FaultArg {
     Panic,
     /// An interrupt nobody handles.
     UnclaimedIrq,
+    /// Recursion until the thread stack overflows into its guard page.
+    StackOverflow,
 }
 
 /// `tickscope boot` options.
@@ -77,6 +79,10 @@ struct FaultJson {
     far: String,
     spsr: String,
     intid: Option<u32>,
+    /// The function ELR points into (from the image's symbols).
+    function: Option<String>,
+    /// The core whose thread stack overflowed, when FAR is in the guard page below it.
+    stack_overflow_core: Option<u16>,
 }
 
 #[derive(Serialize)]
@@ -119,6 +125,7 @@ pub fn run(a: Args) -> Result<u8> {
             Some(FaultArg::DataAbort) => FaultKind::DataAbort,
             Some(FaultArg::Panic) => FaultKind::Panic,
             Some(FaultArg::UnclaimedIrq) => FaultKind::UnclaimedIrq,
+            Some(FaultArg::StackOverflow) => FaultKind::StackOverflow,
         },
         transport: a.transport.transport(),
         icount: machine.icount,
@@ -141,6 +148,8 @@ pub fn run(a: Args) -> Result<u8> {
     let r = pipeline::run(&req, &out)?;
     let an = &r.analysis;
     let header = an.header.as_ref();
+    let board = workspace::board(&machine.board)?;
+    let elf = crate::firmware::elf_path(&machine.board)?;
     let fault = an.faults.first().map(|f| {
         let ec = esr_class(f.esr);
         let mut class = class_name(ec).to_string();
@@ -162,6 +171,11 @@ pub fn run(a: Args) -> Result<u8> {
             far: format!("{:#x}", f.far),
             spsr: format!("{:#x}", f.spsr),
             intid: (f.intid != u32::MAX).then_some(f.intid),
+            function: crate::firmware::function_at(&elf, f.elr),
+            stack_overflow_core: match board.layout().place(f.far) {
+                tickscope_core::layout::Place::Guard(core) => Some(core),
+                _ => None,
+            },
         }
     });
     let panic = an
@@ -243,6 +257,12 @@ pub fn run(a: Args) -> Result<u8> {
         }
     }
     if let Some(f) = &out.fault {
+        if let Some(core) = f.stack_overflow_core {
+            eprintln!(
+                "tickscope: stack overflow on core {core} in {}",
+                f.function.as_deref().unwrap_or("an unknown function")
+            );
+        }
         eprintln!(
             "tickscope: firmware fault on core {} at EL{}: {} (EC {:#04x}) ESR {} ELR {} FAR {} SPSR {}{}",
             f.core,
@@ -255,6 +275,9 @@ pub fn run(a: Args) -> Result<u8> {
             f.spsr,
             f.intid.map(|i| format!(" INTID {i}")).unwrap_or_default()
         );
+        if let Some(func) = &f.function {
+            eprintln!("tickscope:   ELR is in {func}");
+        }
     }
     if let Some(p) = &out.panic {
         eprintln!("tickscope: firmware panic: {p}");
