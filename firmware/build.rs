@@ -42,14 +42,24 @@ fn main() {
     println!("cargo:rustc-link-arg-bins=-T{}", script.display());
     println!("cargo:rustc-link-arg-bins=-Tdefmt.x");
     println!("cargo:rustc-env=TICKSCOPE_REVISION={}", revision(&root));
-    // A build-time default configuration for boards without semihosting (see boards/README.md).
-    let config = env::var("TICKSCOPE_CONFIG").unwrap_or_default();
-    if !config.is_empty()
-        && let Err(e) = tickscope_core::Config::parse(&config)
-    {
-        panic!("TICKSCOPE_CONFIG: {e}");
-    }
-    println!("cargo:rustc-env=TICKSCOPE_DEFAULT_CONFIG={config}");
+    // A build-time configuration for boards without semihosting (see boards/README.md), parsed
+    // here and baked in as a value: the image of such a board carries no configuration parser.
+    let text = env::var("TICKSCOPE_CONFIG").unwrap_or_default();
+    let config = if text.trim().is_empty() {
+        "None".to_string()
+    } else {
+        let c = tickscope_core::Config::parse(&text)
+            .unwrap_or_else(|e| panic!("TICKSCOPE_CONFIG: {e}"));
+        format!("Some({})", databake::Bake::bake(&c, &Default::default()))
+    };
+    fs::write(
+        out.join("built_config.rs"),
+        format!(
+            "/// The configuration compiled in (`TICKSCOPE_CONFIG`): {text:?}.\n\
+             pub const BUILT_CONFIG: Option<tickscope_core::config::Config> = {config};\n"
+        ),
+    )
+    .unwrap();
 }
 
 /// `git describe` of the source tree, or `unknown` outside a git checkout.

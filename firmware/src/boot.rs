@@ -6,7 +6,7 @@
 use core::fmt::Write;
 
 use spin::Once;
-use tickscope_core::config::{Config, Platform};
+use tickscope_core::config::{Config, Platform, Problem};
 use tickscope_core::wire::Message;
 use tickscope_core::wire::msg::{PsciFailure, psci_error_name};
 use tickscope_cpu::{BOARD, MAX_CORES, cores, el, entry, psci, regs, timer, vectors};
@@ -46,55 +46,56 @@ pub fn config() -> &'static Config {
     &early().config
 }
 
-/// Reads the configuration: the semihosting command line under QEMU, else the build-time
-/// default.
+/// Reads the configuration: the semihosting command line under QEMU (binary, as the host wrote
+/// it), else the one compiled in (parsed by the build), else the defaults.
 /// It is validated with the boot core defaulting to the one running this (`core`); the
 /// configuration itself stays as given (so runs compare like with like).
 fn read_config(boot_el: u8, core: usize) -> (Config, Option<heapless::String<128>>) {
-    let mut cmdline = [core::mem::MaybeUninit::<u8>::uninit(); 1024];
-    let text: &str = if BOARD.semihosting {
-        match semihosting::sys::arm_compat::sys_get_cmdline_uninit(&mut cmdline) {
-            Ok(bytes) => core::str::from_utf8(bytes).unwrap_or(""),
-            Err(_) => "",
-        }
-    } else {
-        crate::build_info::DEFAULT_CONFIG
-    };
-    let text = if text.trim_ascii().is_empty() {
-        crate::build_info::DEFAULT_CONFIG
-    } else {
-        text
-    };
     let mut error = heapless::String::new();
-    match Config::parse(text) {
-        Ok(cfg) => {
-            let mut effective = cfg;
-            effective.boot_core.get_or_insert(core as u16);
-            let platform = Platform {
-                cores_online: if cfg.smp == 0 {
-                    MAX_CORES as u16
-                } else {
-                    cfg.smp
-                },
-                counter_hz: Some(timer::frequency()),
-                boot_el: Some(boot_el),
-            };
-            if cfg.smp as usize > MAX_CORES {
-                let _ = write!(
-                    error,
-                    "smp={} but the board has {} cores",
-                    cfg.smp, MAX_CORES
-                );
-            } else if let Err(e) = effective.validate(&platform) {
-                let _ = write!(error, "{e}");
-            }
-            (cfg, (!error.is_empty()).then_some(error))
-        }
+    let mut cmdline = [core::mem::MaybeUninit::<u8>::uninit(); 1024];
+    let cfg = match configured(&mut cmdline) {
+        Ok(cfg) => cfg,
         Err(e) => {
-            let _ = write!(error, "{e}");
-            (Config::default(), Some(error))
+            let _ = write!(error, "invalid configuration: {e}");
+            return (Config::default(), Some(error));
         }
+    };
+    let mut effective = cfg;
+    effective.boot_core.get_or_insert(core as u16);
+    let platform = Platform {
+        cores_online: if cfg.smp == 0 {
+            MAX_CORES as u16
+        } else {
+            cfg.smp
+        },
+        counter_hz: Some(timer::frequency()),
+        boot_el: Some(boot_el),
+    };
+    if cfg.smp as usize > MAX_CORES {
+        let _ = write!(
+            error,
+            "smp={} but the board has {} cores",
+            cfg.smp, MAX_CORES
+        );
+    } else if let Err(e) = effective.validate(&platform) {
+        let _ = write!(error, "{e}");
     }
+    (cfg, (!error.is_empty()).then_some(error))
+}
+
+/// The configuration as given: the semihosting command line's (read into `buf`) when it has one.
+/// The host writes it in binary form (`cfg=HEX`, `tickscope_core::config_bytes`): the image has no
+/// text parser.
+fn configured(buf: &mut [core::mem::MaybeUninit<u8>]) -> Result<Config, Problem> {
+    let fallback = crate::build_info::BUILT_CONFIG.unwrap_or_default();
+    if !BOARD.semihosting {
+        return Ok(fallback);
+    }
+    let text = match semihosting::sys::arm_compat::sys_get_cmdline_uninit(buf) {
+        Ok(bytes) => core::str::from_utf8(bytes).unwrap_or(""),
+        Err(_) => "",
+    };
+    Ok(Config::from_command_line(text)?.unwrap_or(fallback))
 }
 
 /// The boot core, from the entry code: decides where and how the run goes on, then calls `next`

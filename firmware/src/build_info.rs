@@ -4,5 +4,6 @@
 /// The firmware's source revision.
 pub const REVISION: &str = env!("TICKSCOPE_REVISION");
 
-/// Configuration compiled in for boards without semihosting (`TICKSCOPE_CONFIG`), may be empty.
-pub const DEFAULT_CONFIG: &str = env!("TICKSCOPE_DEFAULT_CONFIG");
+// `BUILT_CONFIG`: the configuration compiled in for boards without semihosting
+// (`TICKSCOPE_CONFIG`, parsed and checked by the build), if any.
+include!(concat!(env!("OUT_DIR"), "/built_config.rs"));

@@ -232,6 +232,11 @@ pub fn trigger(kind: FaultKind) {
         FaultKind::StackOverflow => {
             core::hint::black_box(recurse(0));
         }
+        FaultKind::Hvc => {
+            // The trap goes to EL2, whose vectors report it and end the run.
+            // SAFETY: a deliberate hypervisor call; nothing at EL2 serves it.
+            unsafe { core::arch::asm!("hvc #0x7ac", options(nostack)) }
+        }
         FaultKind::UnclaimedIrq => {
             gic::set_private(UNCLAIMED_SGI, true);
             gic::send_sgi(UNCLAIMED_SGI, cores::index());

@@ -160,6 +160,37 @@ fn a_stack_overflow_is_reported_from_the_exception_stack_with_the_faulting_funct
 }
 
 #[test]
+fn a_trap_to_el2_after_the_drop_is_reported_by_our_el2_vectors() {
+    // Dropped from EL2 to EL1, an HVC traps to EL2: VBAR_EL2 points at the firmware's vectors
+    // (not the loader's, or nothing), so it is a loud fault at EL2 from a lower EL.
+    for gic in ["2", "3"] {
+        let d = tmp();
+        let r = tickscope(&[
+            "boot",
+            "--fault",
+            "hvc",
+            "--entry-el",
+            "2",
+            "--el",
+            "1",
+            "--gic",
+            gic,
+            "--json",
+            "--out",
+            &out(&d, "f"),
+        ]);
+        r.expect_status(3);
+        let f = &r.json()["fault"];
+        assert_eq!(f["el"], 2, "{f:#}");
+        assert_eq!(f["ec"], 0x16, "HVC instruction execution: {f:#}");
+        assert_eq!(f["vector"], "synchronous (lower EL, AArch64)", "{f:#}");
+        assert_eq!(f["core"], 3);
+    }
+    let r = tickscope(&["boot", "--fault", "hvc", "--el", "1"]);
+    r.expect_status(2);
+}
+
+#[test]
 fn bad_configuration_is_refused_before_booting() {
     let d = tmp();
     let r = tickscope(&[
@@ -250,7 +281,7 @@ fn psci_errors_are_reported_by_name() {
         .args(["-kernel", &elf, "-serial", "none"])
         .args([
             "-semihosting-config",
-            "enable=on,target=native,arg=tickscope,arg=mode=boot,arg=smp=6",
+            &semihosting_config("mode=boot smp=6"),
         ])
         .current_dir(d.path())
         .output()
@@ -268,4 +299,47 @@ fn psci_errors_are_reported_by_name() {
         "--json",
     ]);
     assert_eq!(decoded.status, 1, "the trailer carries the failure status");
+}
+
+#[test]
+fn a_text_command_line_is_refused_by_the_firmware_with_the_form_it_reads() {
+    // The image has no text parser: settings come as `cfg=HEX` (`tickscope config`). An old-style
+    // `arg=mode=boot` line is reported, not guessed at, and the run fails.
+    let img = tickscope(&["image", "--json"]);
+    img.expect_status(0);
+    let elf = img.json()["elf"].as_str().unwrap().to_string();
+    let d = tmp();
+    let out = std::process::Command::new("qemu-system-aarch64")
+        .args([
+            "-M",
+            "virt",
+            "-cpu",
+            "cortex-a72",
+            "-smp",
+            "2",
+            "-m",
+            "256M",
+        ])
+        .args([
+            "-nodefaults",
+            "-display",
+            "none",
+            "-kernel",
+            &elf,
+            "-serial",
+            "none",
+        ])
+        .args([
+            "-semihosting-config",
+            "enable=on,target=native,arg=tickscope,arg=mode=boot,arg=smp=2",
+        ])
+        .current_dir(d.path())
+        .output()
+        .unwrap();
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(out.status.code(), Some(2), "{text}");
+    assert!(
+        text.contains("cfg=HEX, as `tickscope config` writes it"),
+        "{text}"
+    );
 }

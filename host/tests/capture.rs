@@ -10,9 +10,8 @@ use std::time::Duration;
 #[test]
 fn captures_a_uart_run_from_a_serial_device() {
     // QEMU starts paused with its monitor on stdin/stdout and the UART on a pty.
-    let (mut qemu, pty) = qemu_firmware_on_pty(
-        "arg=mode=timer,arg=smp=2,arg=duration=200ms,arg=transport=uart,arg=icount=on",
-    );
+    let (mut qemu, pty) =
+        qemu_firmware_on_pty("mode=timer smp=2 duration=200ms transport=uart icount=on");
     let d = tmp();
     let o = out(&d, "cap");
     let capture = Command::new(env!("CARGO_BIN_EXE_tickscope"))

@@ -193,9 +193,7 @@ fn garbage_and_a_closed_port_are_reported() {
 /// QEMU paused with the firmware's UART on a pty. Raw samples (`reduce=raw`): 1 s of 1 ms
 /// wake-ups, some 8 KB with 0xFF bytes among them.
 fn qemu_on_pty() -> (std::process::Child, String) {
-    qemu_firmware_on_pty(
-        "arg=mode=timer,arg=smp=2,arg=duration=1s,arg=transport=uart,arg=reduce=raw,arg=icount=on",
-    )
+    qemu_firmware_on_pty("mode=timer smp=2 duration=1s transport=uart reduce=raw icount=on")
 }
 
 /// Captures the firmware's UART run from `url` once connected: QEMU is let run after 1.5 s.

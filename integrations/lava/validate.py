@@ -32,7 +32,9 @@ CASE = Schema(
         "units": All(str, Match(r"^\S+$")),
     }
 )
-RENDER = {"firmware_url": "http://lava.example.org/tickscope-fw", "mode": "timer", "duration": "1s"}
+RENDER = {"firmware_url": "http://lava.example.org/tickscope-fw", "mode": "timer",
+          # tickscope config --json "mode=timer smp=4 duration=1s transport=uart icount=on"
+          "firmware_arg": "cfg=c5010100040000000000000000000000ca9a3b0000000040420f0000000000e80300000000000000000000000000000000000000010000000000c2010001ffff00ca9a3b00000000"}
 
 
 def load(path):

@@ -22,6 +22,7 @@ pub const MIN_PERIOD_NS: u64 = 5_000;
 pub const MAX_INJECT_HZ: u32 = 100_000;
 
 /// What the firmware (or probe) does after boot.
+#[cfg_attr(feature = "bake", derive(databake::Bake), databake(path = tickscope_core::config))]
 #[derive(
     Serialize,
     Deserialize,
@@ -54,6 +55,7 @@ impl Mode {
 }
 
 /// Which generic timer drives the measurement in `timer` mode.
+#[cfg_attr(feature = "bake", derive(databake::Bake), databake(path = tickscope_core::config))]
 #[derive(
     Serialize,
     Deserialize,
@@ -122,6 +124,7 @@ impl Transport {
 }
 
 /// A fault to trigger on purpose, so tests prove the fault reports work.
+#[cfg_attr(feature = "bake", derive(databake::Bake), databake(path = tickscope_core::config))]
 #[derive(
     Serialize,
     Deserialize,
@@ -150,6 +153,9 @@ pub enum FaultKind {
     UnclaimedIrq,
     /// Recurse until the thread stack runs into its guard page.
     StackOverflow,
+    /// Execute HVC at EL1 after the drop from EL2: a trap to EL2 that the firmware's EL2 vectors
+    /// must report (entered at EL2, running at EL1 only).
+    Hvc,
 }
 
 impl FaultKind {
@@ -160,6 +166,7 @@ impl FaultKind {
 }
 
 /// When the housekeeping core drains the measured cores' rings.
+#[cfg_attr(feature = "bake", derive(databake::Bake), databake(path = tickscope_core::config))]
 #[derive(
     Serialize,
     Deserialize,
@@ -193,6 +200,7 @@ impl Drain {
 }
 
 /// Raw samples, or histograms and worst-N when the link is too slow for raw samples.
+#[cfg_attr(feature = "bake", derive(databake::Bake), databake(path = tickscope_core::config))]
 #[derive(
     Serialize,
     Deserialize,
@@ -226,6 +234,7 @@ impl Reduce {
 
 /// A synthetic kernel tick: a timer interrupt at `hz` whose handler busies the core for
 /// `duration_ns`. The known answer every measurement is validated against.
+#[cfg_attr(feature = "bake", derive(databake::Bake), databake(path = tickscope_core::config))]
 #[derive(Serialize, Deserialize, Debug, Clone, Copy, PartialEq, Eq)]
 pub struct InjectTick {
     /// Interrupts per second.
@@ -256,6 +265,7 @@ impl fmt::Display for InjectTick {
 }
 
 /// The complete run configuration.
+#[cfg_attr(feature = "bake", derive(databake::Bake), databake(path = tickscope_core::config))]
 #[derive(Serialize, Deserialize, Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Config {
     /// What to do.
@@ -392,6 +402,9 @@ pub enum Problem {
     HypTimerAtEl1,
     /// More cores than the board or the bitmask allows.
     TooManyCores,
+    /// The firmware's command line is not the binary form (`cfg=HEX`, see `config_bytes`): a
+    /// text setting, another layout version, or damaged hex.
+    NotBinary,
 }
 
 impl fmt::Display for Problem {
@@ -445,6 +458,9 @@ impl fmt::Display for Problem {
             Problem::BadGic => f.write_str("GIC version must be 2 or 3"),
             Problem::HypTimerAtEl1 => f.write_str("the hyp timer exists only at EL2"),
             Problem::TooManyCores => write!(f, "at most {MAX_CORES} cores"),
+            Problem::NotBinary => f.write_str(
+                "not this firmware's configuration form (cfg=HEX, as `tickscope config` writes it)",
+            ),
         }
     }
 }

@@ -10,6 +10,8 @@ use crate::wire::msg::IrqKind;
 pub trait TimerRegs {
     /// CTL.ISTATUS: the timer's condition (counter ≥ compare value) is met.
     fn condition_met(&self) -> bool;
+    /// The timer's own counter now (CNTVCT for the virtual timer, CNTPCT for the others).
+    fn counter(&self) -> u64;
     /// Programs a new absolute compare value (in the timer's own counter) and keeps it enabled.
     fn rearm(&mut self, cval: u64);
     /// Turns the timer off (its interrupt line drops).
@@ -24,7 +26,9 @@ pub enum Delivery {
     Ghost,
     /// The condition was met but the vector ran before the deadline by our counter: the compare
     /// value did not match the deadline (a wrong counter offset). Counted, never a latency; the
-    /// deadline is programmed again.
+    /// offset is measured again from the timer's counter and the deadline programmed with it,
+    /// so the compare value lies ahead of the timer's counter (the same compare value again
+    /// would keep the condition met: an interrupt storm).
     Early {
         /// Counter ticks before the deadline.
         by: u64,
@@ -96,6 +100,8 @@ impl PeriodicTimer {
         let deadline = self.sched.deadline();
         if entry < deadline {
             self.early += 1;
+            // Read after `entry`, so the offset errs towards a late timer, never an early one.
+            self.offset = regs.counter().wrapping_sub(entry);
             regs.rearm(deadline.wrapping_add(self.offset));
             return Delivery::Early {
                 by: deadline - entry,
@@ -178,6 +184,9 @@ mod tests {
         fn condition_met(&self) -> bool {
             self.enabled && !self.ghost && self.counter >= self.cval
         }
+        fn counter(&self) -> u64 {
+            self.counter
+        }
         fn rearm(&mut self, cval: u64) {
             self.cval = cval;
             self.writes.push(cval);
@@ -249,7 +258,7 @@ mod tests {
     }
 
     #[test]
-    fn early_delivery_is_counted_never_a_zero_latency() {
+    fn early_delivery_is_counted_never_a_zero_latency_and_never_a_storm() {
         // The timer's counter runs 40 ticks ahead of ours but the offset says 0: it fires early.
         let (mut t, mut hw) = setup(0);
         hw.counter = 1100;
@@ -257,7 +266,21 @@ mod tests {
         assert_eq!(d, Delivery::Early { by: 40 });
         assert_eq!(d.latency(), None);
         assert_eq!((t.early, t.sched.fired), (1, 0));
-        assert_eq!(hw.writes, vec![1100], "the deadline is programmed again");
+        // The deadline is programmed in the timer's counter with the offset measured again:
+        // ahead of that counter, so the condition drops (re-arming 1100 would keep it met).
+        assert_eq!(hw.writes, vec![1140]);
+        assert!(!hw.condition_met(), "no second interrupt at once");
+        // From then on every deadline fires on time, in both counters.
+        hw.counter = 1141;
+        assert_eq!(
+            t.on_interrupt(&mut hw, 1101),
+            Delivery::OnTime {
+                deadline: 1100,
+                latency: 1
+            }
+        );
+        assert_eq!(hw.cval, 1240);
+        assert_eq!(t.early, 1);
     }
 
     #[test]

@@ -10,6 +10,7 @@
 
 pub mod board;
 pub mod config;
+pub mod config_bytes;
 pub mod exception;
 pub mod exit;
 pub mod hist;

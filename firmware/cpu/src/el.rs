@@ -3,7 +3,7 @@
 
 use aarch64_cpu::registers::{
     CNTHCTL_EL2, CNTVOFF_EL2, CPTR_EL2, ELR_EL2, HCR_EL2, MDCR_EL2, MIDR_EL1, MPIDR_EL1, Readable,
-    SP_EL1, SPSR_EL2, VBAR_EL1, VMPIDR_EL2, VTTBR_EL2, Writeable,
+    SP_EL1, SPSR_EL2, VBAR_EL1, VBAR_EL2, VMPIDR_EL2, VTTBR_EL2, Writeable,
 };
 
 use crate::regs::{write_hstr_el2, write_vpidr_el2};
@@ -57,6 +57,9 @@ pub unsafe fn drop_to_el1(vbar: u64, next: extern "C" fn(u64) -> !, arg: u64) ->
     // SAFETY: at EL2; the layout maps the image and every stack in the EL1 tables too.
     unsafe { mmu::enable_el1_regime() };
     VBAR_EL1.set(vbar);
+    // A trap to EL2 from here on (a loader's leftover, an errant HVC) is reported by our vectors,
+    // not taken by the loader's (or a silent hang).
+    VBAR_EL2.set(vbar);
     // Return to EL1t (thread code on SP_EL0, which this code already runs on and EL1 shares)
     // with D, A, I, F masked; EL1's exceptions get this core's exception stack.
     SPSR_EL2.write(

@@ -93,6 +93,9 @@ __tickscope_el_reset:
     // CPTR_EL2: RES1 bits of the non-VHE layout only (TFP = 0: FP/SIMD not trapped to EL2).
     movq    x10, {cptr_el2}
     msr     cptr_el2, x10
+    // CNTVOFF_EL2 resets to an unknown value and a loader may leave one: zero it before the
+    // first counter read (CNTVCT_EL0, every timestamp's clock, equals CNTPCT from here on).
+    msr     cntvoff_el2, xzr
     b       2f
 1:  movq    x10, {sctlr_el1_off}
     msr     sctlr_el1, x10

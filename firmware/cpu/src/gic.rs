@@ -122,6 +122,9 @@ fn enable_sysregs(el: u8) {
 pub fn allow_el1_sysregs() {
     if detect() == 3 {
         GicCpuInterface::enable_system_register_el2(true);
+        // No virtual CPU interface (as Linux's init_el2 leaves it): a loader's ICH_HCR_EL2.En
+        // would otherwise route EL1's ICC accesses to a virtual interface nobody serves.
+        aarch64_cpu::registers::Writeable::set(&aarch64_cpu::registers::ICH_HCR_EL2, 0);
         barrier::isb(barrier::SY);
     }
 }

@@ -169,6 +169,13 @@ impl TimerRegs for Timer {
     fn rearm(&mut self, cval: u64) {
         Timer::rearm(*self, cval)
     }
+    fn counter(&self) -> u64 {
+        if self.is_physical() {
+            now_physical()
+        } else {
+            now()
+        }
+    }
     #[inline(always)]
     fn disable(&mut self) {
         Timer::disable(*self)

@@ -28,6 +28,8 @@ pub enum FaultArg {
     UnclaimedIrq,
     /// Recursion until the thread stack overflows into its guard page.
     StackOverflow,
+    /// A trap to EL2 from EL1 (HVC after the drop; needs --entry-el 2 --el 1).
+    Hvc,
 }
 
 /// `tickscope boot` options.
@@ -114,6 +116,12 @@ pub fn run(a: Args) -> Result<u8> {
         return dry_run(&a);
     }
     let machine = a.machine.spec(false)?;
+    if a.fault == Some(FaultArg::Hvc) && !(machine.entry_el == 2 && a.machine.el == 1) {
+        return Err(crate::fail(
+            status::CONFIG,
+            "--fault hvc traps from EL1 to EL2: use --entry-el 2 --el 1",
+        ));
+    }
     let config = Config {
         mode: Mode::Boot,
         el: a.machine.el,
@@ -126,6 +134,7 @@ pub fn run(a: Args) -> Result<u8> {
             Some(FaultArg::Panic) => FaultKind::Panic,
             Some(FaultArg::UnclaimedIrq) => FaultKind::UnclaimedIrq,
             Some(FaultArg::StackOverflow) => FaultKind::StackOverflow,
+            Some(FaultArg::Hvc) => FaultKind::Hvc,
         },
         transport: a.transport.transport(),
         icount: machine.icount,

@@ -9,6 +9,7 @@ pub mod boot;
 pub mod capture;
 pub mod check;
 pub mod compare;
+pub mod config;
 pub mod decode;
 pub mod doctor;
 pub mod export;
@@ -78,6 +79,8 @@ enum Command {
     Baseline(baseline::Args),
     /// Firmware image size and static RAM use; writes the raw .bin for boot loaders.
     Image(image::Args),
+    /// The firmware's configuration in the binary form it reads (for QEMU command lines by hand).
+    Config(config::Args),
     /// Print every speed and size figure (benchmarks).
     Bench(bench::Args),
     /// Check what a run needs (toolchain, targets, QEMU, kernel, tracefs) and say how to fix it.
@@ -127,6 +130,7 @@ pub fn main() -> ExitCode {
         Command::Check(a) => check::run(a),
         Command::Baseline(a) => baseline::run(a),
         Command::Image(a) => image::run(a),
+        Command::Config(a) => config::run(a),
         Command::Bench(a) => bench::run(a),
         Command::Doctor(a) => doctor::run(a),
         Command::Kernel(a) => kernel::run(a),

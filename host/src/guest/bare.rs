@@ -115,13 +115,9 @@ pub fn run(req: &Request, image: &firmware::Image) -> Result<Capture> {
         boot: boot(image, work.path())?,
         initrd: None,
         append: None,
-        semihosting: Some(
-            req.config
-                .to_string()
-                .split_whitespace()
-                .map(String::from)
-                .collect(),
-        ),
+        // The firmware reads its configuration in binary form (it has no text parser); the
+        // text is in run.json.
+        semihosting: Some(vec![semihosting_arg(&req.config)]),
         serial: Serial::File(uart.clone()),
         extra: vec![],
         cwd: work.path().to_path_buf(),
@@ -175,6 +171,12 @@ pub fn run(req: &Request, image: &firmware::Image) -> Result<Capture> {
         keep: vec![],
         expect: Expect::default(),
     })
+}
+
+/// The firmware's semihosting argument for `config`: `cfg=HEX` (see
+/// `tickscope_core::config_bytes`).
+pub fn semihosting_arg(config: &Config) -> String {
+    format!("{}={}", tickscope_core::config_bytes::KEY, config.to_hex())
 }
 
 impl qemu::Outcome {

@@ -148,11 +148,19 @@ pub fn os_causes(v: &serde_json::Value) -> Vec<(String, String, f64)> {
         .collect()
 }
 
+/// QEMU's `-semihosting-config` value giving the firmware `settings` ("mode=boot smp=2"), in
+/// the binary form it reads, as `tickscope config` writes it.
+pub fn semihosting_config(settings: &str) -> String {
+    let r = tickscope(&["config", "--semihosting-config", settings]);
+    r.expect_status(0);
+    r.stdout.trim().to_string()
+}
+
 /// QEMU paused (`-S`) with the firmware's UART on a pty and its monitor on stdin/stdout, under
-/// icount on the 2-core virt machine, the firmware given `firmware_args` (`arg=...` semihosting
-/// settings after `arg=tickscope`): the process (send `cont` on its stdin to run the guest) and
-/// the pty's path. The monitor's further output is drained in the background.
-pub fn qemu_firmware_on_pty(firmware_args: &str) -> (std::process::Child, String) {
+/// icount on the 2-core virt machine, the firmware given `settings` ("mode=timer smp=2 ..."):
+/// the process (send `cont` on its stdin to run the guest) and the pty's path. The monitor's
+/// further output is drained in the background.
+pub fn qemu_firmware_on_pty(settings: &str) -> (std::process::Child, String) {
     use std::io::BufRead;
     let img = tickscope(&["image", "--json"]);
     img.expect_status(0);
@@ -185,9 +193,7 @@ pub fn qemu_firmware_on_pty(firmware_args: &str) -> (std::process::Child, String
             "-S",
             "-semihosting-config",
         ])
-        .arg(format!(
-            "enable=on,target=native,arg=tickscope,{firmware_args}"
-        ))
+        .arg(semihosting_config(settings))
         .stdin(std::process::Stdio::piped())
         .stdout(std::process::Stdio::piped())
         .stderr(std::process::Stdio::piped())

@@ -3,6 +3,7 @@
 ser2net; every process is ended by its id."""
 
 import os
+import shutil
 import socket
 import subprocess
 import sys
@@ -15,11 +16,14 @@ ELF = ROOT / "target/fw/qemu-virt/aarch64-unknown-none/firmware/tickscope-fw"
 
 
 def firmware_args(inject="250:10us", duration="1s", extra=""):
-    """The firmware's semihosting arguments: the CI baseline's configuration over the UART."""
-    return (
-        "enable=on,target=native,arg=tickscope,arg=mode=noise,arg=el=1,arg=smp=4,arg=gic=2,"
-        f"arg=duration={duration},arg=inject={inject},arg=icount=on,arg=transport=uart{extra}"
-    )
+    """QEMU's -semihosting-config value for the CI baseline's configuration over the UART, in
+    the binary form the firmware reads (`tickscope config` writes it)."""
+    settings = (f"mode=noise el=1 smp=4 gic=2 duration={duration} inject={inject} "
+                f"icount=on transport=uart {extra}")
+    binary = os.environ.get("TICKSCOPE") or shutil.which("tickscope")
+    assert binary, "set TICKSCOPE to the tickscope binary"
+    return subprocess.run([binary, "config", "--semihosting-config", settings], check=True,
+                          capture_output=True, text=True).stdout.strip()
 
 
 def free_port():
