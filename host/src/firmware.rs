@@ -122,6 +122,20 @@ pub struct Sizes {
     pub load_address: u64,
     /// Entry point.
     pub entry: u64,
+    /// The static buffers of 4 KiB and more (BSS and no-init), largest first: where the static
+    /// RAM goes.
+    pub buffers: Vec<Buffer>,
+}
+
+/// One static buffer of the image.
+#[derive(Debug, Clone, Serialize)]
+pub struct Buffer {
+    /// Its Rust path (`tickscope_fw::run::slots::SAMPLE_STORE`).
+    pub name: String,
+    /// Bytes.
+    pub bytes: u64,
+    /// `.bss` (zeroed at boot) or `.noinit`.
+    pub section: String,
 }
 
 /// Reads the section sizes of the ELF.
@@ -136,6 +150,7 @@ pub fn sizes(elf: &Path) -> Result<Sizes> {
         noinit_bytes: 0,
         load_address: u64::MAX,
         entry: file.entry(),
+        buffers: vec![],
     };
     for sec in file.sections() {
         let name = sec.name().unwrap_or("");
@@ -168,6 +183,24 @@ pub fn sizes(elf: &Path) -> Result<Sizes> {
         (Some(a), Some(b)) if b >= a => b - a,
         _ => 0,
     };
+    for sym in file.symbols() {
+        let section = sym
+            .section_index()
+            .and_then(|i| file.section_by_index(i).ok())
+            .and_then(|sec| sec.name().ok().map(String::from));
+        if let (Some(section @ (".bss" | ".noinit")), true) =
+            (section.as_deref(), sym.size() >= 4096)
+        {
+            let raw = sym.name().unwrap_or("?");
+            s.buffers.push(Buffer {
+                name: demangle(raw).unwrap_or_else(|| raw.to_string()),
+                bytes: sym.size(),
+                section: section.to_string(),
+            });
+        }
+    }
+    s.buffers
+        .sort_by(|a, b| b.bytes.cmp(&a.bytes).then(a.name.cmp(&b.name)));
     s.stack_bytes = span("__stacks_base", "__stacks_end");
     s.table_bytes = span("__tables_base", "__tables_end");
     s.static_ram_bytes += s.stack_bytes + s.table_bytes;

@@ -301,6 +301,58 @@ fn psci_errors_are_reported_by_name() {
     assert_eq!(decoded.status, 1, "the trailer carries the failure status");
 }
 
+/// Runs the firmware image under QEMU directly (no host checks) with `settings` on `-smp cores`
+/// of a GICv2 virt machine: (exit code, console).
+fn firmware_alone_on_gicv2(cores: &str, settings: &str) -> (Option<i32>, String) {
+    let img = tickscope(&["image", "--json"]);
+    img.expect_status(0);
+    let elf = img.json()["elf"].as_str().unwrap().to_string();
+    let d = tmp();
+    let out = std::process::Command::new("qemu-system-aarch64")
+        .args([
+            "-M",
+            "virt,gic-version=2",
+            "-cpu",
+            "cortex-a72",
+            "-smp",
+            cores,
+            "-m",
+            "256M",
+        ])
+        .args([
+            "-nodefaults",
+            "-display",
+            "none",
+            "-kernel",
+            &elf,
+            "-serial",
+            "none",
+        ])
+        .args(["-semihosting-config", &semihosting_config(settings)])
+        .current_dir(d.path())
+        .output()
+        .unwrap();
+    (
+        out.status.code(),
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+    )
+}
+
+#[test]
+fn the_firmware_itself_refuses_more_than_8_cores_on_gicv2() {
+    // The host refuses `--gic 2 --smp 9`; a configuration built elsewhere reaches the firmware
+    // unchecked, and the firmware refuses it too (an SGI's target list has 8 bits).
+    let (code, text) = firmware_alone_on_gicv2("8", "mode=boot smp=9 gic=2");
+    assert_eq!(code, Some(2), "{text}");
+    assert!(
+        text.contains("smp=9, but GICv2 reaches 8 cores at most"),
+        "{text}"
+    );
+    // "Every core" on a GICv2 means the 8 it can reach.
+    let (code, text) = firmware_alone_on_gicv2("8", "mode=boot");
+    assert_eq!(code, Some(0), "{text}");
+}
+
 #[test]
 fn a_text_command_line_is_refused_by_the_firmware_with_the_form_it_reads() {
     // The image has no text parser: settings come as `cfg=HEX` (`tickscope config`). An old-style

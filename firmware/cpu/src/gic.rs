@@ -65,6 +65,8 @@ pub enum GicError {
     NoLastRedistributor(usize),
     /// The driver refused the redistributor layout.
     Layout,
+    /// GICv2 names an SGI's targets in an 8-bit list: cores 8 and up cannot be reached.
+    V2Cores(usize),
 }
 
 impl core::fmt::Display for GicError {
@@ -80,6 +82,7 @@ impl core::fmt::Display for GicError {
                 "no GICv3 redistributor frame with GICR_TYPER.Last among the {n} in the board's region"
             ),
             GicError::Layout => f.write_str("unsupported GICv3 redistributor frame layout"),
+            GicError::V2Cores(n) => write!(f, "smp={n}, but GICv2 reaches 8 cores at most"),
         }
     }
 }
@@ -148,12 +151,26 @@ fn walk_redistributors(base: u64, size: u64) -> Result<usize, GicError> {
     Err(GicError::NoLastRedistributor(count))
 }
 
-/// Initialises the distributor (boot core, once) and this core's CPU interface.
-pub fn init_primary(wanted: u8, el: u8) -> Result<u8, GicError> {
+/// Cores a GICv2 SGI can target (GICD_SGIR.CPUTargetList has 8 bits).
+const V2_MAX_CORES: usize = 8;
+
+/// Initialises the distributor (boot core, once) and this core's CPU interface. Returns how
+/// many cores the run brings up: `smp`, or when 0 every core of the board the GIC can reach
+/// (GICv2: 8). A GICv2 asked for more is refused here, whoever built the configuration.
+pub fn init_primary(wanted: u8, el: u8, smp: usize) -> Result<usize, GicError> {
     let found = detect();
     let version = if wanted == 0 { found } else { wanted };
     if version != found {
         return Err(GicError::Mismatch { wanted, found });
+    }
+    let reach = if version == 2 {
+        V2_MAX_CORES
+    } else {
+        MAX_CORES
+    };
+    let cores = if smp == 0 { MAX_CORES.min(reach) } else { smp };
+    if cores > reach {
+        return Err(GicError::V2Cores(cores));
     }
     let desc = BOARD.gic(version).ok_or(GicError::NotOnBoard(version))?;
     let mut owner = GIC.lock();
@@ -190,7 +207,7 @@ pub fn init_primary(wanted: u8, el: u8) -> Result<u8, GicError> {
         owner.0 = Some(Driver::V2(gic));
     }
     VERSION.store(version, Ordering::Release);
-    Ok(version)
+    Ok(cores)
 }
 
 fn find_redistributor(gic: &mut GicV3<'static>) -> Result<usize, GicError> {

@@ -19,7 +19,7 @@ use tickscope_core::exit;
 use tickscope_core::wire::Message;
 use tickscope_core::wire::msg::{CoreOnline, NeonCheck, RunHeader, Source};
 use tickscope_cpu::cores;
-use tickscope_cpu::{BOARD, MAX_CORES, gic, neon, pmu, regs, timer};
+use tickscope_cpu::{BOARD, gic, neon, pmu, regs, timer};
 use tickscope_cpu::{irq, sgi};
 
 use commands::{COMMAND_SEQ, Command, command, current_command};
@@ -102,17 +102,13 @@ pub extern "C" fn primary_main(core: u64) -> ! {
     }
     calibrate::start_pmu();
     timer::disable_all(e.el);
-    let cores = if cfg.smp == 0 {
-        MAX_CORES
-    } else {
-        cfg.smp as usize
-    };
-    if let Err(err) = gic::init_primary(cfg.gic, e.el) {
-        fail(
+    let cores = match gic::init_primary(cfg.gic, e.el, cfg.smp as usize) {
+        Ok(cores) => cores,
+        Err(err) => fail(
             exit::CONFIG,
             format_args!("tickscope: interrupt controller: {err}"),
-        );
-    }
+        ),
+    };
     io::send(&Message::Header(header(&cfg)));
     check_counter();
     check_mmio_probe();

@@ -119,6 +119,9 @@ pub fn run(a: Args) -> Result<u8> {
             "  static RAM     {:>9} bytes  (stacks and guard pages {}, page tables {}, rings/buffers {}, rest BSS)",
             sizes.static_ram_bytes, sizes.stack_bytes, sizes.table_bytes, sizes.noinit_bytes
         );
+        for b in &sizes.buffers {
+            println!("    {:>9} bytes  {} ({})", b.bytes, b.name, b.section);
+        }
         println!(
             "  raw binary     {} ({bytes} bytes, load and start at {load:#x})",
             bin.display()
