@@ -6,7 +6,7 @@
 use core::fmt::Write;
 
 use spin::Once;
-use tickscope_core::config::{Config, Platform, Problem};
+use tickscope_core::config::{Config, FaultKind, Platform, Problem};
 use tickscope_core::wire::Message;
 use tickscope_core::wire::msg::{PsciFailure, psci_error_name};
 use tickscope_cpu::{BOARD, MAX_CORES, cores, el, entry, psci, regs, timer, vectors};
@@ -169,8 +169,9 @@ pub fn secondary(
 /// `next(arg)`. The MMU is already on at the current EL.
 fn enter_el(current: u8, el: u8, next: extern "C" fn(u64) -> !, arg: u64) -> ! {
     if current == 2 && el == 1 {
+        let trap_pmu = early().config.fault == FaultKind::PmuTrap;
         // SAFETY: at EL2; the vector table is identity-mapped code.
-        unsafe { el::drop_to_el1(vectors::base(), next, arg) }
+        unsafe { el::drop_to_el1(vectors::base(), next, arg, trap_pmu) }
     }
     if current == 2 {
         el::stay_at_el2();

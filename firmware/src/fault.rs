@@ -216,7 +216,8 @@ fn recurse(depth: u64) -> u64 {
 /// Triggers a fault on purpose (on the calling core).
 pub fn trigger(kind: FaultKind) {
     match kind {
-        FaultKind::None => {}
+        // PmuTrap is a setting of the EL2 drop (see `boot::enter_el`), nothing to trigger.
+        FaultKind::None | FaultKind::PmuTrap => {}
         FaultKind::Undef => {
             // The exception handler reports it and ends the run: execution never continues.
             // SAFETY: deliberately executes a permanently undefined instruction.

@@ -191,6 +191,32 @@ fn a_trap_to_el2_after_the_drop_is_reported_by_our_el2_vectors() {
 }
 
 #[test]
+fn a_pmu_the_hypervisor_traps_is_detected_and_the_run_goes_on_without_cycles() {
+    // Entered at EL2, the firmware sets MDCR_EL2.TPM before dropping to EL1, as a hypervisor that
+    // keeps the PMU would: EL1's trial read traps, the vectors without the cycle read are
+    // installed on every core, and the run (whose interrupts all go through them) succeeds.
+    for (args, cycles) in [
+        (
+            &["--fault", "pmu-trap", "--entry-el", "2", "--el", "1"][..],
+            "unavailable",
+        ),
+        (&["--entry-el", "2", "--el", "1"][..], "available"),
+    ] {
+        for gic in ["2", "3"] {
+            let d = tmp();
+            let o = out(&d, "b");
+            let mut all = vec!["boot", "--gic", gic, "--json", "--out", &o];
+            all.extend_from_slice(args);
+            let r = tickscope(&all);
+            r.expect_status(0);
+            let j = r.json();
+            assert_eq!(j["cycles"], cycles, "{args:?} GICv{gic}: {j:#}");
+            assert_eq!(j["cores_online"], 4);
+        }
+    }
+}
+
+#[test]
 fn bad_configuration_is_refused_before_booting() {
     let d = tmp();
     let r = tickscope(&[

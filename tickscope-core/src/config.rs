@@ -156,6 +156,9 @@ pub enum FaultKind {
     /// Execute HVC at EL1 after the drop from EL2: a trap to EL2 that the firmware's EL2 vectors
     /// must report (entered at EL2, running at EL1 only).
     Hvc,
+    /// Not a fault: act as a hypervisor that keeps the PMU (MDCR_EL2.TPM set before the drop from
+    /// EL2 to EL1), so the run must notice and go on without cycle timestamps.
+    PmuTrap,
 }
 
 impl FaultKind {

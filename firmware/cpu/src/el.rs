@@ -2,8 +2,9 @@
 //! EL2) or to hand the core to EL1 untrapped, and the one-way drop from EL2 to EL1.
 
 use aarch64_cpu::registers::{
-    CNTHCTL_EL2, CNTVOFF_EL2, CPTR_EL2, ELR_EL2, HCR_EL2, MDCR_EL2, MIDR_EL1, MPIDR_EL1, Readable,
-    SP_EL1, SPSR_EL2, VBAR_EL1, VBAR_EL2, VMPIDR_EL2, VTTBR_EL2, Writeable,
+    CNTHCTL_EL2, CNTVOFF_EL2, CPTR_EL2, ELR_EL2, HCR_EL2, MDCR_EL2, MIDR_EL1, MPIDR_EL1,
+    ReadWriteable, Readable, SP_EL1, SPSR_EL2, VBAR_EL1, VBAR_EL2, VMPIDR_EL2, VTTBR_EL2,
+    Writeable,
 };
 
 use crate::regs::{write_hstr_el2, write_vpidr_el2};
@@ -47,10 +48,16 @@ pub fn stay_at_el2() {
 /// Drops from EL2 to EL1 with the EL1 regime's MMU on and continues at `next(arg)` on the same
 /// thread stack (SP_EL0), with this core's exception stack as SP_EL1.
 ///
+/// With `trap_pmu`, EL1's PMU accesses trap to EL2 (MDCR_EL2.TPM), as under a hypervisor that
+/// keeps the PMU: the test of the firmware's PMU detection.
+///
 /// # Safety
 /// Must be called at EL2 with `vbar` pointing at the vector table.
-pub unsafe fn drop_to_el1(vbar: u64, next: extern "C" fn(u64) -> !, arg: u64) -> ! {
+pub unsafe fn drop_to_el1(vbar: u64, next: extern "C" fn(u64) -> !, arg: u64, trap_pmu: bool) -> ! {
     el2_common();
+    if trap_pmu {
+        MDCR_EL2.modify(MDCR_EL2::TPM::SET);
+    }
     // EL1 is AArch64; no interrupts routed to EL2, nothing trapped.
     HCR_EL2.write(HCR_EL2::RW::EL1IsAarch64);
     gic::allow_el1_sysregs();

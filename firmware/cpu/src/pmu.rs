@@ -1,7 +1,9 @@
 //! The PMU cycle counter (PMCCNTR_EL0): a second clock for interrupt latency. Under QEMU it
 //! counts virtual nanoseconds (1 GHz), which under `-icount shift=0` are instructions.
 
-use aarch64_cpu::registers::{ID_AA64DFR0_EL1, Readable};
+use core::sync::atomic::{AtomicBool, Ordering};
+
+use aarch64_cpu::registers::{ELR_EL1, ELR_EL2, ID_AA64DFR0_EL1, Readable, Writeable};
 
 use crate::regs::sysreg;
 
@@ -45,9 +47,44 @@ pub fn event_counters() -> u64 {
     }
 }
 
-/// Starts the 64-bit cycle counter at EL1 and EL2. Returns false without a PMU.
-pub fn start_cycle_counter() -> bool {
+/// Set while [`usable`] tries the PMU; an exception meanwhile is that try failing.
+static PROBING: AtomicBool = AtomicBool::new(false);
+/// The try trapped (a hypervisor owns the PMU).
+static TRAPPED: AtomicBool = AtomicBool::new(false);
+
+/// Whether the PMU is there and ours: ID_AA64DFR0_EL1.PMUVer, then a trial read of PMCCNTR_EL0.
+/// Under a hypervisor that traps the PMU (MDCR_EL2.TPM) the read is an exception: the vectors
+/// pass it to [`probe_fault`], which skips the read, and the answer is no.
+pub fn usable() -> bool {
     if !present() {
+        return false;
+    }
+    PROBING.store(true, Ordering::SeqCst);
+    core::hint::black_box(read_pmccntr());
+    PROBING.store(false, Ordering::SeqCst);
+    !TRAPPED.load(Ordering::SeqCst)
+}
+
+/// Called by the vectors for a synchronous exception: when it is [`usable`]'s trial read
+/// trapping, notes it, steps over the read and returns true (the exception is handled).
+pub fn probe_fault() -> bool {
+    if !PROBING.load(Ordering::SeqCst) {
+        return false;
+    }
+    TRAPPED.store(true, Ordering::SeqCst);
+    // The exception returns to the instruction after the read (4 bytes: AArch64).
+    if crate::regs::current_el() >= 2 {
+        ELR_EL2.set(ELR_EL2.get() + 4);
+    } else {
+        ELR_EL1.set(ELR_EL1.get() + 4);
+    }
+    true
+}
+
+/// Starts the 64-bit cycle counter at EL1 and EL2. Returns false without a PMU (or with one a
+/// hypervisor traps: see [`usable`]).
+pub fn start_cycle_counter() -> bool {
+    if !usable() {
         return false;
     }
     // SAFETY: the PMU exists (checked above) and its registers are accessible at EL1 and EL2

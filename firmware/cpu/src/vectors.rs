@@ -3,6 +3,7 @@
 //! report (the `tickscope_exception` hook).
 
 use core::arch::global_asm;
+use core::sync::atomic::{AtomicBool, Ordering};
 
 use aarch64_cpu::registers::{VBAR_EL1, VBAR_EL2, Writeable};
 
@@ -32,17 +33,21 @@ const _: () = assert!(
 /// the PMU interrupt; reading PMCCNTR on a core without one would be undefined).
 const READ_CYCLES: bool = crate::BOARD.pmu_ppi != 0;
 
+/// Whether the installed table reads the cycle counter: cleared by the boot core, before any
+/// other core starts, when the PMU is absent or trapped ([`crate::pmu::usable`]).
+static CYCLES: AtomicBool = AtomicBool::new(READ_CYCLES);
+
 global_asm!(
     r#"
     // One vector entry. The timestamps come first: room for the frame (1), two scratch
     // registers saved (2), the counter (3) and the cycle counter (4) read before anything else
     // is saved, so an interrupt's latency is measured to the vector, not to our register saves.
-    .macro ventry idx
+    .macro ventry idx, cycles
     .balign 0x80
     sub     sp, sp, #{frame}
     stp     x0, x1, [sp, #0]
     mrs     x0, cntvct_el0
-    .if {cycles}
+    .if \cycles
     mrs     x1, pmccntr_el0
     .else
     mov     x1, xzr
@@ -52,26 +57,25 @@ global_asm!(
     b       __tickscope_vector_common
     .endm
 
+    // The 16 entries: current EL with SP_EL0 (thread code: the ones we expect), current EL with
+    // SP_ELx (an exception inside a handler), lower EL in AArch64, lower EL in AArch32; each
+    // synchronous, IRQ, FIQ, SError.
+    .macro vtable cycles
+    .irp idx, 0,1,2,3,4,5,6,7,8,9,10,11,12,13,14,15
+    ventry \idx, \cycles
+    .endr
+    .endm
+
     .section .text.vectors, "ax"
     .global __tickscope_vectors
+    .global __tickscope_vectors_no_cycles
     .balign 0x800
 __tickscope_vectors:
-    ventry 0     // current EL, SP_EL0: synchronous
-    ventry 1     //                     IRQ
-    ventry 2     //                     FIQ
-    ventry 3     //                     SError
-    ventry 4     // current EL, SP_ELx: synchronous
-    ventry 5     //                     IRQ  (the one we expect)
-    ventry 6     //                     FIQ
-    ventry 7     //                     SError
-    ventry 8     // lower EL, AArch64:  synchronous
-    ventry 9     //                     IRQ
-    ventry 10    //                     FIQ
-    ventry 11    //                     SError
-    ventry 12    // lower EL, AArch32:  synchronous
-    ventry 13    //                     IRQ
-    ventry 14    //                     FIQ
-    ventry 15    //                     SError
+    vtable {cycles}
+    // The same without the cycle-counter read, for a PMU that is absent or trapped.
+    .balign 0x800
+__tickscope_vectors_no_cycles:
+    vtable 0
 
 __tickscope_vector_common:
     // Save the rest of the caller-saved state; the Rust handler preserves x19-x28 and d8-d15,
@@ -153,12 +157,25 @@ __tickscope_vector_common:
 
 unsafe extern "C" {
     static __tickscope_vectors: u8;
+    static __tickscope_vectors_no_cycles: u8;
 }
 
-/// Address of the vector table.
+/// Address of the vector table to install: the one without the cycle-counter read once
+/// [`without_cycles`] was called.
 pub fn base() -> u64 {
-    // Only the address of the linker-placed table is taken (no read).
-    core::ptr::addr_of!(__tickscope_vectors) as u64
+    // Only the addresses of the linker-placed tables are taken (no read).
+    if CYCLES.load(Ordering::Relaxed) {
+        core::ptr::addr_of!(__tickscope_vectors) as u64
+    } else {
+        core::ptr::addr_of!(__tickscope_vectors_no_cycles) as u64
+    }
+}
+
+/// Switches to the table without the cycle-counter read (the PMU is absent or trapped) and
+/// installs it on this core. The boot core calls it before starting the others.
+pub fn without_cycles() {
+    CYCLES.store(false, Ordering::Relaxed);
+    install();
 }
 
 /// Points VBAR of the current EL at the table.
@@ -174,6 +191,8 @@ pub fn install() {
 extern "C" fn handle_exception(entry: u64, frame: &mut Frame) {
     if entry == 5 || entry == 1 {
         crate::irq::on_irq(frame.counter, frame.cycles);
+    } else if entry % 4 == 0 && crate::pmu::probe_fault() {
+        // The PMU trial read trapped: stepped over, the probe answers no.
     } else {
         // SAFETY: the hook is the firmware's fault report, defined for every image (main.rs);
         // it takes the frame as the entry code laid it out and never returns.

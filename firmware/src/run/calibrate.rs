@@ -4,13 +4,18 @@
 
 use core::sync::atomic::{AtomicBool, Ordering};
 
-use tickscope_cpu::{pmu, timer};
+use tickscope_cpu::{pmu, timer, vectors};
 
 static PMU: AtomicBool = AtomicBool::new(false);
 
-/// Starts the cycle counter on the boot core (secondaries follow when this says it runs).
+/// Starts the cycle counter on the boot core (secondaries follow when this says it runs). When
+/// there is none, or a hypervisor traps it, every core's vectors skip the cycle read.
 pub fn start_pmu() {
-    PMU.store(pmu::start_cycle_counter(), Ordering::Relaxed);
+    let running = pmu::start_cycle_counter();
+    PMU.store(running, Ordering::Relaxed);
+    if !running {
+        vectors::without_cycles();
+    }
 }
 
 /// Whether the PMU cycle counter is running (read at interrupt entry when it is).

@@ -30,6 +30,9 @@ pub enum FaultArg {
     StackOverflow,
     /// A trap to EL2 from EL1 (HVC after the drop; needs --entry-el 2 --el 1).
     Hvc,
+    /// Not a fault: EL2 traps EL1's PMU accesses (as a hypervisor may; needs --entry-el 2
+    /// --el 1); the run must go on without cycle timestamps and say so.
+    PmuTrap,
 }
 
 /// `tickscope boot` options.
@@ -98,6 +101,8 @@ struct BootJson {
     gic: u8,
     neon_ok: bool,
     entry_el: u8,
+    /// `available`, or `unavailable` when the PMU is absent or trapped (no cycle timestamps).
+    cycles: String,
     /// `direct` (QEMU's loader) or `uefi`.
     boot: String,
     smp: u16,
@@ -116,10 +121,12 @@ pub fn run(a: Args) -> Result<u8> {
         return dry_run(&a);
     }
     let machine = a.machine.spec(false)?;
-    if a.fault == Some(FaultArg::Hvc) && !(machine.entry_el == 2 && a.machine.el == 1) {
+    if matches!(a.fault, Some(FaultArg::Hvc | FaultArg::PmuTrap))
+        && !(machine.entry_el == 2 && a.machine.el == 1)
+    {
         return Err(crate::fail(
             status::CONFIG,
-            "--fault hvc traps from EL1 to EL2: use --entry-el 2 --el 1",
+            "--fault hvc and pmu-trap trap from EL1 to EL2: use --entry-el 2 --el 1",
         ));
     }
     let config = Config {
@@ -135,6 +142,7 @@ pub fn run(a: Args) -> Result<u8> {
             Some(FaultArg::UnclaimedIrq) => FaultKind::UnclaimedIrq,
             Some(FaultArg::StackOverflow) => FaultKind::StackOverflow,
             Some(FaultArg::Hvc) => FaultKind::Hvc,
+            Some(FaultArg::PmuTrap) => FaultKind::PmuTrap,
         },
         transport: a.transport.transport(),
         icount: machine.icount,
@@ -207,6 +215,12 @@ pub fn run(a: Args) -> Result<u8> {
         gic: header.map(|h| h.gic).unwrap_or(0),
         neon_ok,
         entry_el: header.map(|h| h.boot_el).unwrap_or(0),
+        cycles: if header.is_some_and(|h| h.pmu) {
+            "available"
+        } else {
+            "unavailable"
+        }
+        .into(),
         boot: machine.boot.name().into(),
         smp: machine.smp,
         emulation: machine.emulation().name().into(),
@@ -241,13 +255,14 @@ pub fn run(a: Args) -> Result<u8> {
     } else {
         print!("{}", r.record.console);
         println!(
-            "cores online: {}/{}   EL{} (entered at EL{})   GICv{}   NEON {}   [{}]",
+            "cores online: {}/{}   EL{} (entered at EL{})   GICv{}   NEON {}   cycles: {}   [{}]",
             out.cores_online,
             out.smp,
             out.el,
             out.entry_el,
             out.gic,
             if neon_ok { "ok" } else { "FAILED" },
+            out.cycles,
             out.emulation
         );
         for c in &out.cores {
