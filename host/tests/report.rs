@@ -87,6 +87,18 @@ fn report_on_three_runs_writes_plots_and_matching_numbers() {
         html.contains("data:image/png;base64,"),
         "plots are inlined in the HTML"
     );
+    // Rendered by a Markdown library: emphasis becomes tags, never literal asterisks; the page
+    // opens with what the runs found.
+    assert!(!html.contains("**"), "literal ** in report.html");
+    assert!(
+        html.contains("<strong>OS part</strong>"),
+        "emphasis rendered"
+    );
+    assert!(html.contains("<table>") && html.contains("<th>run</th>"));
+    assert!(
+        html.contains("<p class=\"finding\">In one line: <code>"),
+        "the finding first"
+    );
     // The report's table and each run's CSV carry the same figures as summary.json.
     let md = std::fs::read_to_string(rep.join("report.md")).unwrap();
     let table: Vec<Vec<String>> = md

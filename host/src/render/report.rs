@@ -80,6 +80,7 @@ pub fn markdown(runs: &[ReportRun]) -> String {
             .collect::<Vec<_>>()
             .join(", ")
     );
+    md += &finding(&summaries);
     md += "## OS noise and hardware/emulator noise\n\n";
     md += &columns::markdown(&cols, &rows);
     md += "\nEach event (a counter-loop gap above the threshold in noise mode, a late wake-up in timer mode) \
@@ -244,6 +245,44 @@ pub fn markdown(runs: &[ReportRun]) -> String {
 }
 
 /// What the attribution was built from: per source counted, traced, inside events.
+/// The report's first sentence: what the runs found, in numbers: each run's OS events per second
+/// (with its tick), and for a run without a tick beside one with, what remains on its CPU.
+fn finding(runs: &[&Summary]) -> String {
+    let os = |s: &Summary| s.attributed.os_noise.as_ref().map(|n| n.events_per_s);
+    let hw = |s: &Summary| s.attributed.hw_noise.as_ref().map(|n| n.events_per_s);
+    let tick = |s: &Summary| s.tick_events_per_s.filter(|&t| t > 0.0);
+    let mut parts = vec![];
+    for s in runs {
+        let Some(o) = os(s) else {
+            parts.push(format!("`{}` has no attribution", s.label));
+            continue;
+        };
+        let t = tick(s)
+            .map(|t| format!(", a {t:.0}/s timer tick among them"))
+            .unwrap_or_default();
+        parts.push(format!("`{}` {o:.1} OS events/s{t}", s.label));
+    }
+    let mut line = format!("In one line: {}.", parts.join("; "));
+    if let Some(with) = runs.iter().find(|s| tick(s).is_some()) {
+        for s in runs.iter().filter(|s| tick(s).is_none() && os(s).is_some()) {
+            let what = if s.emulation == "hardware" {
+                "hardware"
+            } else {
+                "emulator"
+            };
+            let _ = write!(
+                line,
+                " `{}` has no tick where `{}` has {:.0}/s; what remains on its CPU is {:.1}/s of {what} noise.",
+                s.label,
+                with.label,
+                tick(with).unwrap_or(0.0),
+                hw(s).unwrap_or(0.0)
+            );
+        }
+    }
+    line + "\n\n"
+}
+
 fn coverage_table(c: &crate::analysis::coverage::Coverage) -> String {
     let pct = |v: Option<f64>| v.map_or("n/a".to_string(), |v| format!("{:.1} %", v * 100.0));
     let n = |v: Option<u64>| v.map_or("-".to_string(), |v| v.to_string());
@@ -296,71 +335,48 @@ pub fn write(runs: &[ReportRun], out: &Path) -> Result<Vec<PathBuf>> {
 
 /// A self-contained HTML page: the markdown's tables and text, the PNG plots inlined as data URIs.
 fn html(md: &str, dir: &Path) -> Result<String> {
+    use pulldown_cmark::{CowStr, Event, Options, Parser, Tag};
     let mut h = String::from(
         "<!doctype html><html><head><meta charset=\"utf-8\"><title>tickscope report</title><style>\
-         body{font-family:sans-serif;max-width:1250px;margin:2em auto;color:#222}\
-         table{border-collapse:collapse;margin:1em 0}td,th{border:1px solid #ccc;padding:4px 8px;text-align:right}\
-         th{background:#f0f0f0}td:first-child,th:first-child{text-align:left}img{max-width:100%}</style></head><body>\n",
+         body{font-family:sans-serif;max-width:1400px;margin:2em auto;padding:0 1em;color:#222}\
+         table{border-collapse:collapse;margin:1em 0;display:block;overflow-x:auto;font-size:0.85em}\
+         td,th{border:1px solid #ccc;padding:3px 6px;text-align:right;white-space:nowrap}\
+         th{background:#f0f0f0}td:first-child,th:first-child{text-align:left}img{max-width:100%}\
+         p.finding{font-size:1.1em;background:#f6f8fa;border-left:4px solid #4a7;padding:0.6em 1em}</style></head><body>\n",
     );
-    let mut in_table = false;
-    for line in md.lines() {
-        if line.starts_with('|') {
-            let cells: Vec<&str> = line.trim_matches('|').split('|').map(str::trim).collect();
-            if cells
-                .iter()
-                .all(|c| c.chars().all(|ch| ch == '-' || ch == ':'))
-            {
-                continue;
-            }
-            if !in_table {
-                h += "<table>";
-                in_table = true;
-                h += "<tr>";
-                for c in &cells {
-                    let _ = write!(h, "<th>{}</th>", esc(c));
+    // Plots are referenced by file name in report.md; the HTML carries them inline.
+    let mut failed = None;
+    let events = Parser::new_ext(md, Options::ENABLE_TABLES).map(|e| match e {
+        Event::Start(Tag::Image {
+            link_type,
+            dest_url,
+            title,
+            id,
+        }) => {
+            let inline = match std::fs::read(dir.join(dest_url.as_ref())) {
+                Ok(bytes) => format!(
+                    "data:image/png;base64,{}",
+                    base64::engine::general_purpose::STANDARD.encode(bytes)
+                ),
+                Err(err) => {
+                    failed.get_or_insert(format!("{dest_url}: {err}"));
+                    dest_url.to_string()
                 }
-                h += "</tr>\n";
-                continue;
-            }
-            h += "<tr>";
-            for c in &cells {
-                let _ = write!(h, "<td>{}</td>", esc(c));
-            }
-            h += "</tr>\n";
-            continue;
+            };
+            Event::Start(Tag::Image {
+                link_type,
+                dest_url: CowStr::from(inline),
+                title,
+                id,
+            })
         }
-        if in_table {
-            h += "</table>\n";
-            in_table = false;
-        }
-        if let Some(t) = line.strip_prefix("# ") {
-            let _ = writeln!(h, "<h1>{}</h1>", esc(t));
-        } else if let Some(t) = line.strip_prefix("## ") {
-            let _ = writeln!(h, "<h2>{}</h2>", esc(t));
-        } else if let Some(rest) = line.strip_prefix("![") {
-            let (alt, rest) = rest.split_once("](").unwrap_or((rest, ""));
-            let file = rest.trim_end_matches(')');
-            let bytes = std::fs::read(dir.join(file))?;
-            let b64 = base64::engine::general_purpose::STANDARD.encode(bytes);
-            let _ = writeln!(
-                h,
-                "<p><img alt=\"{}\" src=\"data:image/png;base64,{b64}\"></p>",
-                esc(alt)
-            );
-        } else if !line.trim().is_empty() {
-            let _ = writeln!(h, "<p>{}</p>", esc(line).replace('`', ""));
-        }
+        other => other,
+    });
+    pulldown_cmark::html::push_html(&mut h, events);
+    if let Some(f) = failed {
+        anyhow::bail!("inlining a plot into report.html: {f}");
     }
-    if in_table {
-        h += "</table>\n";
-    }
-    h += "</body></html>\n";
-    Ok(h)
-}
-
-fn esc(s: &str) -> String {
-    s.replace('&', "&amp;")
-        .replace('<', "&lt;")
-        .replace('>', "&gt;")
-        .replace('"', "&quot;")
+    // The opening finding stands out.
+    let h = h.replacen("<p>In one line:", "<p class=\"finding\">In one line:", 1);
+    Ok(h + "</body></html>\n")
 }
