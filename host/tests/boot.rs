@@ -286,34 +286,8 @@ fn the_release_image_fits_in_64_kib() {
 fn psci_errors_are_reported_by_name() {
     // Ask the firmware for 6 cores on a 4-core machine: CPU_ON for the two missing MPIDRs fails,
     // and the failures are printed with their PSCI names, the run ends non-zero.
-    let img = tickscope(&["image", "--json"]);
-    img.expect_status(0);
-    let elf = img.json()["elf"].as_str().unwrap().to_string();
-    let d = tmp();
-    let out = std::process::Command::new("qemu-system-aarch64")
-        .args([
-            "-M",
-            "virt",
-            "-cpu",
-            "cortex-a72",
-            "-smp",
-            "4",
-            "-m",
-            "256M",
-            "-nodefaults",
-            "-display",
-            "none",
-        ])
-        .args(["-kernel", &elf, "-serial", "none"])
-        .args([
-            "-semihosting-config",
-            &semihosting_config("mode=boot smp=6"),
-        ])
-        .current_dir(d.path())
-        .output()
-        .unwrap();
-    let text = String::from_utf8_lossy(&out.stdout);
-    assert_eq!(out.status.code(), Some(1), "{text}");
+    let (code, text, d) = firmware_alone("virt", "4", &semihosting_config("mode=boot smp=6"));
+    assert_eq!(code, Some(1), "{text}");
     assert!(
         text.contains("PSCI CPU_ON core 4 (MPIDR 0x4) failed: INVALID_PARAMETERS"),
         "{text}"
@@ -327,9 +301,14 @@ fn psci_errors_are_reported_by_name() {
     assert_eq!(decoded.status, 1, "the trailer carries the failure status");
 }
 
-/// Runs the firmware image under QEMU directly (no host checks) with `settings` on `-smp cores`
-/// of a GICv2 virt machine: (exit code, console).
-fn firmware_alone_on_gicv2(cores: &str, settings: &str) -> (Option<i32>, String) {
+/// Runs the release image under QEMU directly (no host checks): `-M machine -smp cores`, the
+/// firmware given `semihosting` (a `-semihosting-config` value). (exit code, console, the
+/// directory QEMU ran in, which holds capture.bin).
+fn firmware_alone(
+    machine: &str,
+    cores: &str,
+    semihosting: &str,
+) -> (Option<i32>, String, tempfile::TempDir) {
     let img = tickscope(&["image", "--json"]);
     img.expect_status(0);
     let elf = img.json()["elf"].as_str().unwrap().to_string();
@@ -337,7 +316,7 @@ fn firmware_alone_on_gicv2(cores: &str, settings: &str) -> (Option<i32>, String)
     let out = std::process::Command::new("qemu-system-aarch64")
         .args([
             "-M",
-            "virt,gic-version=2",
+            machine,
             "-cpu",
             "cortex-a72",
             "-smp",
@@ -354,13 +333,14 @@ fn firmware_alone_on_gicv2(cores: &str, settings: &str) -> (Option<i32>, String)
             "-serial",
             "none",
         ])
-        .args(["-semihosting-config", &semihosting_config(settings)])
+        .args(["-semihosting-config", semihosting])
         .current_dir(d.path())
         .output()
         .unwrap();
     (
         out.status.code(),
         String::from_utf8_lossy(&out.stdout).into_owned(),
+        d,
     )
 }
 
@@ -368,14 +348,15 @@ fn firmware_alone_on_gicv2(cores: &str, settings: &str) -> (Option<i32>, String)
 fn the_firmware_itself_refuses_more_than_8_cores_on_gicv2() {
     // The host refuses `--gic 2 --smp 9`; a configuration built elsewhere reaches the firmware
     // unchecked, and the firmware refuses it too (an SGI's target list has 8 bits).
-    let (code, text) = firmware_alone_on_gicv2("8", "mode=boot smp=9 gic=2");
+    let v2 = "virt,gic-version=2";
+    let (code, text, _) = firmware_alone(v2, "8", &semihosting_config("mode=boot smp=9 gic=2"));
     assert_eq!(code, Some(2), "{text}");
     assert!(
         text.contains("smp=9, but GICv2 reaches 8 cores at most"),
         "{text}"
     );
     // "Every core" on a GICv2 means the 8 it can reach.
-    let (code, text) = firmware_alone_on_gicv2("8", "mode=boot");
+    let (code, text, _) = firmware_alone(v2, "8", &semihosting_config("mode=boot"));
     assert_eq!(code, Some(0), "{text}");
 }
 
@@ -383,39 +364,9 @@ fn the_firmware_itself_refuses_more_than_8_cores_on_gicv2() {
 fn a_text_command_line_is_refused_by_the_firmware_with_the_form_it_reads() {
     // The image has no text parser: settings come as `cfg=HEX` (`tickscope config`). An old-style
     // `arg=mode=boot` line is reported, not guessed at, and the run fails.
-    let img = tickscope(&["image", "--json"]);
-    img.expect_status(0);
-    let elf = img.json()["elf"].as_str().unwrap().to_string();
-    let d = tmp();
-    let out = std::process::Command::new("qemu-system-aarch64")
-        .args([
-            "-M",
-            "virt",
-            "-cpu",
-            "cortex-a72",
-            "-smp",
-            "2",
-            "-m",
-            "256M",
-        ])
-        .args([
-            "-nodefaults",
-            "-display",
-            "none",
-            "-kernel",
-            &elf,
-            "-serial",
-            "none",
-        ])
-        .args([
-            "-semihosting-config",
-            "enable=on,target=native,arg=tickscope,arg=mode=boot,arg=smp=2",
-        ])
-        .current_dir(d.path())
-        .output()
-        .unwrap();
-    let text = String::from_utf8_lossy(&out.stdout);
-    assert_eq!(out.status.code(), Some(2), "{text}");
+    let line = "enable=on,target=native,arg=tickscope,arg=mode=boot,arg=smp=2";
+    let (code, text, _) = firmware_alone("virt", "2", line);
+    assert_eq!(code, Some(2), "{text}");
     assert!(
         text.contains("cfg=HEX, as `tickscope config` writes it"),
         "{text}"

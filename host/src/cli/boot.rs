@@ -6,11 +6,12 @@ use clap::ValueEnum;
 use serde::Serialize;
 use tickscope_core::config::{Config, FaultKind, Mode};
 use tickscope_core::exception::{abort_status_name, class_name, esr_class};
-use tickscope_core::wire::msg::psci_error_name;
+use tickscope_core::wire::msg::{FaultReport, psci_error_name};
 
 use super::options::{MachineArgs, TransportArg};
 use super::output::print_json;
 use crate::guest::bare;
+use crate::machine::MachineSpec;
 use crate::pipeline::{self, Output, Request};
 use crate::record::Policy;
 use crate::{status, workspace};
@@ -129,7 +130,33 @@ pub fn run(a: Args) -> Result<u8> {
             "--fault hvc and pmu-trap trap from EL1 to EL2: use --entry-el 2 --el 1",
         ));
     }
-    let config = Config {
+    let req = Request::Bare(bare::Request {
+        machine: machine.clone(),
+        config: config(&a, &machine),
+        timeout: a.machine.timeout(),
+        quiet: a.json,
+    });
+    let out = Output {
+        label: "boot".into(),
+        out: a.out.clone(),
+        policy: Policy::default(),
+        plots: false,
+        replace: a.out_force,
+    };
+    let r = pipeline::run(&req, &out)?;
+    let out = boot_json(&r, &machine)?;
+    if a.json {
+        print_json(&out)?;
+    } else {
+        print_text(&out, &r.record.console);
+    }
+    print_problems(&out, &r);
+    Ok(out.status)
+}
+
+/// The firmware's configuration for a boot run.
+fn config(a: &Args, machine: &MachineSpec) -> Config {
+    Config {
         mode: Mode::Boot,
         el: a.machine.el,
         smp: a.machine.smp,
@@ -148,53 +175,50 @@ pub fn run(a: Args) -> Result<u8> {
         icount: machine.icount,
         boot_core: a.machine.boot_core,
         ..Config::default()
-    };
-    let req = Request::Bare(bare::Request {
-        machine: machine.clone(),
-        config,
-        timeout: a.machine.timeout(),
-        quiet: a.json,
-    });
-    let out = Output {
-        label: "boot".into(),
-        out: a.out.clone(),
-        policy: Policy::default(),
-        plots: false,
-        replace: a.out_force,
-    };
-    let r = pipeline::run(&req, &out)?;
-    let an = &r.analysis;
-    let header = an.header.as_ref();
+    }
+}
+
+/// The first fault, with the function ELR points into and the stack it overflowed, if it did.
+fn fault_json(f: &FaultReport, machine: &MachineSpec) -> Result<FaultJson> {
     let board = workspace::board(&machine.board)?;
     let elf = crate::firmware::elf_path(&machine.board)?;
-    let fault = an.faults.first().map(|f| {
-        let ec = esr_class(f.esr);
-        let mut class = class_name(ec).to_string();
-        if let Some(d) = abort_status_name(f.esr) {
-            class = format!("{class}, {d}");
-        }
-        FaultJson {
-            core: f.core,
-            el: f.el,
-            vector: f.slot.name().into(),
-            class: if f.intid != u32::MAX {
-                "unclaimed interrupt".into()
-            } else {
-                class
-            },
-            ec,
-            esr: format!("{:#x}", f.esr),
-            elr: format!("{:#x}", f.elr),
-            far: format!("{:#x}", f.far),
-            spsr: format!("{:#x}", f.spsr),
-            intid: (f.intid != u32::MAX).then_some(f.intid),
-            function: crate::firmware::function_at(&elf, f.elr),
-            stack_overflow_core: match board.layout().place(f.far) {
-                tickscope_core::layout::Place::Guard(core) => Some(core),
-                _ => None,
-            },
-        }
-    });
+    let ec = esr_class(f.esr);
+    let mut class = class_name(ec).to_string();
+    if let Some(d) = abort_status_name(f.esr) {
+        class = format!("{class}, {d}");
+    }
+    Ok(FaultJson {
+        core: f.core,
+        el: f.el,
+        vector: f.slot.name().into(),
+        class: if f.intid != u32::MAX {
+            "unclaimed interrupt".into()
+        } else {
+            class
+        },
+        ec,
+        esr: format!("{:#x}", f.esr),
+        elr: format!("{:#x}", f.elr),
+        far: format!("{:#x}", f.far),
+        spsr: format!("{:#x}", f.spsr),
+        intid: (f.intid != u32::MAX).then_some(f.intid),
+        function: crate::firmware::function_at(&elf, f.elr),
+        stack_overflow_core: match board.layout().place(f.far) {
+            tickscope_core::layout::Place::Guard(core) => Some(core),
+            _ => None,
+        },
+    })
+}
+
+/// What `boot --json` prints, and the exit status.
+fn boot_json(r: &pipeline::Run, machine: &MachineSpec) -> Result<BootJson> {
+    let an = &r.analysis;
+    let header = an.header.as_ref();
+    let fault = an
+        .faults
+        .first()
+        .map(|f| fault_json(f, machine))
+        .transpose()?;
     let panic = an
         .panics
         .first()
@@ -250,36 +274,41 @@ pub fn run(a: Args) -> Result<u8> {
         status,
         run_dir: r.dir.path.display().to_string(),
     };
-    if a.json {
-        print_json(&out)?;
-    } else {
-        print!("{}", r.record.console);
+    Ok(out)
+}
+
+/// The human form: the console, then the cores.
+fn print_text(out: &BootJson, console: &str) {
+    print!("{console}");
+    println!(
+        "cores online: {}/{}   EL{} (entered at EL{})   GICv{}   NEON {}   cycles: {}   [{}]",
+        out.cores_online,
+        out.smp,
+        out.el,
+        out.entry_el,
+        out.gic,
+        if out.neon_ok { "ok" } else { "FAILED" },
+        out.cycles,
+        out.emulation
+    );
+    for c in &out.cores {
+        let role = if Some(c.core) == out.boot_core {
+            "  (boot core)"
+        } else {
+            ""
+        };
         println!(
-            "cores online: {}/{}   EL{} (entered at EL{})   GICv{}   NEON {}   cycles: {}   [{}]",
-            out.cores_online,
-            out.smp,
-            out.el,
-            out.entry_el,
-            out.gic,
-            if neon_ok { "ok" } else { "FAILED" },
-            out.cycles,
-            out.emulation
+            "  core {:2}  MPIDR {:>6}  EL{}{role}",
+            c.core, c.mpidr, c.el
         );
-        for c in &out.cores {
-            let role = if Some(c.core) == out.boot_core {
-                "  (boot core)"
-            } else {
-                ""
-            };
-            println!(
-                "  core {:2}  MPIDR {:>6}  EL{}{role}",
-                c.core, c.mpidr, c.el
-            );
-        }
-        for p in &out.psci_failures {
-            println!("  PSCI CPU_ON failed: {p}");
-        }
     }
+    for p in &out.psci_failures {
+        println!("  PSCI CPU_ON failed: {p}");
+    }
+}
+
+/// The fault, panic or first problem on stderr (both forms).
+fn print_problems(out: &BootJson, r: &pipeline::Run) {
     if let Some(f) = &out.fault {
         if let Some(core) = f.stack_overflow_core {
             eprintln!(
@@ -309,7 +338,29 @@ pub fn run(a: Args) -> Result<u8> {
     if let Some(p) = r.record.info.problems.first() {
         eprintln!("tickscope: {p} (run directory: {})", r.dir.path.display());
     }
-    Ok(status)
+}
+/// The QEMU command a boot run on `machine` would use (the image and its drive by name).
+fn dry_qemu_command(a: &Args, m: MachineSpec) -> String {
+    let boot = match m.boot {
+        crate::machine::BootMethod::Direct => crate::qemu::Boot::Kernel("tickscope-fw".into()),
+        crate::machine::BootMethod::Uefi => crate::qemu::Boot::Uefi {
+            firmware: crate::deps::UEFI_FIRMWARE.into(),
+            esp: "esp".into(),
+        },
+    };
+    let config = config(a, &m);
+    let l = crate::qemu::Launch {
+        machine: m,
+        boot,
+        initrd: None,
+        append: None,
+        semihosting: Some(vec![bare::semihosting_arg(&config)]),
+        serial: crate::qemu::Serial::File("uart.log".into()),
+        extra: vec![],
+        cwd: ".".into(),
+        timeout: std::time::Duration::from_secs(60),
+    };
+    l.shell_line(std::path::Path::new("qemu-system-aarch64"))
 }
 
 fn dry_run(a: &Args) -> Result<u8> {
@@ -337,39 +388,12 @@ fn dry_run(a: &Args) -> Result<u8> {
     } else {
         b.psci.conduit_from_el1
     };
-    let image = match crate::firmware::sizes(
-        &workspace::root()?
-            .join("target/fw")
-            .join(&b.name)
-            .join("aarch64-unknown-none/firmware/tickscope-fw"),
-    ) {
-        Ok(_) => format!(
-            "target/fw/{}/aarch64-unknown-none/firmware/tickscope-fw",
-            b.name
-        ),
+    let elf = crate::firmware::elf_path(&b.name)?;
+    let image = match crate::firmware::sizes(&elf) {
+        Ok(_) => elf.display().to_string(),
         Err(_) => "not built yet (tickscope image --board NAME builds it)".into(),
     };
-    let qemu_command = a.machine.spec(false).ok().map(|m| {
-        let boot = match m.boot {
-            crate::machine::BootMethod::Direct => crate::qemu::Boot::Kernel("tickscope-fw".into()),
-            crate::machine::BootMethod::Uefi => crate::qemu::Boot::Uefi {
-                firmware: crate::deps::UEFI_FIRMWARE.into(),
-                esp: "esp".into(),
-            },
-        };
-        let l = crate::qemu::Launch {
-            machine: m,
-            boot,
-            initrd: None,
-            append: None,
-            semihosting: Some(vec!["mode=boot".into()]),
-            serial: crate::qemu::Serial::File("uart.log".into()),
-            extra: vec![],
-            cwd: ".".into(),
-            timeout: std::time::Duration::from_secs(60),
-        };
-        l.shell_line(std::path::Path::new("qemu-system-aarch64"))
-    });
+    let qemu_command = a.machine.spec(false).ok().map(|m| dry_qemu_command(a, m));
     let d = Dry {
         board: b.name.clone(),
         load_address: format!("{:#x}", b.memory.load_address),
