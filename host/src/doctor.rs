@@ -162,6 +162,19 @@ pub fn checks() -> Vec<Check> {
         },
         "run on Debian/Ubuntu with apt-get and dpkg-deb, or leave out --peers",
     ));
+    let uefi = std::env::var_os("TICKSCOPE_UEFI_FIRMWARE")
+        .map(std::path::PathBuf::from)
+        .unwrap_or_else(|| deps::UEFI_FIRMWARE.into());
+    v.push(check(
+        "UEFI firmware (for --boot uefi)",
+        uefi.is_file() || deps::which("apt-get").is_some(),
+        if uefi.is_file() {
+            uefi.display().to_string()
+        } else {
+            format!("{} missing; the first --boot uefi run installs qemu-efi-aarch64 with apt-get when run as root", uefi.display())
+        },
+        "sudo apt-get install qemu-efi-aarch64",
+    ));
     v.push(snapshots());
     v.push(check(
         "apt (private state, for fetching kernels)",
