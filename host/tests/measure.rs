@@ -175,6 +175,20 @@ fn two_measured_cores_each_see_their_own_tick_and_the_others_slices_as_emulator_
             .find(|x| x["kind"] == "hw")
             .unwrap();
         assert_eq!(hw["name"], "emulator");
+        // Its time has two parts: the counted stretches (each at least the threshold, at most
+        // the longest) and the slivers below the threshold, which the events do not count.
+        let (events, total) = (num(hw, "events"), num(hw, "total_ns"));
+        let counted = total - num(hw, "below_threshold_ns");
+        let threshold = num(&j, "threshold_ns");
+        assert!(
+            counted >= events * threshold && counted <= events * num(hw, "max_ns"),
+            "{events} stretches of {counted} ns: {hw:#}"
+        );
+        let per_s = |k: &str| num(c, &format!("hw_noise.{k}"));
+        assert!(
+            per_s("below_threshold_ns_per_s") < per_s("noise_ns_per_s"),
+            "{c:#}"
+        );
     }
     // Each core took every deadline of its window (250, the first one's phase aside): no note.
     for t in j["inject"]["cores"].as_array().unwrap() {

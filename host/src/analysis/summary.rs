@@ -54,10 +54,17 @@ pub struct NoiseClass {
     pub events: u64,
     /// Those per second (per core).
     pub events_per_s: f64,
-    /// Time of this class per second of window, summed over all events (per core).
+    /// Time of this class per second of window, summed over all events (per core). For hardware
+    /// noise this includes the stretches too short to count as events (see
+    /// `below_threshold_ns_per_s`).
     pub noise_ns_per_s: f64,
     /// Distribution of the per-event parts of this class over the events counted.
     pub event_ns: Tail,
+    /// Hardware noise only: the part of `noise_ns_per_s` in stretches shorter than the threshold,
+    /// which `events` does not count (slivers between and around OS pieces). The counted
+    /// stretches' time is the difference.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub below_threshold_ns_per_s: Option<f64>,
 }
 
 /// One cause of noise.
@@ -78,6 +85,10 @@ pub struct CauseSummary {
     /// The untraced entry before and exit after it charged to it in each event it started or
     /// ended: the smallest lead and tail seen around it in this run, ns (0 for `hw`).
     pub entry_exit_ns: (u64, u64),
+    /// The `hw` row only: the part of `total_ns` in stretches shorter than the threshold (its
+    /// `events` count only the stretches that reach it).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub below_threshold_ns: Option<u64>,
 }
 
 /// The attribution figures, present in the run summary and in each core's.
@@ -492,7 +503,10 @@ impl Tally {
             events_per_s: per_s(h.count() as f64),
             noise_ns_per_s: per_s(ns as f64),
             event_ns: Tail::of(h),
+            below_threshold_ns_per_s: None,
         };
+        // The hardware time in stretches below the threshold: all of it less the counted ones.
+        let hw_below = self.hw_ns.saturating_sub(self.hw.sum() as u64);
         let mut causes: Vec<CauseSummary> = self
             .causes
             .iter()
@@ -508,6 +522,7 @@ impl Tally {
                     .get(&(name.clone(), *kind))
                     .copied()
                     .unwrap_or((0, 0)),
+                below_threshold_ns: None,
             })
             .collect();
         causes.sort_by(|a, b| b.total_ns.cmp(&a.total_ns).then(a.name.cmp(&b.name)));
@@ -519,10 +534,14 @@ impl Tally {
             total_ns: self.hw_ns,
             max_ns: self.hw.max().unwrap_or(0),
             entry_exit_ns: (0, 0),
+            below_threshold_ns: Some(hw_below),
         });
         Attributed {
             os_noise: Some(class(&self.os, self.os_ns)),
-            hw_noise: Some(class(&self.hw, self.hw_ns)),
+            hw_noise: Some(NoiseClass {
+                below_threshold_ns_per_s: Some(per_s(hw_below as f64)),
+                ..class(&self.hw, self.hw_ns)
+            }),
             causes,
             cpu_available_pct: (self.window_s > 0.0).then(|| {
                 round6(100.0 * (1.0 - self.event_ns as f64 / 1e9 / self.window_s).max(0.0))
