@@ -9,19 +9,36 @@ use common::*;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
-/// QEMU processes whose command line holds `marker` (this test's own, by its window length).
-fn qemus(marker: &str) -> Vec<u32> {
+/// The parent of `pid`, from /proc/PID/stat (the field after the command name's parenthesis).
+fn parent_of(pid: u32) -> Option<u32> {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+    let after = &stat[stat.rfind(')')? + 1..];
+    after.split_whitespace().nth(1)?.parse().ok()
+}
+
+/// Whether `pid` is a QEMU for aarch64.
+fn is_qemu(pid: u32) -> bool {
+    std::fs::read(format!("/proc/{pid}/cmdline"))
+        .map(|c| String::from_utf8_lossy(&c).contains("qemu-system-aarch64"))
+        .unwrap_or(false)
+}
+
+/// The QEMU processes below `ancestor` (this test's tickscope) in the process tree.
+fn qemus(ancestor: u32) -> Vec<u32> {
     let mut out = Vec::new();
     for entry in std::fs::read_dir("/proc").unwrap().flatten() {
         let Ok(pid) = entry.file_name().to_string_lossy().parse::<u32>() else {
             continue;
         };
-        let Ok(cmd) = std::fs::read(entry.path().join("cmdline")) else {
-            continue;
-        };
-        let cmd = String::from_utf8_lossy(&cmd).replace('\0', " ");
-        if cmd.contains("qemu-system-aarch64") && cmd.contains(marker) {
-            out.push(pid);
+        let mut p = pid;
+        while let Some(parent) = parent_of(p).filter(|&x| x > 1) {
+            if parent == ancestor {
+                if is_qemu(pid) {
+                    out.push(pid);
+                }
+                break;
+            }
+            p = parent;
         }
     }
     out
@@ -50,17 +67,20 @@ fn start(duration: &str, out_dir: &str) -> Child {
         .unwrap()
 }
 
-/// Waits until the guest has run for `secs` seconds of wall time (its QEMU is up by then).
-fn let_it_run(marker: &str, secs: u64) {
+/// Waits until the guest of `child` has run for `secs` seconds of wall time; returns its QEMU.
+fn let_it_run(child: &Child, secs: u64) -> Vec<u32> {
     let t0 = Instant::now();
-    while qemus(marker).is_empty() {
+    let mut found = qemus(child.id());
+    while found.is_empty() {
         assert!(
             t0.elapsed() < Duration::from_secs(300),
             "QEMU never started"
         );
         std::thread::sleep(Duration::from_millis(200));
+        found = qemus(child.id());
     }
     std::thread::sleep(Duration::from_secs(secs));
+    found
 }
 
 fn finish(child: Child) -> (i32, String) {
@@ -122,7 +142,7 @@ fn ctrl_c_keeps_the_covered_window_and_stops_qemu() {
     let d = tmp();
     let o = out(&d, "run");
     let child = start("60s", &o);
-    let_it_run("duration=60s", 20);
+    let qemu = let_it_run(&child, 20);
     let pid = child.id().to_string();
     assert!(
         Command::new("kill")
@@ -137,7 +157,10 @@ fn ctrl_c_keeps_the_covered_window_and_stops_qemu() {
         stderr.contains("partial run") && stderr.contains("interrupted"),
         "{stderr}"
     );
-    assert!(qemus("duration=60s").is_empty(), "QEMU outlived tickscope");
+    assert!(
+        !qemu.iter().any(|&pid| is_qemu(pid)),
+        "QEMU outlived tickscope"
+    );
     check_partial(&o, 60.0);
 }
 
@@ -146,8 +169,7 @@ fn a_killed_qemu_keeps_the_covered_window() {
     let d = tmp();
     let o = out(&d, "run");
     let child = start("50s", &o);
-    let_it_run("duration=50s", 15);
-    for pid in qemus("duration=50s") {
+    for pid in let_it_run(&child, 15) {
         let _ = Command::new("kill")
             .args(["-KILL", &pid.to_string()])
             .status();
