@@ -68,7 +68,7 @@ fn revision(root: &Path) -> String {
     if head.exists() {
         println!("cargo:rerun-if-changed={}", head.display());
     }
-    Command::new("git")
+    let text: String = Command::new("git")
         .args(["describe", "--always", "--dirty", "--abbrev=12"])
         .current_dir(root)
         .output()
@@ -81,5 +81,8 @@ fn revision(root: &Path) -> String {
                 .take(40)
                 .collect()
         })
-        .unwrap_or_else(|| "unknown".into())
+        .unwrap_or_else(|| "unknown".into());
+    // Padded to 40 characters (the firmware trims it): the image's size then does not depend on
+    // the revision's text (`-dirty` or not), so `bench --check` can hold it exact.
+    format!("{text:<40}")
 }

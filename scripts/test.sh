@@ -55,6 +55,9 @@ grep -q "^report: " "$log"
 step "firmware image (release profile, 64 KiB budget)"
 ./target/release/tickscope image
 
+step "benchmark gate: sizes exact, host speeds as ratios to a CRC pass (results/baselines/bench.json)"
+./target/release/tickscope bench --check results/baselines/bench.json
+
 step "unit, golden and end-to-end tests"
 testlog=$(mktemp)
 trap 'rm -f "$log" "$testlog"' EXIT

@@ -53,7 +53,8 @@ pub struct Figure {
     pub unit: &'static str,
     /// How it was measured.
     pub how: String,
-    /// `icount` (exact), `size` (exact), or `host` (depends on this machine).
+    /// `icount` (exact), `size` (exact), `ratio` (a host figure over a reference measured in the
+    /// same run: comparable across machines) or `host` (depends on this machine).
     pub kind: &'static str,
 }
 
@@ -382,14 +383,47 @@ fn host_figures(f: &mut Figures, samples: u64) -> Result<()> {
         "size",
         format!("the synthetic capture the host figures decode: {samples} timer samples"),
     );
-    let started = Instant::now();
-    let mut a = Analysis::default();
-    let mut d = decode::Decoder::new(None)?;
-    for chunk in cap.chunks(1 << 20) {
-        d.push(chunk, &mut a);
+    // The reference: a CRC-32 pass over the same bytes, in the same process. A speed as a ratio
+    // to it holds across machines that differ by their raw speed. Both are the best of three
+    // rounds, taken in turn, so a burst of other work on the machine hits neither alone.
+    let crc = crc::Crc::<u32>::new(&crc::CRC_32_ISO_HDLC);
+    let (mut crc_secs, mut secs) = (f64::MAX, f64::MAX);
+    let (mut a, mut d) = (Analysis::default(), decode::Decoder::new(None)?);
+    for _ in 0..3 {
+        let started = Instant::now();
+        let mut digest = crc.digest();
+        for chunk in cap.chunks(1 << 20) {
+            digest.update(chunk);
+        }
+        std::hint::black_box(digest.finalize());
+        crc_secs = crc_secs.min(started.elapsed().as_secs_f64());
+        let started = Instant::now();
+        for _ in 0..slowdown("decode") {
+            a = Analysis::default();
+            d = decode::Decoder::new(None)?;
+            for chunk in cap.chunks(1 << 20) {
+                d.push(chunk, &mut a);
+            }
+        }
+        secs = secs.min(started.elapsed().as_secs_f64());
     }
     let rep = d.finish();
-    let secs = started.elapsed().as_secs_f64();
+    put(
+        f,
+        "host.reference_crc_mb_per_s",
+        cap.len() as f64 / 1e6 / crc_secs,
+        "MB/s",
+        "host",
+        "CRC-32 (the frames' own) over the same capture in one pass, best of 3: the reference the ratios divide by",
+    );
+    put(
+        f,
+        "host.decode_vs_crc",
+        crc_secs / secs,
+        "ratio",
+        "ratio",
+        "decode speed ÷ the CRC pass's speed over the same bytes (machine-independent within about ±20 %)",
+    );
     anyhow::ensure!(
         rep.link.is_clean() && a.cores.values().map(|c| c.records).sum::<u64>() == samples,
         "synthetic decode lost data"
@@ -401,7 +435,7 @@ fn host_figures(f: &mut Figures, samples: u64) -> Result<()> {
         "MB/s",
         "host",
         format!(
-            "deframe + CRC + postcard + statistics of a {} MB capture of {samples} timer samples, one core",
+            "deframe + CRC + postcard + statistics of a {} MB capture of {samples} timer samples, one core, best of 3",
             cap.len() / 1_000_000
         ),
     );
@@ -468,7 +502,28 @@ fn host_figures(f: &mut Figures, samples: u64) -> Result<()> {
         "host",
         "peak resident memory of that process (VmHWM)",
     );
+    put(
+        f,
+        "host.report_peak_bytes_per_sample",
+        peak as f64 / samples.max(1) as f64,
+        "bytes",
+        "ratio",
+        "that peak ÷ the samples (memory that does not grow with the run is a falling figure)",
+    );
     Ok(())
+}
+
+/// How many times to repeat a benchmarked step: 1, or N from `TICKSCOPE_BENCH_SLOWDOWN=STEP:N`
+/// (a deliberately slowed build, to prove `bench --check` catches it).
+fn slowdown(step: &str) -> u32 {
+    std::env::var("TICKSCOPE_BENCH_SLOWDOWN")
+        .ok()
+        .and_then(|v| {
+            let (name, n) = v.split_once(':')?;
+            (name == step).then(|| n.parse().ok()).flatten()
+        })
+        .unwrap_or(1)
+        .max(1)
 }
 
 fn wall_figures(f: &mut Figures, compare_duration: u64) -> Result<()> {

@@ -12,6 +12,7 @@ pub mod analysis;
 pub mod apt;
 pub mod baseline;
 pub mod bench;
+pub mod bench_gate;
 pub mod cli;
 pub mod compare;
 pub mod decode;

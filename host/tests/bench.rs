@@ -83,3 +83,39 @@ fn host_figures_are_labelled_as_such_and_agree_with_the_exact_ones() {
         "a timer sample costs {exact} bytes on the wire"
     );
 }
+
+#[test]
+fn the_bench_gate_passes_its_baseline_and_catches_a_slowed_decode() {
+    let check = |env: &[(&str, &std::path::Path)]| {
+        tickscope_env(
+            &["bench", "--check", "results/baselines/bench.json", "--json"],
+            env,
+        )
+    };
+    let r = check(&[]);
+    r.expect_status(0);
+    let j = r.json();
+    assert_eq!(j["failed"].as_array().unwrap().len(), 0, "{j:#}");
+    let gated: Vec<&str> = j["verdicts"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|v| v["figure"].as_str().unwrap())
+        .collect();
+    for key in [
+        "firmware.qemu-virt.image_bytes",
+        "wire.bytes_per_timer_sample",
+        "host.decode_vs_crc",
+        "host.report_peak_bytes_per_sample",
+    ] {
+        assert!(gated.contains(&key), "{key} is gated: {gated:?}");
+    }
+    // The same build with its decode made three times slower: the gate names that figure.
+    let slow = std::path::Path::new("decode:3");
+    let r = check(&[("TICKSCOPE_BENCH_SLOWDOWN", slow)]);
+    assert_eq!(r.status, 1, "{}{}", r.stdout, r.stderr);
+    assert_eq!(
+        r.json()["failed"],
+        serde_json::json!(["host.decode_vs_crc"])
+    );
+}

@@ -25,7 +25,7 @@ use tickscope_cpu::{irq, sgi};
 use commands::{COMMAND_SEQ, Command, command, current_command};
 
 use crate::boot;
-use crate::build_info::REVISION;
+use crate::build_info::revision;
 use crate::io::{self, println};
 use crate::shutdown;
 
@@ -34,7 +34,7 @@ fn header(cfg: &Config) -> RunHeader {
     let mut board = heapless::String::new();
     let _ = board.push_str(BOARD.name);
     let mut revision = heapless::String::new();
-    for c in REVISION.chars().take(40) {
+    for c in crate::build_info::revision().chars().take(40) {
         let _ = revision.push(c);
     }
     RunHeader {
@@ -90,7 +90,8 @@ pub extern "C" fn primary_main(core: u64) -> ! {
     let cfg = e.config;
     io::init(cfg.transport);
     println!(
-        "tickscope firmware {REVISION} on {}: boot core {core} (MPIDR {:#x}), entered at EL{}, running at EL{}, counter {} Hz",
+        "tickscope firmware {} on {}: boot core {core} (MPIDR {:#x}), entered at EL{}, running at EL{}, counter {} Hz",
+        revision(),
         BOARD.name,
         cores::mpidr(),
         e.boot_el,
