@@ -72,6 +72,26 @@ pub fn ensure_targets() -> Result<()> {
 }
 
 fn ensure(root: &Path) -> Result<()> {
+    if missing_targets(root)?.is_empty() {
+        return Ok(());
+    }
+    // Two tickscope processes may meet a toolchain without its targets at once (runs started in
+    // parallel): one adds them while the other waits, then finds them there. Two rustups
+    // installing the same component at once leave it half installed.
+    let lock_path = root.join("target").join(".rustup-targets.lock");
+    let _ = std::fs::create_dir_all(root.join("target"));
+    let lock = std::fs::File::create(&lock_path).map_err(|e| {
+        fail(
+            status::MISSING_TOOL,
+            format!("{}: {e}", lock_path.display()),
+        )
+    })?;
+    lock.lock().map_err(|e| {
+        fail(
+            status::MISSING_TOOL,
+            format!("locking {}: {e}", lock_path.display()),
+        )
+    })?;
     let missing = missing_targets(root)?;
     if missing.is_empty() {
         return Ok(());
