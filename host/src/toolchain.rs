@@ -78,8 +78,10 @@ fn ensure(root: &Path) -> Result<()> {
     // Two tickscope processes may meet a toolchain without its targets at once (runs started in
     // parallel): one adds them while the other waits, then finds them there. Two rustups
     // installing the same component at once leave it half installed.
-    let lock_path = root.join("target").join(".rustup-targets.lock");
-    let _ = std::fs::create_dir_all(root.join("target"));
+    // The lock lives in tickscope's per-user cache, which every checkout shares, as the toolchain.
+    let cache = crate::kernel::cache_dir();
+    let _ = std::fs::create_dir_all(&cache);
+    let lock_path = cache.join("rustup-targets.lock");
     let lock = std::fs::File::create(&lock_path).map_err(|e| {
         fail(
             status::MISSING_TOOL,
