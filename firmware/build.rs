@@ -82,7 +82,8 @@ fn revision(root: &Path) -> String {
                 .collect()
         })
         .unwrap_or_else(|| "unknown".into());
-    // Padded to 40 characters (the firmware trims it): the image's size then does not depend on
-    // the revision's text (`-dirty` or not), so `bench --check` can hold it exact.
-    format!("{text:<40}")
+    // Padded with `~` to 40 characters (the firmware trims it at run time; cargo would trim
+    // spaces): the image's size then does not depend on the revision's text (`-dirty` or not),
+    // so `bench --check` can hold it exact.
+    format!("{text:~<40}")
 }
