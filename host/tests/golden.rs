@@ -174,6 +174,10 @@ fn the_synthetic_tick_gives_its_known_figures_exactly() {
         num(s, "samples"),
         499.0 + ((2 * HZ - 499 * GAP) / 10) as f64
     );
+    // The loop's own cost: its 10 ticks (160 ns), the ticks' gaps left out; the window per
+    // iteration, gaps included, is more.
+    assert_eq!(num(s, "loop_ns"), 160.0, "{s:#}");
+    assert!(num(s, "loop_ns_per_iteration") > 160.0, "{s:#}");
     assert!(s["partial"].is_null(), "{s:#}");
     let causes = s["causes"].as_array().unwrap();
     assert_eq!(causes[0]["name"], "injected tick (INTID 27)");

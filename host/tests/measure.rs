@@ -44,6 +44,11 @@ fn quiet_core_has_no_events_above_1us() {
     );
     if exact() {
         assert_eq!(per_iter, 10.0, "{j:#}");
+        assert_eq!(
+            num(&j, "loop_ns"),
+            10.0,
+            "no events: the same figure, {j:#}"
+        );
         // 1 s of 10-instruction iterations; where the first read falls moves the count by one.
         let samples = num(&j, "samples");
         assert!(
@@ -75,6 +80,11 @@ fn injected_tick_is_the_one_cause_of_os_noise_at_its_rate_and_length() {
         0.0,
         "nothing but the tick: {j:#}"
     );
+    // The loop's own cost leaves the ticks out: its 10 instructions (to the counter's 16 ns
+    // over the window), while the window per iteration carries the 2.5 ms/s of ticks.
+    let (own, per_iter) = (num(&j, "loop_ns"), num(&j, "loop_ns_per_iteration"));
+    assert!((own - 10.0).abs() < 1e-4, "loop_ns {own}: {j:#}");
+    assert!(per_iter > 10.02, "loop_ns_per_iteration {per_iter}: {j:#}");
     let causes = os_causes(&j);
     assert_eq!(causes.len(), 1, "{causes:?}");
     assert_eq!(causes[0].1, "irq");

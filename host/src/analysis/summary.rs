@@ -281,9 +281,14 @@ pub struct Summary {
     /// largest over cores). `None`: every loop was running when its window opened.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub late_start_ns: Option<u64>,
-    /// Noise mode: nanoseconds per loop iteration (window / iterations): the detector's
-    /// resolution, a figure the loop-gap percentiles (one counter tick each) cannot show.
+    /// Noise mode: the window per loop iteration (window / iterations), the time in events
+    /// included: what the loop achieved, not what it costs (see `loop_ns`).
     pub loop_ns_per_iteration: Option<f64>,
+    /// Noise mode: the loop's own cost per iteration, the detector's resolution: the window less
+    /// the time in events, over the iterations outside them. Under icount, the loop's
+    /// instruction count (to the counter's tick over the window: 10.00004 for 10).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub loop_ns: Option<f64>,
     /// Latency in PMU cycles (timer mode on the firmware, emulated): timer deadline to the
     /// exception vector's first instructions. Not reported on hardware, where PMCCNTR stops in
     /// WFI and follows frequency scaling (see `cycles_note`).
@@ -635,6 +640,14 @@ fn tally(
     t
 }
 
+/// The loop's own cost per iteration: `window_ns` (all measured cores) less the time in
+/// `events`, over the iterations outside them (each event is one iteration that took its gap).
+fn loop_own_ns(window_ns: f64, iterations: u64, events: &Histogram) -> Option<f64> {
+    let quiet_iterations = iterations.checked_sub(events.count()).filter(|&n| n > 0)?;
+    let quiet_ns = window_ns - events.sum() as f64;
+    (quiet_ns > 0.0).then(|| round6(quiet_ns / quiet_iterations as f64))
+}
+
 /// The IRQ / thread split of a Linux core's wake-ups, from the probe's timer expiries in its trace.
 fn timer_split(c: &CoreData, splits: &CoreSplits, hz: u64, hw_name: &str) -> Option<TimerSplit> {
     let mut expiries: Vec<u64> = c
@@ -938,6 +951,7 @@ pub fn summarize_with(
         late_start_ns: late_start,
         loop_ns_per_iteration: (iterations > 0 && samples_s > 0.0)
             .then(|| round6(samples_s * n_cores * 1e9 / iterations as f64)),
+        loop_ns: loop_own_ns(samples_s * n_cores * 1e9, iterations, &merged.events),
         // On hardware the cycle counter stops in WFI (where a timer-mode core waits) and follows
         // frequency scaling: a deadline-to-vector cycle count is not a latency there.
         latency_cycles: if matches!(emulation, "icount" | "tcg") {

@@ -333,14 +333,9 @@ pub fn columns(runs: &[&Summary], per_core: bool) -> Vec<Column> {
     if noise {
         c.push(Column {
             short: "loop ns",
-            long: "ns per loop iteration",
-            csv: "loop_ns_per_iteration",
-            get: |r| {
-                r.run
-                    .loop_ns_per_iteration
-                    .map(|v| Cell::Num(v, 3))
-                    .unwrap_or(Cell::None)
-            },
+            long: "the loop's own ns per iteration",
+            csv: "loop_ns",
+            get: |r| r.run.loop_ns.map(|v| Cell::Num(v, 3)).unwrap_or(Cell::None),
         });
     }
     if timer {

@@ -97,8 +97,9 @@ pub fn markdown(runs: &[ReportRun]) -> String {
            timer interrupt ran in (its OS time with the short hardware time around it), *tick OS* \
            their OS part; *CPU %* 100 × (1 − time in events / window); *events* and *ev max* the \
            events and the largest; *lost* records lost on the device; *blind* the probe's own time \
-           (recording events, checkpoints); *loop ns* window ÷ loop iterations (noise mode; the \
-           time in events included). Figures \
+           (recording events, checkpoints); *loop ns* the loop's own cost per iteration (noise \
+           mode: the window less the time in events, over the iterations outside them; under \
+           `icount` its instruction count). Figures \
            labelled `icount` are deterministic instruction-count time; `tcg` figures include host noise.\n\n";
     if let Some((head, rows)) = crate::render::peers_rows(&summaries) {
         md += "## Peers: oslat and cyclictest in the same VM\n\n";
