@@ -13,7 +13,8 @@ use std::process::{Command, Stdio};
 
 use anyhow::{Context, Result};
 
-use crate::kernel::{Kernel, cache_dir, looks_like_arm64_image};
+use crate::kernel::{Kernel, looks_like_arm64_image};
+use crate::workspace::cache_dir;
 use crate::{deps, fail, status};
 
 /// Which kernel build.

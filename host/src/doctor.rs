@@ -7,7 +7,7 @@ use std::process::Command;
 
 use serde::Serialize;
 
-use crate::{deps, kernel, toolchain, workspace};
+use crate::{deps, toolchain, workspace};
 
 /// One check.
 #[derive(Debug, Clone, Serialize)]
@@ -129,7 +129,7 @@ pub fn checks() -> Vec<Check> {
             "",
         ));
     }
-    let cache = kernel::cache_dir().join("kernel");
+    let cache = workspace::cache_dir().join("kernel");
     let cached: Vec<String> = std::fs::read_dir(&cache)
         .map(|d| {
             let mut v: Vec<String> = d
@@ -152,7 +152,7 @@ pub fn checks() -> Vec<Check> {
         },
         "pass --kernel PATH (an arm64 Image), or run on Debian/Ubuntu with apt-get and dpkg-deb",
     ));
-    let peers = std::fs::read_to_string(kernel::cache_dir().join("peers/current/package"));
+    let peers = std::fs::read_to_string(workspace::cache_dir().join("peers/current/package"));
     v.push(check(
         "peers (oslat, cyclictest for --peers)",
         peers.is_ok() || apt,

@@ -141,19 +141,6 @@ pub struct Kernel {
     pub package: Option<String>,
 }
 
-/// tickscope's cache directory (`$TICKSCOPE_CACHE`, else `$XDG_CACHE_HOME/tickscope`, else
-/// `~/.cache/tickscope`).
-pub fn cache_dir() -> PathBuf {
-    if let Some(d) = std::env::var_os("TICKSCOPE_CACHE") {
-        return PathBuf::from(d);
-    }
-    let base = std::env::var_os("XDG_CACHE_HOME")
-        .map(PathBuf::from)
-        .or_else(|| std::env::var_os("HOME").map(|h| PathBuf::from(h).join(".cache")))
-        .unwrap_or_else(std::env::temp_dir);
-    base.join("tickscope")
-}
-
 /// Whether `path` holds an arm64 Linux Image: the `ARM\x64` magic at offset 56 of the Image, or
 /// of the gzip stream Debian ships it as (decompressed far enough to see it).
 pub fn looks_like_arm64_image(path: &Path) -> bool {

@@ -79,7 +79,7 @@ fn ensure(root: &Path) -> Result<()> {
     // parallel): one adds them while the other waits, then finds them there. Two rustups
     // installing the same component at once leave it half installed.
     // The lock lives in tickscope's per-user cache, which every checkout shares, as the toolchain.
-    let cache = crate::kernel::cache_dir();
+    let cache = crate::workspace::cache_dir();
     let _ = std::fs::create_dir_all(&cache);
     let lock_path = cache.join("rustup-targets.lock");
     let lock = std::fs::File::create(&lock_path).map_err(|e| {

@@ -62,3 +62,16 @@ pub fn board(name: &str) -> Result<BoardDesc> {
 pub fn results() -> Result<PathBuf> {
     Ok(root()?.join("results"))
 }
+
+/// tickscope's cache directory (`$TICKSCOPE_CACHE`, else `$XDG_CACHE_HOME/tickscope`, else
+/// `~/.cache/tickscope`).
+pub fn cache_dir() -> PathBuf {
+    if let Some(d) = std::env::var_os("TICKSCOPE_CACHE") {
+        return PathBuf::from(d);
+    }
+    let base = std::env::var_os("XDG_CACHE_HOME")
+        .map(PathBuf::from)
+        .or_else(|| std::env::var_os("HOME").map(|h| PathBuf::from(h).join(".cache")))
+        .unwrap_or_else(std::env::temp_dir);
+    base.join("tickscope")
+}

@@ -6,8 +6,8 @@ use serde::Serialize;
 
 use super::output::print_json;
 use crate::apt::{self, Flavour};
-use crate::kernel::cache_dir;
 use crate::status;
+use crate::workspace::cache_dir;
 
 /// `tickscope kernel` options.
 #[derive(clap::Args, Debug)]

@@ -22,7 +22,7 @@ use sha2::{Digest, Sha256};
 use crate::gdb::Gdb;
 use crate::progress::Progress;
 use crate::qemu::{self, Launch, Serial};
-use crate::{fail, kernel, status};
+use crate::{fail, status};
 
 /// The name of the saved state inside the image.
 pub const TAG: &str = "tickscope";
@@ -113,7 +113,7 @@ impl Snapshot {
 pub fn root() -> PathBuf {
     std::env::var_os("TICKSCOPE_SNAPSHOTS")
         .map(PathBuf::from)
-        .unwrap_or_else(|| kernel::cache_dir().join("snapshots"))
+        .unwrap_or_else(|| crate::workspace::cache_dir().join("snapshots"))
 }
 
 /// Everything a booted guest depends on.
