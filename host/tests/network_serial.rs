@@ -292,8 +292,16 @@ fn through_ser2net_the_capture_equals_a_direct_one() {
         let _ = std::fs::write(std::env::temp_dir().join("ser2net-direct.bin"), &direct);
         let _ = std::fs::write(std::env::temp_dir().join("ser2net-via.bin"), &via);
     }
+    // Every frame, the trailer included, must be byte-identical. The direct pty may lose the
+    // end of the console line printed after the trailer: QEMU drops what nobody read from its
+    // pty when it exits, which a loaded machine makes likely (ser2net reads it in time).
+    let frames_end = |x: &[u8]| x.iter().rposition(|&b| b == 0).map_or(0, |i| i + 1);
+    let same = via == direct
+        || (via.starts_with(&direct)
+            && frames_end(&via) == frames_end(&direct)
+            && String::from_utf8_lossy(&via[frames_end(&via)..]).contains("run finished"));
     assert!(
-        via == direct,
+        same,
         "through ser2net {} bytes, direct {} bytes",
         via.len(),
         direct.len()
