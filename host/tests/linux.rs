@@ -398,8 +398,28 @@ fn linux_boots_once_into_a_snapshot_and_every_run_from_one_gives_the_same_figure
         "the same inputs, the same key"
     );
     assert!(num(&made, "os_noise.events_per_s") >= 225.0, "{made:#}");
-    assert_eq!(made, reused, "a snapshot just made and the cached one");
-    assert_eq!(made, other, "two snapshots made from scratch");
+    // The OS's figures repeat exactly. The emulator's own noise (the housekeeping vCPU's
+    // slices) follows QEMU's round-robin, which a loaded host can move: a CI run saw 86
+    // against 112 emulator stretches between two runs of one snapshot, the tick unchanged.
+    let os = |j: &serde_json::Value| {
+        [
+            "events",
+            "tick_cost_ns",
+            "tick_os_ns",
+            "tick_events_per_s",
+            "timer_irqs_per_s",
+            "os_noise.events",
+            "os_noise.event_ns.p50",
+            "loop_ns",
+        ]
+        .map(|k| num(j, k))
+    };
+    assert_eq!(
+        os(&made),
+        os(&reused),
+        "a snapshot just made and the cached one"
+    );
+    assert_eq!(os(&made), os(&other), "two snapshots made from scratch");
     // One snapshot in the cache: its state and what it was made of.
     let dir = a.join(made_info["key"].as_str().unwrap());
     let meta: serde_json::Value =
@@ -419,7 +439,7 @@ fn linux_boots_once_into_a_snapshot_and_every_run_from_one_gives_the_same_figure
         .unwrap();
     let (again, again_info) = run(&a, "again");
     assert_eq!(again_info["reused"], false, "{again_info:#}");
-    assert_eq!(made, again);
+    assert_eq!(os(&made), os(&again));
 }
 
 #[test]
