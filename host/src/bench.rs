@@ -373,8 +373,14 @@ fn host_figures(f: &mut Figures, samples: u64) -> Result<()> {
             ),
         );
     }
-    // Decode throughput.
     let cap = synthetic_capture(samples);
+    decode_figures(f, &cap, samples)?;
+    stats_figures(f, samples);
+    report_figures(f, cap, samples)
+}
+
+/// Decode speed of `cap`, alone and as a ratio to a CRC pass over the same bytes.
+fn decode_figures(f: &mut Figures, cap: &[u8], samples: u64) -> Result<()> {
     put(
         f,
         "wire.decode_capture_bytes",
@@ -447,7 +453,11 @@ fn host_figures(f: &mut Figures, samples: u64) -> Result<()> {
         "host",
         "same run",
     );
-    // Statistics ingest alone.
+    Ok(())
+}
+
+/// The statistics' ingest speed alone.
+fn stats_figures(f: &mut Figures, samples: u64) {
     let mut acc = Accumulator::new(1_000);
     let started = Instant::now();
     let mut x = 1u64;
@@ -466,7 +476,10 @@ fn host_figures(f: &mut Figures, samples: u64) -> Result<()> {
         "host",
         "Accumulator::record (histogram, events, worst-N, per-second), one core",
     );
-    // Report generation for a run of `samples` samples, as a separate process.
+}
+
+/// `tickscope report` on a run of `cap`, as a separate process: its wall time and peak memory.
+fn report_figures(f: &mut Figures, cap: Vec<u8>, samples: u64) -> Result<()> {
     let dir = tmpdir("report-10m")?;
     std::fs::write(dir.join("capture.bin"), &cap)?;
     drop(cap);
