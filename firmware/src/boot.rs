@@ -3,15 +3,14 @@
 //! and starts the other cores with PSCI CPU_ON; every core then continues where `main` says.
 //! The entry code has already turned the MMU on and found each core's index from its MPIDR.
 
-use core::fmt::Write;
-
 use spin::Once;
 use tickscope_core::config::{Config, FaultKind, Platform, Problem};
+use tickscope_core::text::Line;
 use tickscope_core::wire::Message;
 use tickscope_core::wire::msg::{PsciFailure, psci_error_name};
 use tickscope_cpu::{BOARD, MAX_CORES, cores, el, entry, psci, regs, timer, vectors};
 
-use crate::io::{self, println};
+use crate::io;
 use crate::shutdown;
 
 /// CPU_ON context that tells the started core to take over the boot (see `boot-core=`).
@@ -22,7 +21,7 @@ pub struct Early {
     /// The configuration (defaults if it did not parse).
     pub config: Config,
     /// Why the configuration was rejected, if it was (reported once output works).
-    pub config_error: Option<heapless::String<128>>,
+    pub config_error: Option<Line>,
     /// EL the image was entered at.
     pub boot_el: u8,
     /// EL the cores run at.
@@ -50,13 +49,13 @@ pub fn config() -> &'static Config {
 /// it), else the one compiled in (parsed by the build), else the defaults.
 /// It is validated with the boot core defaulting to the one running this (`core`); the
 /// configuration itself stays as given (so runs compare like with like).
-fn read_config(boot_el: u8, core: usize) -> (Config, Option<heapless::String<128>>) {
-    let mut error = heapless::String::new();
-    let mut cmdline = [core::mem::MaybeUninit::<u8>::uninit(); 1024];
+fn read_config(boot_el: u8, core: usize) -> (Config, Option<Line>) {
+    let mut error = Line::new();
+    let mut cmdline = [0u8; 1024];
     let cfg = match configured(&mut cmdline) {
         Ok(cfg) => cfg,
         Err(e) => {
-            let _ = write!(error, "invalid configuration: {e}");
+            e.describe(error.s("invalid configuration: "));
             return (Config::default(), Some(error));
         }
     };
@@ -72,13 +71,14 @@ fn read_config(boot_el: u8, core: usize) -> (Config, Option<heapless::String<128
         boot_el: Some(boot_el),
     };
     if cfg.smp as usize > MAX_CORES {
-        let _ = write!(
-            error,
-            "smp={} but the board has {} cores",
-            cfg.smp, MAX_CORES
-        );
+        error
+            .s("smp=")
+            .u(cfg.smp.into())
+            .s(" but the board has ")
+            .u(MAX_CORES as u64)
+            .s(" cores");
     } else if let Err(e) = effective.validate(&platform) {
-        let _ = write!(error, "{e}");
+        e.describe(&mut error);
     }
     (cfg, (!error.is_empty()).then_some(error))
 }
@@ -86,15 +86,12 @@ fn read_config(boot_el: u8, core: usize) -> (Config, Option<heapless::String<128
 /// The configuration as given: the semihosting command line's (read into `buf`) when it has one.
 /// The host writes it in binary form (`cfg=HEX`, `tickscope_core::config_bytes`): the image has no
 /// text parser.
-fn configured(buf: &mut [core::mem::MaybeUninit<u8>]) -> Result<Config, Problem> {
+fn configured(buf: &mut [u8]) -> Result<Config, Problem> {
     let fallback = crate::build_info::BUILT_CONFIG.unwrap_or_default();
     if !BOARD.semihosting {
         return Ok(fallback);
     }
-    let text = match semihosting::sys::arm_compat::sys_get_cmdline_uninit(buf) {
-        Ok(bytes) => core::str::from_utf8(bytes).unwrap_or(""),
-        Err(_) => "",
-    };
+    let text = io::semihost::command_line(buf);
     Ok(Config::from_command_line(text)?.unwrap_or(fallback))
 }
 
@@ -110,12 +107,12 @@ pub fn primary(core: usize, next: extern "C" fn(u64) -> !) -> ! {
         && wanted != core
     {
         let e = hand_off(wanted, boot_el);
-        let mut error = heapless::String::new();
-        let _ = write!(
-            error,
-            "boot-core={wanted}: PSCI CPU_ON failed: {}",
-            psci_error_name(e)
-        );
+        let mut error = Line::new();
+        error
+            .s("boot-core=")
+            .u(wanted as u64)
+            .s(": PSCI CPU_ON failed: ")
+            .s(psci_error_name(e));
         config_error = Some(error);
     }
     // A rejected configuration still boots (at the boot EL) so the error can be reported.
@@ -209,10 +206,14 @@ pub fn start_secondaries(cores_wanted: usize) -> usize {
 
 /// Reports a failed CPU_ON by name.
 fn report_psci_failure(core: usize, mpidr: u64, code: i32) {
-    println!(
-        "tickscope: PSCI CPU_ON core {core} (MPIDR {mpidr:#x}) failed: {}",
-        psci_error_name(code)
-    );
+    io::print(|l| {
+        l.s("tickscope: PSCI CPU_ON core ")
+            .u(core as u64)
+            .s(" (MPIDR ")
+            .x(mpidr)
+            .s(") failed: ")
+            .s(psci_error_name(code))
+    });
     io::send(&Message::PsciFailure(PsciFailure {
         core: core as u16,
         mpidr,

@@ -3,16 +3,16 @@
 //! fault address hit), sends a `Fault` frame and ends the run with a non-zero status. Also the
 //! deliberate faults (`fault=` setting) that prove it.
 
-use core::fmt::Write;
 use core::panic::PanicInfo;
 
 use aarch64_cpu::registers::{
     ELR_EL1, ELR_EL2, ESR_EL1, ESR_EL2, FAR_EL1, FAR_EL2, Readable, SPSR_EL1, SPSR_EL2,
 };
 use tickscope_core::config::FaultKind;
-use tickscope_core::exception::{VectorSlot, abort_status_name, class_name, esr_class};
+use tickscope_core::exception::{VectorSlot, esr_class};
 use tickscope_core::exit;
 use tickscope_core::layout::Place;
+use tickscope_core::text::Line;
 use tickscope_core::wire::Message;
 use tickscope_core::wire::msg::{FaultReport, PanicReport};
 use tickscope_cpu::frame::Frame;
@@ -20,7 +20,7 @@ use tickscope_cpu::regs::current_el;
 use tickscope_cpu::sgi;
 use tickscope_cpu::{LAYOUT, cores, gic, regs, stop, timer};
 
-use crate::io::{self, Emergency};
+use crate::io::{self, Emergency, Emit};
 use crate::shutdown;
 
 /// An address no board maps (level-0 translation fault on the 48-bit map).
@@ -50,58 +50,82 @@ fn take_over() -> u64 {
 
 fn report(report: FaultReport, what: &str) -> ! {
     let not_stopped = take_over();
-    let ec = esr_class(report.esr);
-    let detail = abort_status_name(report.esr).unwrap_or("");
     io::emergency(&mut |emit| {
-        emit(Emergency::Text(format_args!(
-            "tickscope: FAULT on core {} at EL{}: {} via {}",
-            report.core,
-            report.el,
-            what,
-            report.slot.name()
-        )));
+        let mut l = Line::new();
+        l.s("tickscope: FAULT on core ")
+            .u(report.core.into())
+            .s(" at EL")
+            .u(report.el.into())
+            .s(": ")
+            .s(what)
+            .s(" via ")
+            .s(report.slot.name());
+        emit(Emergency::Text(l.as_str()));
+        let mut l = Line::new();
         if report.intid != u32::MAX {
-            emit(Emergency::Text(format_args!(
-                "tickscope:   INTID {} (no handler claims it)",
-                report.intid
-            )));
+            l.s("tickscope:   INTID ")
+                .u(report.intid.into())
+                .s(" (no handler claims it)");
         } else {
-            emit(Emergency::Text(format_args!(
-                "tickscope:   class {:#04x} {}{}{}  ESR {:#018x}",
-                ec,
-                class_name(ec),
-                if detail.is_empty() { "" } else { ", " },
-                detail,
-                report.esr
-            )));
+            // The class and fault-status names are the host's (`tickscope_core::exception`):
+            // the image keeps numbers only.
+            l.s("tickscope:   class ")
+                .hex(esr_class(report.esr).into(), 2)
+                .s("  ESR ")
+                .hex(report.esr, 16);
         }
-        emit(Emergency::Text(format_args!(
-            "tickscope:   ELR {:#018x}  FAR {:#018x}  SPSR {:#018x}",
-            report.elr, report.far, report.spsr
-        )));
+        emit(Emergency::Text(l.as_str()));
+        let mut l = Line::new();
+        l.s("tickscope:   ELR ")
+            .hex(report.elr, 16)
+            .s("  FAR ")
+            .hex(report.far, 16)
+            .s("  SPSR ")
+            .hex(report.spsr, 16);
+        emit(Emergency::Text(l.as_str()));
+        let mut l = Line::new();
         match LAYOUT.place(report.far) {
-            Place::Guard(core) => emit(Emergency::Text(format_args!(
-                "tickscope:   stack overflow on core {core}: FAR is in the guard page below its stack, ELR the faulting instruction"
-            ))),
-            Place::ExceptionGuard(core) => emit(Emergency::Text(format_args!(
-                "tickscope:   exception-stack overflow on core {core}: FAR is in the guard page below it"
-            ))),
-            _ => {}
+            Place::Guard(core) => l
+                .s("tickscope:   stack overflow on core ")
+                .u(core as u64)
+                .s(": FAR is in the guard page below its stack, ELR the faulting instruction"),
+            Place::ExceptionGuard(core) => l
+                .s("tickscope:   exception-stack overflow on core ")
+                .u(core as u64)
+                .s(": FAR is in the guard page below it"),
+            _ => &mut l,
+        };
+        if !l.is_empty() {
+            emit(Emergency::Text(l.as_str()));
         }
-        if not_stopped != 0 {
-            emit(Emergency::Text(format_args!(
-                "tickscope:   cores {not_stopped:#x} did not confirm they stopped"
-            )));
-        }
+        not_confirmed(emit, not_stopped);
         emit(Emergency::Frame(&Message::Fault(report)));
         emit(Emergency::Frame(&shutdown::trailer(exit::FAULT)));
-        emit(Emergency::Text(format_args!(
-            "tickscope: run aborted, status {} ({})",
-            exit::FAULT,
-            exit::name(exit::FAULT)
-        )));
+        aborted(emit, exit::FAULT);
     });
     shutdown::halt(exit::FAULT)
+}
+
+/// The line naming the cores that did not confirm they stopped, if any did not.
+fn not_confirmed(emit: &mut Emit<'_>, not_stopped: u64) {
+    if not_stopped != 0 {
+        let mut l = Line::new();
+        l.s("tickscope:   cores ")
+            .x(not_stopped)
+            .s(" did not confirm they stopped");
+        emit(Emergency::Text(l.as_str()));
+    }
+}
+
+/// The last line of a report.
+fn aborted(emit: &mut Emit<'_>, status: u8) {
+    let mut l = Line::new();
+    l.s("tickscope: run aborted, status ")
+        .u(status.into())
+        .s(" (")
+        .s(exit::name(status))
+        .s(")");
+    emit(Emergency::Text(l.as_str()));
 }
 
 /// Any exception that is not an IRQ we expect.
@@ -142,19 +166,33 @@ pub fn unclaimed_irq(intid: u32) -> ! {
 /// stack before any other state exists).
 pub fn unknown_core(mpidr: u64) -> ! {
     io::emergency(&mut |emit| {
-        emit(Emergency::Text(format_args!(
-            "tickscope: FAULT: this core's MPIDR {mpidr:#x} is not in the board description's cpus.mpidr_ranges"
-        )))
+        let mut l = Line::new();
+        l.s("tickscope: FAULT: this core's MPIDR ")
+            .x(mpidr)
+            .s(" is not in the board description's cpus.mpidr_ranges");
+        emit(Emergency::Text(l.as_str()))
     });
     shutdown::halt(exit::FAULT)
 }
 
 /// The panic handler's work. Needs no boot state: a panic during early boot prints and halts.
+///
+/// The message is kept when it is a plain string (`panic!("...")`, `expect("...")`); a formatted
+/// one (an index out of bounds, say) is not rendered: `core::fmt` would cost kilobytes of image,
+/// and the file and line name the check.
 pub fn on_panic(info: &PanicInfo) -> ! {
     let not_stopped = take_over();
     let core = cores::index() as u16;
     let mut message = heapless::String::<160>::new();
-    let _ = write!(Trunc(&mut message), "{}", info.message());
+    let text = info
+        .message()
+        .as_str()
+        .unwrap_or("(a formatted message; see the file and line)");
+    let mut n = text.len().min(160);
+    while !text.is_char_boundary(n) {
+        n -= 1;
+    }
+    let _ = message.push_str(text.get(..n).unwrap_or(""));
     let (file, line) = info
         .location()
         .map(|l| (l.file(), l.line()))
@@ -170,37 +208,24 @@ pub fn on_panic(info: &PanicInfo) -> ! {
         message: message.clone(),
     };
     io::emergency(&mut |emit| {
-        emit(Emergency::Text(format_args!(
-            "tickscope: PANIC on core {core} at EL{} ({file}:{line}): {message}",
-            current_el()
-        )));
-        if not_stopped != 0 {
-            emit(Emergency::Text(format_args!(
-                "tickscope:   cores {not_stopped:#x} did not confirm they stopped"
-            )));
-        }
+        let mut l = Line::new();
+        l.s("tickscope: PANIC on core ")
+            .u(core.into())
+            .s(" at EL")
+            .u(current_el().into())
+            .s(" (")
+            .s(file)
+            .s(":")
+            .u(line.into())
+            .s("): ")
+            .s(&message);
+        emit(Emergency::Text(l.as_str()));
+        not_confirmed(emit, not_stopped);
         emit(Emergency::Frame(&Message::Panic(rep.clone())));
         emit(Emergency::Frame(&shutdown::trailer(exit::PANIC)));
-        emit(Emergency::Text(format_args!(
-            "tickscope: run aborted, status {} ({})",
-            exit::PANIC,
-            exit::name(exit::PANIC)
-        )));
+        aborted(emit, exit::PANIC);
     });
     shutdown::halt(exit::PANIC)
-}
-
-/// Writes into a bounded string, dropping what does not fit.
-struct Trunc<'a, const N: usize>(&'a mut heapless::String<N>);
-impl<const N: usize> Write for Trunc<'_, N> {
-    fn write_str(&mut self, s: &str) -> core::fmt::Result {
-        for c in s.chars() {
-            if self.0.push(c).is_err() {
-                break;
-            }
-        }
-        Ok(())
-    }
 }
 
 /// Calls itself with a 256-byte frame until the thread stack runs into its guard page: the store

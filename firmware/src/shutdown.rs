@@ -9,7 +9,7 @@ use tickscope_core::wire::Message;
 use tickscope_core::wire::msg::Trailer;
 use tickscope_cpu::{BOARD, cores, psci, regs, timer};
 
-use crate::io::{self, println};
+use crate::io;
 
 /// The EL the image was entered at (picks the PSCI conduit); 0 until the boot core records it.
 static BOOT_EL: AtomicU8 = AtomicU8::new(0);
@@ -40,10 +40,13 @@ pub fn trailer(status: u8) -> Message {
 pub fn finish(status: u8) -> ! {
     regs::irq_save();
     io::send(&trailer(status));
-    println!(
-        "tickscope: run finished, status {status} ({})",
-        exit::name(status)
-    );
+    io::print(|l| {
+        l.s("tickscope: run finished, status ")
+            .u(status.into())
+            .s(" (")
+            .s(exit::name(status))
+            .s(")")
+    });
     halt(status)
 }
 
@@ -54,9 +57,11 @@ pub fn halt(status: u8) -> ! {
         io::semihost::exit(status)
     }
     io::emergency(&mut |emit| {
-        emit(io::Emergency::Text(format_args!(
-            "tickscope: HALTED (status {status}); reset the board to run again"
-        )))
+        let mut l = tickscope_core::text::Line::new();
+        l.s("tickscope: HALTED (status ")
+            .u(status.into())
+            .s("); reset the board to run again");
+        emit(io::Emergency::Text(l.as_str()))
     });
     psci::system_off(BOARD.conduit(boot_el()));
     loop {

@@ -161,7 +161,17 @@ fn icount_figures(f: &mut Figures) -> Result<()> {
             instructions,
             "instructions",
             "icount",
-            "the interrupt latency floor: PMCCNTR from the timer deadline (calibrated against the counter's edge) to the exception vector's first timestamp, median of 99 wake-ups, -icount shift=0 (1 instruction = 1 ns)",
+            "the interrupt latency floor: instructions executed from the timer deadline to the exception vector's cycle timestamp (its 4th instruction), median of 99 wake-ups, -icount shift=0 (1 instruction = 1 ns = 1 cycle). The deadline's cycle count comes from a calibration against the counter's edge that is measured, not assumed (see .calibration_uncertainty): a lower bound. QEMU models no exception-entry latency: on silicon the pipeline drain and vector fetch add to this",
+        );
+        put(
+            f,
+            &format!("{key}.calibration_uncertainty"),
+            s.latency_cycles_uncertainty
+                .map(|u| u as f64)
+                .unwrap_or(f64::NAN),
+            "instructions",
+            "icount",
+            "how far below the true floor .instructions may be: 16 readings of a counter edge, each bracketed by cycle reads before the last read of the old value and after the first read of the new one; the tightest upper and lower bounds differ by this",
         );
         put(
             f,

@@ -10,8 +10,10 @@ use serde::Serialize;
 
 use crate::{fail, status, workspace};
 
-/// Loaded bytes the release image may take (issue: at most 64 KiB).
-pub const SIZE_LIMIT: u64 = 64 * 1024;
+/// Loaded bytes the release image may take: 56 KiB since #23 took out `core::fmt`, postcard's
+/// serializer and the semihosting crate (55,020 bytes for qemu-virt, 47,856 for ThunderX); the goal
+/// is 40 KiB.
+pub const SIZE_LIMIT: u64 = 56 * 1024;
 
 /// A built firmware image.
 #[derive(Debug, Clone)]

@@ -278,7 +278,7 @@ fn the_release_image_fits_in_64_kib() {
     let r = tickscope(&["image", "--json"]);
     r.expect_status(0);
     let j = r.json();
-    assert!(num(&j, "image_bytes") <= 65536.0, "{j:#}");
+    assert!(num(&j, "image_bytes") <= 57344.0, "{j:#}");
     assert!(num(&j, "image_bytes") > 4096.0, "{j:#}");
 }
 

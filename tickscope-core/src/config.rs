@@ -7,6 +7,7 @@
 use core::fmt;
 use serde::{Deserialize, Serialize};
 
+use crate::text::Line;
 use crate::units::{Ns, UnitError, parse_duration, split_at_byte};
 
 /// Most cores a run can address (bitmask width).
@@ -410,61 +411,76 @@ pub enum Problem {
     NotBinary,
 }
 
-impl fmt::Display for Problem {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self {
-            Problem::NotKeyValue => f.write_str("expected key=value"),
-            Problem::UnknownKey => f.write_str("unknown setting"),
-            Problem::UnknownValue => f.write_str("unknown value"),
-            Problem::BadNumber => f.write_str("not a number"),
-            Problem::Unit(e) => write!(f, "{e}"),
-            Problem::InjectSyntax => f.write_str("expected HZ:DURATION, e.g. 250:10us"),
-            Problem::CoreOutOfRange { core, online } => write!(
-                f,
-                "core {core} does not exist: {online} core(s) online, valid cores are 0..{}",
-                online.saturating_sub(1)
+impl Problem {
+    /// Appends what is wrong, in words (the firmware's console and the host's messages alike).
+    pub fn describe(&self, l: &mut Line) {
+        match *self {
+            Problem::NotKeyValue => l.s("expected key=value"),
+            Problem::UnknownKey => l.s("unknown setting"),
+            Problem::UnknownValue => l.s("unknown value"),
+            Problem::BadNumber => l.s("not a number"),
+            Problem::Unit(e) => l.s(e.message()),
+            Problem::InjectSyntax => l.s("expected HZ:DURATION, e.g. 250:10us"),
+            Problem::CoreOutOfRange { core, online } => l
+                .s("core ")
+                .u(core.into())
+                .s(" does not exist: ")
+                .u(online.into())
+                .s(" core(s) online, valid cores are 0..")
+                .u(online.saturating_sub(1).into()),
+            Problem::Housekeeping { core } => l.s("core ").u(core.into()).s(
+                " does the I/O and cannot be measured when other cores are online",
             ),
-            Problem::Housekeeping { core } => write!(
-                f,
-                "core {core} does the I/O and cannot be measured when other cores are online"
-            ),
-            Problem::BootCoreOutOfRange { core, online } => write!(
-                f,
-                "boot core {core} is not among the {online} core(s) brought online"
-            ),
-            Problem::DurationOutOfRange => write!(
-                f,
-                "duration must be between {} and {}",
-                Ns(MIN_DURATION_NS),
-                Ns(MAX_DURATION_NS)
-            ),
-            Problem::PeriodBelowResolution { period_ns, min_ns } => write!(
-                f,
-                "period {} is below the resolution of this run (at least {} needed)",
-                Ns(*period_ns),
-                Ns(*min_ns)
-            ),
-            Problem::ThresholdBelowResolution { threshold_ns, tick_ns } => write!(
-                f,
-                "threshold {} is below one counter tick ({})",
-                Ns(*threshold_ns),
-                Ns(*tick_ns)
-            ),
-            Problem::InjectRate => write!(f, "injected tick rate must be 1..={MAX_INJECT_HZ} Hz"),
-            Problem::InjectTooLong => {
-                f.write_str("injected tick duration must be shorter than its period")
-            }
-            Problem::El2Unavailable => f.write_str(
+            Problem::BootCoreOutOfRange { core, online } => l
+                .s("boot core ")
+                .u(core.into())
+                .s(" is not among the ")
+                .u(online.into())
+                .s(" core(s) brought online"),
+            Problem::DurationOutOfRange => l
+                .s("duration must be between ")
+                .ns(MIN_DURATION_NS)
+                .s(" and ")
+                .ns(MAX_DURATION_NS),
+            Problem::PeriodBelowResolution { period_ns, min_ns } => l
+                .s("period ")
+                .ns(period_ns)
+                .s(" is below the resolution of this run (at least ")
+                .ns(min_ns)
+                .s(" needed)"),
+            Problem::ThresholdBelowResolution {
+                threshold_ns,
+                tick_ns,
+            } => l
+                .s("threshold ")
+                .ns(threshold_ns)
+                .s(" is below one counter tick (")
+                .ns(tick_ns)
+                .s(")"),
+            Problem::InjectRate => l
+                .s("injected tick rate must be 1..=")
+                .u(MAX_INJECT_HZ.into())
+                .s(" Hz"),
+            Problem::InjectTooLong => l.s("injected tick duration must be shorter than its period"),
+            Problem::El2Unavailable => l.s(
                 "EL2 requested but the core booted at EL1 (QEMU: add virtualization=on, i.e. --el 2)",
             ),
-            Problem::BadEl => f.write_str("exception level must be 1 or 2"),
-            Problem::BadGic => f.write_str("GIC version must be 2 or 3"),
-            Problem::HypTimerAtEl1 => f.write_str("the hyp timer exists only at EL2"),
-            Problem::TooManyCores => write!(f, "at most {MAX_CORES} cores"),
-            Problem::NotBinary => f.write_str(
+            Problem::BadEl => l.s("exception level must be 1 or 2"),
+            Problem::BadGic => l.s("GIC version must be 2 or 3"),
+            Problem::HypTimerAtEl1 => l.s("the hyp timer exists only at EL2"),
+            Problem::TooManyCores => l.s("at most ").u(MAX_CORES as u64).s(" cores"),
+            Problem::NotBinary => l.s(
                 "not this firmware's configuration form (cfg=HEX, as `tickscope config` writes it)",
             ),
-        }
+        };
+    }
+}
+
+impl fmt::Display for Problem {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let mut l = Line::new();
+        self.describe(&mut l);
+        f.write_str(l.as_str())
     }
 }
 
@@ -477,13 +493,19 @@ pub struct ConfigError<'a> {
     pub problem: Problem,
 }
 
+impl ConfigError<'_> {
+    /// Appends the error in words: ``invalid configuration `TOKEN`: PROBLEM``.
+    pub fn describe(&self, l: &mut Line) {
+        self.problem
+            .describe(l.s("invalid configuration `").s(self.token).s("`: "));
+    }
+}
+
 impl fmt::Display for ConfigError<'_> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(
-            f,
-            "invalid configuration `{}`: {}",
-            self.token, self.problem
-        )
+        let mut l = Line::new();
+        self.describe(&mut l);
+        f.write_str(l.as_str())
     }
 }
 

@@ -21,6 +21,7 @@ pub mod pagetable;
 pub mod probe;
 pub mod ring;
 pub mod stats;
+pub mod text;
 pub mod units;
 pub mod wire;
 

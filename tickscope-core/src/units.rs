@@ -18,9 +18,10 @@ pub enum UnitError {
     Overflow,
 }
 
-impl fmt::Display for UnitError {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(match self {
+impl UnitError {
+    /// What is wrong, in words.
+    pub fn message(self) -> &'static str {
+        match self {
             UnitError::Empty => "empty duration",
             UnitError::NoNumber => "a duration starts with a number, e.g. 10us",
             UnitError::UnknownUnit => {
@@ -28,7 +29,13 @@ impl fmt::Display for UnitError {
             }
             UnitError::MissingUnit => "a duration needs a unit (s, ms, us or ns), e.g. 10us",
             UnitError::Overflow => "duration too large",
-        })
+        }
+    }
+}
+
+impl fmt::Display for UnitError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.message())
     }
 }
 
@@ -82,16 +89,7 @@ pub struct Ns(pub u64);
 
 impl fmt::Display for Ns {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let ns = self.0;
-        if ns != 0 && ns.is_multiple_of(1_000_000_000) {
-            write!(f, "{}s", ns / 1_000_000_000)
-        } else if ns != 0 && ns.is_multiple_of(1_000_000) {
-            write!(f, "{}ms", ns / 1_000_000)
-        } else if ns != 0 && ns.is_multiple_of(1_000) {
-            write!(f, "{}us", ns / 1_000)
-        } else {
-            write!(f, "{ns}ns")
-        }
+        f.write_str(crate::text::Line::new().ns(self.0).as_str())
     }
 }
 

@@ -14,6 +14,7 @@ use arm_gic::gicv3::registers::{Gicd, GicrSgi};
 use arm_gic::gicv3::{GicCpuInterface, GicRedistributorIterator, GicV3, SgiTarget, SgiTargetGroup};
 use arm_gic::{IntId, InterruptGroup, Trigger, UniqueMmioPointer};
 use spin::Mutex;
+use tickscope_core::text::Line;
 
 use crate::{BOARD, MAX_CORES, cores};
 
@@ -69,21 +70,27 @@ pub enum GicError {
     V2Cores(usize),
 }
 
-impl core::fmt::Display for GicError {
-    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+impl GicError {
+    /// Appends what went wrong, in words.
+    pub fn describe(&self, l: &mut Line) {
         match *self {
-            GicError::NotOnBoard(v) => write!(f, "the board description has no GICv{v}"),
-            GicError::Mismatch { wanted, found } => {
-                write!(f, "GICv{wanted} requested but this machine has GICv{found}")
-            }
-            GicError::NoRedistributor(m) => write!(f, "no GICv3 redistributor for MPIDR {m:#x}"),
-            GicError::NoLastRedistributor(n) => write!(
-                f,
-                "no GICv3 redistributor frame with GICR_TYPER.Last among the {n} in the board's region"
-            ),
-            GicError::Layout => f.write_str("unsupported GICv3 redistributor frame layout"),
-            GicError::V2Cores(n) => write!(f, "smp={n}, but GICv2 reaches 8 cores at most"),
-        }
+            GicError::NotOnBoard(v) => l.s("the board description has no GICv").u(v.into()),
+            GicError::Mismatch { wanted, found } => l
+                .s("GICv")
+                .u(wanted.into())
+                .s(" requested but this machine has GICv")
+                .u(found.into()),
+            GicError::NoRedistributor(m) => l.s("no GICv3 redistributor for MPIDR ").x(m),
+            GicError::NoLastRedistributor(n) => l
+                .s("no GICv3 redistributor frame with GICR_TYPER.Last among the ")
+                .u(n as u64)
+                .s(" in the board's region"),
+            GicError::Layout => l.s("unsupported GICv3 redistributor frame layout"),
+            GicError::V2Cores(n) => l
+                .s("smp=")
+                .u(n as u64)
+                .s(", but GICv2 reaches 8 cores at most"),
+        };
     }
 }
 

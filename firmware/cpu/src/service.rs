@@ -211,7 +211,7 @@ impl Service {
         let deadline = entry - latency;
         let (lat_cycles, entry_cycles) = match self.cal {
             Some((q16, offset)) => {
-                let due = ((deadline as u128 * q16 as u128) >> 16) as u64 + offset;
+                let due = (((deadline as u128 * q16 as u128) >> 16) as u64).wrapping_add(offset);
                 // A cycle count before the calibrated deadline cannot be a latency: invalid.
                 (
                     narrow(cycles.checked_sub(due)),

@@ -191,7 +191,7 @@ pub fn install() {
 extern "C" fn handle_exception(entry: u64, frame: &mut Frame) {
     if entry == 5 || entry == 1 {
         crate::irq::on_irq(frame.counter, frame.cycles);
-    } else if entry % 4 == 0 && crate::pmu::probe_fault() {
+    } else if entry.is_multiple_of(4) && crate::pmu::probe_fault() {
         // The PMU trial read trapped: stepped over, the probe answers no.
     } else {
         // SAFETY: the hook is the firmware's fault report, defined for every image (main.rs);

@@ -6,11 +6,11 @@ pub mod logger;
 pub mod semihost;
 pub mod uart;
 
-use core::fmt::{self, Write};
 use core::sync::atomic::{AtomicBool, AtomicU8, AtomicU32, Ordering};
 
 use spin::Mutex;
 use tickscope_core::config::Transport;
+use tickscope_core::text::Line;
 use tickscope_core::wire::{self, MAX_BODY, MAX_WIRE, Message};
 use tickscope_cpu::{BOARD, timer};
 
@@ -115,38 +115,25 @@ pub fn send(msg: &Message) {
     frame(Route::Normal, &mut OUT.lock(), msg);
 }
 
-/// A line being formatted (longer lines are cut, never split across writers).
-pub struct Line(heapless::String<240>);
-
-impl Write for Line {
-    fn write_str(&mut self, s: &str) -> fmt::Result {
-        for c in s.chars() {
-            if self.0.push(c).is_err() {
-                break;
-            }
-        }
-        Ok(())
-    }
-}
-
-fn format_line(args: fmt::Arguments<'_>) -> Line {
-    let mut line = Line(heapless::String::new());
-    let _ = line.write_fmt(args);
-    let _ = line.0.push('\n');
-    line
-}
-
-/// Prints one console line.
-pub fn print_line(args: fmt::Arguments<'_>) {
-    let line = format_line(args);
+/// Prints one console line (a newline is added). Lines are built with
+/// [`tickscope_core::text::Line`], not `core::fmt`: the image budget.
+pub fn print_line(line: &Line) {
     let _guard = OUT.lock();
-    text(Route::Normal, &line.0);
+    text(Route::Normal, line.as_str());
+    text(Route::Normal, "\n");
+}
+
+/// Prints one console line built by `f`.
+pub fn print(f: impl FnOnce(&mut Line) -> &mut Line) {
+    let mut line = Line::new();
+    f(&mut line);
+    print_line(&line);
 }
 
 /// Items a fault report emits.
 pub enum Emergency<'a> {
-    /// A console line.
-    Text(fmt::Arguments<'a>),
+    /// A console line (the newline is added).
+    Text(&'a str),
     /// A wire frame.
     Frame(&'a Message),
 }
@@ -178,16 +165,13 @@ pub fn emergency(f: &mut dyn FnMut(&mut Emit<'_>)) {
     };
     let mut spare = EMERGENCY.try_lock();
     f(&mut |item| match item {
-        Emergency::Text(args) => text(route, &format_line(args).0),
+        Emergency::Text(line) => {
+            text(route, line);
+            text(route, "\n");
+        }
         Emergency::Frame(msg) => match (held.as_deref_mut(), spare.as_deref_mut()) {
             (Some(buf), _) | (None, Some(buf)) => frame(route, buf, msg),
             (None, None) => {}
         },
     });
 }
-
-/// Prints a console line from any core.
-macro_rules! println {
-    ($($arg:tt)*) => { $crate::io::print_line(format_args!($($arg)*)) };
-}
-pub(crate) use println;

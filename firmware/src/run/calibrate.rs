@@ -23,37 +23,83 @@ pub fn pmu_enabled() -> bool {
     PMU.load(Ordering::Relaxed)
 }
 
-/// Counter and cycle counter read right after a counter edge.
-fn edge() -> (u64, u64) {
-    let t = timer::now();
+/// One counter edge seen by a polling loop, with the cycle counter read around each counter read:
+/// the edge came after the previous read, which followed `before_prev`, and no later than this
+/// read, which preceded `after`.
+struct Edge {
+    /// The counter's new value.
+    counter: u64,
+    /// Cycle counter just before the last read that still saw the old value.
+    before_prev: u64,
+    /// Cycle counter just after the read that saw the new value.
+    after: u64,
+}
+
+/// Polls the counter until it changes, bracketing every read with two cycle reads.
+#[inline(never)]
+fn edge() -> Edge {
+    let old = timer::now();
+    let mut before_prev = pmu::cycles();
     loop {
-        let c = timer::now();
-        if c != t {
-            return (c, pmu::cycles());
+        let before = pmu::cycles();
+        let counter = timer::now();
+        let after = pmu::cycles();
+        if counter != old {
+            return Edge {
+                counter,
+                before_prev,
+                after,
+            };
         }
+        before_prev = before;
     }
 }
 
-/// Relates the cycle counter to the counter: `cycles ≈ counter × ratio + offset`, ratio in
-/// 16.16 fixed point. The ratio is measured over 16384 counter ticks between two counter edges
-/// and snapped to an integer when within 0.1 % of one (QEMU: exactly 1e9 / CNTFRQ), so it does
-/// not drift; the offset is the smallest of 16 edge readings, within a few cycles of the edge.
-pub fn cycles_per_tick() -> Option<(u64, u64)> {
+/// How the cycle counter relates to the counter on this core.
+#[derive(Clone, Copy)]
+pub struct Calibration {
+    /// Cycles per counter tick, 16.16 fixed point.
+    pub q16: u64,
+    /// Cycles at counter 0 (two's complement: it may be negative), at the latest:
+    /// `counter × ratio + offset` is no earlier than the cycle at which the counter reached
+    /// `counter`, so latencies computed from it are lower bounds.
+    pub offset: u64,
+    /// How much earlier the edge may have been, in cycles (measured: the tightest bracket of 16
+    /// edge readings). A latency's true value lies between the figure and the figure plus this.
+    pub uncertainty: u64,
+}
+
+/// Relates the cycle counter to the counter: `cycles ≈ counter × ratio + offset`. The ratio is
+/// measured over 16384 counter ticks between two counter edges and snapped to an integer when
+/// within 0.1 % of one (QEMU: exactly 1e9 / CNTFRQ), so it does not drift. The offset is
+/// bracketed, not assumed: each of 16 edge readings bounds the edge from below (the cycle before
+/// the last read of the old value) and from above (the cycle after the first read of the new
+/// one); the offset is the tightest upper bound and the uncertainty its distance to the tightest
+/// lower bound.
+pub fn cycles_per_tick() -> Option<Calibration> {
     if !pmu_enabled() {
         return None;
     }
-    let (c0, y0) = edge();
-    timer::spin_until(c0 + 16_384);
-    let (c1, y1) = edge();
-    let mut q16 = (y1.wrapping_sub(y0) << 16) / (c1 - c0).max(1);
+    let e0 = edge();
+    timer::spin_until(e0.counter + 16_384);
+    let e1 = edge();
+    let mut q16 = (e1.after.wrapping_sub(e0.after) << 16) / (e1.counter - e0.counter).max(1);
     let whole = (q16 + 0x8000) >> 16;
     if whole > 0 && (q16.abs_diff(whole << 16)) * 1000 < q16 {
         q16 = whole << 16;
     }
-    let mut offset = u64::MAX;
+    // Offsets are differences of two free-running counts: signed (the cycle counter may have
+    // started after the counter).
+    let (mut upper, mut lower) = (i64::MAX, i64::MIN);
     for _ in 0..16 {
-        let (c, y) = edge();
-        offset = offset.min(y.wrapping_sub(((c as u128 * q16 as u128) >> 16) as u64));
+        let e = edge();
+        let at = ((e.counter as u128 * q16 as u128) >> 16) as u64;
+        upper = upper.min(e.after.wrapping_sub(at) as i64);
+        lower = lower.max(e.before_prev.wrapping_sub(at) as i64);
     }
-    Some((q16, offset))
+    Some(Calibration {
+        q16,
+        offset: upper as u64,
+        uncertainty: upper.saturating_sub(lower).max(0) as u64,
+    })
 }

@@ -8,7 +8,7 @@ use tickscope_core::config::{Config, Mode, TimerChoice};
 use tickscope_core::probe::{self, Schedule, Threshold};
 use tickscope_core::units::ns_to_ticks;
 use tickscope_core::wire::Message;
-use tickscope_core::wire::msg::CoreStatus;
+use tickscope_core::wire::msg::{CoreStatus, CycleCalibration};
 use tickscope_cpu::service::Outcome;
 use tickscope_cpu::sgi;
 use tickscope_cpu::timer::{self, Timer};
@@ -56,9 +56,21 @@ pub fn run(core: usize) {
     let end = END_AT.load(Ordering::Relaxed);
     let mut samples = h.samples.take();
     let cal = calibrate::cycles_per_tick();
+    if let Some(c) = cal {
+        io::send(&Message::Calibration(CycleCalibration {
+            core: core as u16,
+            ratio_q16: c.q16,
+            offset: c.offset,
+            uncertainty: c.uncertainty,
+        }));
+    }
 
     service::with(|s| {
-        s.begin_window(h.irqs.take(), h.threshold_ticks, cal);
+        s.begin_window(
+            h.irqs.take(),
+            h.threshold_ticks,
+            cal.map(|c| (c.q16, c.offset)),
+        );
         let meas = timer_of(timer_choice(cfg, el));
         if let Some(tick) = cfg.inject {
             // The tick uses a timer the measurement does not: physical next to a virtual

@@ -16,6 +16,7 @@ use core::sync::atomic::Ordering;
 use aarch64_cpu::registers::{MIDR_EL1, Readable};
 use tickscope_core::config::{Config, FaultKind, Mode};
 use tickscope_core::exit;
+use tickscope_core::text::Line;
 use tickscope_core::wire::Message;
 use tickscope_core::wire::msg::{CoreOnline, NeonCheck, RunHeader, Source};
 use tickscope_cpu::cores;
@@ -26,7 +27,7 @@ use commands::{COMMAND_SEQ, Command, command, current_command};
 
 use crate::boot;
 use crate::build_info::revision;
-use crate::io::{self, println};
+use crate::io;
 use crate::shutdown;
 
 fn header(cfg: &Config) -> RunHeader {
@@ -78,8 +79,8 @@ fn announce(core: usize) {
     );
 }
 
-fn fail(status: u8, args: core::fmt::Arguments<'_>) -> ! {
-    io::print_line(args);
+fn fail(status: u8, f: impl FnOnce(&mut Line) -> &mut Line) -> ! {
+    io::print(f);
     shutdown::finish(status)
 }
 
@@ -89,26 +90,34 @@ pub extern "C" fn primary_main(core: u64) -> ! {
     let e = boot::early();
     let cfg = e.config;
     io::init(cfg.transport);
-    println!(
-        "tickscope firmware {} on {}: boot core {core} (MPIDR {:#x}), entered at EL{}, running at EL{}, counter {} Hz",
-        revision(),
-        BOARD.name,
-        cores::mpidr(),
-        e.boot_el,
-        e.el,
-        timer::frequency()
-    );
+    io::print(|l| {
+        l.s("tickscope firmware ")
+            .s(revision())
+            .s(" on ")
+            .s(BOARD.name)
+            .s(": boot core ")
+            .u(core as u64)
+            .s(" (MPIDR ")
+            .x(cores::mpidr())
+            .s("), entered at EL")
+            .u(e.boot_el.into())
+            .s(", running at EL")
+            .u(e.el.into())
+            .s(", counter ")
+            .u(timer::frequency())
+            .s(" Hz")
+    });
     if let Some(err) = &e.config_error {
-        fail(exit::CONFIG, format_args!("tickscope: {err}"));
+        fail(exit::CONFIG, |l| l.s("tickscope: ").s(err.as_str()));
     }
     calibrate::start_pmu();
     timer::disable_all(e.el);
     let cores = match gic::init_primary(cfg.gic, e.el, cfg.smp as usize) {
         Ok(cores) => cores,
-        Err(err) => fail(
-            exit::CONFIG,
-            format_args!("tickscope: interrupt controller: {err}"),
-        ),
+        Err(err) => fail(exit::CONFIG, |l| {
+            err.describe(l.s("tickscope: interrupt controller: "));
+            l
+        }),
     };
     io::send(&Message::Header(header(&cfg)));
     check_counter();
@@ -127,7 +136,13 @@ pub extern "C" fn primary_main(core: u64) -> ! {
         exit::FAILURE
     };
     if online != cores {
-        println!("tickscope: only {online} of {cores} cores came online");
+        io::print(|l| {
+            l.s("tickscope: only ")
+                .u(online as u64)
+                .s(" of ")
+                .u(cores as u64)
+                .s(" cores came online")
+        });
     }
     // `pmu-trap` is a setting of the EL2 drop (the PMU was found trapped): the run goes on.
     if !matches!(cfg.fault, FaultKind::None | FaultKind::PmuTrap) {
@@ -164,10 +179,13 @@ fn wait_online(cores: usize) -> usize {
 fn check_counter() {
     let hz = timer::frequency();
     if BOARD.counter_hz != 0 && hz.abs_diff(BOARD.counter_hz) * 100 > BOARD.counter_hz {
-        println!(
-            "tickscope: warning: CNTFRQ_EL0 says {hz} Hz, the board description {} Hz; using CNTFRQ_EL0",
-            BOARD.counter_hz
-        );
+        io::print(|l| {
+            l.s("tickscope: warning: CNTFRQ_EL0 says ")
+                .u(hz)
+                .s(" Hz, the board description ")
+                .u(BOARD.counter_hz)
+                .s(" Hz; using CNTFRQ_EL0")
+        });
     }
 }
 
@@ -180,13 +198,14 @@ fn check_mmio_probe() {
         if v & p.mask == p.expect {
             defmt::info!("MMIO probe at {=u64:#x}: {=u32:#x} as expected", p.addr, v);
         } else {
-            fail(
-                exit::FAILURE,
-                format_args!(
-                    "tickscope: MMIO probe at {:#x} read {v:#x}, expected {:#x}",
-                    p.addr, p.expect
-                ),
-            );
+            fail(exit::FAILURE, |l| {
+                l.s("tickscope: MMIO probe at ")
+                    .x(p.addr)
+                    .s(" read ")
+                    .x(v.into())
+                    .s(", expected ")
+                    .x(p.expect.into())
+            });
         }
     }
 }
@@ -200,10 +219,14 @@ pub extern "C" fn secondary_main(core: u64) -> ! {
         pmu::start_cycle_counter();
     }
     if let Err(err) = gic::init_secondary(el) {
-        fail(
-            exit::FAILURE,
-            format_args!("tickscope: core {core}: interrupt controller: {err}"),
-        );
+        fail(exit::FAILURE, |l| {
+            err.describe(
+                l.s("tickscope: core ")
+                    .u(core as u64)
+                    .s(": interrupt controller: "),
+            );
+            l
+        });
     }
     gic::set_private(sgi::WAKE, true);
     gic::set_private(sgi::STOP, true);

@@ -17,7 +17,7 @@ use tickscope_core::wire::msg::{
 use tickscope_core::irq::{IrqRec, SampleRec};
 use tickscope_cpu::timer;
 
-use crate::io::{self, println};
+use crate::io;
 
 /// Bytes a raw record takes on the wire, roughly (postcard varints), for the throughput estimate.
 const BYTES_PER_RECORD: u64 = 10;
@@ -228,12 +228,17 @@ impl Shipper {
         let largest_gap = gaps
             .and_then(|g| g.iter().rposition(|&n| n > 0))
             .unwrap_or(0) as u64;
-        println!(
-            "tickscope-result: core{core}-{}-max {} {} ns",
-            self.mode.name(),
-            if status.lost == 0 { "pass" } else { "fail" },
-            ticks_to_ns(self.max_ticks.max(largest_gap), self.hz)
-        );
+        io::print(|l| {
+            l.s("tickscope-result: core")
+                .u(core as u64)
+                .s("-")
+                .s(self.mode.name())
+                .s("-max ")
+                .s(if status.lost == 0 { "pass" } else { "fail" })
+                .s(" ")
+                .u(ticks_to_ns(self.max_ticks.max(largest_gap), self.hz))
+                .s(" ns")
+        });
     }
 }
 

@@ -19,7 +19,7 @@ use super::slots::{
     DONE, EMPTY_STATUS, END_AT, GAPS, HANDOFF, Handoff, IRQ_RINGS, IRQ_STORE, MAX_MEASURED,
     SAMPLE_RINGS, SAMPLE_STORE, SHIPPERS, START_AT, ShipperSlot,
 };
-use crate::io::{self, println};
+use crate::io;
 
 /// Runs the measurement window and ships the results. Returns the run status.
 pub fn run(cfg: &Config, cores_online: usize) -> u8 {
@@ -32,17 +32,25 @@ pub fn run(cfg: &Config, cores_online: usize) -> u8 {
     let mut list: heapless::Vec<usize, MAX_MEASURED> = heapless::Vec::new();
     for core in cores_in(measured) {
         if list.push(core as usize).is_err() {
-            println!("tickscope: at most {MAX_MEASURED} cores can be measured at once");
+            io::print(|l| {
+                l.s("tickscope: at most ")
+                    .u(MAX_MEASURED as u64)
+                    .s(" cores can be measured at once")
+            });
             return exit::CONFIG;
         }
     }
     let threshold_ticks = cfg.threshold_ns * hz / 1_000_000_000;
     if cfg.mode == Mode::Noise && Threshold::new(threshold_ticks).is_none() {
-        println!(
-            "tickscope: threshold {} ns is {threshold_ticks} counter ticks; the loop-gap table holds at most {} ticks",
-            cfg.threshold_ns,
-            probe::GAP_SLOTS - 1
-        );
+        io::print(|l| {
+            l.s("tickscope: threshold ")
+                .u(cfg.threshold_ns)
+                .s(" ns is ")
+                .u(threshold_ticks)
+                .s(" counter ticks; the loop-gap table holds at most ")
+                .u(probe::GAP_SLOTS as u64 - 1)
+                .s(" ticks")
+        });
         return exit::CONFIG;
     }
     let interferers = if cfg.interference {
@@ -135,7 +143,11 @@ pub fn run(cfg: &Config, cores_online: usize) -> u8 {
     for (slot, &core) in list.iter().enumerate() {
         if !DONE[core].0.load(Ordering::Acquire) {
             // Under -icount a core that did not finish may hold its shipper: leave both alone.
-            println!("tickscope: measured core {core} did not finish its window");
+            io::print(|l| {
+                l.s("tickscope: measured core ")
+                    .u(core as u64)
+                    .s(" did not finish its window")
+            });
             continue;
         }
         let mut shipper = SHIPPERS[slot].lock();

@@ -49,6 +49,8 @@ pub struct CoreData {
     pub core: u16,
     /// Window (counter ticks).
     pub window: Option<Window>,
+    /// How the core related cycles to the counter (timer mode with a PMU).
+    pub calibration: Option<tickscope_core::wire::msg::CycleCalibration>,
     /// Values and events, in nanoseconds.
     pub acc: Box<Accumulator>,
     /// Timer-mode latency in PMU cycles (when available).
@@ -86,6 +88,7 @@ impl CoreData {
         CoreData {
             core,
             window: None,
+            calibration: None,
             acc: Box::new(Accumulator::new(threshold_ns)),
             cycles: Box::new(Histogram::new()),
             entry_cycles: Box::new(Histogram::new()),
@@ -393,6 +396,7 @@ impl Sink for Analysis {
             Message::Panic(p) => self.panics.push(p.clone()),
             Message::End(t) => self.trailer = Some(*t),
             Message::Kernel(k) => self.kernel = Some(k.clone()),
+            Message::Calibration(c) => self.core(c.core).calibration = Some(*c),
             Message::Peer(p) => {
                 let d = self.peers.entry(p.tool).or_default();
                 match p.stream {

@@ -293,6 +293,12 @@ pub struct Summary {
     /// exception vector's first instructions. Not reported on hardware, where PMCCNTR stops in
     /// WFI and follows frequency scaling (see `cycles_note`).
     pub latency_cycles: Option<Quantiles>,
+    /// How many cycles `latency_cycles` may be low by: the measured calibration's bracket of the
+    /// counter edge (largest over the measured cores). The cycle count at a deadline is taken at
+    /// the bracket's upper end, so each cycle latency is a lower bound and the true one lies
+    /// between it and it plus this.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub latency_cycles_uncertainty: Option<u64>,
     /// Interrupt entry cost in PMU cycles (timer mode on the firmware): the vector's first
     /// instructions to the timer handler's body (saving registers, acknowledging, dispatching).
     pub entry_cycles: Option<Quantiles>,
@@ -959,6 +965,12 @@ pub fn summarize_with(
         } else {
             None
         },
+        latency_cycles_uncertainty: a
+            .cores
+            .values()
+            .filter_map(|c| c.calibration.map(|k| k.uncertainty))
+            .max()
+            .filter(|_| matches!(emulation, "icount" | "tcg") && cycles.count() > 0),
         entry_cycles: quantiles_or_none(&entry_cycles),
         cycles_note: if !matches!(emulation, "icount" | "tcg") && cycles.count() > 0 {
             "cycle latencies not reported on hardware: PMCCNTR stops in WFI and follows frequency scaling".into()

@@ -107,8 +107,8 @@ pub fn encode_frame<'o, M: Serialize>(
     scratch[0] = MAGIC;
     scratch[1] = FORMAT_VERSION;
     scratch[2..6].copy_from_slice(&seq.to_le_bytes());
-    let used = postcard::to_slice(msg, &mut scratch[HEADER_LEN..MAX_BODY - CRC_LEN])
-        .map_err(|_| EncodeError::TooLarge)?
+    let used = super::ser::to_slice(msg, &mut scratch[HEADER_LEN..MAX_BODY - CRC_LEN])
+        .ok_or(EncodeError::TooLarge)?
         .len();
     let body_len = HEADER_LEN + used;
     let crc = CRC32.checksum(&scratch[..body_len]);

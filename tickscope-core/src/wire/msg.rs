@@ -398,6 +398,21 @@ pub struct Window {
     pub threshold: u64,
 }
 
+/// How a measured core related its cycle counter to the generic counter before its window: the
+/// cycle count at a deadline is `deadline × ratio_q16 / 65536 + offset`, which is no earlier
+/// than the true one, so cycle latencies are lower bounds, at most `uncertainty` cycles low.
+#[derive(Serialize, Deserialize, Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct CycleCalibration {
+    /// Core.
+    pub core: u16,
+    /// Cycles per counter tick, 16.16 fixed point.
+    pub ratio_q16: u64,
+    /// Cycle count at counter 0 (two's complement), from the edge readings' tightest upper bound.
+    pub offset: u64,
+    /// Distance in cycles from that bound to the tightest lower bound: how early the edge may be.
+    pub uncertainty: u64,
+}
+
 /// End-of-measurement status of one measured core.
 #[derive(Serialize, Deserialize, Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub struct CoreStatus {
@@ -635,6 +650,8 @@ pub enum Message {
     Checkpoint(CoreStatus),
     /// The running kernel (Linux probe).
     Kernel(KernelInfo),
+    /// How a measured core related its cycle counter to the counter (before its window).
+    Calibration(CycleCalibration),
     /// A piece of a peer tool's output (Linux probe, `--peers`).
     Peer(PeerChunk),
     /// A peer tool's run, after all its output.
