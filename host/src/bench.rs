@@ -302,17 +302,14 @@ pub fn synthetic_capture(n: u64) -> Vec<u8> {
             entry: 40,
         });
         if items.is_full() {
-            send(
-                &Message::TimerSamples(Block {
-                    core: 3,
-                    items: std::mem::take(&mut items),
-                }),
-                &mut out,
-            );
+            let mut items = std::mem::take(&mut items);
+            wire::msg::delta_code(&mut items);
+            send(&Message::TimerDeltas(Block { core: 3, items }), &mut out);
         }
     }
     if !items.is_empty() {
-        send(&Message::TimerSamples(Block { core: 3, items }), &mut out);
+        wire::msg::delta_code(&mut items);
+        send(&Message::TimerDeltas(Block { core: 3, items }), &mut out);
     }
     send(
         &Message::CoreStatus(CoreStatus {

@@ -307,6 +307,16 @@ struct Drain<'r, 'o> {
 }
 
 impl Drain<'_, '_> {
+    /// Sends the wake-ups collected so far, delta-coded (`Message::TimerDeltas`).
+    fn send_timer_block(&mut self) {
+        let mut items = std::mem::take(&mut self.timer_block);
+        wire::msg::delta_code(&mut items);
+        self.out.send(&Message::TimerDeltas(Block {
+            core: self.cpu,
+            items,
+        }));
+    }
+
     /// Moves what the ring holds into blocks, sending the full ones.
     fn drain(&mut self) {
         while let Some(Rec(a, b, moved)) = self.consumer.pop() {
@@ -319,11 +329,7 @@ impl Drain<'_, '_> {
                     entry: u32::MAX,
                 });
                 if self.timer_block.is_full() {
-                    let items = std::mem::take(&mut self.timer_block);
-                    self.out.send(&Message::TimerSamples(Block {
-                        core: self.cpu,
-                        items,
-                    }));
+                    self.send_timer_block();
                 }
             } else {
                 let _ = self.noise_block.push(NoiseEvent {
@@ -346,11 +352,7 @@ impl Drain<'_, '_> {
     fn flush(&mut self) {
         self.drain();
         if !self.timer_block.is_empty() {
-            let items = std::mem::take(&mut self.timer_block);
-            self.out.send(&Message::TimerSamples(Block {
-                core: self.cpu,
-                items,
-            }));
+            self.send_timer_block();
         }
         if !self.noise_block.is_empty() {
             let items = std::mem::take(&mut self.noise_block);

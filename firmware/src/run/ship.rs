@@ -11,7 +11,7 @@ use tickscope_core::units::ticks_to_ns;
 use tickscope_core::wire::Message;
 use tickscope_core::wire::msg::{
     Attribution, BLOCK, Block, CoreStatus, GapCounts, HistogramPart, IrqSpan, Method, Metric,
-    NoiseEvent, ReducedEvents, TimerSample,
+    NoiseEvent, ReducedEvents, TimerSample, delta_code,
 };
 
 use tickscope_core::irq::{IrqRec, SampleRec};
@@ -119,6 +119,14 @@ impl Shipper {
         }
     }
 
+    /// Sends the wake-ups collected so far, delta-coded (`Message::TimerDeltas`).
+    fn send_timer_block(&mut self) {
+        let mut items = core::mem::take(&mut self.timer_block);
+        let mut block = self.block(&mut items);
+        delta_code(&mut block.items);
+        io::send(&Message::TimerDeltas(block));
+    }
+
     /// Moves everything waiting in the rings onto the wire.
     pub fn drain(&mut self) {
         while let Some(r) = self.samples.pop() {
@@ -139,8 +147,7 @@ impl Shipper {
                         entry: r.entry,
                     });
                     if self.timer_block.is_full() {
-                        let mut items = core::mem::take(&mut self.timer_block);
-                        io::send(&Message::TimerSamples(self.block(&mut items)));
+                        self.send_timer_block();
                     }
                 }
                 _ => {
@@ -176,8 +183,7 @@ impl Shipper {
     pub fn flush(&mut self) {
         self.drain();
         if !self.timer_block.is_empty() {
-            let mut items = core::mem::take(&mut self.timer_block);
-            io::send(&Message::TimerSamples(self.block(&mut items)));
+            self.send_timer_block();
         }
         if !self.noise_block.is_empty() {
             let mut items = core::mem::take(&mut self.noise_block);

@@ -257,7 +257,7 @@ impl Analysis {
 }
 
 impl Sink for Analysis {
-    fn message(&mut self, _seq: u32, msg: &Message) {
+    fn message(&mut self, seq: u32, msg: &Message) {
         let hz = self.hz();
         match msg {
             Message::Header(h) => {
@@ -397,6 +397,13 @@ impl Sink for Analysis {
             Message::End(t) => self.trailer = Some(*t),
             Message::Kernel(k) => self.kernel = Some(k.clone()),
             Message::Calibration(c) => self.core(c.core).calibration = Some(*c),
+            // The decoder hands these on as `TimerSamples` already; a caller that feeds raw
+            // messages gets the same.
+            Message::TimerDeltas(b) => {
+                let mut b = b.clone();
+                tickscope_core::wire::msg::delta_decode(&mut b.items);
+                self.message(seq, &Message::TimerSamples(b));
+            }
             Message::Peer(p) => {
                 let d = self.peers.entry(p.tool).or_default();
                 match p.stream {

@@ -145,6 +145,32 @@ pub struct TimerSample {
     pub entry: u32,
 }
 
+/// Turns a block of wake-ups into the form [`Message::TimerDeltas`] carries, in place: every
+/// deadline but the first becomes the difference from the one before (a varint of the period, 2
+/// or 3 bytes, instead of the whole counter's 5 to 8), and `cycles` and `entry` are stored plus
+/// one, so "unavailable" (`u32::MAX`) wraps to 0 and takes one byte instead of five.
+pub fn delta_code(items: &mut [TimerSample]) {
+    let mut prev = 0u64;
+    for s in items {
+        let at = s.deadline;
+        s.deadline = at.wrapping_sub(prev);
+        prev = at;
+        s.cycles = s.cycles.wrapping_add(1);
+        s.entry = s.entry.wrapping_add(1);
+    }
+}
+
+/// Undoes [`delta_code`].
+pub fn delta_decode(items: &mut [TimerSample]) {
+    let mut prev = 0u64;
+    for s in items {
+        prev = prev.wrapping_add(s.deadline);
+        s.deadline = prev;
+        s.cycles = s.cycles.wrapping_sub(1);
+        s.entry = s.entry.wrapping_sub(1);
+    }
+}
+
 /// A gap in the counter loop above the threshold.
 #[derive(Serialize, Deserialize, Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub struct NoiseEvent {
@@ -652,8 +678,55 @@ pub enum Message {
     Kernel(KernelInfo),
     /// How a measured core related its cycle counter to the counter (before its window).
     Calibration(CycleCalibration),
+    /// Timer wake-ups as [`delta_code`] writes them (what the firmware and the probe send: about
+    /// 3 bytes less per sample than [`Message::TimerSamples`], which old captures hold). The host's
+    /// decoder hands them on as `TimerSamples`.
+    TimerDeltas(Block<TimerSample>),
     /// A piece of a peer tool's output (Linux probe, `--peers`).
     Peer(PeerChunk),
     /// A peer tool's run, after all its output.
     PeerDone(PeerRun),
+}
+
+#[cfg(test)]
+mod delta_tests {
+    use proptest::prelude::*;
+
+    use super::*;
+
+    proptest! {
+        #[test]
+        fn delta_coding_round_trips(items in prop::collection::vec(any::<(u64, u32, u32, u32)>(), 0..BLOCK)) {
+            let original: std::vec::Vec<TimerSample> = items
+                .iter()
+                .map(|&(deadline, latency, cycles, entry)| TimerSample { deadline, latency, cycles, entry })
+                .collect();
+            let mut coded = original.clone();
+            delta_code(&mut coded);
+            delta_decode(&mut coded);
+            prop_assert_eq!(coded, original);
+        }
+    }
+
+    #[test]
+    fn a_periodic_block_shrinks_by_the_counter_bytes() {
+        let mut items: Vec<TimerSample, BLOCK> = Vec::new();
+        for k in 0..BLOCK as u64 {
+            let _ = items.push(TimerSample {
+                deadline: 12_500_000_000 + k * 62_500,
+                latency: 3,
+                cycles: u32::MAX,
+                entry: u32::MAX,
+            });
+        }
+        let plain = Message::TimerSamples(Block {
+            core: 1,
+            items: items.clone(),
+        });
+        delta_code(&mut items);
+        let coded = Message::TimerDeltas(Block { core: 1, items });
+        let len = |m: &Message| postcard::to_allocvec(m).unwrap().len();
+        // Per sample: 5-byte deadline -> 3-byte delta, 2 x 5-byte "unavailable" -> 2 x 1 byte.
+        assert_eq!(len(&plain) - len(&coded), (BLOCK - 1) * 10 + 8);
+    }
 }
