@@ -17,6 +17,7 @@ mod peers;
 mod snapshot;
 mod sys;
 mod trace;
+mod window;
 
 use std::io::Write;
 use std::os::fd::AsRawFd;
@@ -25,7 +26,7 @@ use std::time::Duration;
 
 use tickscope_core::config::{Config, Mode, Platform, cores_in};
 use tickscope_core::exit;
-use tickscope_core::probe::{self, GAP_SLOTS, Schedule, Threshold};
+use tickscope_core::probe::{GAP_SLOTS, Threshold};
 use tickscope_core::ring::{Consumer, Ring, Slot, empty_slot};
 use tickscope_core::units::{ns_to_ticks, parse_duration};
 use tickscope_core::wire::msg::{
@@ -37,6 +38,7 @@ use tickscope_core::wire::{self, Encoder, Message};
 
 use counters::Counters;
 use trace::Tracer;
+use window::{Done, Plan, Watchers};
 
 /// Records between the measuring thread and the writer.
 const RING: usize = 1 << 18;
@@ -319,7 +321,12 @@ impl Drain<'_, '_> {
 
     /// Moves what the ring holds into blocks, sending the full ones.
     fn drain(&mut self) {
-        while let Some(Rec(a, b, moved)) = self.consumer.pop() {
+        while let Some(Rec {
+            at: a,
+            value: b,
+            moved,
+        }) = self.consumer.pop()
+        {
             self.max = self.max.max(b);
             if self.timer {
                 let _ = self.timer_block.push(TimerSample {
@@ -407,10 +414,16 @@ fn hstring<const N: usize>(s: &str) -> heapless::String<N> {
     h
 }
 
-/// A record between the measuring thread and the writer: (deadline or start, latency or gap,
-/// counters that moved during a noise event).
+/// A record between the measuring thread and the writer.
 #[derive(Clone, Copy)]
-struct Rec(u64, u64, u64);
+struct Rec {
+    /// Deadline (timer mode) or the gap's start (noise mode), in the run's clock.
+    at: u64,
+    /// Latency or gap, in the run's ticks.
+    value: u64,
+    /// Per-event counters that moved during a noise event (a bit per watched source).
+    moved: u64,
+}
 
 /// A (counter, CLOCK_MONOTONIC ns) pair read together: the counter read before and after the
 /// clock, the closest of a few tries, the clock's value set against their midpoint.
@@ -574,104 +587,105 @@ fn send_names(out: &mut Output, cpu: u16, names: &[(CauseKind, String)]) {
     }
 }
 
-fn run(o: Options) -> u8 {
-    let mut out = match open_output(o.out.as_deref()) {
-        Ok(out) => out,
-        Err(e) => {
-            eprintln!("tickscope-probe: {e}");
-            return exit::CONFIG;
-        }
-    };
-    let fail = |out: &mut Output, status: u8, msg: &str| {
-        eprintln!("tickscope-probe: {msg}");
-        if o.init || o.out.is_some() {
-            out.text(&format!("tickscope-probe: {msg}"));
-        }
-        out.send(&Message::End(Trailer {
-            status,
-            cores_online: sys::online_cpus().len() as u16,
-            at: counter::now(),
-        }));
-        let _ = out.sink.flush();
-        status
-    };
-    let cpus = sys::online_cpus();
+/// A refusal: the status to end with and why.
+struct Refused(u8, String);
+
+/// Ends the run early: the message on stderr (and on the output when it is not stdout), then the
+/// trailer with `status`.
+fn fail(o: &Options, out: &mut Output, Refused(status, msg): Refused) -> u8 {
+    eprintln!("tickscope-probe: {msg}");
+    if o.init || o.out.is_some() {
+        out.text(&format!("tickscope-probe: {msg}"));
+    }
+    out.send(&Message::End(Trailer {
+        status,
+        cores_online: sys::online_cpus().len() as u16,
+        at: counter::now(),
+    }));
+    let _ = out.sink.flush();
+    status
+}
+
+/// The configuration as this machine runs it, and the one CPU it measures.
+fn measured_cpu(o: &Options, cpus: &[usize]) -> Result<(Config, usize), Refused> {
+    let refuse = |msg: String| Refused(exit::CONFIG, msg);
     let mut cfg = o.config;
     cfg.smp = cpus.len() as u16;
     let measured: Vec<u16> = cores_in(cfg.measured_cores(cfg.smp)).collect();
-    let cpu = match measured.as_slice() {
-        [c] => *c as usize,
-        _ => {
-            return fail(
-                &mut out,
-                exit::CONFIG,
-                "the probe measures one CPU at a time (cores=N)",
-            );
-        }
+    let [cpu] = measured.as_slice() else {
+        return Err(refuse(
+            "the probe measures one CPU at a time (cores=N)".into(),
+        ));
     };
-    let counter_note = counter::choose(cfg.threshold_ns);
+    let cpu = *cpu as usize;
+    if cfg.mode == Mode::Boot {
+        return Err(refuse("mode must be timer or noise".into()));
+    }
     let platform = Platform {
         cores_online: cpus.iter().max().map(|m| *m as u16 + 1).unwrap_or(1),
         counter_hz: Some(counter::hz()),
         boot_el: None,
     };
-    if cfg.mode == Mode::Boot {
-        return fail(&mut out, exit::CONFIG, "mode must be timer or noise");
-    }
     if let Err(e) = cfg.validate(&platform) {
         // Any CPU may be measured on Linux (the boot core is the firmware's I/O core, not ours).
         if !matches!(
             e.problem,
             tickscope_core::config::Problem::Housekeeping { .. }
         ) {
-            return fail(&mut out, exit::CONFIG, &e.to_string());
+            return Err(refuse(e.to_string()));
         }
     }
     if !cpus.contains(&cpu) {
-        return fail(
-            &mut out,
-            exit::CONFIG,
-            &format!(
-                "CPU {cpu} does not exist (online CPUs: {})",
-                sys::format_cpus(&cpus)
-            ),
-        );
+        return Err(refuse(format!(
+            "CPU {cpu} does not exist (online CPUs: {})",
+            sys::format_cpus(cpus)
+        )));
     }
+    Ok((cfg, cpu))
+}
 
-    // Real-time throttling off when we are allowed to (as init we are): with it on, a SCHED_FIFO
-    // loop is stopped for 50 ms every second. Restored on every exit path, signals included.
-    let rt_path = "/proc/sys/kernel/sched_rt_runtime_us";
-    let rt_before = read(rt_path);
-    if o.rt && rt_before != "-1" {
-        let _ = std::fs::write(rt_path, "-1");
-    }
-    let rt_off = read(rt_path) == "-1";
-    let restore_rt = o.rt && !o.init && !rt_before.is_empty() && rt_before != "-1";
-    // Written back when `run` returns, whichever way (a refused configuration included).
-    let _rt_guard = RestoreOnDrop {
-        path: rt_path,
-        value: restore_rt.then(|| rt_before.clone()),
-    };
-    if o.settle_ns > 0 {
-        std::thread::sleep(Duration::from_nanos(o.settle_ns));
-    }
+/// Real-time throttling, switched off for the run when we are allowed to (as init we are):
+/// with it on, a SCHED_FIFO loop is stopped for 50 ms every second. Written back when dropped,
+/// whichever way `run` returns; `sys::undo_on_signal` covers signals.
+struct RtThrottling {
+    /// Whether it is off now.
+    off: bool,
+    /// The value to write back, when we changed it and are not init.
+    restore: Option<String>,
+}
 
-    let timer_mode = cfg.mode == Mode::Timer;
-    let hz = if timer_mode {
-        1_000_000_000
-    } else {
-        counter::hz()
-    };
+const RT_PATH: &str = "/proc/sys/kernel/sched_rt_runtime_us";
+
+impl RtThrottling {
+    fn switch_off(o: &Options) -> Self {
+        let before = read(RT_PATH);
+        if o.rt && before != "-1" {
+            let _ = std::fs::write(RT_PATH, "-1");
+        }
+        let restore = o.rt && !o.init && !before.is_empty() && before != "-1";
+        RtThrottling {
+            off: read(RT_PATH) == "-1",
+            restore: restore.then_some(before),
+        }
+    }
+}
+
+impl Drop for RtThrottling {
+    fn drop(&mut self) {
+        if let Some(v) = &self.restore {
+            let _ = std::fs::write(RT_PATH, v);
+        }
+    }
+}
+
+/// The run header and the console line naming the kernel and the CPU.
+fn send_header(out: &mut Output, cfg: &Config, cpu: usize, cpus: usize, hz: u64) {
     let uname = read("/proc/sys/kernel/osrelease");
     let cmdline = read("/proc/cmdline");
     let host = read("/proc/sys/kernel/hostname");
     out.text(&format!(
-        "tickscope-probe: Linux {uname} on CPU {cpu} of {}; cmdline: {cmdline}",
-        cpus.len()
+        "tickscope-probe: Linux {uname} on CPU {cpu} of {cpus}; cmdline: {cmdline}"
     ));
-    if !counter_note.is_empty() {
-        out.text(&format!("tickscope-probe: {counter_note}"));
-    }
     out.send(&Message::Header(RunHeader {
         format: wire::FORMAT_VERSION as u16,
         source: Source::LinuxProbe,
@@ -682,7 +696,7 @@ fn run(o: Options) -> u8 {
         gic: 0,
         counter_hz: hz,
         reset_ticks: 0,
-        config: cfg,
+        config: *cfg,
         boot_core: 0,
         timer: cfg.timer,
         pmu: false,
@@ -691,242 +705,83 @@ fn run(o: Options) -> u8 {
         kernel: hstring(&uname),
         cmdline: hstring(&cmdline),
     }));
+}
 
-    let mut attr = setup_attribution(&o, cpu, timer_mode);
-    sys::undo_on_signal(
-        rt_path,
-        if restore_rt { &rt_before } else { "" },
-        attr.tracer.as_ref().map(|t| t.instance()),
-    );
-
-    // The measuring thread: pinned, locked, SCHED_FIFO; records go through the ring to us.
-    let slots: Vec<Slot<Rec>> = (0..RING).map(|_| empty_slot()).collect();
-    let ring = Ring::new();
-    let (mut producer, consumer) = ring.split(&slots).expect("fresh ring");
-    let done = AtomicBool::new(false);
+/// The window's plan (its time is fixed later, by `Plan::open_in`). Checkpoints only under
+/// icount, where nothing drains during the window.
+fn plan(o: &Options, cfg: &Config, cpu: usize) -> Result<Plan, Refused> {
+    let timer_mode = cfg.mode == Mode::Timer;
+    let (hz, now): (u64, fn() -> u64) = if timer_mode {
+        (1_000_000_000, sys::monotonic_ns)
+    } else {
+        (counter::hz(), counter::now)
+    };
     let threshold_ticks = cfg.threshold_ns * hz / 1_000_000_000;
     let Some(threshold) = Threshold::new(threshold_ticks) else {
-        return fail(
-            &mut out,
+        return Err(Refused(
             exit::CONFIG,
-            &format!(
+            format!(
                 "threshold too large for the gap table (max {} ticks)",
                 GAP_SLOTS - 1
             ),
-        );
+        ));
     };
-    let now: fn() -> u64 = if timer_mode {
-        sys::monotonic_ns
-    } else {
-        counter::now
-    };
-    // The window opens LEAD_NS from now: the measuring thread is pinned, locked and spinning by
-    // then, and a tickless kernel has had time to stop the tick it restarted for the new task.
-    let start = now() + ns_to_ticks(LEAD_NS, hz);
-    let end = start + ns_to_ticks(cfg.duration_ns, hz);
-    out.send(&Message::Window(Window {
-        core: cpu as u16,
-        start,
-        end,
-        threshold: threshold_ticks,
-    }));
-    // The interrupt counts are read just before the window opens and right after it closes, by
-    // the measuring thread itself (see `lead` there), so hardly more than the window's own
-    // interrupts fall between the reads.
-    // Under icount every instruction another CPU runs is time the measured one loses: the writer
-    // waits for the window to close instead of draining during it (as the firmware's core 0 does).
-    let drain_live = !cfg.icount;
+    Ok(Plan {
+        cpu,
+        cfg: *cfg,
+        start: 0,
+        end: 0,
+        hz,
+        now,
+        threshold,
+        every: match cfg.checkpoint_ns {
+            n if n > 0 && cfg.icount => ns_to_ticks(n, hz),
+            _ => u64::MAX,
+        },
+        rt: o.rt,
+        priority: o.priority,
+    })
+}
 
-    struct Done {
-        status: CoreStatus,
-        gaps: Option<Box<probe::GapTable>>,
-        irqs_before: String,
-        irqs_after: String,
-        irq_interval_ns: u64,
-        clock: [(u64, u64); 2],
-        tid: i32,
-        fifo: bool,
-        locked: bool,
-        error: Option<String>,
-    }
-    // Checkpoints (under icount, where nothing drains during the window): the measuring thread
-    // ships what it has so far itself, its own time (blind in noise mode), never another CPU's.
-    let every = match cfg.checkpoint_ns {
-        0 => u64::MAX,
-        n if cfg.icount => ns_to_ticks(n, hz),
-        _ => u64::MAX,
-    };
+/// Opens the window and runs the measuring thread and, on this thread (kept off the measured
+/// CPU), the writer that drains the ring in blocks: during the window, or under icount after it
+/// (every instruction another CPU runs is time the measured one loses). Returns what the thread
+/// saw, the ring's losses counted, and the largest value drained.
+fn measure_and_drain(plan: &mut Plan, attr: &mut Attributor, out: &mut Output) -> (Done, u64) {
+    let slots: Vec<Slot<Rec>> = (0..RING).map(|_| empty_slot()).collect();
+    let ring = Ring::new();
+    let (producer, consumer) = ring.split(&slots).expect("fresh ring");
+    // Everything is set up: the window opens LEAD_NS from now (the measuring thread is pinned,
+    // locked and spinning by then, and a tickless kernel has had time to stop the tick it
+    // restarted for the new task).
+    plan.open_in(LEAD_NS);
+    out.send(&Message::Window(Window {
+        core: plan.cpu as u16,
+        start: plan.start,
+        end: plan.end,
+        threshold: plan.threshold.ticks(),
+    }));
+    let plan = &*plan;
+    let done = AtomicBool::new(false);
+    let drain_live = !plan.cfg.icount;
     let shared = std::sync::Mutex::new(Drain {
         consumer,
-        out: &mut out,
-        cpu: cpu as u16,
-        timer: timer_mode,
+        out,
+        cpu: plan.cpu as u16,
+        timer: plan.cfg.mode == Mode::Timer,
         timer_block: heapless::Vec::new(),
         noise_block: heapless::Vec::new(),
         max: 0,
     });
-    let result: Done = std::thread::scope(|s| {
-        let tracer = attr.tracer.as_mut();
-        let counters = attr.counters.as_mut();
-        let done = &done;
-        let shared = &shared;
-        let measure = s.spawn(move || {
-            let mut tracer = tracer;
-            let mut counters = counters;
-            let mut d = Done {
-                status: CoreStatus {
-                    core: cpu as u16,
-                    ..CoreStatus::default()
-                },
-                gaps: None,
-                irqs_before: String::new(),
-                irqs_after: String::new(),
-                irq_interval_ns: 0,
-                clock: [(0, 0); 2],
-                tid: sys::gettid(),
-                fifo: false,
-                locked: false,
-                error: None,
-            };
-            if let Err(e) = sys::pin(cpu) {
-                d.error = Some(e.0);
-                done.store(true, Ordering::Release);
-                return d;
-            }
-            if o.rt {
-                match sys::lock_memory().and_then(|_| sys::fifo(o.priority)) {
-                    Ok(()) => {
-                        d.locked = true;
-                        d.fifo = true;
-                    }
-                    Err(e) => {
-                        d.error = Some(e.0);
-                        done.store(true, Ordering::Release);
-                        return d;
-                    }
-                }
-            }
-            // How long the pre-window work takes on this CPU, measured here (pinned, warm):
-            // three times that before the window opens, so the loop is running when it does.
-            let t0 = now();
-            let _ = read("/proc/interrupts");
-            let _ = clock_pair(now);
-            let lead = (3 * (now() - t0)).max(ns_to_ticks(1_000_000, hz));
-            // Everything the loop needs exists before the window opens (allocated and touched
-            // under mlockall): setting it up inside the window would be the probe's own noise.
-            let mut gaps: Option<Box<probe::GapTable>> = (cfg.mode != Mode::Timer).then(|| {
-                vec![0u64; GAP_SLOTS]
-                    .into_boxed_slice()
-                    .try_into()
-                    .expect("GAP_SLOTS entries")
-            });
-            // Sleep through most of the time to the window, then spin for the last 30 ms: a
-            // tickless kernel restarts the tick when the CPU leaves idle and stops it again within
-            // a tick or two of the task running alone; 30 ms of spinning leaves it time to. (Under
-            // icount a sleeping CPU costs no host time; a spinning one does.)
-            let spin = ns_to_ticks(30_000_000, hz);
-            let wake = start.saturating_sub(lead + spin);
-            let t = now();
-            if wake > t {
-                std::thread::sleep(Duration::from_nanos(
-                    (wake - t).saturating_mul(1_000_000_000) / hz,
-                ));
-            }
-            while now() < start.saturating_sub(lead) {}
-            if let Some(t) = tracer.as_mut() {
-                t.on();
-            }
-            d.clock[0] = clock_pair(now);
-            d.irqs_before = read("/proc/interrupts");
-            let t_before = sys::monotonic_ns();
-            if let Some(c) = counters.as_mut() {
-                c.moved();
-            }
-            while now() < start {}
-            let mut next_checkpoint = start.saturating_add(every);
-            let snapshot = |d: &Done, upto: u64| CoreStatus {
-                window_start: start,
-                window_end: upto,
-                ..d.status
-            };
-            match cfg.mode {
-                Mode::Timer => {
-                    let mut sched = Schedule::new(start, cfg.period_ns.max(1), end);
-                    while !sched.is_empty() {
-                        sys::sleep_until(sched.deadline());
-                        let t = sys::monotonic_ns();
-                        if t < sched.deadline() {
-                            // An absolute sleep never returns early; if it did, sleep again
-                            // rather than record a latency the clock contradicts.
-                            continue;
-                        }
-                        let w = sched.fire(t);
-                        producer.push(Rec(w.deadline, w.latency, 0));
-                        if w.next.is_none() {
-                            break;
-                        }
-                        // Right after a wake-up, the period is ours until the next deadline.
-                        if t >= next_checkpoint {
-                            d.status.samples = sched.fired;
-                            d.status.overruns = sched.overruns;
-                            d.status.lost = producer.lost();
-                            shared.lock().unwrap().checkpoint(snapshot(&d, t));
-                            next_checkpoint = t.saturating_add(every);
-                        }
-                    }
-                    d.status.samples = sched.fired;
-                    d.status.overruns = sched.overruns;
-                }
-                _ => {
-                    let mut gaps = gaps.take().expect("allocated before the window");
-                    // The window in stretches between checkpoints; a checkpoint's time is the
-                    // probe's own (blind), not a gap.
-                    let mut from = start;
-                    let mut events = 0;
-                    loop {
-                        let stretch = probe::noise_loop_watching(
-                            counter::now,
-                            from,
-                            next_checkpoint.min(end),
-                            threshold,
-                            &mut gaps,
-                            |s, g| {
-                                let moved = counters.as_mut().map(|c| c.moved()).unwrap_or(0);
-                                producer.push(Rec(s, g, moved));
-                            },
-                        );
-                        events += stretch.events;
-                        d.status.blind += stretch.blind;
-                        d.status.samples = events + probe::counted(&gaps, threshold);
-                        if stretch.last >= end {
-                            break;
-                        }
-                        d.status.lost = producer.lost();
-                        shared
-                            .lock()
-                            .unwrap()
-                            .checkpoint(snapshot(&d, stretch.last));
-                        from = counter::now();
-                        d.status.blind += from - stretch.last;
-                        next_checkpoint = stretch.last.saturating_add(every);
-                    }
-                    d.gaps = Some(gaps);
-                }
-            }
-            d.status.window_start = start;
-            d.status.window_end = now();
-            d.irqs_after = read("/proc/interrupts");
-            d.irq_interval_ns = sys::monotonic_ns() - t_before;
-            d.clock[1] = clock_pair(now);
-            if let Some(t) = tracer.as_mut() {
-                t.off();
-            }
-            done.store(true, Ordering::Release);
-            d
-        });
-        // Writer: on the other CPUs, drains the ring in blocks (after the window under icount).
-        sys::avoid(cpu);
-        let mut measure = Some(measure);
+    let mut d = std::thread::scope(|s| {
+        let watch = Watchers {
+            tracer: attr.tracer.as_mut(),
+            counters: attr.counters.as_mut(),
+        };
+        let (done, shared) = (&done, &shared);
+        let mut measure =
+            Some(s.spawn(move || window::measure(plan, producer, watch, shared, done)));
+        sys::avoid(plan.cpu);
         let mut joined = None;
         if !drain_live {
             joined = measure.take().map(|m| m.join().expect("measuring thread"));
@@ -947,78 +802,74 @@ fn run(o: Options) -> u8 {
             (None, None) => unreachable!("the thread is joined exactly once"),
         };
         shared.lock().unwrap().flush();
-        let mut d = d;
-        d.status.lost = ring.lost();
         d
     });
-    let max_ticks = shared.into_inner().map(|d| d.max).unwrap_or(0);
+    d.status.lost = ring.lost();
+    let max = shared.into_inner().map(|d| d.max).unwrap_or(0);
+    (d, max)
+}
 
-    if let Some(e) = result.error {
-        drop(attr);
-        if restore_rt {
-            let _ = std::fs::write(rt_path, &rt_before);
-        }
-        return fail(&mut out, exit::CONFIG, &e);
-    }
-    // Attribution: names, method, and (tracefs) the records of the window's CPU.
-    let probe_name = format!("tickscope-probe:{}", result.tid);
+/// Attribution: the cause names, the trace records of the window's CPU (tracefs), and how
+/// the noise was attributed.
+fn ship_attribution(out: &mut Output, attr: &Attributor, result: &Done, cpu: u16) {
     let mut lost_trace = 0;
     match (&attr.tracer, &attr.counters) {
         (Some(t), _) => {
+            let probe_name = format!("tickscope-probe:{}", result.tid);
             let (records, names, lost) = t.collect(result.tid, &probe_name);
             lost_trace = lost;
-            send_names(&mut out, cpu as u16, &names.list);
+            send_names(out, cpu, &names.list);
             let [a, b] = result.clock;
-            let mut block: heapless::Vec<TraceRecord, BLOCK> = heapless::Vec::new();
-            for (ts, kind, name) in records {
-                let _ = block.push(TraceRecord {
-                    at: to_counter(ts, a, b),
-                    kind,
-                    name,
-                });
-                if block.is_full() {
-                    out.send(&Message::Trace(Block {
-                        core: cpu as u16,
-                        items: std::mem::take(&mut block),
-                    }));
-                }
-            }
-            if !block.is_empty() {
-                out.send(&Message::Trace(Block {
-                    core: cpu as u16,
-                    items: block,
-                }));
-            }
+            let records = records.into_iter().map(|(ts, kind, name)| TraceRecord {
+                at: to_counter(ts, a, b),
+                kind,
+                name,
+            });
+            send_blocks(records, |items| {
+                out.send(&Message::Trace(Block { core: cpu, items }))
+            });
         }
-        (None, Some(c)) => send_names(&mut out, cpu as u16, &c.names),
+        (None, Some(c)) => send_names(out, cpu, &c.names),
         (None, None) => {}
     }
     out.send(&Message::Attribution(Attribution {
-        core: cpu as u16,
+        core: cpu,
         method: attr.method,
         probe: 0,
         lost: lost_trace,
         detail: hstring(&attr.detail),
         clock: result.clock,
     }));
-    drop(attr);
-    if let Some(gaps) = &result.gaps {
-        let mut counts: heapless::Vec<(u32, u64), BLOCK> = heapless::Vec::new();
-        for (g, &n) in gaps.iter().enumerate().filter(|(_, n)| **n > 0) {
-            let _ = counts.push((g as u32, n));
-            if counts.is_full() {
-                out.send(&Message::Gaps(GapCounts {
-                    core: cpu as u16,
-                    counts: std::mem::take(&mut counts),
-                }));
-            }
+}
+
+/// Sends `items` in blocks of at most `BLOCK`.
+fn send_blocks<T>(items: impl Iterator<Item = T>, mut send: impl FnMut(heapless::Vec<T, BLOCK>)) {
+    let mut block = heapless::Vec::new();
+    for item in items {
+        if block.is_full() {
+            send(std::mem::take(&mut block));
         }
-        if !counts.is_empty() {
+        let _ = block.push(item);
+    }
+    if !block.is_empty() {
+        send(block);
+    }
+}
+
+/// Noise mode's loop-gap counts, the window's interrupt counts and the CPU-isolation facts.
+fn ship_facts(out: &mut Output, result: &Done, cpu: usize, cpus: usize, rt_off: bool) {
+    if let Some(gaps) = &result.gaps {
+        let counts = gaps
+            .iter()
+            .enumerate()
+            .filter(|(_, n)| **n > 0)
+            .map(|(g, &n)| (g as u32, n));
+        send_blocks(counts, |counts| {
             out.send(&Message::Gaps(GapCounts {
                 core: cpu as u16,
                 counts,
-            }));
-        }
+            }))
+        });
     }
     let before = irqs::parse(&result.irqs_before, cpu);
     let after = irqs::parse(&result.irqs_after, cpu);
@@ -1032,7 +883,7 @@ fn run(o: Options) -> u8 {
         sources,
     }));
     out.send(&Message::Linux(LinuxInfo {
-        cpus: cpus.len() as u16,
+        cpus: cpus as u16,
         nohz_full: hstring(&read("/sys/devices/system/cpu/nohz_full")),
         isolated: hstring(&read("/sys/devices/system/cpu/isolated")),
         rt_throttling_off: rt_off,
@@ -1040,16 +891,18 @@ fn run(o: Options) -> u8 {
         locked: result.locked,
     }));
     out.send(&Message::Kernel(kernel_info()));
-    out.send(&Message::CoreStatus(result.status));
-    // The plain-text result line (as the firmware's), for readers of the console or stderr alone
-    // (LAVA: `tickscope-result: ID pass|fail VALUE UNITS`): the largest latency or loop gap,
-    // failed when records were lost.
+}
+
+/// The plain-text result line (as the firmware's), for readers of the console or stderr alone
+/// (LAVA: `tickscope-result: ID pass|fail VALUE UNITS`): the largest latency or loop gap,
+/// failed when records were lost.
+fn result_line(cfg: &Config, result: &Done, cpu: usize, max_ticks: u64, hz: u64) -> String {
     let largest_gap = result
         .gaps
         .as_ref()
         .and_then(|g| g.iter().rposition(|&n| n > 0))
         .unwrap_or(0) as u64;
-    let line = format!(
+    format!(
         "tickscope-result: cpu{cpu}-{}-max {} {} ns",
         cfg.mode.name(),
         if result.status.lost == 0 {
@@ -1058,7 +911,50 @@ fn run(o: Options) -> u8 {
             "fail"
         },
         tickscope_core::units::ticks_to_ns(max_ticks.max(largest_gap), hz)
+    )
+}
+
+fn run(o: Options) -> u8 {
+    let mut out = match open_output(o.out.as_deref()) {
+        Ok(out) => out,
+        Err(e) => {
+            eprintln!("tickscope-probe: {e}");
+            return exit::CONFIG;
+        }
+    };
+    let cpus = sys::online_cpus();
+    let (cfg, cpu) = match measured_cpu(&o, &cpus) {
+        Ok(c) => c,
+        Err(r) => return fail(&o, &mut out, r),
+    };
+    let counter_note = counter::choose(cfg.threshold_ns);
+    let rt = RtThrottling::switch_off(&o);
+    if o.settle_ns > 0 {
+        std::thread::sleep(Duration::from_nanos(o.settle_ns));
+    }
+    let mut plan = match plan(&o, &cfg, cpu) {
+        Ok(p) => p,
+        Err(r) => return fail(&o, &mut out, r),
+    };
+    send_header(&mut out, &cfg, cpu, cpus.len(), plan.hz);
+    if !counter_note.is_empty() {
+        out.text(&format!("tickscope-probe: {counter_note}"));
+    }
+    let mut attr = setup_attribution(&o, cpu, cfg.mode == Mode::Timer);
+    sys::undo_on_signal(
+        RT_PATH,
+        rt.restore.as_deref().unwrap_or(""),
+        attr.tracer.as_ref().map(|t| t.instance()),
     );
+    let (result, max_ticks) = measure_and_drain(&mut plan, &mut attr, &mut out);
+    if let Some(e) = result.error {
+        return fail(&o, &mut out, Refused(exit::CONFIG, e));
+    }
+    ship_attribution(&mut out, &attr, &result, cpu as u16);
+    drop(attr);
+    ship_facts(&mut out, &result, cpu, cpus.len(), rt.off);
+    out.send(&Message::CoreStatus(result.status));
+    let line = result_line(&cfg, &result, cpu, max_ticks, plan.hz);
     out.text(&line);
     eprintln!("{line}");
     // The peers after everything of ours: a run cut short during them keeps the probe's figures.
@@ -1081,24 +977,7 @@ fn run(o: Options) -> u8 {
         at: counter::now(),
     }));
     let _ = out.sink.flush();
-    if restore_rt {
-        let _ = std::fs::write(rt_path, &rt_before);
-    }
     exit::OK
-}
-
-/// Writes `value` back into `path` when dropped (the real-time throttling setting).
-struct RestoreOnDrop {
-    path: &'static str,
-    value: Option<String>,
-}
-
-impl Drop for RestoreOnDrop {
-    fn drop(&mut self) {
-        if let Some(v) = &self.value {
-            let _ = std::fs::write(self.path, v);
-        }
-    }
 }
 
 /// The running kernel: its version string, and whether it is PREEMPT_RT (`/sys/kernel/realtime`,
