@@ -770,244 +770,25 @@ pub fn summarize_with(
     emulation: &str,
     frames_lost: u64,
 ) -> (Summary, Vec<CoreSplits>) {
-    let hz = a.hz();
     let h = a.header.as_ref();
-    let cfg = h.map(|h| h.config).unwrap_or_default();
-    let source_kind = h.map(|h| h.source).unwrap_or(Source::Firmware);
-    let threshold_ns = a.threshold_ns();
-    let hw_name = hw_cause_name(emulation);
-    let mut merged = Accumulator::new(threshold_ns);
-    let mut cycles = Histogram::new();
-    let mut entry_cycles = Histogram::new();
+    let ctx = Ctx {
+        hz: a.hz(),
+        cfg: h.map(|h| h.config).unwrap_or_default(),
+        source: h.map(|h| h.source).unwrap_or(Source::Firmware),
+        threshold_ns: a.threshold_ns(),
+        hw_name: hw_cause_name(emulation),
+    };
+    let mut run = RunTotals::new(ctx.threshold_ns);
     let mut cores = Vec::new();
     let mut all_splits = Vec::new();
-    let mut run_tally = Tally::default();
-    let mut duration_s: f64 = 0.0;
-    let mut ticks_taken = 0;
-    let mut tick_durations = Vec::new();
-    let mut tick_os = Vec::new();
-    let mut overheads = Vec::new();
-    let mut entries = Vec::new();
-    let mut iterations = 0u64;
-    let mut samples_s = 0.0f64;
-    let mut tick_cores: Vec<TickCore> = Vec::new();
-    let mut traced_timer: Option<u64> = None;
-    let mut late_start: Option<u64> = None;
     for c in a.cores.values() {
-        if cfg.mode == tickscope_core::Mode::Noise
-            && let Some((start, _)) = c.window_ticks()
-            && let Some(first) = c.events.iter().find(|e| e.start == start)
-        {
-            let ns = ticks_to_ns(first.len, hz);
-            late_start = Some(late_start.map_or(ns, |m: u64| m.max(ns)));
-        }
-        merged.merge(&c.acc);
-        cycles.merge(&c.cycles);
-        entry_cycles.merge(&c.entry_cycles);
-        let window = c.window_s(hz);
-        duration_s = duration_s.max(window);
-        let status = c.end_status().unwrap_or_default();
-        ticks_taken += status.ticks;
-        if let (Some(inj), Some(_)) = (cfg.inject, c.end_status()) {
-            tick_cores.push(TickCore {
-                core: c.core,
-                deadlines: (window * inj.hz as f64).floor() as u64,
-                taken: status.ticks,
-            });
-        }
-        if cfg.mode == tickscope_core::Mode::Noise {
-            iterations += status.samples;
-            samples_s = samples_s.max(c.samples_s(hz));
-        }
-        let (method, splits) = split_core(c, source_kind);
-        let t = tally(c, method, &splits, hz, threshold_ns, window);
-        run_tally.merge(&t);
-        // The tick's episodes: those a tick cause ran in. Their extent is what the loop lost to
-        // the tick (the episode with the short hardware time around it, not another vCPU's slice).
-        for sp in &splits.splits {
-            for ep in sp.episodes(splits.threshold) {
-                let tick = ep.causes.iter().any(|&(id, _)| {
-                    let (n, k) = splits.causes.get(id);
-                    is_tick_cause(n, k)
-                });
-                if tick {
-                    let extent = ticks_to_ns(ep.extent, hz);
-                    tick_durations.push(extent);
-                    tick_os.push(ticks_to_ns(ep.os, hz).min(extent));
-                    if let Some(inj) = cfg.inject {
-                        overheads.push(extent.saturating_sub(inj.duration_ns));
-                    }
-                }
-            }
-        }
-        for s in c.irqs.iter().filter(|s| s.late != u32::MAX) {
-            entries.push(ticks_to_ns(s.late as u64, hz));
-        }
-        if let Some(n) = traced_timer_irqs(c) {
-            *traced_timer.get_or_insert(0) += n;
-        }
-        let events = c.acc.event_count();
-        let timer_latency = (cfg.mode == tickscope_core::Mode::Timer)
-            .then(|| timer_split(c, &splits, hz, hw_name))
-            .flatten();
-        cores.push(CoreSummary {
-            core: c.core,
-            samples: status.samples.max(c.acc.values.count()),
-            lost: status.lost,
-            events,
-            events_per_s: if window > 0.0 {
-                round6(events as f64 / window)
-            } else {
-                0.0
-            },
-            latency_ns: c.acc.value_quantiles(),
-            event_ns: c.acc.event_quantiles(),
-            latency_cycles: quantiles_or_none(&c.cycles),
-            per_second: c.acc.per_second.counts().to_vec(),
-            worst: super::explain::explain(
-                &c.acc.worst.sorted(),
-                &super::explain::CoreEvents {
-                    splits: &splits.splits,
-                    causes: &splits.causes,
-                    window_start: splits.window_start,
-                },
-                hz,
-                hw_name,
-            ),
-            ticks: status.ticks,
-            overruns: status.overruns,
-            spurious_irqs: status.foreign_irqs,
-            ghost_irqs: status.ghosts,
-            early_irqs: status.early,
-            clamped: c.clamped,
-            reduced: c.reduced,
-            timer_latency,
-            attributed: t.figures(hw_name),
-        });
+        let (core, splits) = run.add_core(c, &ctx);
+        cores.push(core);
         all_splits.push(splits);
     }
-    let n_cores = cores.len().max(1) as f64;
-    let events = merged.event_count();
-    let events_per_s = if duration_s > 0.0 {
-        cores.iter().map(|c| c.events_per_s).sum::<f64>() / n_cores
-    } else {
-        0.0
-    };
-    let source = match source_kind {
-        Source::LinuxProbe => "linux",
-        Source::Firmware => "firmware",
-    };
-    let mut interrupts_per_s = BTreeMap::new();
-    let mut proc_timer: Option<f64> = None;
-    for i in &a.interrupts {
-        let secs = i.interval_ns as f64 / 1e9;
-        if secs <= 0.0 {
-            continue;
-        }
-        let mut timer = 0.0;
-        for (name, n) in &i.sources {
-            let rate = *n as f64 / secs;
-            *interrupts_per_s.entry(name.to_string()).or_insert(0.0) +=
-                rate / a.interrupts.len() as f64;
-            if super::tick::is_local_timer(name) {
-                timer += rate;
-            }
-        }
-        *proc_timer.get_or_insert(0.0) += timer / a.interrupts.len() as f64;
-    }
-    let samples: u64 = cores.iter().map(|c| c.samples).sum();
-    let timer_irqs_per_s = if source == "firmware" {
-        // Bare metal: the only timer interrupts on a measured core besides the measurement's
-        // own wake-ups are the injected tick's.
-        (duration_s > 0.0 && cfg.mode != tickscope_core::Mode::Boot)
-            .then(|| ticks_taken as f64 / duration_s / n_cores)
-    } else if let Some(n) = traced_timer {
-        (duration_s > 0.0).then(|| n as f64 / duration_s / n_cores)
-    } else if cfg.mode == tickscope_core::Mode::Timer {
-        // /proc/interrupts counts the probe's own wake-ups too: take them out.
-        proc_timer.map(|r| (r - samples as f64 / duration_s.max(1e-9) / n_cores).max(0.0))
-    } else {
-        proc_timer
-    };
-    let tick_events = tick_durations.len();
-    let attributed = run_tally.figures(hw_name);
-    let has_attribution = attributed.os_noise.is_some();
-    let tick_events_per_s = (duration_s > 0.0 && has_attribution)
-        .then(|| round6(tick_events as f64 / duration_s / n_cores));
-    let summary = Summary {
-        label: label.to_string(),
-        source: source.into(),
-        mode: cfg.mode.name().into(),
-        emulation: emulation.into(),
-        board: h.map(|h| h.board.to_string()).unwrap_or_default(),
-        el: h.map(|h| h.el).unwrap_or(0),
-        entry_el: None,
-        boot: None,
-        gic: h.map(|h| h.gic).unwrap_or(0),
-        counter_hz: hz,
-        duration_s: round6(duration_s),
-        threshold_ns: cfg.threshold_ns,
-        measured_cores: a.cores.keys().copied().collect(),
-        samples,
-        lost: cores.iter().map(|c| c.lost).sum(),
-        events,
-        events_per_s: round6(events_per_s),
-        latency_ns: merged.value_quantiles(),
-        event_ns: merged.event_quantiles(),
-        late_start_ns: late_start,
-        loop_ns_per_iteration: (iterations > 0 && samples_s > 0.0)
-            .then(|| round6(samples_s * n_cores * 1e9 / iterations as f64)),
-        loop_ns: loop_own_ns(samples_s * n_cores * 1e9, iterations, &merged.events),
-        // On hardware the cycle counter stops in WFI (where a timer-mode core waits) and follows
-        // frequency scaling: a deadline-to-vector cycle count is not a latency there.
-        latency_cycles: if matches!(emulation, "icount" | "tcg") {
-            quantiles_or_none(&cycles)
-        } else {
-            None
-        },
-        latency_cycles_uncertainty: a
-            .cores
-            .values()
-            .filter_map(|c| c.calibration.map(|k| k.uncertainty))
-            .max()
-            .filter(|_| matches!(emulation, "icount" | "tcg") && cycles.count() > 0),
-        entry_cycles: quantiles_or_none(&entry_cycles),
-        cycles_note: if !matches!(emulation, "icount" | "tcg") && cycles.count() > 0 {
-            "cycle latencies not reported on hardware: PMCCNTR stops in WFI and follows frequency scaling".into()
-        } else {
-            String::new()
-        },
-        tick_cost_ns: median(&mut tick_durations),
-        tick_os_ns: median(&mut tick_os),
-        tick_events_per_s,
-        irq_overhead_ns: median(&mut overheads),
-        inject: cfg.inject.map(|t| TickSummary {
-            hz: t.hz,
-            duration_ns: t.duration_ns,
-            taken: ticks_taken,
-            matched_events: tick_events as u64,
-            entry_ns: median(&mut entries),
-            cores: tick_cores.clone(),
-        }),
-        timer_irqs_per_s: timer_irqs_per_s.map(round6),
-        interrupts_per_s: interrupts_per_s
-            .into_iter()
-            .map(|(k, v)| (k, round6(v)))
-            .collect(),
-        attribution_coverage: super::coverage::coverage(
-            &a.cores.values().collect::<Vec<_>>(),
-            &a.interrupts,
-            cfg.mode == tickscope_core::Mode::Noise,
-        ),
-        attributed,
-        cores,
-        frames_lost,
-        partial: None,
-        preempt_rt: a.kernel.as_ref().map(|k| k.preempt_rt),
-        peers: super::peers::summarize(a),
-        peer_notes: Vec::new(),
-    };
-    let mut summary = summary;
+    let mut summary = run.summary(a, &ctx, cores, emulation);
+    summary.label = label.to_string();
+    summary.frames_lost = frames_lost;
     summary.partial = partial(a, &summary);
     summary.peer_notes = super::peers::disagreements(
         &summary.mode,
@@ -1016,6 +797,332 @@ pub fn summarize_with(
         &summary.peers,
     );
     (summary, all_splits)
+}
+
+/// What every core's figures are computed with.
+struct Ctx {
+    hz: u64,
+    cfg: tickscope_core::Config,
+    source: Source,
+    threshold_ns: u64,
+    hw_name: &'static str,
+}
+
+/// The run's figures as the cores add to them.
+struct RunTotals {
+    merged: Accumulator,
+    cycles: Histogram,
+    entry_cycles: Histogram,
+    tally: Tally,
+    duration_s: f64,
+    ticks_taken: u64,
+    /// Extent of every episode a tick cause ran in (ns), its OS part, and the overhead beyond
+    /// the injected tick's own duration.
+    tick_durations: Vec<u64>,
+    tick_os: Vec<u64>,
+    overheads: Vec<u64>,
+    /// Interrupt entry delays (ns).
+    entries: Vec<u64>,
+    iterations: u64,
+    samples_s: f64,
+    tick_cores: Vec<TickCore>,
+    traced_timer: Option<u64>,
+    late_start: Option<u64>,
+    /// The largest calibration uncertainty of the cycle latencies.
+    cycles_uncertainty: Option<u64>,
+}
+
+impl RunTotals {
+    fn new(threshold_ns: u64) -> Self {
+        RunTotals {
+            merged: Accumulator::new(threshold_ns),
+            cycles: Histogram::new(),
+            entry_cycles: Histogram::new(),
+            tally: Tally::default(),
+            duration_s: 0.0,
+            ticks_taken: 0,
+            tick_durations: Vec::new(),
+            tick_os: Vec::new(),
+            overheads: Vec::new(),
+            entries: Vec::new(),
+            iterations: 0,
+            samples_s: 0.0,
+            tick_cores: Vec::new(),
+            traced_timer: None,
+            late_start: None,
+            cycles_uncertainty: None,
+        }
+    }
+
+    /// Adds one measured core: its summary, and the splits of its events by cause.
+    fn add_core(&mut self, c: &CoreData, ctx: &Ctx) -> (CoreSummary, CoreSplits) {
+        let (hz, cfg) = (ctx.hz, &ctx.cfg);
+        let noise = cfg.mode == tickscope_core::Mode::Noise;
+        if noise && let Some(ns) = late_start(c, hz) {
+            self.late_start = Some(self.late_start.map_or(ns, |m| m.max(ns)));
+        }
+        self.merged.merge(&c.acc);
+        self.cycles.merge(&c.cycles);
+        self.entry_cycles.merge(&c.entry_cycles);
+        if let Some(k) = c.calibration {
+            self.cycles_uncertainty = self.cycles_uncertainty.max(Some(k.uncertainty));
+        }
+        let window = c.window_s(hz);
+        self.duration_s = self.duration_s.max(window);
+        let status = c.end_status().unwrap_or_default();
+        self.ticks_taken += status.ticks;
+        if let (Some(inj), Some(_)) = (cfg.inject, c.end_status()) {
+            self.tick_cores.push(TickCore {
+                core: c.core,
+                deadlines: (window * inj.hz as f64).floor() as u64,
+                taken: status.ticks,
+            });
+        }
+        if noise {
+            self.iterations += status.samples;
+            self.samples_s = self.samples_s.max(c.samples_s(hz));
+        }
+        let (method, splits) = split_core(c, ctx.source);
+        let t = tally(c, method, &splits, hz, ctx.threshold_ns, window);
+        self.tally.merge(&t);
+        self.add_tick_episodes(&splits, ctx);
+        for s in c.irqs.iter().filter(|s| s.late != u32::MAX) {
+            self.entries.push(ticks_to_ns(s.late as u64, hz));
+        }
+        if let Some(n) = traced_timer_irqs(c) {
+            *self.traced_timer.get_or_insert(0) += n;
+        }
+        let core = core_summary(c, &splits, &t, ctx, window);
+        (core, splits)
+    }
+
+    /// The tick's episodes: those a tick cause ran in. Their extent is what the loop lost to the
+    /// tick (the episode with the short hardware time around it, not another vCPU's slice).
+    fn add_tick_episodes(&mut self, splits: &CoreSplits, ctx: &Ctx) {
+        for sp in &splits.splits {
+            for ep in sp.episodes(splits.threshold) {
+                let tick = ep.causes.iter().any(|&(id, _)| {
+                    let (n, k) = splits.causes.get(id);
+                    is_tick_cause(n, k)
+                });
+                if !tick {
+                    continue;
+                }
+                let extent = ticks_to_ns(ep.extent, ctx.hz);
+                self.tick_durations.push(extent);
+                self.tick_os.push(ticks_to_ns(ep.os, ctx.hz).min(extent));
+                if let Some(inj) = ctx.cfg.inject {
+                    self.overheads.push(extent.saturating_sub(inj.duration_ns));
+                }
+            }
+        }
+    }
+
+    /// The run's summary from its cores (label, frames lost, coverage and peer notes are the
+    /// caller's).
+    fn summary(
+        mut self,
+        a: &Analysis,
+        ctx: &Ctx,
+        cores: Vec<CoreSummary>,
+        emulation: &str,
+    ) -> Summary {
+        let h = a.header.as_ref();
+        let cfg = &ctx.cfg;
+        let n_cores = cores.len().max(1) as f64;
+        let duration_s = self.duration_s;
+        let events_per_s = if duration_s > 0.0 {
+            cores.iter().map(|c| c.events_per_s).sum::<f64>() / n_cores
+        } else {
+            0.0
+        };
+        let samples: u64 = cores.iter().map(|c| c.samples).sum();
+        let (interrupts_per_s, proc_timer) = interrupt_rates(a);
+        let timer_irqs_per_s = self.timer_irqs_per_s(ctx, samples, n_cores, proc_timer);
+        let tick_events = self.tick_durations.len();
+        let attributed = self.tally.figures(ctx.hw_name);
+        let has_attribution = attributed.os_noise.is_some();
+        let emulated = matches!(emulation, "icount" | "tcg");
+        let window_ns = self.samples_s * n_cores * 1e9;
+        Summary {
+            label: String::new(),
+            source: match ctx.source {
+                Source::LinuxProbe => "linux",
+                Source::Firmware => "firmware",
+            }
+            .into(),
+            mode: cfg.mode.name().into(),
+            emulation: emulation.into(),
+            board: h.map(|h| h.board.to_string()).unwrap_or_default(),
+            el: h.map(|h| h.el).unwrap_or(0),
+            entry_el: None,
+            boot: None,
+            gic: h.map(|h| h.gic).unwrap_or(0),
+            counter_hz: ctx.hz,
+            duration_s: round6(duration_s),
+            threshold_ns: cfg.threshold_ns,
+            measured_cores: a.cores.keys().copied().collect(),
+            samples,
+            lost: cores.iter().map(|c| c.lost).sum(),
+            events: self.merged.event_count(),
+            events_per_s: round6(events_per_s),
+            latency_ns: self.merged.value_quantiles(),
+            event_ns: self.merged.event_quantiles(),
+            late_start_ns: self.late_start,
+            loop_ns_per_iteration: (self.iterations > 0 && self.samples_s > 0.0)
+                .then(|| round6(window_ns / self.iterations as f64)),
+            loop_ns: loop_own_ns(window_ns, self.iterations, &self.merged.events),
+            // On hardware the cycle counter stops in WFI (where a timer-mode core waits) and
+            // follows frequency scaling: a deadline-to-vector cycle count is not a latency there.
+            latency_cycles: if emulated {
+                quantiles_or_none(&self.cycles)
+            } else {
+                None
+            },
+            latency_cycles_uncertainty: self
+                .cycles_uncertainty
+                .filter(|_| emulated && self.cycles.count() > 0),
+            entry_cycles: quantiles_or_none(&self.entry_cycles),
+            cycles_note: if !emulated && self.cycles.count() > 0 {
+                "cycle latencies not reported on hardware: PMCCNTR stops in WFI and follows frequency scaling".into()
+            } else {
+                String::new()
+            },
+            tick_cost_ns: median(&mut self.tick_durations),
+            tick_os_ns: median(&mut self.tick_os),
+            tick_events_per_s: (duration_s > 0.0 && has_attribution)
+                .then(|| round6(tick_events as f64 / duration_s / n_cores)),
+            irq_overhead_ns: median(&mut self.overheads),
+            inject: cfg.inject.map(|t| TickSummary {
+                hz: t.hz,
+                duration_ns: t.duration_ns,
+                taken: self.ticks_taken,
+                matched_events: tick_events as u64,
+                entry_ns: median(&mut self.entries),
+                cores: self.tick_cores.clone(),
+            }),
+            timer_irqs_per_s: timer_irqs_per_s.map(round6),
+            interrupts_per_s,
+            attribution_coverage: super::coverage::coverage(
+                &a.cores.values().collect::<Vec<_>>(),
+                &a.interrupts,
+                cfg.mode == tickscope_core::Mode::Noise,
+            ),
+            attributed,
+            cores,
+            frames_lost: 0,
+            partial: None,
+            preempt_rt: a.kernel.as_ref().map(|k| k.preempt_rt),
+            peers: super::peers::summarize(a),
+            peer_notes: Vec::new(),
+        }
+    }
+
+    /// Timer interrupts per second on a measured core, from the best source there is.
+    fn timer_irqs_per_s(
+        &self,
+        ctx: &Ctx,
+        samples: u64,
+        n_cores: f64,
+        proc_timer: Option<f64>,
+    ) -> Option<f64> {
+        let d = self.duration_s;
+        if ctx.source == Source::Firmware {
+            // Bare metal: the only timer interrupts on a measured core besides the
+            // measurement's own wake-ups are the injected tick's.
+            (d > 0.0 && ctx.cfg.mode != tickscope_core::Mode::Boot)
+                .then(|| self.ticks_taken as f64 / d / n_cores)
+        } else if let Some(n) = self.traced_timer {
+            (d > 0.0).then(|| n as f64 / d / n_cores)
+        } else if ctx.cfg.mode == tickscope_core::Mode::Timer {
+            // /proc/interrupts counts the probe's own wake-ups too: take them out.
+            proc_timer.map(|r| (r - samples as f64 / d.max(1e-9) / n_cores).max(0.0))
+        } else {
+            proc_timer
+        }
+    }
+}
+
+/// Noise mode: how long the loop's first gap lasted when it began at the window's opening (the
+/// loop started late), in ns.
+fn late_start(c: &CoreData, hz: u64) -> Option<u64> {
+    let (start, _) = c.window_ticks()?;
+    let first = c.events.iter().find(|e| e.start == start)?;
+    Some(ticks_to_ns(first.len, hz))
+}
+
+/// One core's summary.
+fn core_summary(
+    c: &CoreData,
+    splits: &CoreSplits,
+    t: &Tally,
+    ctx: &Ctx,
+    window: f64,
+) -> CoreSummary {
+    let hz = ctx.hz;
+    let status = c.end_status().unwrap_or_default();
+    let events = c.acc.event_count();
+    CoreSummary {
+        core: c.core,
+        samples: status.samples.max(c.acc.values.count()),
+        lost: status.lost,
+        events,
+        events_per_s: if window > 0.0 {
+            round6(events as f64 / window)
+        } else {
+            0.0
+        },
+        latency_ns: c.acc.value_quantiles(),
+        event_ns: c.acc.event_quantiles(),
+        latency_cycles: quantiles_or_none(&c.cycles),
+        per_second: c.acc.per_second.counts().to_vec(),
+        worst: super::explain::explain(
+            &c.acc.worst.sorted(),
+            &super::explain::CoreEvents {
+                splits: &splits.splits,
+                causes: &splits.causes,
+                window_start: splits.window_start,
+            },
+            hz,
+            ctx.hw_name,
+        ),
+        ticks: status.ticks,
+        overruns: status.overruns,
+        spurious_irqs: status.foreign_irqs,
+        ghost_irqs: status.ghosts,
+        early_irqs: status.early,
+        clamped: c.clamped,
+        reduced: c.reduced,
+        timer_latency: (ctx.cfg.mode == tickscope_core::Mode::Timer)
+            .then(|| timer_split(c, splits, hz, ctx.hw_name))
+            .flatten(),
+        attributed: t.figures(ctx.hw_name),
+    }
+}
+
+/// Interrupts per second on the measured CPUs by `/proc/interrupts` row (averaged over the
+/// cores that report them), and of those the local timer's.
+fn interrupt_rates(a: &Analysis) -> (BTreeMap<String, f64>, Option<f64>) {
+    let mut rates = BTreeMap::new();
+    let mut timer_rate: Option<f64> = None;
+    let n = a.interrupts.len() as f64;
+    for i in &a.interrupts {
+        let secs = i.interval_ns as f64 / 1e9;
+        if secs <= 0.0 {
+            continue;
+        }
+        let mut timer = 0.0;
+        for (name, count) in &i.sources {
+            let rate = *count as f64 / secs;
+            *rates.entry(name.to_string()).or_insert(0.0) += rate / n;
+            if super::tick::is_local_timer(name) {
+                timer += rate;
+            }
+        }
+        *timer_rate.get_or_insert(0.0) += timer / n;
+    }
+    let rates = rates.into_iter().map(|(k, v)| (k, round6(v))).collect();
+    (rates, timer_rate)
 }
 
 pub use super::round6;
