@@ -20,9 +20,9 @@ use tickscope_core::stats::{Accumulator, WorstEvent};
 use tickscope_core::units::ticks_to_ns;
 use tickscope_core::wire::Message;
 use tickscope_core::wire::msg::{
-    Attribution, CauseKind, CoreOnline, CoreStatus, FaultReport, InterruptCounts, IrqSpan,
-    KernelInfo, LinuxInfo, PanicReport, PeerRun, PeerStream, PeerTool, PsciFailure, RunHeader,
-    TraceRecord, Trailer, Window,
+    Attribution, Block, CauseKind, CoreOnline, CoreStatus, FaultReport, HistogramPart,
+    InterruptCounts, IrqSpan, KernelInfo, LinuxInfo, NoiseEvent, PanicReport, PeerRun, PeerStream,
+    PeerTool, PsciFailure, ReducedEvents, RunHeader, TimerSample, TraceRecord, Trailer, Window,
 };
 
 use crate::decode::Sink;
@@ -257,7 +257,7 @@ impl Analysis {
 }
 
 impl Sink for Analysis {
-    fn message(&mut self, seq: u32, msg: &Message) {
+    fn message(&mut self, _seq: u32, msg: &Message) {
         let hz = self.hz();
         match msg {
             Message::Header(h) => {
@@ -273,58 +273,8 @@ impl Sink for Analysis {
             Message::Window(w) => {
                 self.core(w.core).window = Some(*w);
             }
-            Message::TimerSamples(b) => {
-                let c = self.core(b.core);
-                let start = c.window.map(|w| w.start).unwrap_or(0);
-                for s in &b.items {
-                    let lat = ticks_to_ns(s.latency as u64, hz);
-                    let at = ticks_to_ns(s.deadline.saturating_sub(start), hz);
-                    c.acc.record(lat, at, b.core);
-                    if s.cycles != u32::MAX {
-                        c.cycles.record(s.cycles as u64);
-                    }
-                    if s.entry != u32::MAX {
-                        c.entry_cycles.record(s.entry as u64);
-                    }
-                    if s.latency == u32::MAX {
-                        c.clamped += 1;
-                    }
-                    c.records += 1;
-                    CoreData::keep(&mut c.wakeups, &mut c.dropped, (s.deadline, s.latency));
-                    if lat > c.acc.threshold_ns {
-                        let ev = Event {
-                            start: s.deadline,
-                            len: s.latency as u64,
-                            counters: 0,
-                        };
-                        CoreData::keep(&mut c.events, &mut c.dropped, ev);
-                    }
-                }
-            }
-            Message::NoiseEvents(b) => {
-                let c = self.core(b.core);
-                let start = c.window.map(|w| w.start).unwrap_or(0);
-                for e in &b.items {
-                    let dur = ticks_to_ns(e.duration as u64, hz);
-                    let at = ticks_to_ns(e.start.saturating_sub(start), hz);
-                    c.acc.record(dur, at, b.core);
-                    // A gap the device counted as an event is one even if rounding put its
-                    // nanosecond value on the threshold.
-                    if dur <= c.acc.threshold_ns {
-                        c.acc.record_event_only(dur, at, b.core);
-                    }
-                    if e.duration == u32::MAX {
-                        c.clamped += 1;
-                    }
-                    c.records += 1;
-                    let ev = Event {
-                        start: e.start,
-                        len: e.duration as u64,
-                        counters: e.counters,
-                    };
-                    CoreData::keep(&mut c.events, &mut c.dropped, ev);
-                }
-            }
+            Message::TimerSamples(b) => self.timer_samples(b, hz),
+            Message::NoiseEvents(b) => self.noise_events(b, hz),
             Message::Irqs(b) => {
                 let c = self.core(b.core);
                 for s in &b.items {
@@ -352,37 +302,8 @@ impl Sink for Analysis {
                     c.acc.record_quiet(ticks_to_ns(ticks as u64, hz), n);
                 }
             }
-            Message::Histogram(part) => {
-                let c = self.core(part.core);
-                c.reduced = true;
-                let h = if part.events {
-                    &mut c.acc.events
-                } else {
-                    &mut c.acc.values
-                };
-                for &(i, n) in &part.buckets {
-                    h.add_bucket(i as usize, n);
-                }
-                if let Some((min, max, sum, overflow)) = part.last {
-                    h.set_exact(min, max, sum as u128, overflow);
-                }
-            }
-            Message::Reduced(r) => {
-                let c = self.core(r.core);
-                c.reduced = true;
-                for w in &r.worst {
-                    c.acc.worst.offer(WorstEvent {
-                        value: w.value,
-                        at: w.at,
-                        core: w.core,
-                    });
-                }
-                for (i, &n) in r.per_second.iter().enumerate() {
-                    if n > 0 {
-                        c.acc.per_second.add_n(r.first_second as u64 + i as u64, n);
-                    }
-                }
-            }
+            Message::Histogram(part) => self.histogram_part(part),
+            Message::Reduced(r) => self.reduced_events(r),
             Message::CoreStatus(s) => {
                 self.core(s.core).status = Some(*s);
             }
@@ -402,7 +323,7 @@ impl Sink for Analysis {
             Message::TimerDeltas(b) => {
                 let mut b = b.clone();
                 tickscope_core::wire::msg::delta_decode(&mut b.items);
-                self.message(seq, &Message::TimerSamples(b));
+                self.timer_samples(&b, hz);
             }
             Message::Peer(p) => {
                 let d = self.peers.entry(p.tool).or_default();
@@ -415,6 +336,100 @@ impl Sink for Analysis {
         }
         if self.header.is_none() && !matches!(msg, Message::Header(_)) {
             self.headless += 1;
+        }
+    }
+}
+
+impl Analysis {
+    /// Timer wake-ups: latencies in ns, cycle figures, and the wake-ups and events kept for
+    /// attribution.
+    fn timer_samples(&mut self, b: &Block<TimerSample>, hz: u64) {
+        let c = self.core(b.core);
+        let start = c.window.map(|w| w.start).unwrap_or(0);
+        for s in &b.items {
+            let lat = ticks_to_ns(s.latency as u64, hz);
+            let at = ticks_to_ns(s.deadline.saturating_sub(start), hz);
+            c.acc.record(lat, at, b.core);
+            if s.cycles != u32::MAX {
+                c.cycles.record(s.cycles as u64);
+            }
+            if s.entry != u32::MAX {
+                c.entry_cycles.record(s.entry as u64);
+            }
+            if s.latency == u32::MAX {
+                c.clamped += 1;
+            }
+            c.records += 1;
+            CoreData::keep(&mut c.wakeups, &mut c.dropped, (s.deadline, s.latency));
+            if lat > c.acc.threshold_ns {
+                let ev = Event {
+                    start: s.deadline,
+                    len: s.latency as u64,
+                    counters: 0,
+                };
+                CoreData::keep(&mut c.events, &mut c.dropped, ev);
+            }
+        }
+    }
+
+    /// Noise events: gaps above the threshold, with the counters that moved.
+    fn noise_events(&mut self, b: &Block<NoiseEvent>, hz: u64) {
+        let c = self.core(b.core);
+        let start = c.window.map(|w| w.start).unwrap_or(0);
+        for e in &b.items {
+            let dur = ticks_to_ns(e.duration as u64, hz);
+            let at = ticks_to_ns(e.start.saturating_sub(start), hz);
+            c.acc.record(dur, at, b.core);
+            // A gap the device counted as an event is one even if rounding put its
+            // nanosecond value on the threshold.
+            if dur <= c.acc.threshold_ns {
+                c.acc.record_event_only(dur, at, b.core);
+            }
+            if e.duration == u32::MAX {
+                c.clamped += 1;
+            }
+            c.records += 1;
+            let ev = Event {
+                start: e.start,
+                len: e.duration as u64,
+                counters: e.counters,
+            };
+            CoreData::keep(&mut c.events, &mut c.dropped, ev);
+        }
+    }
+
+    /// A part of a histogram the device reduced.
+    fn histogram_part(&mut self, part: &HistogramPart) {
+        let c = self.core(part.core);
+        c.reduced = true;
+        let h = if part.events {
+            &mut c.acc.events
+        } else {
+            &mut c.acc.values
+        };
+        for &(i, n) in &part.buckets {
+            h.add_bucket(i as usize, n);
+        }
+        if let Some((min, max, sum, overflow)) = part.last {
+            h.set_exact(min, max, sum as u128, overflow);
+        }
+    }
+
+    /// The device's worst-N and per-second counts (reduced runs).
+    fn reduced_events(&mut self, r: &ReducedEvents) {
+        let c = self.core(r.core);
+        c.reduced = true;
+        for w in &r.worst {
+            c.acc.worst.offer(WorstEvent {
+                value: w.value,
+                at: w.at,
+                core: w.core,
+            });
+        }
+        for (i, &n) in r.per_second.iter().enumerate() {
+            if n > 0 {
+                c.acc.per_second.add_n(r.first_second as u64 + i as u64, n);
+            }
         }
     }
 }
