@@ -108,6 +108,7 @@ impl Cell {
 }
 
 /// A column: headers (terminal, long for markdown and CSV) and how to read it off a row.
+#[derive(Clone, Copy)]
 pub struct Column {
     /// Short header for the terminal.
     pub short: &'static str,
@@ -151,218 +152,157 @@ fn top_causes(r: &Row) -> Cell {
     }
 }
 
+const fn col(
+    short: &'static str,
+    long: &'static str,
+    csv: &'static str,
+    get: fn(&Row) -> Cell,
+) -> Column {
+    Column {
+        short,
+        long,
+        csv,
+        get,
+    }
+}
+
+fn os_cell(r: &Row, f: fn(&NoiseClass) -> Cell) -> Cell {
+    class(r, true).as_ref().map(f).unwrap_or(Cell::None)
+}
+
+fn hw_cell(r: &Row, f: fn(&NoiseClass) -> Cell) -> Cell {
+    class(r, false).as_ref().map(f).unwrap_or(Cell::None)
+}
+
+fn opt_ns(v: Option<u64>) -> Cell {
+    v.map(Cell::Ns).unwrap_or(Cell::None)
+}
+
+fn opt_num(v: Option<f64>, decimals: usize) -> Cell {
+    v.map(|v| Cell::Num(v, decimals)).unwrap_or(Cell::None)
+}
+
+/// Which run a row is.
+const IDENTITY: [Column; 4] = [
+    col("run", "run", "label", |r| Cell::Text(r.label.to_string())),
+    col("mode", "mode", "mode", |r| Cell::Text(r.run.mode.clone())),
+    col("emul", "emulation", "emulation", |r| {
+        Cell::Text(r.run.emulation.clone())
+    }),
+    col("attrib", "attribution", "attribution", |r| {
+        Cell::Text(r.attributed.attribution.clone())
+    }),
+];
+
+/// The OS's noise, then the hardware's (or the emulator's), then the tick.
+const NOISE: [Column; 11] = [
+    col("OS ev/s", "OS noise events/s", "os_events_per_s", |r| {
+        os_cell(r, |c| Cell::Num(c.events_per_s, 1))
+    }),
+    col("OS ns/s", "OS noise per second", "os_noise_ns_per_s", |r| {
+        os_cell(r, |c| Cell::Ns(c.noise_ns_per_s.round() as u64))
+    }),
+    col("OS max", "OS noise max single", "os_event_max_ns", |r| {
+        os_cell(r, |c| Cell::Ns(c.event_ns.max))
+    }),
+    col("top OS causes", "top OS causes", "top_causes", top_causes),
+    col(
+        "HW ev/s",
+        "hw/emulator noise events/s",
+        "hw_events_per_s",
+        |r| hw_cell(r, |c| Cell::Num(c.events_per_s, 1)),
+    ),
+    col(
+        "HW ns/s",
+        "hw/emulator noise per second",
+        "hw_noise_ns_per_s",
+        |r| hw_cell(r, |c| Cell::Ns(c.noise_ns_per_s.round() as u64)),
+    ),
+    col(
+        "HW max",
+        "hw/emulator noise max single",
+        "hw_event_max_ns",
+        |r| hw_cell(r, |c| Cell::Ns(c.event_ns.max)),
+    ),
+    col("tmr irq/s", "timer irqs/s", "timer_irqs_per_s", |r| {
+        opt_num(r.run.timer_irqs_per_s, 1)
+    }),
+    col("tick", "tick cost", "tick_cost_ns", |r| {
+        opt_ns(r.run.tick_cost_ns)
+    }),
+    col("tick OS", "tick cost, OS part", "tick_os_ns", |r| {
+        opt_ns(r.run.tick_os_ns)
+    }),
+    col("CPU %", "CPU available %", "cpu_available_pct", |r| {
+        opt_num(r.attributed.cpu_available_pct, 3)
+    }),
+];
+
+/// What the measurement itself counted.
+const TOTALS: [Column; 4] = [
+    col("events", "events", "events", |r| Cell::Int(r.events)),
+    col("ev max", "largest event", "event_max_ns", |r| {
+        if r.events > 0 {
+            Cell::Ns(r.event.max)
+        } else {
+            Cell::None
+        }
+    }),
+    col("lost", "lost", "lost", |r| Cell::Int(r.lost)),
+    col("blind", "probe blind time", "blind_ns", |r| {
+        Cell::Ns(r.attributed.blind_ns)
+    }),
+];
+
+const CORE: Column = col("core", "core", "core", |r| {
+    Cell::Text(
+        r.core
+            .map(|c| c.to_string())
+            .unwrap_or_else(|| "all".into()),
+    )
+});
+
+const LOOP: Column = col(
+    "loop ns",
+    "the loop's own ns per iteration",
+    "loop_ns",
+    |r| opt_num(r.run.loop_ns, 3),
+);
+
+const LATENCY: [Column; 4] = [
+    col("p50", "latency p50", "latency_p50_ns", |r| {
+        latency(r, |q| q.p50)
+    }),
+    col("p99", "latency p99", "latency_p99_ns", |r| {
+        latency(r, |q| q.p99)
+    }),
+    col("p99.99", "latency p99.99", "latency_p9999_ns", |r| {
+        latency(r, |q| q.p9999)
+    }),
+    col("max", "latency max", "latency_max_ns", |r| {
+        latency(r, |q| q.max)
+    }),
+];
+
 /// The columns for runs of these modes (latency percentiles only where they carry information:
 /// timer mode; noise mode shows the loop's resolution instead of one-tick gap percentiles), with
 /// a `core` column when the rows are per core.
 pub fn columns(runs: &[&Summary], per_core: bool) -> Vec<Column> {
     let timer = runs.iter().any(|s| s.mode == "timer");
     let noise = runs.iter().any(|s| s.mode == "noise");
-    let mut c = vec![
-        Column {
-            short: "run",
-            long: "run",
-            csv: "label",
-            get: |r| Cell::Text(r.label.to_string()),
-        },
-        Column {
-            short: "mode",
-            long: "mode",
-            csv: "mode",
-            get: |r| Cell::Text(r.run.mode.clone()),
-        },
-        Column {
-            short: "emul",
-            long: "emulation",
-            csv: "emulation",
-            get: |r| Cell::Text(r.run.emulation.clone()),
-        },
-        Column {
-            short: "attrib",
-            long: "attribution",
-            csv: "attribution",
-            get: |r| Cell::Text(r.attributed.attribution.clone()),
-        },
-        Column {
-            short: "OS ev/s",
-            long: "OS noise events/s",
-            csv: "os_events_per_s",
-            get: |r| {
-                class(r, true)
-                    .map(|c| Cell::Num(c.events_per_s, 1))
-                    .unwrap_or(Cell::None)
-            },
-        },
-        Column {
-            short: "OS ns/s",
-            long: "OS noise per second",
-            csv: "os_noise_ns_per_s",
-            get: |r| {
-                class(r, true)
-                    .map(|c| Cell::Ns(c.noise_ns_per_s.round() as u64))
-                    .unwrap_or(Cell::None)
-            },
-        },
-        Column {
-            short: "OS max",
-            long: "OS noise max single",
-            csv: "os_event_max_ns",
-            get: |r| {
-                class(r, true)
-                    .map(|c| Cell::Ns(c.event_ns.max))
-                    .unwrap_or(Cell::None)
-            },
-        },
-        Column {
-            short: "top OS causes",
-            long: "top OS causes",
-            csv: "top_causes",
-            get: top_causes,
-        },
-        Column {
-            short: "HW ev/s",
-            long: "hw/emulator noise events/s",
-            csv: "hw_events_per_s",
-            get: |r| {
-                class(r, false)
-                    .map(|c| Cell::Num(c.events_per_s, 1))
-                    .unwrap_or(Cell::None)
-            },
-        },
-        Column {
-            short: "HW ns/s",
-            long: "hw/emulator noise per second",
-            csv: "hw_noise_ns_per_s",
-            get: |r| {
-                class(r, false)
-                    .map(|c| Cell::Ns(c.noise_ns_per_s.round() as u64))
-                    .unwrap_or(Cell::None)
-            },
-        },
-        Column {
-            short: "HW max",
-            long: "hw/emulator noise max single",
-            csv: "hw_event_max_ns",
-            get: |r| {
-                class(r, false)
-                    .map(|c| Cell::Ns(c.event_ns.max))
-                    .unwrap_or(Cell::None)
-            },
-        },
-        Column {
-            short: "tmr irq/s",
-            long: "timer irqs/s",
-            csv: "timer_irqs_per_s",
-            get: |r| {
-                r.run
-                    .timer_irqs_per_s
-                    .map(|v| Cell::Num(v, 1))
-                    .unwrap_or(Cell::None)
-            },
-        },
-        Column {
-            short: "tick",
-            long: "tick cost",
-            csv: "tick_cost_ns",
-            get: |r| r.run.tick_cost_ns.map(Cell::Ns).unwrap_or(Cell::None),
-        },
-        Column {
-            short: "tick OS",
-            long: "tick cost, OS part",
-            csv: "tick_os_ns",
-            get: |r| r.run.tick_os_ns.map(Cell::Ns).unwrap_or(Cell::None),
-        },
-        Column {
-            short: "CPU %",
-            long: "CPU available %",
-            csv: "cpu_available_pct",
-            get: |r| {
-                r.attributed
-                    .cpu_available_pct
-                    .map(|v| Cell::Num(v, 3))
-                    .unwrap_or(Cell::None)
-            },
-        },
-        Column {
-            short: "events",
-            long: "events",
-            csv: "events",
-            get: |r| Cell::Int(r.events),
-        },
-        Column {
-            short: "ev max",
-            long: "largest event",
-            csv: "event_max_ns",
-            get: |r| {
-                if r.events > 0 {
-                    Cell::Ns(r.event.max)
-                } else {
-                    Cell::None
-                }
-            },
-        },
-        Column {
-            short: "lost",
-            long: "lost",
-            csv: "lost",
-            get: |r| Cell::Int(r.lost),
-        },
-        Column {
-            short: "blind",
-            long: "probe blind time",
-            csv: "blind_ns",
-            get: |r| Cell::Ns(r.attributed.blind_ns),
-        },
-    ];
+    let mut c = Vec::new();
+    c.extend(IDENTITY.iter().take(1).cloned());
     if per_core {
-        c.insert(
-            1,
-            Column {
-                short: "core",
-                long: "core",
-                csv: "core",
-                get: |r| {
-                    Cell::Text(
-                        r.core
-                            .map(|c| c.to_string())
-                            .unwrap_or_else(|| "all".into()),
-                    )
-                },
-            },
-        );
+        c.push(CORE);
     }
+    c.extend(IDENTITY.iter().skip(1).cloned());
+    c.extend(NOISE);
+    c.extend(TOTALS);
     if noise {
-        c.push(Column {
-            short: "loop ns",
-            long: "the loop's own ns per iteration",
-            csv: "loop_ns",
-            get: |r| r.run.loop_ns.map(|v| Cell::Num(v, 3)).unwrap_or(Cell::None),
-        });
+        c.push(LOOP);
     }
     if timer {
-        c.push(Column {
-            short: "p50",
-            long: "latency p50",
-            csv: "latency_p50_ns",
-            get: |r| latency(r, |q| q.p50),
-        });
-        c.push(Column {
-            short: "p99",
-            long: "latency p99",
-            csv: "latency_p99_ns",
-            get: |r| latency(r, |q| q.p99),
-        });
-        c.push(Column {
-            short: "p99.99",
-            long: "latency p99.99",
-            csv: "latency_p9999_ns",
-            get: |r| latency(r, |q| q.p9999),
-        });
-        c.push(Column {
-            short: "max",
-            long: "latency max",
-            csv: "latency_max_ns",
-            get: |r| latency(r, |q| q.max),
-        });
+        c.extend(LATENCY);
     }
     c
 }
