@@ -66,24 +66,8 @@ fn facts_line(info: &RunInfo, s: &Summary) -> String {
     l
 }
 
-/// report.md for these runs (plots referenced by file name).
-pub fn markdown(runs: &[ReportRun]) -> String {
-    let summaries: Vec<&Summary> = runs.iter().map(|r| r.summary()).collect();
-    let cols = columns::columns(&summaries, false);
-    let rows: Vec<Row> = summaries.iter().map(|s| Row::run(s)).collect();
-    let mut md = String::from("# tickscope report\n\n");
-    let _ = writeln!(
-        md,
-        "Runs: {}\n",
-        runs.iter()
-            .map(|r| format!("`{}`", r.summary().label))
-            .collect::<Vec<_>>()
-            .join(", ")
-    );
-    md += &finding(&summaries);
-    md += "## OS noise and hardware/emulator noise\n\n";
-    md += &columns::markdown(&cols, &rows);
-    md += "\nEach event (a counter-loop gap above the threshold in noise mode, a late wake-up in timer mode) \
+/// What the headline table's columns mean (printed under it).
+const LEGEND: &str = "\nEach event (a counter-loop gap above the threshold in noise mode, a late wake-up in timer mode) \
            is split into its **OS part** — the net time the measured CPU ran interrupt handlers, softirqs, \
            IPIs or other threads inside it (osnoise's classes; nested time counted once) — and its \
            **hardware part**, the rest, during which the CPU ran nothing of the OS: under QEMU the emulator \
@@ -101,40 +85,34 @@ pub fn markdown(runs: &[ReportRun]) -> String {
            mode: the window less the time in events, over the iterations outside them; under \
            `icount` its instruction count). Figures \
            labelled `icount` are deterministic instruction-count time; `tcg` figures include host noise.\n\n";
-    if let Some((head, rows)) = crate::render::peers_rows(&summaries) {
-        md += "## Peers: oslat and cyclictest in the same VM\n\n";
-        md += "Run by the probe on the same CPU right after its window, each for the same duration \
+
+/// What the peers' table shows (printed above it).
+const PEERS_NOTE: &str = "Run by the probe on the same CPU right after its window, each for the same duration \
                (rt-tests from Debian's arm64 package). Their values are whole microseconds; *events/s* \
                counts their samples at or above the threshold (rounded up to a microsecond), ours our \
                events, each whatever ran in it: only the probe splits its events into *OS ev/s* and \
                *HW ev/s* (hardware or emulator), the peers cannot (`n/a`); *timer irq/s* is the CPU's timer interrupt rate over each one's own run \
                (cyclictest's includes its own wake-ups). The peers' tails are dashed in the tail plot.\n\n";
-        let _ = writeln!(md, "| {} |", head.join(" | "));
-        let _ = writeln!(
-            md,
-            "|{}",
-            head.iter()
-                .enumerate()
-                .map(|(i, _)| if i < 3 { "---|" } else { "---:|" })
-                .collect::<String>()
-        );
-        for r in rows {
-            let _ = writeln!(md, "| {} |", r.join(" | ").replace('\n', " "));
-        }
-        md.push('\n');
-        for s in &summaries {
-            for n in &s.peer_notes {
-                let _ = writeln!(md, "**Disagreement ({})**: {n}\n", s.label);
-            }
-            if !s.peers.is_empty() && s.peer_notes.is_empty() {
-                let _ = writeln!(
-                    md,
-                    "{}: the probe and its peers agree within what their loops explain.\n",
-                    s.label
-                );
-            }
-        }
-    }
+
+/// report.md for these runs (plots referenced by file name).
+pub fn markdown(runs: &[ReportRun]) -> String {
+    let summaries: Vec<&Summary> = runs.iter().map(|r| r.summary()).collect();
+    let cols = columns::columns(&summaries, false);
+    let rows: Vec<Row> = summaries.iter().map(|s| Row::run(s)).collect();
+    let mut md = String::from("# tickscope report\n\n");
+    let _ = writeln!(
+        md,
+        "Runs: {}\n",
+        runs.iter()
+            .map(|r| format!("`{}`", r.summary().label))
+            .collect::<Vec<_>>()
+            .join(", ")
+    );
+    md += &finding(&summaries);
+    md += "## OS noise and hardware/emulator noise\n\n";
+    md += &columns::markdown(&cols, &rows);
+    md += LEGEND;
+    peers_section(&mut md, &summaries);
     for kind in Kind::ALL {
         let _ = writeln!(
             md,
@@ -145,104 +123,163 @@ pub fn markdown(runs: &[ReportRun]) -> String {
         );
     }
     for r in runs {
-        let s = r.summary();
-        let _ = writeln!(md, "## {}\n", s.label);
-        let _ = writeln!(md, "{}\n", facts_line(r.info, s));
-        if let Some(p) = &s.partial {
-            let _ = writeln!(
-                md,
-                "**Partial run**: the figures cover {:.3} s of the {:.3} s window.\n",
-                p.covered_s, p.window_s
-            );
-        }
-        for p in &r.info.problems {
-            let _ = writeln!(md, "Problem: {p}\n");
-        }
-        if s.mode == "noise" {
-            match s.late_start_ns {
-                Some(ns) => {
-                    let _ = writeln!(
-                        md,
-                        "Window start: the measuring loop was not yet running when the window opened; its first gap ({ns} ns, from the opening) is counted as an event (flagged, not excluded).\n"
-                    );
-                }
-                None => {
-                    md += "Window start: the measuring loop was running when the window opened (no start-up transient).\n\n"
-                }
-            }
-        }
-        let a = &s.attributed;
-        let _ = write!(md, "Attribution: `{}`", a.attribution);
-        if !a.attribution_note.is_empty() {
-            let _ = write!(md, " ({})", a.attribution_note);
-        }
-        let _ = writeln!(
-            md,
-            ". The measuring loop was blind for {} ns in all (recording its events).\n",
-            a.blind_ns
-        );
-        if !a.causes.is_empty() {
-            md += "| cause | kind | events | events/s | total ns | max ns |\n|---|---|---:|---:|---:|---:|\n";
-            for c in &a.causes {
-                let _ = writeln!(
-                    md,
-                    "| {} | {} | {} | {} | {} | {} |",
-                    c.name.replace('|', "/"),
-                    c.kind,
-                    c.events,
-                    c.events_per_s,
-                    c.total_ns,
-                    c.max_ns
-                );
-            }
-            md.push('\n');
-        }
-        if let Some(t) = &s.inject {
-            let _ = writeln!(
-                md,
-                "Injected tick {} Hz × {} ns: {} taken, {} events it ran in, tick cost {} ns, entry + exit around its busy time {} ns, handler wake-up latency {} ns.\n",
-                t.hz,
-                t.duration_ns,
-                t.taken,
-                t.matched_events,
-                opt(s.tick_cost_ns),
-                opt(s.irq_overhead_ns),
-                opt(t.entry_ns)
-            );
-        }
-        if !s.interrupts_per_s.is_empty() {
-            md += "| interrupt source on the measured CPU (/proc/interrupts) | per second |\n|---|---:|\n";
-            for (k, v) in &s.interrupts_per_s {
-                let _ = writeln!(md, "| {k} | {v} |");
-            }
-            md.push('\n');
-        }
-        if let Some(c) = &s.attribution_coverage {
-            md += &coverage_table(c);
-        }
-        let mut worst: Vec<_> = s.cores.iter().flat_map(|c| c.worst.iter()).collect();
-        worst.sort_by(|a, b| {
-            b.event
-                .value
-                .cmp(&a.event.value)
-                .then(a.event.at.cmp(&b.event.at))
-        });
-        if !worst.is_empty() {
-            md += "| worst event (ns) | at (s) | core | what it was, in time order |\n|---:|---:|---:|---|\n";
-            for w in worst.iter().take(8) {
-                let _ = writeln!(
-                    md,
-                    "| {} | {:.6} | {} | {} |",
-                    w.event.value,
-                    w.event.at as f64 / 1e9,
-                    w.event.core,
-                    crate::analysis::explain::describe(&w.pieces)
-                );
-            }
-            md.push('\n');
-        }
+        run_section(&mut md, r);
     }
     md
+}
+
+/// The peers' table and whether they agree with the probe, when peers ran.
+fn peers_section(md: &mut String, summaries: &[&Summary]) {
+    let Some((head, rows)) = crate::render::peers_rows(summaries) else {
+        return;
+    };
+    *md += "## Peers: oslat and cyclictest in the same VM\n\n";
+    *md += PEERS_NOTE;
+    let _ = writeln!(md, "| {} |", head.join(" | "));
+    let _ = writeln!(
+        md,
+        "|{}",
+        head.iter()
+            .enumerate()
+            .map(|(i, _)| if i < 3 { "---|" } else { "---:|" })
+            .collect::<String>()
+    );
+    for r in rows {
+        let _ = writeln!(md, "| {} |", r.join(" | ").replace('\n', " "));
+    }
+    md.push('\n');
+    for s in summaries {
+        for n in &s.peer_notes {
+            let _ = writeln!(md, "**Disagreement ({})**: {n}\n", s.label);
+        }
+        if !s.peers.is_empty() && s.peer_notes.is_empty() {
+            let _ = writeln!(
+                md,
+                "{}: the probe and its peers agree within what their loops explain.\n",
+                s.label
+            );
+        }
+    }
+}
+
+/// One run's section: its facts, problems, window start, attribution by cause, injected tick,
+/// interrupt sources, coverage and worst events.
+fn run_section(md: &mut String, r: &ReportRun) {
+    let s = r.summary();
+    let _ = writeln!(md, "## {}\n", s.label);
+    let _ = writeln!(md, "{}\n", facts_line(r.info, s));
+    if let Some(p) = &s.partial {
+        let _ = writeln!(
+            md,
+            "**Partial run**: the figures cover {:.3} s of the {:.3} s window.\n",
+            p.covered_s, p.window_s
+        );
+    }
+    for p in &r.info.problems {
+        let _ = writeln!(md, "Problem: {p}\n");
+    }
+    if s.mode == "noise" {
+        window_start_note(md, s.late_start_ns);
+    }
+    attribution_table(md, s);
+    if let Some(t) = &s.inject {
+        let _ = writeln!(
+            md,
+            "Injected tick {} Hz × {} ns: {} taken, {} events it ran in, tick cost {} ns, entry + exit around its busy time {} ns, handler wake-up latency {} ns.\n",
+            t.hz,
+            t.duration_ns,
+            t.taken,
+            t.matched_events,
+            opt(s.tick_cost_ns),
+            opt(s.irq_overhead_ns),
+            opt(t.entry_ns)
+        );
+    }
+    if !s.interrupts_per_s.is_empty() {
+        *md += "| interrupt source on the measured CPU (/proc/interrupts) | per second |\n|---|---:|\n";
+        for (k, v) in &s.interrupts_per_s {
+            let _ = writeln!(md, "| {k} | {v} |");
+        }
+        md.push('\n');
+    }
+    if let Some(c) = &s.attribution_coverage {
+        *md += &coverage_table(c);
+    }
+    worst_table(md, s);
+}
+
+/// Noise mode: whether the loop was running when the window opened.
+fn window_start_note(md: &mut String, late_start_ns: Option<u64>) {
+    match late_start_ns {
+        Some(ns) => {
+            let _ = writeln!(
+                md,
+                "Window start: the measuring loop was not yet running when the window opened; its first gap ({ns} ns, from the opening) is counted as an event (flagged, not excluded).\n"
+            );
+        }
+        None => {
+            *md += "Window start: the measuring loop was running when the window opened (no start-up transient).\n\n"
+        }
+    }
+}
+
+/// How the run was attributed, and its causes.
+fn attribution_table(md: &mut String, s: &Summary) {
+    let a = &s.attributed;
+    let _ = write!(md, "Attribution: `{}`", a.attribution);
+    if !a.attribution_note.is_empty() {
+        let _ = write!(md, " ({})", a.attribution_note);
+    }
+    let _ = writeln!(
+        md,
+        ". The measuring loop was blind for {} ns in all (recording its events).\n",
+        a.blind_ns
+    );
+    if a.causes.is_empty() {
+        return;
+    }
+    *md +=
+        "| cause | kind | events | events/s | total ns | max ns |\n|---|---|---:|---:|---:|---:|\n";
+    for c in &a.causes {
+        let _ = writeln!(
+            md,
+            "| {} | {} | {} | {} | {} | {} |",
+            c.name.replace('|', "/"),
+            c.kind,
+            c.events,
+            c.events_per_s,
+            c.total_ns,
+            c.max_ns
+        );
+    }
+    md.push('\n');
+}
+
+/// The run's eight largest events, each with what it was in time order.
+fn worst_table(md: &mut String, s: &Summary) {
+    let mut worst: Vec<_> = s.cores.iter().flat_map(|c| c.worst.iter()).collect();
+    worst.sort_by(|a, b| {
+        b.event
+            .value
+            .cmp(&a.event.value)
+            .then(a.event.at.cmp(&b.event.at))
+    });
+    if worst.is_empty() {
+        return;
+    }
+    *md +=
+        "| worst event (ns) | at (s) | core | what it was, in time order |\n|---:|---:|---:|---|\n";
+    for w in worst.iter().take(8) {
+        let _ = writeln!(
+            md,
+            "| {} | {:.6} | {} | {} |",
+            w.event.value,
+            w.event.at as f64 / 1e9,
+            w.event.core,
+            crate::analysis::explain::describe(&w.pieces)
+        );
+    }
+    md.push('\n');
 }
 
 /// What the attribution was built from: per source counted, traced, inside events.
