@@ -247,6 +247,27 @@ fn facts(f: &Facts, a: &Analysis, emulation: Emulation) -> Facts {
     f
 }
 
+/// The exit status and the problems found so far: the first failure decides the status.
+struct Verdict {
+    status: u8,
+    problems: Vec<String>,
+}
+
+impl Verdict {
+    /// A problem that fails the run (the first such decides the status).
+    fn fail(&mut self, status: u8, problem: String) {
+        if self.status == status::OK {
+            self.status = status;
+        }
+        self.problems.push(problem);
+    }
+
+    /// A problem worth saying that does not fail the run.
+    fn note(&mut self, problem: String) {
+        self.problems.push(problem);
+    }
+}
+
 /// The exit status and the problems, first the one that decided it.
 fn decide(
     capture: &Capture,
@@ -255,56 +276,60 @@ fn decide(
     s: &Summary,
     policy: &Policy,
 ) -> (u8, Vec<String>) {
-    let mut status = status::OK;
-    let mut problems: Vec<String> = Vec::new();
-    let set = |st: u8, p: String, status: &mut u8, problems: &mut Vec<String>| {
-        if *status == status::OK {
-            *status = st;
-        }
-        problems.push(p);
+    let mut v = Verdict {
+        status: status::OK,
+        problems: Vec::new(),
     };
+    how_it_ended(&mut v, capture, a);
+    what_arrived(&mut v, capture, a, link);
+    if let Some(cpu) = capture.expect.nohz_full_cpu
+        && a.header.is_some()
+    {
+        tick_stopped(&mut v, a, cpu);
+    }
+    what_it_found(&mut v, a, s, policy);
+    if let Some(p) = link.problems() {
+        let p = format!("capture: {p}");
+        if link.lossy() && !policy.allow_loss {
+            v.fail(status::FAILURE, p);
+        } else {
+            v.note(p);
+        }
+    }
+    (v.status, v.problems)
+}
+
+/// How the guest ended: hung, crashed, interrupted, a non-zero status, or stopped early.
+fn how_it_ended(v: &mut Verdict, capture: &Capture, a: &Analysis) {
     match &capture.end {
-        End::Hung { after_s } => set(
+        End::Hung { after_s } => v.fail(
             status::HUNG,
             format!("the guest did not finish within {after_s} s and was killed"),
-            &mut status,
-            &mut problems,
         ),
-        End::Crashed { what } => set(status::HUNG, what.clone(), &mut status, &mut problems),
-        End::Interrupted { .. } => set(
+        End::Crashed { what } => v.fail(status::HUNG, what.clone()),
+        End::Interrupted { .. } => v.fail(
             status::INTERRUPTED,
             "interrupted: the guest was stopped, what arrived was kept".into(),
-            &mut status,
-            &mut problems,
         ),
-        End::Exited(st) if *st != status::OK && !capture.expect.status_in_trailer => set(
+        End::Exited(st) if *st != status::OK && !capture.expect.status_in_trailer => v.fail(
             *st,
             format!(
                 "the firmware ended with status {st} ({})",
                 status::name(*st)
             ),
-            &mut status,
-            &mut problems,
+        ),
+        End::Stopped { why } if a.trailer.is_none() => v.fail(
+            status::FAILURE,
+            format!("the run did not finish: {why}; kept what arrived"),
         ),
         End::Exited(_) | End::Stopped { .. } => {}
     }
-    if let End::Stopped { why } = &capture.end
-        && a.trailer.is_none()
-    {
-        set(
-            status::FAILURE,
-            format!("the run did not finish: {why}; kept what arrived"),
-            &mut status,
-            &mut problems,
-        );
-    }
+}
+
+/// Whether a run arrived at all, and the status its producer ended with.
+fn what_arrived(v: &mut Verdict, capture: &Capture, a: &Analysis, link: &decode::Report) {
     if capture.bytes.is_empty() {
-        set(
-            status::FAILURE,
-            "the guest produced no capture".into(),
-            &mut status,
-            &mut problems,
-        );
+        v.fail(status::FAILURE, "the guest produced no capture".into());
     } else if a.header.is_none() {
         let tail: Vec<&str> = link
             .text_lines
@@ -316,15 +341,13 @@ fn decide(
             .into_iter()
             .rev()
             .collect();
-        set(
+        v.fail(
             status::FAILURE,
             format!(
                 "the capture holds no tickscope run ({} frames decoded); last console lines:\n{}",
                 link.link.frames_ok,
                 tail.join("\n")
             ),
-            &mut status,
-            &mut problems,
         );
     }
     if capture.expect.status_in_trailer
@@ -338,63 +361,58 @@ fn decide(
             .find(|l| l.contains("tickscope"))
             .cloned()
             .unwrap_or_default();
-        set(
+        v.fail(
             t.status,
             format!(
                 "the producer ended with status {} ({}): {why}",
                 t.status,
                 status::name(t.status)
             ),
-            &mut status,
-            &mut problems,
         );
     }
-    if let Some(cpu) = capture.expect.nohz_full_cpu
-        && a.header.is_some()
-    {
-        let nohz = a
-            .linux
-            .as_ref()
-            .map(|l| l.nohz_full.to_string())
-            .unwrap_or_default();
-        if !crate::kernel::parse_cpu_list(&nohz).contains(&cpu) {
-            set(
-                status::FAILURE,
-                format!(
-                    "the kernel did not stop the tick on CPU {cpu}: /sys/devices/system/cpu/nohz_full is `{nohz}` (needs CONFIG_NO_HZ_FULL=y and nohz_full={cpu})"
-                ),
-                &mut status,
-                &mut problems,
-            );
-        }
+}
+
+/// A tickless run whose kernel did not stop the tick on the measured CPU fails.
+fn tick_stopped(v: &mut Verdict, a: &Analysis, cpu: usize) {
+    let nohz = a
+        .linux
+        .as_ref()
+        .map(|l| l.nohz_full.to_string())
+        .unwrap_or_default();
+    if !crate::kernel::parse_cpu_list(&nohz).contains(&cpu) {
+        v.fail(
+            status::FAILURE,
+            format!(
+                "the kernel did not stop the tick on CPU {cpu}: /sys/devices/system/cpu/nohz_full is `{nohz}` (needs CONFIG_NO_HZ_FULL=y and nohz_full={cpu})"
+            ),
+        );
     }
+}
+
+/// What the figures say: missed ticks, attribution coverage, peers, faults, lost records.
+fn what_it_found(v: &mut Verdict, a: &Analysis, s: &Summary, policy: &Policy) {
     for note in s
         .inject
         .as_ref()
         .map(|t| t.missed_notes())
         .unwrap_or_default()
     {
-        problems.push(note);
+        v.note(note);
     }
     if let Some(p) = s
         .attribution_coverage
         .as_ref()
         .and_then(|c| crate::analysis::coverage::timer_problem(c, &s.emulation))
     {
-        set(status::FAILURE, p, &mut status, &mut problems);
+        v.fail(status::FAILURE, p);
     }
     for (name, p) in &s.peers {
         if let Some(why) = &p.problem {
-            set(
-                status::FAILURE,
-                format!("peer {name}: {why}"),
-                &mut status,
-                &mut problems,
-            );
+            v.fail(status::FAILURE, format!("peer {name}: {why}"));
         }
     }
     for f in &a.faults {
-        problems.push(format!(
+        v.note(format!(
             "firmware fault on core {}: ESR {:#x} ELR {:#x} FAR {:#x}",
             f.core, f.esr, f.elr, f.far
         ));
@@ -410,18 +428,9 @@ fn decide(
             }
         );
         if policy.allow_loss {
-            problems.push(p);
+            v.note(p);
         } else {
-            set(status::FAILURE, p, &mut status, &mut problems);
+            v.fail(status::FAILURE, p);
         }
     }
-    if let Some(p) = link.problems() {
-        let p = format!("capture: {p}");
-        if link.lossy() && !policy.allow_loss {
-            set(status::FAILURE, p, &mut status, &mut problems);
-        } else {
-            problems.push(p);
-        }
-    }
-    (status, problems)
 }
