@@ -60,6 +60,31 @@ pub fn qemu_counter_hz(version: &str) -> u64 {
 
 /// Runs every check.
 pub fn checks() -> Vec<Check> {
+    let mut v = rust_checks();
+    v.extend(qemu_checks());
+    let cached = cached_kernels();
+    let apt = deps::which("apt-get").is_some() && deps::which("dpkg-deb").is_some();
+    v.extend(cache_checks(&cached, apt));
+    v.push(snapshots());
+    v.push(check(
+        "apt (private state, for fetching kernels)",
+        apt,
+        if apt {
+            "apt-get and dpkg-deb found; fetching touches only tickscope's cache".to_string()
+        } else {
+            "apt-get or dpkg-deb missing".into()
+        },
+        "pass --kernel PATH, or use a Debian/Ubuntu host",
+    ));
+    if let Some(k) = cached.iter().rev().find(|k| !k.ends_with("-rt-arm64")) {
+        v.push(kernel_tracing(k));
+    }
+    v.extend(host_checks());
+    v
+}
+
+/// The Rust toolchain, its targets, and a C linker for the host build.
+fn rust_checks() -> Vec<Check> {
     let mut v = Vec::new();
     let root = workspace::root().ok();
     let rustc = root
@@ -105,6 +130,12 @@ pub fn checks() -> Vec<Check> {
         cc.unwrap_or_else(|| "no cc, gcc or clang on PATH".into()),
         "sudo apt-get install gcc",
     ));
+    v
+}
+
+/// QEMU and the counter frequency its virt machine has.
+fn qemu_checks() -> Vec<Check> {
+    let mut v = Vec::new();
     let qemu = deps::which("qemu-system-aarch64");
     let version = qemu.as_ref().map(|q| deps::qemu_version(q));
     v.push(check(
@@ -129,8 +160,12 @@ pub fn checks() -> Vec<Check> {
             "",
         ));
     }
-    let cache = workspace::cache_dir().join("kernel");
-    let cached: Vec<String> = std::fs::read_dir(&cache)
+    v
+}
+
+/// The kernels in the cache (directories with a `vmlinuz`), sorted.
+fn cached_kernels() -> Vec<String> {
+    std::fs::read_dir(workspace::cache_dir().join("kernel"))
         .map(|d| {
             let mut v: Vec<String> = d
                 .filter_map(|e| e.ok())
@@ -140,8 +175,13 @@ pub fn checks() -> Vec<Check> {
             v.sort();
             v
         })
-        .unwrap_or_default();
-    let apt = deps::which("apt-get").is_some() && deps::which("dpkg-deb").is_some();
+        .unwrap_or_default()
+}
+
+/// What tickscope fetches on first use: kernels, the peers, the UEFI firmware.
+fn cache_checks(cached: &[String], apt: bool) -> Vec<Check> {
+    let mut v = Vec::new();
+    let cache = workspace::cache_dir().join("kernel");
     v.push(check(
         "kernel cache",
         !cached.is_empty() || apt,
@@ -175,35 +215,32 @@ pub fn checks() -> Vec<Check> {
         },
         "sudo apt-get install qemu-efi-aarch64",
     ));
-    v.push(snapshots());
-    v.push(check(
-        "apt (private state, for fetching kernels)",
-        apt,
-        if apt {
-            "apt-get and dpkg-deb found; fetching touches only tickscope's cache".to_string()
-        } else {
-            "apt-get or dpkg-deb missing".into()
-        },
-        "pass --kernel PATH, or use a Debian/Ubuntu host",
-    ));
-    let newest = cached.iter().rev().find(|k| !k.ends_with("-rt-arm64"));
-    if let Some(k) = newest {
-        let cfg = std::fs::read_to_string(cache.join(k).join("config")).unwrap_or_default();
-        let has = |opt: &str| cfg.lines().any(|l| l == format!("{opt}=y"));
-        let tracefs = has("CONFIG_FTRACE") && has("CONFIG_TRACEPOINTS");
-        v.push(check(
-            "tracefs in the guest kernel",
-            tracefs,
-            format!(
-                "{k}: FTRACE {}, TRACEPOINTS {}, NO_HZ_FULL {}, OSNOISE_TRACER {} (tickscope attributes without it)",
-                yes(has("CONFIG_FTRACE")),
-                yes(has("CONFIG_TRACEPOINTS")),
-                yes(has("CONFIG_NO_HZ_FULL")),
-                yes(has("CONFIG_OSNOISE_TRACER"))
-            ),
-            "use a kernel with CONFIG_FTRACE=y and CONFIG_TRACEPOINTS=y, or --attribution counters",
-        ));
-    }
+    v
+}
+
+/// Whether the newest cached generic kernel can be traced (and is tickless-capable).
+fn kernel_tracing(k: &str) -> Check {
+    let cache = workspace::cache_dir().join("kernel");
+    let cfg = std::fs::read_to_string(cache.join(k).join("config")).unwrap_or_default();
+    let has = |opt: &str| cfg.lines().any(|l| l == format!("{opt}=y"));
+    let tracefs = has("CONFIG_FTRACE") && has("CONFIG_TRACEPOINTS");
+    check(
+        "tracefs in the guest kernel",
+        tracefs,
+        format!(
+            "{k}: FTRACE {}, TRACEPOINTS {}, NO_HZ_FULL {}, OSNOISE_TRACER {} (tickscope attributes without it)",
+            yes(has("CONFIG_FTRACE")),
+            yes(has("CONFIG_TRACEPOINTS")),
+            yes(has("CONFIG_NO_HZ_FULL")),
+            yes(has("CONFIG_OSNOISE_TRACER"))
+        ),
+        "use a kernel with CONFIG_FTRACE=y and CONFIG_TRACEPOINTS=y, or --attribution counters",
+    )
+}
+
+/// Who we run as, and whether QEMU dies with us.
+fn host_checks() -> Vec<Check> {
+    let mut v = Vec::new();
     let root_user = std::fs::metadata("/proc/self")
         .map(|m| std::os::unix::fs::MetadataExt::uid(&m) == 0)
         .unwrap_or(false);
