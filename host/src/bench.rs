@@ -547,32 +547,7 @@ fn slowdown(step: &str) -> u32 {
 }
 
 fn wall_figures(f: &mut Figures, compare_duration: u64) -> Result<()> {
-    for icount in [false, true] {
-        let m = machine(1, 2, 4, icount)?;
-        let cfg = Config {
-            mode: Mode::Noise,
-            smp: 4,
-            gic: 2,
-            el: 1,
-            duration_ns: 1_000_000_000,
-            icount,
-            ..Config::default()
-        };
-        let started = Instant::now();
-        bare_run("e2e", m, cfg, true)?;
-        let name = if icount { "icount" } else { "tcg" };
-        put(
-            f,
-            &format!("e2e.measure_1s_{name}_wall_s"),
-            started.elapsed().as_secs_f64(),
-            "s",
-            "host",
-            format!(
-                "`tickscope measure --mode noise --duration 1s{}`: boot, window, decode, plots",
-                if icount { " --icount" } else { "" }
-            ),
-        );
-    }
+    measure_wall_figures(f)?;
     // Linux probe loop cost in the VM, and the full comparison.
     let settings = Settings {
         machine: machine(1, 2, 4, true)?,
@@ -603,7 +578,44 @@ fn wall_figures(f: &mut Figures, compare_duration: u64) -> Result<()> {
         "the comparison failed (status {})",
         c.status
     );
-    let t = &c.wall;
+    compare_wall_figures(f, &c.wall, compare_duration);
+    probe_loop_figures(f, &c, compare_duration);
+    attribution_cost_figures(f, &settings, compare_duration)
+}
+
+/// `tickscope measure` end to end, under TCG and icount.
+fn measure_wall_figures(f: &mut Figures) -> Result<()> {
+    for icount in [false, true] {
+        let m = machine(1, 2, 4, icount)?;
+        let cfg = Config {
+            mode: Mode::Noise,
+            smp: 4,
+            gic: 2,
+            el: 1,
+            duration_ns: 1_000_000_000,
+            icount,
+            ..Config::default()
+        };
+        let started = Instant::now();
+        bare_run("e2e", m, cfg, true)?;
+        let name = if icount { "icount" } else { "tcg" };
+        put(
+            f,
+            &format!("e2e.measure_1s_{name}_wall_s"),
+            started.elapsed().as_secs_f64(),
+            "s",
+            "host",
+            format!(
+                "`tickscope measure --mode noise --duration 1s{}`: boot, window, decode, plots",
+                if icount { " --icount" } else { "" }
+            ),
+        );
+    }
+    Ok(())
+}
+
+/// Where `compare`'s wall time went.
+fn compare_wall_figures(f: &mut Figures, t: &compare::Wall, compare_duration: u64) {
     put(
         f,
         "e2e.compare_wall_s",
@@ -663,6 +675,10 @@ fn wall_figures(f: &mut Figures, compare_duration: u64) -> Result<()> {
         "host",
         "the guests' own time measuring and shipping (all three runs, summed)",
     );
+}
+
+/// The Linux probe's loop in the comparison's Linux runs, against bare metal's.
+fn probe_loop_figures(f: &mut Figures, c: &compare::Comparison, compare_duration: u64) {
     let bare_iter = c
         .runs
         .first()
@@ -699,7 +715,15 @@ fn wall_figures(f: &mut Figures, compare_duration: u64) -> Result<()> {
             "time the probe's loop spent recording each event (not measuring), under -icount, checkpoints off",
         );
     }
-    // What attribution costs the probe's loop: the generic kernel again with per-event counters
+}
+
+/// What attribution costs the probe's loop.
+fn attribution_cost_figures(
+    f: &mut Figures,
+    settings: &Settings,
+    compare_duration: u64,
+) -> Result<()> {
+    // the generic kernel again with per-event counters
     // (read on each event) next to tracefs (nothing in the loop: the kernel traces, the host
     // joins), and with none.
     for choice in [
