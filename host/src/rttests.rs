@@ -3,6 +3,12 @@
 //! in cyclictest's JSON layout. Every value of theirs is in whole microseconds.
 
 use std::collections::BTreeMap;
+use tickscope_core::config::{Config, Mode, TimerChoice};
+use tickscope_core::hist::Histogram;
+use tickscope_core::wire::msg::{
+    BLOCK, CoreStatus, HistogramPart, Metric, RunHeader, Source, Trailer, Window,
+};
+use tickscope_core::wire::{self, Encoder, Message};
 
 use anyhow::{Result, bail};
 use serde_json::{Value, json};
@@ -418,185 +424,198 @@ pub fn parse_any(bytes: &[u8]) -> Option<Result<RtRun>> {
 /// a reduced run's (values at their microsecond floor, the exact max apart), its status and the
 /// end trailer, in nanoseconds. What it has no data for (per-event times, causes) stays out.
 pub fn to_wire(run: &RtRun, threshold_ns: u64) -> Vec<u8> {
-    use tickscope_core::config::{Config, Mode, TimerChoice};
-    use tickscope_core::hist::Histogram;
-    use tickscope_core::wire::msg::{
-        BLOCK, CoreStatus, HistogramPart, Metric, RunHeader, Source, Trailer, Window,
-    };
-    use tickscope_core::wire::{self, MAX_BODY, MAX_WIRE, Message};
-
+    let mut enc = Encoder::new();
     let mut out = Vec::new();
-    let mut scratch = [0u8; MAX_BODY];
-    let mut frame = [0u8; MAX_WIRE];
-    let mut seq = 0u32;
-    let mut send = |m: &Message, out: &mut Vec<u8>| {
-        if let Ok(f) = wire::encode_frame(seq, m, &mut scratch, &mut frame) {
+    let mut send = |m: &Message| {
+        if let Ok(f) = enc.encode(m) {
             out.extend_from_slice(f);
         }
-        seq += 1;
     };
-    let cpu = |i: usize, t: &Thread| t.cpu.map(|c| c as u16).unwrap_or(i as u16);
-    let cores = run.threads.iter().enumerate().fold(0u64, |m, (i, t)| {
-        m | 1u64.checked_shl(cpu(i, t) as u32).unwrap_or(0)
-    });
-    let smp = run
+    let config = rt_config(run, threshold_ns);
+    send(&Message::Header(rt_header(run, config)));
+    for (i, t) in run.threads.iter().enumerate() {
+        let core = thread_cpu(i, t);
+        let end = thread_duration_ns(run, t);
+        send(&Message::Window(Window {
+            core,
+            start: 0,
+            end,
+            threshold: threshold_ns,
+        }));
+        for events in [false, true] {
+            let metric = match (config.mode, events) {
+                (Mode::Timer, _) => Metric::Latency,
+                (_, false) => Metric::LoopGap,
+                (_, true) => Metric::NoiseEvent,
+            };
+            for part in histogram_parts(t, threshold_ns, events, core, metric) {
+                send(&Message::Histogram(part));
+            }
+        }
+        send(&Message::CoreStatus(CoreStatus {
+            core,
+            samples: t.cycles,
+            window_start: 0,
+            window_end: end,
+            ..CoreStatus::default()
+        }));
+    }
+    send(&Message::End(Trailer {
+        status: 0,
+        cores_online: config.smp,
+        at: 0,
+    }));
+    out
+}
+
+/// The CPU a thread ran on (its index when the tool did not say).
+fn thread_cpu(i: usize, t: &Thread) -> u16 {
+    t.cpu.map(|c| c as u16).unwrap_or(i as u16)
+}
+
+/// The run's interval in ns (cyclictest's default 1 ms when it did not say).
+fn interval_ns(run: &RtRun) -> u64 {
+    run.interval_us.unwrap_or(1000) * 1000
+}
+
+/// How long a thread measured: the run's duration, else its cycles times the interval.
+fn thread_duration_ns(run: &RtRun, t: &Thread) -> u64 {
+    match run.duration_s {
+        Some(d) => (d * 1e9) as u64,
+        None => t.cycles * interval_ns(run),
+    }
+}
+
+/// The configuration the run amounts to: its mode, CPUs, duration, interval and our threshold.
+fn rt_config(run: &RtRun, threshold_ns: u64) -> Config {
+    let cpus = run
         .threads
         .iter()
         .enumerate()
-        .map(|(i, t)| cpu(i, t) + 1)
-        .max()
-        .unwrap_or(1);
-    let interval_ns = run.interval_us.unwrap_or(1000) * 1000;
-    let duration_ns = |t: &Thread| -> u64 {
-        match run.duration_s {
-            Some(d) => (d * 1e9) as u64,
-            None => t.cycles * interval_ns,
-        }
-    };
-    let mode = match run.tool {
-        PeerTool::Oslat => Mode::Noise,
-        PeerTool::Cyclictest => Mode::Timer,
-    };
-    let config = Config {
-        mode,
-        smp,
+        .map(|(i, t)| thread_cpu(i, t));
+    let cores = cpus
+        .clone()
+        .fold(0u64, |m, c| m | 1u64.checked_shl(c as u32).unwrap_or(0));
+    Config {
+        mode: match run.tool {
+            PeerTool::Oslat => Mode::Noise,
+            PeerTool::Cyclictest => Mode::Timer,
+        },
+        smp: cpus.map(|c| c + 1).max().unwrap_or(1),
         cores,
-        duration_ns: run.threads.first().map(duration_ns).unwrap_or(0),
-        period_ns: interval_ns,
+        duration_ns: run
+            .threads
+            .first()
+            .map(|t| thread_duration_ns(run, t))
+            .unwrap_or(0),
+        period_ns: interval_ns(run),
         threshold_ns,
         ..Config::default()
+    }
+}
+
+/// Cuts `s` to what a bounded string holds.
+fn text<const N: usize>(s: &str) -> heapless::String<N> {
+    let mut h = heapless::String::new();
+    for c in s.chars() {
+        if h.push(c).is_err() {
+            break;
+        }
+    }
+    h
+}
+
+/// The header of a reduced run in ns, named for the tool.
+fn rt_header(run: &RtRun, config: Config) -> RunHeader {
+    RunHeader {
+        format: wire::FORMAT_VERSION as u16,
+        source: Source::LinuxProbe,
+        board: text(run.tool.name()),
+        midr: 0,
+        el: 0,
+        boot_el: 0,
+        gic: 0,
+        counter_hz: 1_000_000_000,
+        reset_ticks: 0,
+        config,
+        boot_core: 0,
+        timer: TimerChoice::default(),
+        pmu: false,
+        reduced: true,
+        revision: text(&format!(
+            "{} {}",
+            run.tool.name(),
+            run.version.as_deref().unwrap_or("")
+        )),
+        kernel: text(run.kernel.as_deref().unwrap_or("")),
+        cmdline: heapless::String::new(),
+    }
+}
+
+/// A thread's histogram (all values, or with `events` only those at or above the threshold) in
+/// wire parts of at most `BLOCK` buckets, the last with min, max and sum. None when it is empty.
+fn histogram_parts(
+    t: &Thread,
+    threshold_ns: u64,
+    events: bool,
+    core: u16,
+    metric: Metric,
+) -> Vec<HistogramPart> {
+    // Values beyond the histogram's range are known only to be at or above it.
+    let top = t.range_us.unwrap_or(t.max_us) * 1000;
+    let mut h = Histogram::new();
+    let mut sum: u128 = 0;
+    let mut min = u64::MAX;
+    let mut max = 0;
+    let values = t
+        .histogram
+        .iter()
+        .map(|(&us, &n)| (us * 1000, n))
+        .chain((t.overflow > 0).then_some((top, t.overflow)));
+    // An event is a value above the threshold: with whole microseconds, every bucket at or above
+    // the threshold rounded up (as the peers' `events_per_s`).
+    let from = threshold_ns.div_ceil(1000).max(1) * 1000;
+    for (v, n) in values {
+        if events && v < from {
+            continue;
+        }
+        h.record_n(v, n);
+        sum += v as u128 * n as u128;
+        min = min.min(v);
+        max = max.max(v);
+    }
+    if h.count() == 0 && !(events && t.max_us * 1000 > threshold_ns) {
+        return Vec::new();
+    }
+    // The tool's exact maximum stands even where its histogram stops short of it.
+    let exact_max = t.max_us * 1000;
+    if exact_max > threshold_ns || !events {
+        max = max.max(exact_max);
+        min = min.min(exact_max);
+    }
+    let buckets: Vec<(u16, u64)> = h.buckets().map(|(i, n)| (i as u16, n)).collect();
+    let parts: Vec<&[(u16, u64)]> = if buckets.is_empty() {
+        vec![&[]]
+    } else {
+        buckets.chunks(BLOCK).collect()
     };
-    fn text<const N: usize>(s: &str) -> heapless::String<N> {
-        let mut h = heapless::String::new();
-        for c in s.chars() {
-            if h.push(c).is_err() {
-                break;
-            }
-        }
-        h
-    }
-    send(
-        &Message::Header(RunHeader {
-            format: wire::FORMAT_VERSION as u16,
-            source: Source::LinuxProbe,
-            board: text(run.tool.name()),
-            midr: 0,
-            el: 0,
-            boot_el: 0,
-            gic: 0,
-            counter_hz: 1_000_000_000,
-            reset_ticks: 0,
-            config,
-            boot_core: 0,
-            timer: TimerChoice::default(),
-            pmu: false,
-            reduced: true,
-            revision: text(&format!(
-                "{} {}",
-                run.tool.name(),
-                run.version.as_deref().unwrap_or("")
-            )),
-            kernel: text(run.kernel.as_deref().unwrap_or("")),
-            cmdline: heapless::String::new(),
-        }),
-        &mut out,
-    );
-    for (i, t) in run.threads.iter().enumerate() {
-        let core = cpu(i, t);
-        let end = duration_ns(t);
-        send(
-            &Message::Window(Window {
+    let last_part = parts.len() - 1;
+    let last = (min.min(max), max, sum.min(u64::MAX as u128) as u64, 0);
+    parts
+        .into_iter()
+        .enumerate()
+        .map(|(k, part)| {
+            let mut b = heapless::Vec::new();
+            let _ = b.extend_from_slice(part);
+            HistogramPart {
                 core,
-                start: 0,
-                end,
-                threshold: threshold_ns,
-            }),
-            &mut out,
-        );
-        // Values beyond the histogram's range are known only to be at or above it.
-        let top = t.range_us.unwrap_or(t.max_us) * 1000;
-        for events in [false, true] {
-            let mut h = Histogram::new();
-            let mut sum: u128 = 0;
-            let mut min = u64::MAX;
-            let mut max = 0;
-            let values = t
-                .histogram
-                .iter()
-                .map(|(&us, &n)| (us * 1000, n))
-                .chain((t.overflow > 0).then_some((top, t.overflow)));
-            // An event is a value above the threshold: with whole microseconds, every bucket at or
-            // above the threshold rounded up (as the peers' `events_per_s`).
-            let from = threshold_ns.div_ceil(1000).max(1) * 1000;
-            for (v, n) in values {
-                if events && v < from {
-                    continue;
-                }
-                h.record_n(v, n);
-                sum += v as u128 * n as u128;
-                min = min.min(v);
-                max = max.max(v);
+                metric,
+                events,
+                buckets: b,
+                last: (k == last_part).then_some(last),
             }
-            if h.count() == 0 && !(events && t.max_us * 1000 > threshold_ns) {
-                continue;
-            }
-            // The tool's exact maximum stands even where its histogram stops short of it.
-            let exact_max = t.max_us * 1000;
-            if exact_max > threshold_ns || !events {
-                max = max.max(exact_max);
-                min = min.min(exact_max);
-            }
-            let buckets: Vec<(u16, u64)> = h.buckets().map(|(i, n)| (i as u16, n)).collect();
-            let parts: Vec<&[(u16, u64)]> = if buckets.is_empty() {
-                vec![&[]]
-            } else {
-                buckets.chunks(BLOCK).collect()
-            };
-            let last_part = parts.len() - 1;
-            for (k, part) in parts.into_iter().enumerate() {
-                let mut b = heapless::Vec::new();
-                let _ = b.extend_from_slice(part);
-                send(
-                    &Message::Histogram(HistogramPart {
-                        core,
-                        metric: match (mode, events) {
-                            (Mode::Timer, _) => Metric::Latency,
-                            (_, false) => Metric::LoopGap,
-                            (_, true) => Metric::NoiseEvent,
-                        },
-                        events,
-                        buckets: b,
-                        last: (k == last_part).then_some((
-                            min.min(max),
-                            max,
-                            sum.min(u64::MAX as u128) as u64,
-                            0,
-                        )),
-                    }),
-                    &mut out,
-                );
-            }
-        }
-        send(
-            &Message::CoreStatus(CoreStatus {
-                core,
-                samples: t.cycles,
-                window_start: 0,
-                window_end: end,
-                ..CoreStatus::default()
-            }),
-            &mut out,
-        );
-    }
-    send(
-        &Message::End(Trailer {
-            status: 0,
-            cores_online: smp,
-            at: 0,
-        }),
-        &mut out,
-    );
-    out
+        })
+        .collect()
 }
 
 /// What [`to_cyclictest_json`] writes a run from.
