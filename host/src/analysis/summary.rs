@@ -442,6 +442,28 @@ pub fn split_core(c: &CoreData, source: Source) -> (Method, CoreSplits) {
     )
 }
 
+/// One cause's share of a tally: the episodes it ran in, its time in them, its longest.
+#[derive(Default, Clone, Copy)]
+struct CauseTotals {
+    episodes: u64,
+    total_ns: u64,
+    max_ns: u64,
+}
+
+impl CauseTotals {
+    fn add(&mut self, ns: u64) {
+        self.episodes += 1;
+        self.total_ns += ns;
+        self.max_ns = self.max_ns.max(ns);
+    }
+
+    fn merge(&mut self, o: &CauseTotals) {
+        self.episodes += o.episodes;
+        self.total_ns += o.total_ns;
+        self.max_ns = self.max_ns.max(o.max_ns);
+    }
+}
+
 /// Working totals of one core's attribution (merged over cores for the run).
 #[derive(Default, Clone)]
 struct Tally {
@@ -452,8 +474,8 @@ struct Tally {
     event_ns: u64,
     window_s: f64,
     cores: u32,
-    /// (name, kind) -> (events, total ns, max ns).
-    causes: BTreeMap<(String, CauseKind), (u64, u64, u64)>,
+    /// Each cause's episodes, by (name, kind).
+    causes: BTreeMap<(String, CauseKind), CauseTotals>,
     /// (name, kind) -> (entry, exit) bound, ns (the largest over cores).
     edges: BTreeMap<(String, CauseKind), (u64, u64)>,
     blind_ns: u64,
@@ -471,10 +493,7 @@ impl Tally {
         self.window_s += o.window_s;
         self.cores += o.cores;
         for (k, v) in &o.causes {
-            let e = self.causes.entry(k.clone()).or_insert((0, 0, 0));
-            e.0 += v.0;
-            e.1 += v.1;
-            e.2 = e.2.max(v.2);
+            self.causes.entry(k.clone()).or_default().merge(v);
         }
         for (k, v) in &o.edges {
             let e = self.edges.entry(k.clone()).or_insert((0, 0));
@@ -521,13 +540,13 @@ impl Tally {
         let mut causes: Vec<CauseSummary> = self
             .causes
             .iter()
-            .map(|((name, kind), &(events, total, max))| CauseSummary {
+            .map(|((name, kind), c)| CauseSummary {
                 name: name.clone(),
                 kind: kind.name().into(),
-                events,
-                events_per_s: per_s(events as f64),
-                total_ns: total,
-                max_ns: max,
+                events: c.episodes,
+                events_per_s: per_s(c.episodes as f64),
+                total_ns: c.total_ns,
+                max_ns: c.max_ns,
                 entry_exit_ns: self
                     .edges
                     .get(&(name.clone(), *kind))
@@ -626,14 +645,10 @@ fn tally(
             t.os.record(ticks_to_ns(ep.os, hz));
             for &(id, ticks) in &ep.causes {
                 let (name, kind) = s.causes.get(id);
-                let ns = ticks_to_ns(ticks, hz);
-                let e = t
-                    .causes
+                t.causes
                     .entry((name.to_string(), kind))
-                    .or_insert((0, 0, 0));
-                e.0 += 1;
-                e.1 += ns;
-                e.2 = e.2.max(ns);
+                    .or_default()
+                    .add(ticks_to_ns(ticks, hz));
             }
         }
         for run in sp.hw_runs() {
