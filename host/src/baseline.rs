@@ -3,6 +3,7 @@
 //! QEMU version and configuration; otherwise it refuses), and under icount the default bounds are
 //! exact: one counter tick for durations, nothing for counts and rates.
 
+use crate::machine::Emulation;
 use std::collections::BTreeMap;
 
 use serde::{Deserialize, Serialize};
@@ -92,7 +93,7 @@ const RATES: [&str; 4] = [
 
 /// The default bounds for a run's figures: exact under icount, `tol` otherwise.
 pub fn make(s: &Summary, tol: Tolerance) -> BTreeMap<String, Bound> {
-    let exact = s.emulation == "icount";
+    let exact = s.emulation == Emulation::Icount;
     let tick_ns = (1e9 / s.counter_hz.max(1) as f64).ceil();
     let mut m = BTreeMap::new();
     for k in DURATIONS {
@@ -177,7 +178,7 @@ pub fn from_run(
         description: description
             .unwrap_or_else(|| format!("{} {} run {}", s.emulation, s.mode, s.label)),
         mode: s.mode.clone(),
-        emulation: s.emulation.clone(),
+        emulation: s.emulation.name().into(),
         config: info.config.clone(),
         board: Some(if info.board.is_empty() {
             s.board.clone()
@@ -199,7 +200,7 @@ pub fn comparable(b: &Baseline, s: &Summary, info: &RunInfo) -> Result<(), Strin
     if s.mode != b.mode {
         why.push(format!("mode {} (baseline {})", s.mode, b.mode));
     }
-    if s.emulation != b.emulation {
+    if s.emulation.name() != b.emulation {
         why.push(format!(
             "emulation {} (baseline {})",
             s.emulation, b.emulation

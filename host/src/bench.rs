@@ -492,7 +492,8 @@ fn report_figures(f: &mut Figures, cap: Vec<u8>, samples: u64) -> Result<()> {
     drop(cap);
     let mut a = Analysis::default();
     decode::decode_file(&dir.join("capture.bin"), None, &mut a)?;
-    let s = crate::analysis::summary::summarize(&a, "synthetic", "unknown", 0);
+    let s =
+        crate::analysis::summary::summarize(&a, "synthetic", crate::machine::Emulation::Unknown, 0);
     let rd = RunDir { path: dir.clone() };
     rd.write_json("summary.json", &s)?;
     let exe = std::env::current_exe()?;

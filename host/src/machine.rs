@@ -194,6 +194,12 @@ impl Emulation {
         }
     }
 
+    /// Whether QEMU produced the figures (icount or plain TCG): the emulator, not hardware,
+    /// is what the non-OS part of an event is.
+    pub fn is_emulated(self) -> bool {
+        matches!(self, Emulation::Icount | Emulation::Tcg)
+    }
+
     /// Parses the name.
     pub fn parse(s: &str) -> Option<Emulation> {
         match s {
@@ -203,6 +209,12 @@ impl Emulation {
             "unknown" => Some(Emulation::Unknown),
             _ => None,
         }
+    }
+}
+
+impl std::fmt::Display for Emulation {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.name())
     }
 }
 

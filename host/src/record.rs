@@ -136,8 +136,7 @@ pub fn make(
     policy: &Policy,
 ) -> RunRecord {
     let emulation = emulation(capture, analysis);
-    let (mut summary, splits) =
-        summarize_with(analysis, label, emulation.name(), link.link.frames_lost());
+    let (mut summary, splits) = summarize_with(analysis, label, emulation, link.link.frames_lost());
     let mut console = capture.console.clone();
     for line in &link.text_lines {
         console.push_str(line);
@@ -402,7 +401,7 @@ fn what_it_found(v: &mut Verdict, a: &Analysis, s: &Summary, policy: &Policy) {
     if let Some(p) = s
         .attribution_coverage
         .as_ref()
-        .and_then(|c| crate::analysis::coverage::timer_problem(c, &s.emulation))
+        .and_then(|c| crate::analysis::coverage::timer_problem(c, s.emulation))
     {
         v.fail(status::FAILURE, p);
     }

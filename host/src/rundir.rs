@@ -266,7 +266,7 @@ pub fn load(path: &Path) -> Result<Loaded> {
     if cap.is_file() {
         crate::decode::decode_file(&cap, None, &mut analysis)?;
     }
-    let (_, splits) = summarize_with(&analysis, &summary.label, &summary.emulation, 0);
+    let (_, splits) = summarize_with(&analysis, &summary.label, summary.emulation, 0);
     Ok(Loaded {
         dir,
         info,

@@ -15,6 +15,7 @@ use tickscope_core::wire::msg::{CauseKind, Method, Source, TraceKind};
 
 use super::attribute::{self, Causes, Split};
 use super::{Analysis, CoreData, median};
+use crate::machine::Emulation;
 
 /// The part of the window a partial run covers.
 #[derive(Debug, Clone, Copy, Serialize, Deserialize, PartialEq)]
@@ -242,7 +243,7 @@ pub struct Summary {
     /// `timer`, `noise` or `boot`.
     pub mode: String,
     /// `icount`, `tcg` or `hardware`.
-    pub emulation: String,
+    pub emulation: crate::machine::Emulation,
     /// Board or machine.
     pub board: String,
     /// Exception level of the measurement (0 = Linux user space).
@@ -366,10 +367,11 @@ pub struct CoreSplits {
 }
 
 /// The name of the hardware cause for an emulation: `emulator` under QEMU, `hardware` on boards.
-pub fn hw_cause_name(emulation: &str) -> &'static str {
-    match emulation {
-        "icount" | "tcg" => "emulator",
-        _ => "hardware",
+pub fn hw_cause_name(emulation: Emulation) -> &'static str {
+    if emulation.is_emulated() {
+        "emulator"
+    } else {
+        "hardware"
     }
 }
 
@@ -774,7 +776,7 @@ fn traced_timer_irqs(c: &CoreData) -> Option<u64> {
 }
 
 /// Computes the figures of a run.
-pub fn summarize(a: &Analysis, label: &str, emulation: &str, frames_lost: u64) -> Summary {
+pub fn summarize(a: &Analysis, label: &str, emulation: Emulation, frames_lost: u64) -> Summary {
     summarize_with(a, label, emulation, frames_lost).0
 }
 
@@ -782,7 +784,7 @@ pub fn summarize(a: &Analysis, label: &str, emulation: &str, frames_lost: u64) -
 pub fn summarize_with(
     a: &Analysis,
     label: &str,
-    emulation: &str,
+    emulation: Emulation,
     frames_lost: u64,
 ) -> (Summary, Vec<CoreSplits>) {
     let h = a.header.as_ref();
@@ -940,7 +942,7 @@ impl RunTotals {
         a: &Analysis,
         ctx: &Ctx,
         cores: Vec<CoreSummary>,
-        emulation: &str,
+        emulation: Emulation,
     ) -> Summary {
         let h = a.header.as_ref();
         let cfg = &ctx.cfg;
@@ -957,7 +959,7 @@ impl RunTotals {
         let tick_events = self.tick_durations.len();
         let attributed = self.tally.figures(ctx.hw_name);
         let has_attribution = attributed.os_noise.is_some();
-        let emulated = matches!(emulation, "icount" | "tcg");
+        let emulated = emulation.is_emulated();
         let window_ns = self.samples_s * n_cores * 1e9;
         Summary {
             label: String::new(),
@@ -967,7 +969,7 @@ impl RunTotals {
             }
             .into(),
             mode: cfg.mode.name().into(),
-            emulation: emulation.into(),
+            emulation,
             board: h.map(|h| h.board.to_string()).unwrap_or_default(),
             el: h.map(|h| h.el).unwrap_or(0),
             entry_el: None,

@@ -220,7 +220,7 @@ pub fn run(a: Args) -> Result<u8> {
         }
         println!(
             "(OS = time the measured CPU's OS ran inside each event; HW = the rest: {} time; see the report)",
-            crate::analysis::summary::hw_cause_name(m.emulation().name())
+            crate::analysis::summary::hw_cause_name(m.emulation())
         );
         println!(
             "wall time: {:.1} s (build {:.1} s, runs {:.1} s with {jobs} at a time; of the runs' own time, Linux start from its snapshot {:.1} s{})",

@@ -83,9 +83,9 @@ pub fn run(a: Args) -> Result<u8> {
     }
     // The capture alone tells icount (its configuration says so); anything else is `unknown`.
     let emulation = if analysis.header.as_ref().is_some_and(|h| h.config.icount) {
-        "icount"
+        crate::machine::Emulation::Icount
     } else {
-        "unknown"
+        crate::machine::Emulation::Unknown
     };
     let summary = analysis
         .header

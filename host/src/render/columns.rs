@@ -187,7 +187,7 @@ const IDENTITY: [Column; 4] = [
     col("run", "run", "label", |r| Cell::Text(r.label.to_string())),
     col("mode", "mode", "mode", |r| Cell::Text(r.run.mode.clone())),
     col("emul", "emulation", "emulation", |r| {
-        Cell::Text(r.run.emulation.clone())
+        Cell::Text(r.run.emulation.name().into())
     }),
     col("attrib", "attribution", "attribution", |r| {
         Cell::Text(r.attributed.attribution.clone())

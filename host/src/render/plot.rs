@@ -213,7 +213,7 @@ where
                 .label(format!(
                     "{}: {} noise",
                     r.label(),
-                    hw_cause_name(&r.summary.emulation)
+                    hw_cause_name(r.summary.emulation)
                 ))
                 .legend(move |(x, y)| {
                     PathElement::new(vec![(x, y), (x + 20, y)], faint.stroke_width(2))
@@ -290,7 +290,7 @@ where
                 .iter()
                 .filter_map(|n| by.get(n).map(|&ns| (n.clone(), ns, cause_color(n, &pal))))
                 .collect();
-            v.push((hw_cause_name(&r.summary.emulation).into(), hw, HW_GREY));
+            v.push((hw_cause_name(r.summary.emulation).into(), hw, HW_GREY));
             v
         })
         .collect();
@@ -365,7 +365,7 @@ where
     for (r, area) in runs.iter().zip(panels.iter()) {
         // (seconds, µs, colour key)
         let mut pts: Vec<(f64, f64, String)> = Vec::new();
-        let hw_name = hw_cause_name(&r.summary.emulation).to_string();
+        let hw_name = hw_cause_name(r.summary.emulation).to_string();
         for c in r.splits {
             for s in &c.splits {
                 let t = (s.start.saturating_sub(c.window_start)) as f64 / r.hz();

@@ -303,11 +303,7 @@ fn finding(runs: &[&Summary]) -> String {
     let mut line = format!("In one line: {}.", parts.join("; "));
     if let Some(with) = runs.iter().find(|s| tick(s).is_some()) {
         for s in runs.iter().filter(|s| tick(s).is_none() && os(s).is_some()) {
-            let what = if s.emulation == "hardware" {
-                "hardware"
-            } else {
-                "emulator"
-            };
+            let what = crate::analysis::summary::hw_cause_name(s.emulation);
             let _ = write!(
                 line,
                 " `{}` has no tick where `{}` has {:.0}/s; what remains on its CPU is {:.1}/s of {what} noise.",
