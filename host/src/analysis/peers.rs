@@ -164,12 +164,28 @@ pub fn summarize(a: &Analysis) -> BTreeMap<String, PeerSummary> {
         .collect()
 }
 
-/// Where a peer and the probe disagree beyond what their loops explain: the same kind of
-/// measurement (oslat with noise mode, cyclictest with timer mode) on the same CPU, seconds apart.
-/// Their loops differ by less than a microsecond per iteration and their histograms by a
-/// microsecond of resolution (oslat's counter frequency is a whole number of MHz: under 2 % off),
-/// so a tick rate that differs, or a maximum more than twice the other and 10 us apart, is not
-/// the loops' doing.
+/// When a peer and the probe disagree beyond what their loops explain, in one place with the
+/// reasons. They make the same kind of measurement (oslat with noise mode, cyclictest with timer
+/// mode) on the same CPU, seconds apart. Their loops differ by less than a microsecond per
+/// iteration and their histograms by a microsecond of resolution (oslat's counter frequency is a
+/// whole number of MHz: under 2 % off). So a tick rate that differs, or a maximum more than twice
+/// the other and 10 us apart, is not the loops' doing.
+pub mod agree {
+    /// Timer interrupts/s two windows may differ by without the tick having changed: a few
+    /// interrupts of slack for windows a second or two long (their edges cut a tick or two)
+    /// plus 20 % for kernels that batch or defer timer work between two windows.
+    pub const TIMER_RATE_SLACK: f64 = 5.0;
+    /// See [`TIMER_RATE_SLACK`].
+    pub const TIMER_RATE_SHARE: f64 = 0.2;
+    /// Two maxima are apart when the larger is more than this times the smaller...
+    pub const MAX_RATIO: u64 = 2;
+    /// ...and more than this apart (ns): the loops differ by under 1 us per iteration, so a
+    /// 10 us gap is noise met in one window and not in the other, not how the loops measure.
+    pub const MAX_GAP_NS: u64 = 10_000;
+}
+
+/// Where the probe and its peers disagree beyond what their loops explain (the bounds:
+/// [`agree`]).
 pub fn disagreements(
     mode: &str,
     probe_max_ns: Option<u64>,
@@ -183,7 +199,7 @@ pub fn disagreements(
             && let (Some(a), Some(b)) = (probe_timer_irqs_per_s, p.timer_irqs_per_s)
         {
             let (lo, hi) = (a.min(b), a.max(b));
-            if hi - lo > 5.0 + 0.2 * hi {
+            if hi - lo > agree::TIMER_RATE_SLACK + agree::TIMER_RATE_SHARE * hi {
                 out.push(format!(
                     "{name} ran with {b:.1} timer interrupts/s on the CPU, the probe with {a:.1}: the kernel's tick was not the same in the two windows"
                 ));
@@ -195,7 +211,7 @@ pub fn disagreements(
         );
         if same_kind && let (Some(a), Some(b)) = (probe_max_ns, p.max_ns) {
             let (lo, hi) = (a.min(b), a.max(b));
-            if hi > 2 * lo && hi - lo > 10_000 {
+            if hi > agree::MAX_RATIO * lo && hi - lo > agree::MAX_GAP_NS {
                 out.push(format!(
                     "{name}'s maximum is {:.1} us, the probe's {:.1} us: more apart than their loops explain (under 1 us per iteration); different windows met different noise",
                     b as f64 / 1e3,
