@@ -36,6 +36,69 @@ fn cause_rate(j: &serde_json::Value, name: &str) -> f64 {
         .unwrap_or_else(|| panic!("no cause {name} in {:#}", j["causes"]))
 }
 
+/// The figures an icount run of one kernel on one QEMU repeats bit for bit: the OS's. (The
+/// emulator's own noise follows QEMU's round-robin between the vCPUs, which a loaded host moves:
+/// neither it nor the event count and loop cost it enters are pinned.)
+const PINNED: [&str; 9] = [
+    "tick_cost_ns",
+    "tick_os_ns",
+    "tick_events_per_s",
+    "timer_irqs_per_s",
+    "os_noise.events",
+    "os_noise.noise_ns_per_s",
+    "os_noise.event_ns.p50",
+    "os_noise.event_ns.p99",
+    "os_noise.event_ns.max",
+];
+
+/// Compares a run's pinned figures and OS causes with the golden file `name` (in tests/data),
+/// exactly, when it was made with this kernel package and this QEMU; `TICKSCOPE_BLESS=1`
+/// rewrites it. With another kernel or QEMU the ranges of the calling test are what holds, and
+/// the test says so.
+fn pinned(j: &serde_json::Value, name: &str) {
+    let mut figures = serde_json::Map::new();
+    for k in PINNED {
+        let v = k.split('.').fold(j, |v, part| &v[part]);
+        figures.insert(k.into(), v.clone());
+    }
+    for c in j["causes"].as_array().unwrap() {
+        if c["kind"] != "hw" {
+            let key = format!(
+                "cause {} ({})",
+                c["name"].as_str().unwrap(),
+                c["kind"].as_str().unwrap()
+            );
+            figures.insert(
+                key,
+                serde_json::json!([c["events"], c["total_ns"], c["max_ns"]]),
+            );
+        }
+    }
+    let now = serde_json::json!({
+        "kernel_package": j["kernel_package"],
+        "qemu": qemu_version(),
+        "figures": figures,
+    });
+    let path = root().join("host/tests/data").join(name);
+    if std::env::var_os("TICKSCOPE_BLESS").is_some() {
+        std::fs::write(&path, serde_json::to_string_pretty(&now).unwrap() + "\n").unwrap();
+        return;
+    }
+    let golden: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(&path).unwrap()).unwrap();
+    if golden["kernel_package"] != now["kernel_package"] || golden["qemu"] != now["qemu"] {
+        eprintln!(
+            "note: {name} pins {} on QEMU {}; this run is {} on QEMU {}: checked by ranges only (TICKSCOPE_BLESS=1 re-pins)",
+            golden["kernel_package"], golden["qemu"], now["kernel_package"], now["qemu"]
+        );
+        return;
+    }
+    assert_eq!(
+        golden["figures"], now["figures"],
+        "{name}: an icount run's OS figures moved (TICKSCOPE_BLESS=1 re-pins after a deliberate change)"
+    );
+}
+
 #[test]
 fn generic_kernel_noise_is_its_tick_by_tracefs_and_by_counters_alike() {
     let (traced, counted) = std::thread::scope(|s| {
@@ -67,6 +130,7 @@ fn generic_kernel_noise_is_its_tick_by_tracefs_and_by_counters_alike() {
     );
     assert!(num(j, "tick_os_ns") > 1_000.0, "{j:#}");
     assert_eq!(j["tick_stopped"], false);
+    pinned(j, "linux-generic-icount.pinned.json");
     // The per-event counters say the same about the tick's rate.
     assert_eq!(counted["attribution"], "counters", "{counted:#}");
     let timer_c = cause_rate(&counted, "arch_timer");
@@ -94,6 +158,7 @@ fn tickless_kernel_has_no_os_noise_and_the_housekeeping_cpu_is_emulator_noise() 
     );
     let os = num(&j, "os_noise.events_per_s");
     assert!(os <= 5.0, "tickless: OS noise {os}/s: {j:#}");
+    pinned(&j, "linux-tickless-icount.pinned.json");
     let hw = num(&j, "hw_noise.events_per_s");
     assert!(
         (10.0..=1000.0).contains(&hw),
