@@ -1179,3 +1179,187 @@ fn partial(a: &Analysis, s: &Summary) -> Option<Covered> {
         window_s: round6(window_s),
     })
 }
+
+#[cfg(test)]
+mod tests {
+    use tickscope_core::config::{Config, InjectTick, Mode, TimerChoice};
+    use tickscope_core::wire::Message;
+    use tickscope_core::wire::msg::{
+        Block, CoreStatus, InterruptCounts, NoiseEvent, RunHeader, Source, Window,
+    };
+
+    use super::*;
+    use crate::decode::Sink;
+
+    fn header(source: Source, cfg: Config, counter_hz: u64) -> Message {
+        Message::Header(RunHeader {
+            format: tickscope_core::wire::FORMAT_VERSION as u16,
+            source,
+            board: heapless::String::try_from("test").unwrap(),
+            midr: 0,
+            el: 1,
+            boot_el: 1,
+            gic: 2,
+            counter_hz,
+            reset_ticks: 0,
+            config: cfg,
+            boot_core: 0,
+            timer: TimerChoice::default(),
+            pmu: false,
+            reduced: false,
+            revision: heapless::String::new(),
+            kernel: heapless::String::new(),
+            cmdline: heapless::String::new(),
+        })
+    }
+
+    fn window(core: u16, start: u64, end: u64) -> Message {
+        Message::Window(Window {
+            core,
+            start,
+            end,
+            threshold: 62,
+        })
+    }
+
+    fn status(core: u16, samples: u64, ticks: u64, start: u64, end: u64) -> Message {
+        Message::CoreStatus(CoreStatus {
+            core,
+            samples,
+            ticks,
+            window_start: start,
+            window_end: end,
+            ..CoreStatus::default()
+        })
+    }
+
+    fn counts(core: u16, interval_ns: u64, sources: &[(&str, u64)]) -> Message {
+        let mut v = heapless::Vec::new();
+        for &(name, n) in sources {
+            v.push((heapless::String::try_from(name).unwrap(), n))
+                .unwrap();
+        }
+        Message::Interrupts(InterruptCounts {
+            core,
+            interval_ns,
+            sources: v,
+        })
+    }
+
+    fn analyse(msgs: &[Message]) -> Analysis {
+        let mut a = Analysis::default();
+        for (i, m) in msgs.iter().enumerate() {
+            a.message(i as u32, m);
+        }
+        a
+    }
+
+    #[test]
+    fn interrupt_rates_are_per_second_of_each_count_s_own_interval_averaged_over_cpus() {
+        let a = analyse(&[
+            counts(
+                2,
+                2_000_000_000,
+                &[("arch_timer", 500), ("IPI0 Rescheduling", 10)],
+            ),
+            counts(3, 1_000_000_000, &[("arch_timer", 250)]),
+        ]);
+        let (rates, timer) = interrupt_rates(&a);
+        assert_eq!(rates["arch_timer"], 250.0);
+        assert_eq!(rates["IPI0 Rescheduling"], 2.5);
+        assert_eq!(timer, Some(250.0));
+    }
+
+    #[test]
+    fn linux_timer_mode_takes_the_probe_s_own_wakeups_out_of_the_timer_count() {
+        // 2 s at 1 ms: 2000 wake-ups of ours among the 2500 timer interrupts the kernel counted.
+        let cfg = Config {
+            mode: Mode::Timer,
+            period_ns: 1_000_000,
+            ..Config::default()
+        };
+        let a = analyse(&[
+            header(Source::LinuxProbe, cfg, 1_000_000_000),
+            window(3, 0, 2_000_000_000),
+            counts(3, 2_000_000_000, &[("arch_timer", 2500)]),
+            status(3, 2000, 0, 0, 2_000_000_000),
+        ]);
+        let s = summarize(&a, "t", Emulation::Icount, 0);
+        assert_eq!(s.timer_irqs_per_s, Some(250.0));
+        assert_eq!(s.samples, 2000);
+        assert_eq!(s.duration_s, 2.0);
+    }
+
+    #[test]
+    fn bare_metal_timer_interrupts_are_the_injected_ticks_per_second_of_window() {
+        let cfg = Config {
+            mode: Mode::Noise,
+            inject: Some(InjectTick {
+                hz: 250,
+                duration_ns: 10_000,
+            }),
+            ..Config::default()
+        };
+        let hz = 62_500_000;
+        let a = analyse(&[
+            header(Source::Firmware, cfg, hz),
+            window(3, 1000, 1000 + 2 * hz),
+            status(3, 1_000_000, 498, 1000, 1000 + 2 * hz),
+        ]);
+        let s = summarize(&a, "b", Emulation::Icount, 0);
+        assert_eq!(s.timer_irqs_per_s, Some(249.0));
+        let t = s.inject.unwrap();
+        assert_eq!((t.taken, t.cores[0].deadlines), (498, 500));
+    }
+
+    #[test]
+    fn a_late_loop_start_is_the_gap_that_begins_at_the_window_s_opening() {
+        let cfg = Config {
+            mode: Mode::Noise,
+            ..Config::default()
+        };
+        let hz = 62_500_000;
+        let gap = |start, duration| {
+            Message::NoiseEvents(Block {
+                core: 3,
+                items: heapless::Vec::from_slice(&[NoiseEvent {
+                    start,
+                    duration,
+                    counters: 0,
+                }])
+                .unwrap(),
+            })
+        };
+        let run = |first: u64| {
+            let a = analyse(&[
+                header(Source::Firmware, cfg, hz),
+                window(3, 1000, 1000 + hz),
+                gap(first, 625),
+                status(3, 1_000_000, 0, 1000, 1000 + hz),
+            ]);
+            summarize(&a, "n", Emulation::Icount, 0)
+        };
+        // 625 ticks of 16 ns: 10 us.
+        assert_eq!(run(1000).late_start_ns, Some(10_000));
+        assert_eq!(run(1001).late_start_ns, None);
+    }
+
+    #[test]
+    fn a_cause_s_totals_count_episodes_and_keep_the_longest() {
+        let mut a = CauseTotals::default();
+        a.add(300);
+        a.add(100);
+        let mut b = CauseTotals::default();
+        b.add(500);
+        a.merge(&b);
+        assert_eq!((a.episodes, a.total_ns, a.max_ns), (3, 900, 500));
+    }
+
+    #[test]
+    fn the_non_os_part_is_the_emulator_s_only_under_qemu() {
+        assert_eq!(hw_cause_name(Emulation::Icount), "emulator");
+        assert_eq!(hw_cause_name(Emulation::Tcg), "emulator");
+        assert_eq!(hw_cause_name(Emulation::Hardware), "hardware");
+        assert_eq!(hw_cause_name(Emulation::Unknown), "hardware");
+    }
+}
