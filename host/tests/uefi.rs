@@ -126,9 +126,17 @@ fn uefi_boot_at_el1_gives_the_direct_boots_figures() {
     let ev = num(&uefi, "os_noise.events_per_s");
     assert!((249.0..=251.0).contains(&ev), "OS events/s {ev}");
     // Under icount the measured core runs the same instructions however the firmware was
-    // started: every OS figure and the event count are equal.
+    // started: every OS figure and the event count are equal. The window opens at another
+    // virtual time after EDK2, so where the 16 ns counter edges fall against the 10-instruction
+    // loop shifts: the iteration count may differ by one.
+    let samples = |j: &serde_json::Value| num(j, "samples");
+    assert!(
+        (samples(&uefi) - samples(&direct)).abs() <= 1.0,
+        "samples {} (UEFI) vs {} (direct)",
+        samples(&uefi),
+        samples(&direct)
+    );
     for key in [
-        "samples",
         "events",
         "tick_cost_ns",
         "os_noise",

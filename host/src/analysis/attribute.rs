@@ -391,9 +391,12 @@ pub const MIN_EDGE_EVENTS: usize = 8;
 /// exception entry (vector, interrupt acknowledge, `irq_enter`) and end before the return, which
 /// no tracepoint covers. For each cause, the smallest hardware stretch seen just before an
 /// episode it starts and just after one it ends bound that cost from below; each such stretch is
-/// charged to the cause up to the bound, the rest stays hardware. Returns each cause's (entry,
-/// exit) bound in ticks.
-pub fn charge_edges(splits: &mut [Split], causes: usize) -> Vec<(u64, u64)> {
+/// charged to the cause up to the bound, the rest stays hardware. A bound that reaches the event
+/// threshold (`threshold` ticks) is no entry or exit cost but a hardware stretch of its own (the
+/// other vCPU's slice every tick waited for, under icount with several cores): nothing is
+/// charged then. The same rule holds for the firmware, whose timestamps are the vector's first
+/// instructions and the handler's last. Returns each cause's (entry, exit) bound in ticks.
+pub fn charge_edges(splits: &mut [Split], causes: usize, threshold: u64) -> Vec<(u64, u64)> {
     let mut leads: Vec<Option<u64>> = vec![None; causes];
     let mut tails: Vec<Option<u64>> = vec![None; causes];
     let mut n_leads = vec![0usize; causes];
@@ -426,21 +429,12 @@ pub fn charge_edges(splits: &mut [Split], causes: usize) -> Vec<(u64, u64)> {
             }
         }
     }
+    let bound = |seen: usize, smallest: Option<u64>| match smallest {
+        Some(b) if seen >= MIN_EDGE_EVENTS && b < threshold => b,
+        _ => 0,
+    };
     let bounds: Vec<(u64, u64)> = (0..causes)
-        .map(|c| {
-            (
-                if n_leads[c] >= MIN_EDGE_EVENTS {
-                    leads[c].unwrap_or(0)
-                } else {
-                    0
-                },
-                if n_tails[c] >= MIN_EDGE_EVENTS {
-                    tails[c].unwrap_or(0)
-                } else {
-                    0
-                },
-            )
-        })
+        .map(|c| (bound(n_leads[c], leads[c]), bound(n_tails[c], tails[c])))
         .collect();
     for s in splits.iter_mut() {
         let mut out: Vec<Piece> = Vec::with_capacity(s.pieces.len() + 2);
@@ -761,7 +755,12 @@ mod tests {
         }
         let mut s = join(&events, &iv);
         assert_eq!(s[3].pieces[0], Piece::Hw(45));
-        let bounds = charge_edges(&mut s, 1);
+        let unchanged = s.clone();
+        // A threshold of 7 ticks: the tail (7) reaches it and is no exit cost.
+        let mut capped = s.clone();
+        assert_eq!(charge_edges(&mut capped, 1, 7), vec![(5, 0)]);
+        let bounds = charge_edges(&mut s, 1, 62);
+        assert_ne!(s, unchanged);
         assert_eq!(bounds, vec![(5, 7)]);
         assert!(
             s.iter()

@@ -392,12 +392,16 @@ pub fn split_core(c: &CoreData, source: Source) -> (Method, CoreSplits) {
     events.sort_by_key(|e| e.start);
     let spans: Vec<(u64, u64)> = events.iter().map(|e| (e.start, e.len)).collect();
     let mut edges = vec![(0, 0); 0];
+    let threshold = c.window.map(|w| w.threshold).unwrap_or(0);
     let splits = match method {
-        // The firmware's timestamps are the vector's first instructions and the handler's last:
-        // nothing untraced around them to charge (the exception entry and return stay hardware).
+        // The firmware's timestamps are the vector's first instructions and the handler's last;
+        // the exception entry before them and the return after are as untraced as a kernel
+        // handler's: the same rule charges each cause its smallest lead and tail.
         Method::Firmware => {
             let iv = attribute::from_irqs(&c.irqs, &mut causes);
-            attribute::join(&spans, &iv)
+            let mut s = attribute::join(&spans, &iv);
+            edges = attribute::charge_edges(&mut s, causes.len(), threshold);
+            s
         }
         Method::Tracefs => {
             let mut trace = c.trace.clone();
@@ -405,7 +409,7 @@ pub fn split_core(c: &CoreData, source: Source) -> (Method, CoreSplits) {
             let probe = c.attribution.as_ref().map(|a| a.probe).unwrap_or(u16::MAX);
             let iv = attribute::from_trace(&trace, &|i| c.name(i), probe, &mut causes);
             let mut s = attribute::join(&spans, &iv);
-            edges = attribute::charge_edges(&mut s, causes.len());
+            edges = attribute::charge_edges(&mut s, causes.len(), threshold);
             s
         }
         Method::Counters => {
@@ -430,7 +434,6 @@ pub fn split_core(c: &CoreData, source: Source) -> (Method, CoreSplits) {
             .collect(),
     };
     let window_start = c.window_ticks().map(|w| w.0).unwrap_or(0);
-    let threshold = c.window.map(|w| w.threshold).unwrap_or(0);
     (
         method,
         CoreSplits {
