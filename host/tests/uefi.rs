@@ -136,12 +136,7 @@ fn uefi_boot_at_el1_gives_the_direct_boots_figures() {
         samples(&uefi),
         samples(&direct)
     );
-    for key in [
-        "events",
-        "tick_cost_ns",
-        "os_noise",
-        "latency_ns",
-    ] {
+    for key in ["events", "tick_cost_ns", "os_noise", "latency_ns"] {
         assert_eq!(
             uefi[key], direct[key],
             "{key} differs between UEFI and direct boot"

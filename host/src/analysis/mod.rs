@@ -22,7 +22,8 @@ use tickscope_core::wire::Message;
 use tickscope_core::wire::msg::{
     Attribution, Block, CauseKind, CoreOnline, CoreStatus, FaultReport, HistogramPart,
     InterruptCounts, IrqSpan, KernelInfo, LinuxInfo, NoiseEvent, PanicReport, PeerRun, PeerStream,
-    PeerTool, PsciFailure, ReducedEvents, RunHeader, TimerSample, TraceRecord, Trailer, Window,
+    PeerTool, PsciFailure, ReducedEvents, RunHeader, Source, TimerSample, TraceRecord, Trailer,
+    Window,
 };
 
 use crate::decode::Sink;
@@ -59,8 +60,14 @@ pub struct CoreData {
     pub entry_cycles: Box<Histogram>,
     /// Events in ticks, first [`MAX_RECORDS`].
     pub events: Vec<Event>,
-    /// Timer mode: every wake-up as (deadline, latency) in ticks, first [`MAX_RECORDS`].
+    /// Timer mode on Linux: every wake-up as (deadline, latency) in ticks, first
+    /// [`MAX_RECORDS`] (the IRQ/thread split matches them with the trace's timer expiries).
+    /// Bare metal has no trace to match them with: none are kept, so a firmware run's analysis
+    /// does not grow with its samples.
     pub wakeups: Vec<(u64, u32)>,
+    /// The latest end of any record (an event's start + length, a wake-up's deadline +
+    /// latency), in ticks: how far a run cut short reaches.
+    pub last_end: u64,
     /// Interrupts the firmware took in the window, first [`MAX_RECORDS`].
     pub irqs: Vec<IrqSpan>,
     /// Kernel trace records of the measured CPU, first [`MAX_RECORDS`].
@@ -94,6 +101,7 @@ impl CoreData {
             entry_cycles: Box::new(Histogram::new()),
             events: Vec::new(),
             wakeups: Vec::new(),
+            last_end: 0,
             irqs: Vec::new(),
             trace: Vec::new(),
             names: BTreeMap::new(),
@@ -125,13 +133,7 @@ impl CoreData {
             // Cut short: the records that arrived after the last checkpoint are kept, so the
             // window is the span they cover (rates are per covered second), at least the
             // checkpoint's.
-            let last = self
-                .events
-                .iter()
-                .map(|e| e.start + e.len)
-                .chain(self.wakeups.iter().map(|&(d, l)| d + l as u64))
-                .max()
-                .unwrap_or(0);
+            let last = self.last_end;
             return Some((
                 cp.window_start,
                 cp.window_end.max(last).max(cp.window_start),
@@ -344,6 +346,10 @@ impl Analysis {
     /// Timer wake-ups: latencies in ns, cycle figures, and the wake-ups and events kept for
     /// attribution.
     fn timer_samples(&mut self, b: &Block<TimerSample>, hz: u64) {
+        let linux = self
+            .header
+            .as_ref()
+            .is_some_and(|h| h.source == Source::LinuxProbe);
         let c = self.core(b.core);
         let start = c.window.map(|w| w.start).unwrap_or(0);
         for s in &b.items {
@@ -360,7 +366,10 @@ impl Analysis {
                 c.clamped += 1;
             }
             c.records += 1;
-            CoreData::keep(&mut c.wakeups, &mut c.dropped, (s.deadline, s.latency));
+            c.last_end = c.last_end.max(s.deadline + s.latency as u64);
+            if linux {
+                CoreData::keep(&mut c.wakeups, &mut c.dropped, (s.deadline, s.latency));
+            }
             if lat > c.acc.threshold_ns {
                 let ev = Event {
                     start: s.deadline,
@@ -389,6 +398,7 @@ impl Analysis {
                 c.clamped += 1;
             }
             c.records += 1;
+            c.last_end = c.last_end.max(e.start + e.duration as u64);
             let ev = Event {
                 start: e.start,
                 len: e.duration as u64,
