@@ -197,7 +197,7 @@ impl Decoder {
                 if !seq.frame(n) {
                     return;
                 }
-                match postcard::from_bytes::<Message>(payload).map(undelta) {
+                match postcard::from_bytes::<Message>(payload) {
                     Ok(msg) => {
                         report.last_seq = Some(n);
                         report.last_good_offset = offset + payload.len() as u64;
@@ -318,16 +318,4 @@ pub fn decode_bytes(bytes: &[u8], elf: Option<&Path>, sink: &mut dyn Sink) -> Re
 pub fn decode_file(path: &Path, elf: Option<&Path>, sink: &mut dyn Sink) -> Result<Report> {
     let f = std::fs::File::open(path).with_context(|| format!("opening {}", path.display()))?;
     decode_reader(std::io::BufReader::new(f), elf, sink)
-}
-
-/// Hands delta-coded wake-ups on in their plain form: nothing after the decoder sees
-/// `TimerDeltas`.
-fn undelta(msg: Message) -> Message {
-    match msg {
-        Message::TimerDeltas(mut b) => {
-            tickscope_core::wire::msg::delta_decode(&mut b.items);
-            Message::TimerSamples(b)
-        }
-        m => m,
-    }
 }

@@ -46,16 +46,24 @@ fn icount_figures_repeat_exactly() {
         "the image changed: regenerate results/baselines/bench.json (see README, The gate)"
     );
     // Known answers: the noise loop is 10 instructions (the counter's tick over the window adds
-    // the rest), and the boot takes the same virtual time on every run.
+    // the rest); the window opens 1 ms after the boot core asks for it, once all cores are up
+    // (tens of µs: the exact figure moves with the console line's length, which carries the
+    // revision, `-dirty` or not, so it repeats within a build, not across builds).
     let per_iteration = v("noise_loop.instructions_per_iteration");
     assert!(
         (10.0..10.001).contains(&per_iteration),
         "{per_iteration} instructions per loop iteration"
     );
-    if exact() {
-        assert_eq!(v("boot.virtual_ns_to_all_cores_online"), 46_624.0);
-        assert_eq!(v("boot.virtual_ns_to_first_sample"), 1_058_320.0);
-    }
+    let online = v("boot.virtual_ns_to_all_cores_online");
+    let first = v("boot.virtual_ns_to_first_sample");
+    assert!(
+        (10_000.0..100_000.0).contains(&online),
+        "{online} ns to all cores online"
+    );
+    assert!(
+        (1_000_000.0..1_000_000.0 + 2.0 * online + 100_000.0).contains(&first),
+        "{first} ns to the first sample, {online} to all cores online"
+    );
     // The floor is the vector's first instructions (goal: at most 8), on every EL and GIC; the
     // entry cost (register saves, acknowledge, dispatch) is its own, larger figure.
     for el_gic in ["el1_gicv2", "el1_gicv3", "el2_gicv2", "el2_gicv3"] {

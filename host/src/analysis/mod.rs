@@ -275,7 +275,7 @@ impl Sink for Analysis {
             Message::Window(w) => {
                 self.core(w.core).window = Some(*w);
             }
-            Message::TimerSamples(b) => self.timer_samples(b, hz),
+            Message::TimerSamples(b) => self.timer_samples(b.core, b.items.iter().copied(), hz),
             Message::NoiseEvents(b) => self.noise_events(b, hz),
             Message::Irqs(b) => {
                 let c = self.core(b.core);
@@ -320,12 +320,9 @@ impl Sink for Analysis {
             Message::End(t) => self.trailer = Some(*t),
             Message::Kernel(k) => self.kernel = Some(k.clone()),
             Message::Calibration(c) => self.core(c.core).calibration = Some(*c),
-            // The decoder hands these on as `TimerSamples` already; a caller that feeds raw
-            // messages gets the same.
             Message::TimerDeltas(b) => {
-                let mut b = b.clone();
-                tickscope_core::wire::msg::delta_decode(&mut b.items);
-                self.timer_samples(&b, hz);
+                let items = tickscope_core::wire::msg::delta_decoded(&b.items);
+                self.timer_samples(b.core, items, hz)
             }
             Message::Peer(p) => {
                 let d = self.peers.entry(p.tool).or_default();
@@ -345,17 +342,17 @@ impl Sink for Analysis {
 impl Analysis {
     /// Timer wake-ups: latencies in ns, cycle figures, and the wake-ups and events kept for
     /// attribution.
-    fn timer_samples(&mut self, b: &Block<TimerSample>, hz: u64) {
+    fn timer_samples(&mut self, core: u16, items: impl Iterator<Item = TimerSample>, hz: u64) {
         let linux = self
             .header
             .as_ref()
             .is_some_and(|h| h.source == Source::LinuxProbe);
-        let c = self.core(b.core);
+        let c = self.core(core);
         let start = c.window.map(|w| w.start).unwrap_or(0);
-        for s in &b.items {
+        for s in items {
             let lat = ticks_to_ns(s.latency as u64, hz);
             let at = ticks_to_ns(s.deadline.saturating_sub(start), hz);
-            c.acc.record(lat, at, b.core);
+            c.acc.record(lat, at, core);
             if s.cycles != u32::MAX {
                 c.cycles.record(s.cycles as u64);
             }

@@ -160,7 +160,21 @@ pub fn delta_code(items: &mut [TimerSample]) {
     }
 }
 
-/// Undoes [`delta_code`].
+/// The wake-ups of a [`Message::TimerDeltas`] block in their plain form, decoded as they are
+/// read (no copy of the block).
+pub fn delta_decoded(items: &[TimerSample]) -> impl Iterator<Item = TimerSample> + '_ {
+    items.iter().scan(0u64, |prev, s| {
+        *prev = prev.wrapping_add(s.deadline);
+        Some(TimerSample {
+            deadline: *prev,
+            latency: s.latency,
+            cycles: s.cycles.wrapping_sub(1),
+            entry: s.entry.wrapping_sub(1),
+        })
+    })
+}
+
+/// Undoes [`delta_code`] in place.
 pub fn delta_decode(items: &mut [TimerSample]) {
     let mut prev = 0u64;
     for s in items {
@@ -703,6 +717,8 @@ mod delta_tests {
                 .collect();
             let mut coded = original.clone();
             delta_code(&mut coded);
+            let read: std::vec::Vec<TimerSample> = delta_decoded(&coded).collect();
+            prop_assert_eq!(&read, &original);
             delta_decode(&mut coded);
             prop_assert_eq!(coded, original);
         }
