@@ -707,15 +707,20 @@ fn send_header(out: &mut Output, cfg: &Config, cpu: usize, cpus: usize, hz: u64)
     }));
 }
 
-/// The window's plan (its time is fixed later, by `Plan::open_in`). Checkpoints only under
-/// icount, where nothing drains during the window.
-fn plan(o: &Options, cfg: &Config, cpu: usize) -> Result<Plan, Refused> {
-    let timer_mode = cfg.mode == Mode::Timer;
-    let (hz, now): (u64, fn() -> u64) = if timer_mode {
+/// The run's clock: CLOCK_MONOTONIC ns in timer mode (the kernel's timers run on it), the
+/// counter in noise mode; with its ticks per second.
+fn clock(cfg: &Config) -> (u64, fn() -> u64) {
+    if cfg.mode == Mode::Timer {
         (1_000_000_000, sys::monotonic_ns)
     } else {
         (counter::hz(), counter::now)
-    };
+    }
+}
+
+/// The window's plan (its time is fixed later, by `Plan::open_in`). Checkpoints only under
+/// icount, where nothing drains during the window.
+fn plan(o: &Options, cfg: &Config, cpu: usize) -> Result<Plan, Refused> {
+    let (hz, now) = clock(cfg);
     let threshold_ticks = cfg.threshold_ns * hz / 1_000_000_000;
     let Some(threshold) = Threshold::new(threshold_ticks) else {
         return Err(Refused(
@@ -932,11 +937,12 @@ fn run(o: Options) -> u8 {
     if o.settle_ns > 0 {
         std::thread::sleep(Duration::from_nanos(o.settle_ns));
     }
+    // The header first: a refusal after it reaches the host as the producer's status.
+    send_header(&mut out, &cfg, cpu, cpus.len(), clock(&cfg).0);
     let mut plan = match plan(&o, &cfg, cpu) {
         Ok(p) => p,
         Err(r) => return fail(&o, &mut out, r),
     };
-    send_header(&mut out, &cfg, cpu, cpus.len(), plan.hz);
     if !counter_note.is_empty() {
         out.text(&format!("tickscope-probe: {counter_note}"));
     }
