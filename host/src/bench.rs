@@ -619,6 +619,30 @@ fn measure_wall_figures(f: &mut Figures) -> Result<()> {
 fn compare_wall_figures(f: &mut Figures, t: &compare::Wall, compare_duration: u64) {
     put(
         f,
+        "e2e.compare_guest_cpu_s",
+        t.guest_cpu_s,
+        "s",
+        "host",
+        "CPU seconds the comparison's guests used (QEMU, user + system, the kernel's account of waited-for children)",
+    );
+    put(
+        f,
+        "e2e.compare_runs_over_cpu_floor",
+        t.runs_over_floor,
+        "ratio",
+        "ratio",
+        "the runs' wall time over their CPU floor (guest CPU seconds / cores): 1.0 = every core busy with guests; comparable across machines",
+    );
+    put(
+        f,
+        "e2e.compare_guest_cpu_s_per_window_s",
+        t.guest_cpu_s_per_window_s,
+        "s/s",
+        "ratio",
+        "guest CPU seconds per second of measurement window (all runs): what a virtual second costs the host",
+    );
+    put(
+        f,
         "e2e.compare_wall_s",
         t.total_s,
         "s",

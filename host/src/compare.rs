@@ -148,6 +148,39 @@ pub struct Wall {
     pub total_s: f64,
     /// Runs at once.
     pub jobs: usize,
+    /// CPU seconds the guests used (QEMU and its helpers: the kernel's account of the child
+    /// processes tickscope waited for while the runs went on), user + system.
+    pub guest_cpu_s: f64,
+    /// The runs' CPU floor: `guest_cpu_s` over this machine's cores, the shortest the runs could
+    /// take with every core busy with them.
+    pub cpu_floor_s: f64,
+    /// `runs_s` over `cpu_floor_s`: 1.0 when the runs kept every core busy; what is above it is
+    /// time the cores waited (too few runs to share them, a serial part). Comparable across
+    /// machines, where seconds are not.
+    pub runs_over_floor: f64,
+    /// Guest CPU seconds per second of measurement window (all runs' windows summed): what a
+    /// virtual second costs the host, booting and shipping included.
+    pub guest_cpu_s_per_window_s: f64,
+}
+
+/// CPU seconds (user + system) of the child processes this process has waited for, from
+/// `/proc/self/stat` (`cutime`, `cstime`, in the kernel's fixed 100 Hz USER_HZ).
+pub fn children_cpu_s() -> f64 {
+    let Ok(stat) = std::fs::read_to_string("/proc/self/stat") else {
+        return 0.0;
+    };
+    // Fields after the command name (which may hold spaces) in parentheses; cutime and cstime
+    // are the 16th and 17th of the line, the 14th and 15th after it.
+    let rest = stat.rsplit_once(')').map(|(_, r)| r).unwrap_or("");
+    let f: Vec<u64> = rest
+        .split_whitespace()
+        .skip(1)
+        .map(|x| x.parse().unwrap_or(0))
+        .collect();
+    match (f.get(12), f.get(13)) {
+        (Some(u), Some(s)) => (u + s) as f64 / 100.0,
+        _ => 0.0,
+    }
 }
 
 /// A finished comparison.
@@ -229,7 +262,9 @@ pub fn run(plan: &Plan) -> Result<Comparison> {
     let t_runs = Instant::now();
     // The guests run `jobs` at a time, each in its own thread with its own QEMU; their captures
     // are then decoded and written in plan order.
+    let cpu_before = children_cpu_s();
     let captures = capture_all(plan, &prepared)?;
+    let guest_cpu_s = children_cpu_s() - cpu_before;
     let mut runs = Vec::new();
     let mut boot_s = 0.0;
     let mut snapshot_s = 0.0;
@@ -272,7 +307,22 @@ pub fn run(plan: &Plan) -> Result<Comparison> {
     let mut text = serde_json::to_string_pretty(&rows)?;
     text.push('\n');
     write_atomic(&top.file("compare.json"), text.as_bytes())?;
+    let cores = std::thread::available_parallelism().map_or(1, |n| n.get()) as f64;
+    let windows_s: f64 = runs.iter().map(|r| r.record.summary.duration_s).sum();
+    let cpu_floor_s = guest_cpu_s / cores;
     let wall = Wall {
+        guest_cpu_s: summary_round6(guest_cpu_s),
+        cpu_floor_s: summary_round6(cpu_floor_s),
+        runs_over_floor: summary_round6(if cpu_floor_s > 0.0 {
+            runs_s / cpu_floor_s
+        } else {
+            0.0
+        }),
+        guest_cpu_s_per_window_s: summary_round6(if windows_s > 0.0 {
+            guest_cpu_s / windows_s
+        } else {
+            0.0
+        }),
         build_s: summary_round6(build_s),
         runs_s: summary_round6(runs_s),
         linux_boot_s: summary_round6(boot_s),

@@ -234,6 +234,14 @@ pub fn run(a: Args) -> Result<u8> {
                 String::new()
             }
         );
+        println!(
+            "guests' CPU: {:.1} s ({:.2} s per second of window); on {} core(s) the runs' floor is {:.1} s, the runs took {:.2}x that",
+            c.wall.guest_cpu_s,
+            c.wall.guest_cpu_s_per_window_s,
+            std::thread::available_parallelism().map_or(1, |n| n.get()),
+            c.wall.cpu_floor_s,
+            c.wall.runs_over_floor
+        );
         println!("report: {}", c.report.display());
     }
     for r in &c.runs {
