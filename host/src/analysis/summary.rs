@@ -110,6 +110,20 @@ pub struct Attributed {
     pub attribution_note: String,
     /// Time the measuring loop spent after its events recording them (not measuring), ns.
     pub blind_ns: u64,
+    /// Records beyond the ones kept per core were not attributed: the OS and hardware counts,
+    /// times and causes cover the kept ones only and are lower bounds (the run's own event
+    /// count and latency figures are complete). Absent when everything was attributed.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub lower_bound: Option<LowerBound>,
+}
+
+/// How much of a run the attribution covers when it is not all of it.
+#[derive(Debug, Clone, Copy, Serialize, Deserialize, PartialEq, Default)]
+pub struct LowerBound {
+    /// Records attributed.
+    pub attributed: u64,
+    /// Records not attributed (beyond the ones kept per core).
+    pub not_attributed: u64,
 }
 
 /// A late wake-up and what kept the thread from running.
@@ -486,6 +500,9 @@ struct Tally {
     blind_ns: u64,
     methods: Vec<Method>,
     notes: Vec<String>,
+    /// Records kept (attributed) and not.
+    kept: u64,
+    dropped: u64,
 }
 
 impl Tally {
@@ -505,6 +522,8 @@ impl Tally {
             *e = (e.0.max(v.0), e.1.max(v.1));
         }
         self.blind_ns += o.blind_ns;
+        self.kept += o.kept;
+        self.dropped += o.dropped;
         self.methods.extend(o.methods.iter().copied());
         self.notes.extend(o.notes.iter().cloned());
     }
@@ -584,6 +603,10 @@ impl Tally {
             attribution: method.name().into(),
             attribution_note: notes.join("; "),
             blind_ns: self.blind_ns,
+            lower_bound: (self.dropped > 0).then_some(LowerBound {
+                attributed: self.kept,
+                not_attributed: self.dropped,
+            }),
         }
     }
 }
@@ -605,6 +628,8 @@ fn tally(
             .map(|st| ticks_to_ns(st.blind, hz))
             .unwrap_or(0),
         methods: vec![method],
+        kept: c.events.len() as u64 + c.irqs.len() as u64 + c.trace.len() as u64,
+        dropped: c.dropped,
         ..Tally::default()
     };
     if let Some(a) = &c.attribution
@@ -1356,6 +1381,27 @@ mod tests {
         b.add(500);
         a.merge(&b);
         assert_eq!((a.episodes, a.total_ns, a.max_ns), (3, 900, 500));
+    }
+
+    #[test]
+    fn a_tally_with_records_left_unattributed_says_its_figures_are_lower_bounds() {
+        let mut core = Tally {
+            methods: vec![Method::Firmware],
+            window_s: 1.0,
+            kept: 2_000_000,
+            dropped: 14_800_000,
+            ..Tally::default()
+        };
+        let f = core.figures("emulator");
+        assert_eq!(
+            f.lower_bound,
+            Some(LowerBound {
+                attributed: 2_000_000,
+                not_attributed: 14_800_000
+            })
+        );
+        core.dropped = 0;
+        assert_eq!(core.figures("emulator").lower_bound, None);
     }
 
     #[test]
