@@ -32,6 +32,7 @@ pub mod progress;
 pub mod qemu;
 pub mod record;
 pub mod render;
+pub mod rteval;
 pub mod rttests;
 pub mod rundir;
 pub mod telnet;

@@ -1,4 +1,4 @@
-//! `tickscope export --format rt-tests|lava RUN_DIR`: a run in another tool's format, for the
+//! `tickscope export --format rt-tests|lava|rteval RUN_DIR`: a run in another tool's format, for the
 //! readers users already have: cyclictest's `--json` layout (Linaro's test-definitions parser,
 //! kernel CI dashboards), one thread per measured CPU, values in whole microseconds (floors, as
 //! cyclictest); or LAVA's `lava-test-case` lines, one per headline figure, pass/fail from a
@@ -21,6 +21,9 @@ pub enum Format {
     RtTests,
     /// `lava-test-case NAME --result pass|fail --measurement X --units U` lines.
     Lava,
+    /// rteval's XML summary of cyclictest (timer-mode runs): `<rteval>`, `<run_info>`,
+    /// `<cyclictest>` with `<system>` and each `<core>`, their `<statistics>` and `<histogram>`.
+    Rteval,
 }
 
 /// `tickscope export` options.
@@ -28,7 +31,8 @@ pub enum Format {
 #[command(after_help = "Examples:
   tickscope export --format rt-tests results/runs/RUN > run.cyclictest.json
   tickscope export --format rt-tests results/runs/RUN --output run.json
-  tickscope export --format lava results/runs/RUN --baseline results/baselines/mine.json")]
+  tickscope export --format lava results/runs/RUN --baseline results/baselines/mine.json
+  tickscope export --format rteval results/runs/RUN --output summary.xml")]
 pub struct Args {
     /// Output format.
     #[arg(long, value_enum)]
@@ -133,6 +137,58 @@ fn thread(core: u16, c: &crate::analysis::CoreData) -> Thread {
     }
 }
 
+/// rteval's summary of a timer-mode run: each measured core's latencies at 1 µs (as `thread`
+/// makes them for cyclictest's format), with the run's facts.
+fn rteval_xml(loaded: &rundir::Loaded, dir: &std::path::Path) -> Result<String> {
+    let s = &loaded.summary;
+    if s.mode != "timer" {
+        return Err(fail(
+            status::CONFIG,
+            format!(
+                "{}: a {}-mode run; rteval's summary holds cyclictest's wake-up latencies, which only timer mode measures (`--format rt-tests` exports any mode)",
+                dir.display(),
+                s.mode
+            ),
+        ));
+    }
+    let info = &loaded.info;
+    let cores: Vec<crate::rteval::Core> = loaded
+        .analysis
+        .cores
+        .iter()
+        .map(|(core, c)| crate::rteval::Core {
+            id: *core as u32,
+            histogram: thread(*core, c).histogram,
+        })
+        .collect();
+    // The probe's SCHED_FIFO priority when it ran one (`--priority N`); bare metal has no
+    // scheduler: 0.
+    let priority = info
+        .config
+        .split_whitespace()
+        .skip_while(|t| *t != "--priority")
+        .nth(1)
+        .and_then(|p| p.parse().ok())
+        .unwrap_or(0);
+    let command_line = format!("tickscope {} {}", info.kind, info.config);
+    let description = format!("({} cores) {}", cores.len(), info.board);
+    let version = format!("tickscope {}", info.tickscope);
+    Ok(crate::rteval::summary_xml(
+        &crate::rteval::RunFacts {
+            version: &version,
+            start_time: &info.start_time,
+            duration_s: s.duration_s,
+            node: &info.board,
+            kernel: info.kernel.as_deref().unwrap_or(""),
+            realtime: info.preempt_rt.unwrap_or(false),
+            command_line: &command_line,
+            priority,
+            description: &description,
+        },
+        &cores,
+    ))
+}
+
 /// Runs `export`.
 pub fn run(a: Args) -> Result<u8> {
     let loaded = rundir::load(&a.run_dir)?;
@@ -154,6 +210,7 @@ pub fn run(a: Args) -> Result<u8> {
     }
     let text = match a.format {
         Format::Lava => lava_lines(&loaded, base.as_ref())?,
+        Format::Rteval => rteval_xml(&loaded, &a.run_dir)?,
         Format::RtTests => {
             let threads = loaded
                 .analysis
