@@ -58,8 +58,10 @@ fn report(report: FaultReport, what: &str) -> ! {
             .u(report.el.into())
             .s(": ")
             .s(what)
-            .s(" via ")
-            .s(report.slot.name());
+            .s(" via vector VBAR+")
+            // The slot's offset; its name (`synchronous (current EL, SP_EL0)`, ...) is the
+            // host's, from the `Fault` frame: the image keeps no name table.
+            .x(report.slot as u64 * 0x80);
         emit(Emergency::Text(l.as_str()));
         let mut l = Line::new();
         if report.intid != u32::MAX {

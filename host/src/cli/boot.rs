@@ -317,9 +317,10 @@ fn print_problems(out: &BootJson, r: &pipeline::Run) {
             );
         }
         eprintln!(
-            "tickscope: firmware fault on core {} at EL{}: {} (EC {:#04x}) ESR {} ELR {} FAR {} SPSR {}{}",
+            "tickscope: firmware fault on core {} at EL{}, vector {}: {} (EC {:#04x}) ESR {} ELR {} FAR {} SPSR {}{}",
             f.core,
             f.el,
+            f.vector,
             f.class,
             f.ec,
             f.esr,
