@@ -163,6 +163,20 @@ pub struct Wall {
     pub guest_cpu_s_per_window_s: f64,
 }
 
+impl Wall {
+    /// Adds the guests' CPU figures: `guest_cpu_s` over the machine's cores is the runs' floor;
+    /// `windows_s` the measurement windows they ran.
+    fn with_guest_cpu(mut self, guest_cpu_s: f64, windows_s: f64) -> Self {
+        let cores = std::thread::available_parallelism().map_or(1, |n| n.get()) as f64;
+        let ratio = |a: f64, b: f64| if b > 0.0 { summary_round6(a / b) } else { 0.0 };
+        self.guest_cpu_s = summary_round6(guest_cpu_s);
+        self.cpu_floor_s = summary_round6(guest_cpu_s / cores);
+        self.runs_over_floor = ratio(self.runs_s, guest_cpu_s / cores);
+        self.guest_cpu_s_per_window_s = ratio(guest_cpu_s, windows_s);
+        self
+    }
+}
+
 /// CPU seconds (user + system) of the child processes this process has waited for, from
 /// `/proc/self/stat` (`cutime`, `cstime`, in the kernel's fixed 100 Hz USER_HZ).
 pub fn children_cpu_s() -> f64 {
@@ -307,22 +321,8 @@ pub fn run(plan: &Plan) -> Result<Comparison> {
     let mut text = serde_json::to_string_pretty(&rows)?;
     text.push('\n');
     write_atomic(&top.file("compare.json"), text.as_bytes())?;
-    let cores = std::thread::available_parallelism().map_or(1, |n| n.get()) as f64;
     let windows_s: f64 = runs.iter().map(|r| r.record.summary.duration_s).sum();
-    let cpu_floor_s = guest_cpu_s / cores;
     let wall = Wall {
-        guest_cpu_s: summary_round6(guest_cpu_s),
-        cpu_floor_s: summary_round6(cpu_floor_s),
-        runs_over_floor: summary_round6(if cpu_floor_s > 0.0 {
-            runs_s / cpu_floor_s
-        } else {
-            0.0
-        }),
-        guest_cpu_s_per_window_s: summary_round6(if windows_s > 0.0 {
-            guest_cpu_s / windows_s
-        } else {
-            0.0
-        }),
         build_s: summary_round6(build_s),
         runs_s: summary_round6(runs_s),
         linux_boot_s: summary_round6(boot_s),
@@ -331,7 +331,9 @@ pub fn run(plan: &Plan) -> Result<Comparison> {
         report_s: summary_round6(t_report.elapsed().as_secs_f64()),
         total_s: summary_round6(started.elapsed().as_secs_f64()),
         jobs: plan.jobs,
-    };
+        ..Wall::default()
+    }
+    .with_guest_cpu(guest_cpu_s, windows_s);
     Ok(Comparison {
         runs,
         report: top.path.join("report.html"),

@@ -222,30 +222,36 @@ pub fn run(a: Args) -> Result<u8> {
             "(OS = time the measured CPU's OS ran inside each event; HW = the rest: {} time; see the report)",
             crate::analysis::summary::hw_cause_name(m.emulation())
         );
-        println!(
-            "wall time: {:.1} s (build {:.1} s, runs {:.1} s with {jobs} at a time; of the runs' own time, Linux start from its snapshot {:.1} s{})",
-            c.wall.total_s,
-            c.wall.build_s,
-            c.wall.runs_s,
-            c.wall.linux_boot_s,
-            if c.wall.snapshot_s > 0.0 {
-                format!(", making snapshots {:.1} s", c.wall.snapshot_s)
-            } else {
-                String::new()
-            }
-        );
-        println!(
-            "guests' CPU: {:.1} s ({:.2} s per second of window); on {} core(s) the runs' floor is {:.1} s, the runs took {:.2}x that",
-            c.wall.guest_cpu_s,
-            c.wall.guest_cpu_s_per_window_s,
-            std::thread::available_parallelism().map_or(1, |n| n.get()),
-            c.wall.cpu_floor_s,
-            c.wall.runs_over_floor
-        );
+        print_wall(&c.wall);
         println!("report: {}", c.report.display());
     }
     for r in &c.runs {
         super::output::print_problems(r);
     }
     Ok(c.status)
+}
+
+/// Where the comparison's time went, and what its guests cost.
+fn print_wall(w: &compare::Wall) {
+    println!(
+        "wall time: {:.1} s (build {:.1} s, runs {:.1} s with {} at a time; of the runs' own time, Linux start from its snapshot {:.1} s{})",
+        w.total_s,
+        w.build_s,
+        w.runs_s,
+        w.jobs,
+        w.linux_boot_s,
+        if w.snapshot_s > 0.0 {
+            format!(", making snapshots {:.1} s", w.snapshot_s)
+        } else {
+            String::new()
+        }
+    );
+    println!(
+        "guests' CPU: {:.1} s ({:.2} s per second of window); on {} core(s) the runs' floor is {:.1} s, the runs took {:.2}x that",
+        w.guest_cpu_s,
+        w.guest_cpu_s_per_window_s,
+        std::thread::available_parallelism().map_or(1, |n| n.get()),
+        w.cpu_floor_s,
+        w.runs_over_floor
+    );
 }
