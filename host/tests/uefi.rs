@@ -185,13 +185,15 @@ fn uefi_boot_at_el1_gives_the_direct_boots_figures() {
         (mean(&uefi) - mean(&direct)).abs() <= 16.0,
         "event_ns.mean moved by more than one counter tick"
     );
-    // What is not: the emulator's sub-threshold slivers (about 25 µs/s), which follow QEMU's
-    // round-robin between the vCPUs; they moved by 3 % between two direct boots of a loaded CI
-    // machine as well. None of them reaches the threshold.
+    // What is not: the hardware slivers below the threshold (a few µs/s). They are the
+    // emulator's round-robin between the vCPUs, which moved by 3 % between two direct boots of
+    // a loaded CI machine, and the part of a tick's lead or tail beyond the smallest one seen,
+    // which moves with the counter edges' phase as the OS time does: 10 % plus two edges (32 ns)
+    // per tick. None of them reaches the threshold.
     assert_eq!(uefi["hw_noise"]["events"], direct["hw_noise"]["events"]);
     let slivers = |j: &serde_json::Value| num(j, "hw_noise.noise_ns_per_s");
     assert!(
-        (slivers(&uefi) - slivers(&direct)).abs() <= 0.1 * slivers(&direct),
+        (slivers(&uefi) - slivers(&direct)).abs() <= 0.1 * slivers(&direct) + 32.0 * ticks,
         "emulator slivers {} vs {} ns/s",
         slivers(&uefi),
         slivers(&direct)
