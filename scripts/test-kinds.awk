@@ -20,6 +20,7 @@ BEGIN {
     kinds["network_serial"] = "end-to-end"
     kinds["peers"] = "end-to-end"
     kinds["linux"] = "end-to-end"
+    kinds["export"] = "end-to-end"
     kinds["measure"] = "end-to-end"
     kinds["report"] = "end-to-end"
     kinds["setup"] = "end-to-end"
