@@ -37,7 +37,10 @@ static EARLY: Once<Early> = Once::new();
 
 /// The boot core's early facts.
 pub fn early() -> &'static Early {
-    EARLY.get().expect("the boot core settled its early facts")
+    match EARLY.get() {
+        Some(early) => early,
+        None => panic!("the boot core settled its early facts"),
+    }
 }
 
 /// The run's configuration.

@@ -36,7 +36,7 @@ pub fn stats(hist: &BTreeMap<u64, u64>) -> Option<Stats> {
     let n: u64 = hist.values().sum();
     let nonzero = || hist.iter().filter(|(_, c)| **c > 0);
     let (&minimum, _) = nonzero().next()?;
-    let (&maximum, _) = nonzero().last()?;
+    let (&maximum, _) = nonzero().next_back()?;
     let mean = nonzero().map(|(&v, &c)| v as f64 * c as f64).sum::<f64>() / n as f64;
     let mode = nonzero()
         .fold(

@@ -280,6 +280,7 @@ fn the_release_image_fits_in_64_kib() {
     let j = r.json();
     assert!(num(&j, "image_bytes") <= 57344.0, "{j:#}");
     assert!(num(&j, "image_bytes") > 4096.0, "{j:#}");
+    assert_eq!(j["formatting_symbols"], serde_json::json!([]), "{j:#}");
 }
 
 #[test]

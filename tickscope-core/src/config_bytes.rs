@@ -34,11 +34,17 @@ struct Reader<'a> {
 }
 
 impl Reader<'_> {
+    /// The next `N` bytes. `from_bytes` checked the length first; past the end (which it rules
+    /// out) this reads zeros rather than panic, since a panic's message would pull `core::fmt`
+    /// into the firmware.
     fn take<const N: usize>(&mut self) -> [u8; N] {
-        let mut out = [0; N];
-        out.copy_from_slice(&self.bytes[..N]);
-        self.bytes = &self.bytes[N..];
-        out
+        match self.bytes.split_first_chunk::<N>() {
+            Some((head, rest)) => {
+                self.bytes = rest;
+                *head
+            }
+            None => [0; N],
+        }
     }
     fn u8(&mut self) -> u8 {
         self.take::<1>()[0]
@@ -105,10 +111,13 @@ impl Config {
 
     /// Reads the fixed layout. Refuses another length, magic or version, and unknown values.
     pub fn from_bytes(bytes: &[u8]) -> Result<Config, Problem> {
-        if bytes.len() != LEN || bytes[0] != MAGIC || bytes[1] != VERSION {
+        let Some(([MAGIC, VERSION], fields)) = bytes.split_first_chunk::<2>() else {
+            return Err(Problem::NotBinary);
+        };
+        if bytes.len() != LEN {
             return Err(Problem::NotBinary);
         }
-        let mut r = Reader { bytes: &bytes[2..] };
+        let mut r = Reader { bytes: fields };
         let mode = r.variant::<Mode>()?;
         let (el, smp, gic) = (r.u8(), r.u16(), r.u8());
         let (cores, duration_ns, period_ns, threshold_ns) = (r.u64(), r.u64(), r.u64(), r.u64());

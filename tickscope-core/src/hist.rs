@@ -115,11 +115,11 @@ impl Histogram {
         if n == 0 {
             return;
         }
-        if v > MAX_TRACKABLE {
-            self.overflow = self.overflow.saturating_add(n);
-        } else {
-            let c = &mut self.counts[bucket_index(v)];
-            *c = c.saturating_add(n);
+        // Every value up to MAX_TRACKABLE has a bucket (`get_mut`, not indexing: the firmware
+        // carries no panic message that formats).
+        match self.counts.get_mut(bucket_index(v)) {
+            Some(c) if v <= MAX_TRACKABLE => *c = c.saturating_add(n),
+            _ => self.overflow = self.overflow.saturating_add(n),
         }
         self.min = if self.total == 0 { v } else { self.min.min(v) };
         self.max = self.max.max(v);

@@ -9,6 +9,7 @@
 #![warn(missing_docs)]
 
 pub mod board;
+pub mod checked;
 pub mod config;
 pub mod config_bytes;
 pub mod exception;

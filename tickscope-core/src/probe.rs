@@ -30,7 +30,7 @@ pub type GapTable = [u64; GAP_SLOTS];
 /// Gaps counted in `gaps` (the iterations that were not events). Only slots up to the threshold
 /// can hold counts, so only those are summed (a checkpoint sums them while the loop is blind).
 pub fn counted(gaps: &GapTable, threshold: Threshold) -> u64 {
-    gaps[..=threshold.0 as usize].iter().sum()
+    gaps.iter().take(threshold.0 as usize + 1).sum()
 }
 
 /// What a run of [`noise_loop`] did besides its events.

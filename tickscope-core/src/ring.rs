@@ -135,7 +135,8 @@ impl<T: Copy> Producer<'_, '_, T> {
         }
         // We are the only producer (split() hands out one).
         // SAFETY: slot `head` is outside [tail, head): the consumer reads it only once published.
-        unsafe { (*self.slots[head & mask].get()).write(item) };
+        // `head & mask` is below the length, a power of two (checked by `split`).
+        unsafe { (*self.slots.get_unchecked(head & mask).get()).write(item) };
         p.head.store(head.wrapping_add(1), Ordering::Release);
         bump(&p.pushed, 1);
         true
@@ -163,8 +164,12 @@ impl<T: Copy> Consumer<'_, '_, T> {
             return None;
         }
         // The producer wrote it before its Release store of `head`, which our Acquire load saw,
-        // SAFETY: and slot `tail` in [tail, head) stays untouched by it until we advance `tail`.
-        let item = unsafe { (*self.slots[tail & (self.slots.len() - 1)].get()).assume_init() };
+        // SAFETY: and slot `tail` in [tail, head) stays untouched by it until we advance `tail`;
+        // the index is masked below the length, a power of two (checked by `split`).
+        let item = unsafe {
+            let slot = self.slots.get_unchecked(tail & (self.slots.len() - 1));
+            (*slot.get()).assume_init()
+        };
         r.tail.0.store(tail.wrapping_add(1), Ordering::Release);
         Some(item)
     }

@@ -43,16 +43,17 @@ impl<const N: usize> WorstN<N> {
         if self.items.push(ev).is_ok() {
             return;
         }
-        // Replace the smallest (latest among equals) if the new one is strictly larger.
-        let (idx, smallest) = self
+        // Replace the smallest (latest among equals) if the new one is strictly larger. (No
+        // indexing or `expect` here or in `sorted`: their panic messages would pull `core::fmt`
+        // into the firmware.)
+        let smallest = self
             .items
-            .iter()
-            .enumerate()
-            .min_by(|a, b| a.1.value.cmp(&b.1.value).then(b.1.at.cmp(&a.1.at)))
-            .map(|(i, e)| (i, *e))
-            .expect("N > 0");
-        if ev.value > smallest.value {
-            self.items[idx] = ev;
+            .iter_mut()
+            .min_by(|a, b| a.value.cmp(&b.value).then(b.at.cmp(&a.at)));
+        if let Some(smallest) = smallest
+            && ev.value > smallest.value
+        {
+            *smallest = ev;
         }
     }
 
@@ -62,10 +63,12 @@ impl<const N: usize> WorstN<N> {
         let mut v = self.items.clone();
         let key = |e: &WorstEvent| (core::cmp::Reverse(e.value), e.at, e.core);
         for i in 1..v.len() {
-            let mut j = i;
-            while j > 0 && key(&v[j - 1]) > key(&v[j]) {
-                v.swap(j - 1, j);
-                j -= 1;
+            // Sink item i through the sorted prefix, one neighbouring pair at a time.
+            for j in (1..=i).rev() {
+                match v.get_mut(j - 1..=j) {
+                    Some([a, b]) if key(a) > key(b) => core::mem::swap(a, b),
+                    _ => break,
+                }
             }
         }
         v
@@ -111,7 +114,9 @@ impl PerSecond {
             // Cannot fail: sec < MAX_SECONDS = capacity.
             let _ = self.counts.push(0);
         }
-        self.counts[sec] = self.counts[sec].saturating_add(n);
+        if let Some(count) = self.counts.get_mut(sec) {
+            *count = count.saturating_add(n);
+        }
     }
 
     /// Counts per second (seconds after the last event are not listed).

@@ -56,7 +56,8 @@ impl Line {
     fn push(&mut self, bytes: &[u8]) -> &mut Self {
         let n = bytes.len().min(Line::CAPACITY - self.len);
         if let (Some(dst), Some(src)) = (self.buf.get_mut(self.len..self.len + n), bytes.get(..n)) {
-            dst.copy_from_slice(src);
+            // A zip, not `copy_from_slice`: its length check formats a panic message.
+            dst.iter_mut().zip(src).for_each(|(d, s)| *d = *s);
             self.len += n;
         }
         self
@@ -72,9 +73,10 @@ impl Line {
     pub fn u(&mut self, mut v: u64) -> &mut Self {
         let mut d = [0u8; 20];
         let mut n = 0;
-        loop {
+        // Twenty places hold u64::MAX; walking them (not indexing) needs no bounds check.
+        for place in d.iter_mut().rev() {
             n += 1;
-            d[20 - n] = b'0' + (v % 10) as u8;
+            *place = b'0' + (v % 10) as u8;
             v /= 10;
             if v == 0 {
                 break;

@@ -13,10 +13,16 @@ use crate::MAX_CORES;
 #[repr(align(128))]
 pub struct Line<T>(pub T);
 
-/// Logical index of the running core (set by the entry code before any Rust runs).
+/// Logical index of the running core (set by the entry code before any Rust runs), below
+/// [`MAX_CORES`]: per-core arrays indexed with it need no bounds check.
 #[inline(always)]
 pub fn index() -> usize {
-    TPIDR_EL0.get() as usize
+    let index = TPIDR_EL0.get() as usize;
+    // SAFETY: the entry code (`__tickscope_core_stack`) sets TPIDR_EL0 to the core's position in
+    // the board's MPIDR ranges, which hold MAX_CORES cores (an MPIDR in none faults before Rust
+    // runs), or to 0; nothing else writes it and no EL0 code runs.
+    unsafe { core::hint::assert_unchecked(index < MAX_CORES) };
+    index
 }
 
 /// MPIDR affinity of the running core.
@@ -48,7 +54,9 @@ pub fn mark_online() {
 
 /// Whether `core` reported online.
 pub fn is_online(core: usize) -> bool {
-    ONLINE[core].0.load(Ordering::Acquire)
+    tickscope_core::checked::nth(&ONLINE, core)
+        .0
+        .load(Ordering::Acquire)
 }
 
 /// Cores online now.

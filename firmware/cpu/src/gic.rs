@@ -231,7 +231,11 @@ fn find_redistributor(gic: &mut GicV3<'static>) -> Result<usize, GicError> {
 /// Initialises this (secondary) core's CPU interface and redistributor.
 pub fn init_secondary(el: u8) -> Result<(), GicError> {
     let mut owner = GIC.lock();
-    match owner.0.as_mut().expect("GIC initialised by the boot core") {
+    match owner
+        .0
+        .as_mut()
+        .unwrap_or_else(|| panic!("GIC initialised by the boot core"))
+    {
         Driver::V3(gic) => {
             enable_sysregs(el);
             let idx = find_redistributor(gic)?;
@@ -257,7 +261,11 @@ pub fn set_private(intid: u32, enable: bool) {
         IntId::ppi(intid - 16)
     };
     let mut owner = GIC.lock();
-    match owner.0.as_mut().expect("GIC initialised") {
+    match owner
+        .0
+        .as_mut()
+        .unwrap_or_else(|| panic!("GIC initialised"))
+    {
         Driver::V3(gic) => {
             let idx = Some(REDIST[cores::index()].load(Ordering::Relaxed));
             if intid >= 16 {

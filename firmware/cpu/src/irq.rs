@@ -4,7 +4,7 @@
 
 use percore::ExceptionFree;
 
-use crate::service::SERVICE;
+use crate::service;
 use crate::{gic, hooks, sgi, stop};
 
 /// Called from the vector with the counter (and cycle counter) it read first.
@@ -13,7 +13,7 @@ pub(crate) fn on_irq(entry: u64, cycles: u64) {
     // SAFETY: the exception entry masked IRQs (PSTATE.I) and nothing in this handler unmasks
     // them before it returns, so exceptions stay masked for the token's whole lifetime.
     let token = unsafe { ExceptionFree::new() };
-    let mut svc = SERVICE.get().borrow_mut(token);
+    let mut svc = service::mine(token);
     svc.begin(entry);
     let acked = gic::ack();
     let intid = acked.id;

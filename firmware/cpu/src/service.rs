@@ -4,10 +4,10 @@
 //! ([`with`]); the interrupt path ([`crate::irq`]) drives it. The decisions (ghost, early, on
 //! time, late) are `tickscope_core::irq`'s, tested on the host.
 
-use core::cell::RefCell;
+use core::cell::{RefCell, RefMut};
 use core::sync::atomic::{AtomicBool, Ordering};
 
-use percore::{ExceptionLock, PerCore, exception_free};
+use percore::{ExceptionFree, ExceptionLock, PerCore, exception_free};
 use tickscope_core::irq::{Delivery, IrqRec, PeriodicTimer, SampleRec};
 use tickscope_core::probe::{self, HandlerClock, Schedule};
 use tickscope_core::ring::Producer;
@@ -320,7 +320,17 @@ static FINISHED: [Line<AtomicBool>; MAX_CORES] =
 
 /// Runs `f` on this core's service with interrupts masked (setup and collection).
 pub fn with<T>(f: impl FnOnce(&mut Service) -> T) -> T {
-    exception_free(|token| f(&mut SERVICE.get().borrow_mut(token)))
+    exception_free(|token| f(&mut mine(token)))
+}
+
+/// This core's service, while exceptions are masked. The interrupt handler and [`with`] never
+/// nest; if they did, this panics with a fixed message (`RefCell::borrow_mut` formats its own,
+/// and formatting would pull `core::fmt` into the image).
+pub(crate) fn mine(token: ExceptionFree<'_>) -> RefMut<'_, Service> {
+    match SERVICE.get().borrow(token).try_borrow_mut() {
+        Ok(service) => service,
+        Err(_) => panic!("this core's timer service is borrowed twice"),
+    }
 }
 
 /// Whether this core's measurement timer has fired its window's last deadline.

@@ -3,6 +3,7 @@
 
 use core::sync::atomic::{AtomicU32, Ordering};
 
+use tickscope_core::checked::nth;
 use tickscope_core::config::cores_in;
 use tickscope_cpu::cores::{self, Line};
 use tickscope_cpu::{MAX_CORES, gic, sgi};
@@ -34,8 +35,8 @@ pub static COMMAND_SEQ: [Line<AtomicU32>; MAX_CORES] =
 pub fn command(cmd: Command, targets: u64) {
     for core in cores_in(targets) {
         let core = core as usize;
-        COMMAND[core].0.store(cmd as u32, Ordering::Relaxed);
-        COMMAND_SEQ[core].0.fetch_add(1, Ordering::Release);
+        nth(&COMMAND, core).0.store(cmd as u32, Ordering::Relaxed);
+        nth(&COMMAND_SEQ, core).0.fetch_add(1, Ordering::Release);
         gic::send_sgi(sgi::WAKE, core);
     }
 }

@@ -18,7 +18,7 @@ static BUFFER: [AtomicU8; INTERFERE_BYTES] = [const { AtomicU8::new(0) }; INTERF
 /// Runs until the boot core sends `Stop`.
 pub fn run(core: usize) {
     let share = INTERFERE_BYTES / cores::expected().max(1);
-    let mine = &BUFFER[core * share..(core + 1) * share];
+    let mine = BUFFER.get(core * share..(core + 1) * share).unwrap_or(&[]);
     let mut round: u8 = 0;
     while current_command() == Command::Interfere {
         for byte in mine.iter().step_by(64) {

@@ -4,6 +4,7 @@
 
 use core::sync::atomic::Ordering;
 
+use tickscope_core::checked::nth;
 use tickscope_core::config::{Config, Mode, TimerChoice};
 use tickscope_core::probe::{self, Schedule, Threshold};
 use tickscope_core::units::ns_to_ticks;
@@ -51,7 +52,7 @@ pub fn run(core: usize) {
     let cfg = boot::config();
     let el = regs::current_el();
     let hz = timer::frequency();
-    let mut h = HANDOFF[core].lock();
+    let mut h = nth(&HANDOFF, core).lock();
     let start = START_AT.load(Ordering::Relaxed);
     let end = END_AT.load(Ordering::Relaxed);
     let mut samples = h.samples.take();
@@ -108,7 +109,8 @@ pub fn run(core: usize) {
     let slot = h.slot;
     // Nothing drains during the window under -icount: this core ships its own samples at its
     // checkpoints, holding its shipper until the window is over.
-    let mut shipper = (!cfg.drains_live() && cfg.checkpoint_ns != 0).then(|| SHIPPERS[slot].lock());
+    let mut shipper =
+        (!cfg.drains_live() && cfg.checkpoint_ns != 0).then(|| nth(&SHIPPERS, slot).lock());
     let status = |o: Outcome, iterations: u64, blind: u64, upto: u64| CoreStatus {
         core: core as u16,
         samples: if cfg.mode == Mode::Timer {
@@ -145,8 +147,10 @@ pub fn run(core: usize) {
         }
         Mode::Noise => {
             regs::irq_enable();
-            let threshold = Threshold::new(h.threshold_ticks).expect("validated by the boot core");
-            let mut gaps = GAPS[h.slot].lock();
+            let Some(threshold) = Threshold::new(h.threshold_ticks) else {
+                panic!("the threshold was validated by the boot core")
+            };
+            let mut gaps = nth(&GAPS, h.slot).lock();
             gaps.fill(0);
             timer::spin_until(start);
             // The window in stretches between checkpoints. A checkpoint's time is the probe's
@@ -183,6 +187,6 @@ pub fn run(core: usize) {
     h.status = status(o, iterations, blind, window_end);
     drop(shipper);
     drop(h);
-    DONE[core].0.store(true, Ordering::Release);
+    nth(&DONE, core).0.store(true, Ordering::Release);
     gic::send_sgi(sgi::DONE, cores::boot_core());
 }

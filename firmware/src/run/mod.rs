@@ -14,6 +14,7 @@ pub mod window;
 use core::sync::atomic::Ordering;
 
 use aarch64_cpu::registers::{MIDR_EL1, Readable};
+use tickscope_core::checked::nth;
 use tickscope_core::config::{Config, FaultKind, Mode};
 use tickscope_core::exit;
 use tickscope_core::text::Line;
@@ -239,7 +240,7 @@ pub extern "C" fn secondary_main(core: u64) -> ! {
 fn park(core: usize) -> ! {
     let mut seen = 0;
     loop {
-        let seq = COMMAND_SEQ[core].0.load(Ordering::Acquire);
+        let seq = nth(&COMMAND_SEQ, core).0.load(Ordering::Acquire);
         if seq != seen {
             seen = seq;
             match current_command() {

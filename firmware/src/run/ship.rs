@@ -2,6 +2,7 @@
 //! when the link is too slow for raw samples, into the shared statistics and ships those.
 
 use spin::Mutex;
+use tickscope_core::checked::{nth, nth_mut};
 use tickscope_core::config::{Config, Mode, Reduce, Transport};
 use tickscope_core::hist::{BUCKETS, Histogram};
 use tickscope_core::probe::GapTable;
@@ -75,7 +76,7 @@ impl Shipper {
     ) -> Self {
         let reduced = reduced(cfg);
         if reduced {
-            ACCUMULATORS.lock()[slot].reset(cfg.threshold_ns);
+            nth_mut(&mut *ACCUMULATORS.lock(), slot).reset(cfg.threshold_ns);
         }
         Shipper {
             core,
@@ -135,7 +136,7 @@ impl Shipper {
                 let ns = ticks_to_ns(r.ticks, self.hz);
                 // Records are from inside the window, never before its start.
                 let at = ticks_to_ns(r.at - self.window_start.min(r.at), self.hz);
-                ACCUMULATORS.lock()[self.slot].record(ns, at, self.core as u16);
+                nth_mut(&mut *ACCUMULATORS.lock(), self.slot).record(ns, at, self.core as u16);
                 continue;
             }
             match self.mode {
@@ -221,7 +222,7 @@ impl Shipper {
                 Metric::NoiseEvent
             };
             let accs = ACCUMULATORS.lock();
-            let acc = &accs[self.slot];
+            let acc = nth(&*accs, self.slot);
             ship_histogram(core, metric, false, &acc.values);
             ship_histogram(core, metric, true, &acc.events);
             ship_events(core, metric, acc);
@@ -291,8 +292,9 @@ fn ship_events(core: u16, metric: Metric, acc: &Accumulator) {
     let worst = acc.worst.sorted();
     let counts = acc.per_second.counts();
     let mut first = 0usize;
+    let mut rest = counts;
     loop {
-        let chunk = &counts[first..counts.len().min(first + BLOCK)];
+        let (chunk, tail) = rest.split_at(rest.len().min(BLOCK));
         let mut per_second = heapless::Vec::new();
         let _ = per_second.extend_from_slice(chunk);
         io::send(&Message::Reduced(ReducedEvents {
@@ -307,7 +309,8 @@ fn ship_events(core: u16, metric: Metric, acc: &Accumulator) {
             per_second,
         }));
         first += BLOCK;
-        if first >= counts.len() {
+        rest = tail;
+        if rest.is_empty() {
             break;
         }
     }

@@ -5,6 +5,7 @@
 use core::sync::atomic::{AtomicBool, AtomicU64};
 
 use spin::Mutex;
+use tickscope_core::checked::nth;
 use tickscope_core::irq::{IrqRec, SampleRec};
 use tickscope_core::probe::{GAP_SLOTS, GapTable};
 use tickscope_core::ring::{Producer, Ring, Slot, empty_slot};
@@ -118,5 +119,5 @@ pub const EMPTY_STATUS: CoreStatus = CoreStatus {
 
 /// Items the rings of `slot` dropped because they were full.
 pub fn lost(slot: usize) -> u64 {
-    SAMPLE_RINGS[slot].lost() + IRQ_RINGS[slot].lost()
+    nth(&SAMPLE_RINGS, slot).lost() + nth(&IRQ_RINGS, slot).lost()
 }

@@ -4,6 +4,7 @@
 
 use core::sync::atomic::Ordering;
 
+use tickscope_core::checked::nth;
 use tickscope_core::config::{Config, Mode, cores_in};
 use tickscope_core::exit;
 use tickscope_core::probe::{self, Threshold};
@@ -60,21 +61,21 @@ pub fn run(cfg: &Config, cores_online: usize) -> u8 {
     };
 
     for (slot, &core) in list.iter().enumerate() {
-        let (sp, sc) = SAMPLE_RINGS[slot]
-            .split(&SAMPLE_STORE[slot].0)
-            .expect("rings are split once per boot");
-        let (ip, ic) = IRQ_RINGS[slot]
-            .split(&IRQ_STORE[slot].0)
-            .expect("rings are split once per boot");
-        *HANDOFF[core].lock() = Handoff {
+        let samples = nth(&SAMPLE_RINGS, slot).split(&nth(&SAMPLE_STORE, slot).0);
+        let irqs = nth(&IRQ_RINGS, slot).split(&nth(&IRQ_STORE, slot).0);
+        let (Some((sp, sc)), Some((ip, ic))) = (samples, irqs) else {
+            panic!("rings are split once per boot")
+        };
+        *nth(&HANDOFF, core).lock() = Handoff {
             slot,
             samples: Some(sp),
             irqs: Some(ip),
             threshold_ticks,
             status: EMPTY_STATUS,
         };
-        DONE[core].0.store(false, Ordering::Relaxed);
-        *SHIPPERS[slot].lock() = ShipperSlot::Ready(ship::Shipper::new(core, slot, cfg, sc, ic));
+        nth(&DONE, core).0.store(false, Ordering::Relaxed);
+        *nth(&SHIPPERS, slot).lock() =
+            ShipperSlot::Ready(ship::Shipper::new(core, slot, cfg, sc, ic));
     }
     let live = cfg.drains_live();
     let slots = 0..list.len();
@@ -85,7 +86,7 @@ pub fn run(cfg: &Config, cores_online: usize) -> u8 {
     START_AT.store(start, Ordering::Relaxed);
     END_AT.store(end, Ordering::Relaxed);
     for slot in slots.clone() {
-        if let Some(s) = SHIPPERS[slot].lock().get() {
+        if let Some(s) = nth(&SHIPPERS, slot).lock().get() {
             s.set_window(start);
             io::send(&Message::Window(Window {
                 core: s.core() as u16,
@@ -114,10 +115,13 @@ pub fn run(cfg: &Config, cores_online: usize) -> u8 {
         gic::set_private(Timer::Virtual.intid(), true);
     }
     let mut timed_out = false;
-    while !list.iter().all(|&c| DONE[c].0.load(Ordering::Acquire)) {
+    while !list
+        .iter()
+        .all(|&c| nth(&DONE, c).0.load(Ordering::Acquire))
+    {
         if live {
             for slot in slots.clone() {
-                if let Some(s) = SHIPPERS[slot].lock().get() {
+                if let Some(s) = nth(&SHIPPERS, slot).lock().get() {
                     s.drain();
                 }
             }
@@ -141,7 +145,7 @@ pub fn run(cfg: &Config, cores_online: usize) -> u8 {
         command(Command::Stop, interferers);
     }
     for (slot, &core) in list.iter().enumerate() {
-        if !DONE[core].0.load(Ordering::Acquire) {
+        if !nth(&DONE, core).0.load(Ordering::Acquire) {
             // Under -icount a core that did not finish may hold its shipper: leave both alone.
             io::print(|l| {
                 l.s("tickscope: measured core ")
@@ -150,10 +154,10 @@ pub fn run(cfg: &Config, cores_online: usize) -> u8 {
             });
             continue;
         }
-        let mut shipper = SHIPPERS[slot].lock();
+        let mut shipper = nth(&SHIPPERS, slot).lock();
         let Some(s) = shipper.get() else { continue };
-        let h = HANDOFF[core].lock();
-        let gaps = GAPS[h.slot].lock();
+        let h = nth(&HANDOFF, core).lock();
+        let gaps = nth(&GAPS, h.slot).lock();
         s.finish(&h.status, (cfg.mode == Mode::Noise).then_some(&*gaps));
     }
     if timed_out { exit::TIMEOUT } else { exit::OK }

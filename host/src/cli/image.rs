@@ -119,6 +119,13 @@ pub fn run(a: Args) -> Result<u8> {
             "  static RAM     {:>9} bytes  (stacks and guard pages {}, page tables {}, rings/buffers {}, rest BSS)",
             sizes.static_ram_bytes, sizes.stack_bytes, sizes.table_bytes, sizes.noinit_bytes
         );
+        println!(
+            "  core::fmt      {}",
+            match sizes.formatting_symbols.is_empty() {
+                true => "absent (no panic formats its message)".to_string(),
+                false => format!("present: {}", sizes.formatting_symbols.join(", ")),
+            }
+        );
         for b in &sizes.buffers {
             println!("    {:>9} bytes  {} ({})", b.bytes, b.name, b.section);
         }
@@ -135,6 +142,13 @@ pub fn run(a: Args) -> Result<u8> {
                 e.span_bytes
             );
         }
+    }
+    if !sizes.formatting_symbols.is_empty() {
+        eprintln!(
+            "tickscope: the image carries core::fmt ({}): a panic that formats its message (indexing, expect, RefCell::borrow_mut, copy_from_slice) crept in; use tickscope_core::checked or a fixed panic message",
+            sizes.formatting_symbols.join(", ")
+        );
+        return Ok(status::FAILURE);
     }
     if !within {
         eprintln!(

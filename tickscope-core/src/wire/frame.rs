@@ -36,31 +36,32 @@ pub enum EncodeError {
 }
 
 /// COBS-encodes `src` into `dst` (which must hold `src.len() + src.len() / 254 + 1` bytes).
-/// Returns the encoded length. The output contains no zero byte.
-pub fn cobs_encode(src: &[u8], dst: &mut [u8]) -> usize {
+/// Returns the encoded length, or `None` when `dst` is too short. The output contains no zero
+/// byte.
+pub fn cobs_encode(src: &[u8], dst: &mut [u8]) -> Option<usize> {
     let mut code_at = 0;
     let mut out = 1;
     let mut code: u8 = 1;
     for &b in src {
         if b == 0 {
-            dst[code_at] = code;
+            *dst.get_mut(code_at)? = code;
             code_at = out;
             out += 1;
             code = 1;
         } else {
-            dst[out] = b;
+            *dst.get_mut(out)? = b;
             out += 1;
             code += 1;
             if code == 0xff {
-                dst[code_at] = code;
+                *dst.get_mut(code_at)? = code;
                 code_at = out;
                 out += 1;
                 code = 1;
             }
         }
     }
-    dst[code_at] = code;
-    out
+    *dst.get_mut(code_at)? = code;
+    Some(out)
 }
 
 /// COBS-decodes `src` (no delimiters) into `dst`. Returns the decoded length, or `None` when
@@ -104,20 +105,29 @@ pub fn encode_frame<'o, M: Serialize>(
     scratch: &mut [u8; MAX_BODY],
     out: &'o mut [u8; MAX_WIRE],
 ) -> Result<&'o [u8], EncodeError> {
-    scratch[0] = MAGIC;
-    scratch[1] = FORMAT_VERSION;
-    scratch[2..6].copy_from_slice(&seq.to_le_bytes());
-    let used = super::ser::to_slice(msg, &mut scratch[HEADER_LEN..MAX_BODY - CRC_LEN])
+    let (header, rest) = scratch.split_at_mut(HEADER_LEN);
+    header[0] = MAGIC;
+    header[1] = FORMAT_VERSION;
+    header[2..6].copy_from_slice(&seq.to_le_bytes());
+    let room = MAX_BODY - HEADER_LEN - CRC_LEN;
+    let used = super::ser::to_slice(msg, &mut rest[..room])
         .ok_or(EncodeError::TooLarge)?
         .len();
     let body_len = HEADER_LEN + used;
-    let crc = CRC32.checksum(&scratch[..body_len]);
-    scratch[body_len..body_len + CRC_LEN].copy_from_slice(&crc.to_le_bytes());
-    let body = &scratch[..body_len + CRC_LEN];
-    out[0] = 0;
-    let n = cobs_encode(body, &mut out[1..]);
-    out[1 + n] = 0;
-    Ok(&out[..n + 2])
+    let crc = CRC32.checksum(scratch.get(..body_len).ok_or(EncodeError::TooLarge)?);
+    let with_crc = body_len + CRC_LEN;
+    let crc_at = scratch
+        .get_mut(body_len..with_crc)
+        .ok_or(EncodeError::TooLarge)?;
+    crc_at.copy_from_slice(&crc.to_le_bytes());
+    let body = scratch.get(..with_crc).ok_or(EncodeError::TooLarge)?;
+    // Checked lookups (not indexing) everywhere here keep the firmware free of `core::fmt`: a
+    // failed index formats its message. None of them can fail for the sizes above.
+    let (first, rest) = out.split_at_mut(1);
+    first[0] = 0;
+    let n = cobs_encode(body, rest).ok_or(EncodeError::TooLarge)?;
+    *rest.get_mut(n).ok_or(EncodeError::TooLarge)? = 0;
+    out.get(..n + 2).ok_or(EncodeError::TooLarge)
 }
 
 /// Frames messages one after another with consecutive sequence numbers: the one encoder the
@@ -431,7 +441,7 @@ mod tests {
         #[test]
         fn cobs_round_trips(data in prop::collection::vec(any::<u8>(), 0..1200)) {
             let mut enc = vec![0u8; data.len() + data.len() / 254 + 2];
-            let n = cobs_encode(&data, &mut enc);
+            let n = cobs_encode(&data, &mut enc).unwrap();
             prop_assert!(!enc[..n].contains(&0));
             let mut dec = vec![0u8; data.len() + 1];
             let m = cobs_decode(&enc[..n], &mut dec).unwrap();
@@ -480,7 +490,7 @@ mod tests {
         let crc = CRC32.checksum(&body[..n - 4]);
         body[n - 4..n].copy_from_slice(&crc.to_le_bytes());
         let mut enc = [0u8; MAX_WIRE];
-        let m = cobs_encode(&body[..n], &mut enc);
+        let m = cobs_encode(&body[..n], &mut enc).unwrap();
         s = [&[0u8][..], &enc[..m], &[0]].concat();
         assert_eq!(collect(&s, 3), vec![format!("V{}", FORMAT_VERSION + 1)]);
     }

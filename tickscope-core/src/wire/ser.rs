@@ -58,7 +58,8 @@ impl Serializer<'_> {
     fn bytes(&mut self, b: &[u8]) {
         match self.out.get_mut(self.len..self.len + b.len()) {
             Some(dst) => {
-                dst.copy_from_slice(b);
+                // A zip, not `copy_from_slice`: its length check formats a panic message.
+                dst.iter_mut().zip(b).for_each(|(d, s)| *d = *s);
                 self.len += b.len();
             }
             None => self.overflow = true,
@@ -70,16 +71,17 @@ impl Serializer<'_> {
     fn varint(&mut self, mut v: u64) {
         let mut buf = [0u8; 10];
         let mut n = 0;
-        loop {
-            let byte = (v & 0x7f) as u8;
+        // Ten 7-bit groups hold a u64; walking them (not indexing) needs no bounds check.
+        for byte in buf.iter_mut() {
+            let low = (v & 0x7f) as u8;
             v >>= 7;
-            buf[n] = byte | if v != 0 { 0x80 } else { 0 };
+            *byte = low | if v != 0 { 0x80 } else { 0 };
             n += 1;
             if v == 0 {
                 break;
             }
         }
-        self.bytes(&buf[..n]);
+        self.bytes(buf.get(..n).unwrap_or(&[]));
     }
 
     fn zigzag(&mut self, v: i64) {
