@@ -3,8 +3,6 @@
 //! report (the `tickscope_exception` hook).
 
 use core::arch::global_asm;
-use core::sync::atomic::{AtomicBool, Ordering};
-
 use aarch64_cpu::registers::{VBAR_EL1, VBAR_EL2, Writeable};
 
 use crate::frame::Frame;
@@ -33,15 +31,22 @@ const _: () = assert!(
 /// the PMU interrupt; reading PMCCNTR on a core without one would be undefined).
 const READ_CYCLES: bool = crate::BOARD.pmu_ppi != 0;
 
-/// Whether the installed table reads the cycle counter: cleared by the boot core, before any
-/// other core starts, when the PMU is absent or trapped ([`crate::pmu::usable`]).
-static CYCLES: AtomicBool = AtomicBool::new(READ_CYCLES);
+/// `mrs x1, pmccntr_el0`: every entry's fourth instruction when the board has a PMU.
+const CYCLE_READ: u32 = 0xd53b_9d01;
+/// `mov x1, xzr`: what [`without_cycles`] writes over it.
+const NO_CYCLE_READ: u32 = 0xaa1f_03e1;
+/// Where the cycle read sits in an entry (after `sub`, `stp` and the counter read).
+const CYCLE_READ_OFFSET: usize = 12;
+/// Bytes per entry.
+const ENTRY_BYTES: usize = 0x80;
 
 global_asm!(
     r#"
     // One vector entry. The timestamps come first: room for the frame (1), two scratch
     // registers saved (2), the counter (3) and the cycle counter (4) read before anything else
     // is saved, so an interrupt's latency is measured to the vector, not to our register saves.
+    // Instruction 4 is rewritten to `mov x1, xzr` when the PMU is absent or trapped
+    // (`without_cycles`): one table serves both cases.
     .macro ventry idx, cycles
     .balign 0x80
     sub     sp, sp, #{frame}
@@ -68,14 +73,9 @@ global_asm!(
 
     .section .text.vectors, "ax"
     .global __tickscope_vectors
-    .global __tickscope_vectors_no_cycles
     .balign 0x800
 __tickscope_vectors:
     vtable {cycles}
-    // The same without the cycle-counter read, for a PMU that is absent or trapped.
-    .balign 0x800
-__tickscope_vectors_no_cycles:
-    vtable 0
 
 __tickscope_vector_common:
     // Save the rest of the caller-saved state; the Rust handler preserves x19-x28 and d8-d15,
@@ -157,24 +157,50 @@ __tickscope_vector_common:
 
 unsafe extern "C" {
     static __tickscope_vectors: u8;
-    static __tickscope_vectors_no_cycles: u8;
 }
 
-/// Address of the vector table to install: the one without the cycle-counter read once
-/// [`without_cycles`] was called.
+/// Address of the vector table.
 pub fn base() -> u64 {
-    // Only the addresses of the linker-placed tables are taken (no read).
-    if CYCLES.load(Ordering::Relaxed) {
-        core::ptr::addr_of!(__tickscope_vectors) as u64
-    } else {
-        core::ptr::addr_of!(__tickscope_vectors_no_cycles) as u64
-    }
+    // Only the address of the linker-placed table is taken (no read).
+    core::ptr::addr_of!(__tickscope_vectors) as u64
 }
 
-/// Switches to the table without the cycle-counter read (the PMU is absent or trapped) and
-/// installs it on this core. The boot core calls it before starting the others.
+/// Rewrites every entry's cycle read to `mov x1, xzr` (the PMU is absent or trapped: the read
+/// would trap on every exception) and installs the table on this core. The boot core calls it
+/// before starting the others, so no other core runs the entries while they change; this core
+/// runs it with interrupts masked. The image is mapped writable and executable (see
+/// `tickscope_core::pagetable`): each word is written, cleaned to the point of unification and its
+/// instruction-cache line invalidated (broadcast to the Inner Shareable domain), as the Arm ARM's
+/// self-modifying-code sequence asks (B2.2.5), then one ISB.
+#[inline(never)]
 pub fn without_cycles() {
-    CYCLES.store(false, Ordering::Relaxed);
+    let daif = crate::regs::irq_save();
+    // A loop, not 16 copies: this crate builds at opt-level 3, which would unroll a once-per-boot
+    // path into the size-budgeted image (`black_box` hides the trip count).
+    for entry in 0..core::hint::black_box(16) {
+        let at = (base() as usize + entry * ENTRY_BYTES + CYCLE_READ_OFFSET) as *mut u32;
+        // SAFETY: `at` is an instruction of the vector table, inside the image, which is mapped
+        // normal, writable and executable; no other core runs yet and this core's interrupts are
+        // masked, so nothing executes the entry while it changes. The cache maintenance is the
+        // architected sequence after writing an instruction.
+        unsafe {
+            match at.read_volatile() {
+                CYCLE_READ => at.write_volatile(NO_CYCLE_READ),
+                NO_CYCLE_READ => {}
+                _ => panic!("a vector entry holds no cycle read at its fourth instruction"),
+            }
+            core::arch::asm!(
+                "dc cvau, {at}", // the new word reaches the point of unification
+                "dsb ish",       // before the instruction cache forgets the old one
+                "ic ivau, {at}",
+                "dsb ish",       // the invalidation completes everywhere
+                at = in(reg) at,
+                options(nostack, preserves_flags),
+            );
+        }
+    }
+    aarch64_cpu::asm::barrier::isb(aarch64_cpu::asm::barrier::SY);
+    crate::regs::irq_restore(daif);
     install();
 }
 
