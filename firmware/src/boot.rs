@@ -58,7 +58,9 @@ fn read_config(boot_el: u8, core: usize) -> (Config, Option<Line>) {
     let cfg = match configured(&mut cmdline) {
         Ok(cfg) => cfg,
         Err(e) => {
-            e.describe(error.s("invalid configuration: "));
+            if !e.describe_checks(error.s("invalid configuration: ")) {
+                error.s("unknown problem");
+            }
             return (Config::default(), Some(error));
         }
     };
@@ -81,7 +83,7 @@ fn read_config(boot_el: u8, core: usize) -> (Config, Option<Line>) {
             .u(MAX_CORES as u64)
             .s(" cores");
     } else if let Err(e) = effective.validate(&platform) {
-        e.describe(&mut error);
+        e.describe_checks(&mut error);
     }
     (cfg, (!error.is_empty()).then_some(error))
 }

@@ -412,15 +412,38 @@ pub enum Problem {
 }
 
 impl Problem {
-    /// Appends what is wrong, in words (the firmware's console and the host's messages alike).
+    /// Appends what is wrong, in words (the host's messages; the firmware's console uses
+    /// [`Problem::describe_checks`], the same words).
     pub fn describe(&self, l: &mut Line) {
+        if !self.describe_checks(l) {
+            self.describe_syntax(l);
+        }
+    }
+
+    /// Appends the words of a text-parser problem (`Config::parse`, `Config::set`).
+    fn describe_syntax(&self, l: &mut Line) {
         match *self {
             Problem::NotKeyValue => l.s("expected key=value"),
             Problem::UnknownKey => l.s("unknown setting"),
-            Problem::UnknownValue => l.s("unknown value"),
             Problem::BadNumber => l.s("not a number"),
             Problem::Unit(e) => l.s(e.message()),
             Problem::InjectSyntax => l.s("expected HZ:DURATION, e.g. 250:10us"),
+            _ => l,
+        };
+    }
+
+    /// Appends the words of a problem the checks of a binary configuration find
+    /// ([`Config::from_bytes`], [`Config::validate`]); `false` (nothing appended) for a
+    /// text-parser problem. The firmware, which has no text parser, calls this one, so the text
+    /// parser's words stay out of its image.
+    pub fn describe_checks(&self, l: &mut Line) -> bool {
+        match *self {
+            Problem::NotKeyValue
+            | Problem::UnknownKey
+            | Problem::BadNumber
+            | Problem::Unit(_)
+            | Problem::InjectSyntax => return false,
+            Problem::UnknownValue => l.s("unknown value"),
             Problem::CoreOutOfRange { core, online } => l
                 .s("core ")
                 .u(core.into())
@@ -473,6 +496,7 @@ impl Problem {
                 "not this firmware's configuration form (cfg=HEX, as `tickscope config` writes it)",
             ),
         };
+        true
     }
 }
 
@@ -498,6 +522,15 @@ impl ConfigError<'_> {
     pub fn describe(&self, l: &mut Line) {
         self.problem
             .describe(l.s("invalid configuration `").s(self.token).s("`: "));
+    }
+
+    /// [`ConfigError::describe`] for a problem of the binary form's checks (the firmware's:
+    /// see [`Problem::describe_checks`]); a text-parser problem reads "unknown problem".
+    pub fn describe_checks(&self, l: &mut Line) {
+        l.s("invalid configuration `").s(self.token).s("`: ");
+        if !self.problem.describe_checks(l) {
+            l.s("unknown problem");
+        }
     }
 }
 
@@ -793,6 +826,35 @@ impl fmt::Display for Config {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_firmware_half_describes_every_problem_but_the_text_parsers() {
+        let syntax = [
+            Problem::NotKeyValue,
+            Problem::UnknownKey,
+            Problem::BadNumber,
+            Problem::InjectSyntax,
+            Problem::Unit(UnitError::Empty),
+        ];
+        for p in syntax {
+            let mut l = Line::new();
+            assert!(!p.describe_checks(&mut l), "{p:?}");
+            assert!(l.is_empty(), "{p:?}");
+            assert!(!p.to_string().is_empty(), "{p:?}");
+        }
+        let checks = [
+            Problem::UnknownValue,
+            Problem::NotBinary,
+            Problem::BadGic,
+            Problem::TooManyCores,
+            Problem::CoreOutOfRange { core: 9, online: 4 },
+        ];
+        for p in checks {
+            let mut l = Line::new();
+            assert!(p.describe_checks(&mut l), "{p:?}");
+            assert_eq!(l.as_str(), p.to_string(), "{p:?}");
+        }
+    }
 
     fn platform(cores: u16) -> Platform {
         Platform {

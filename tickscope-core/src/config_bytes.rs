@@ -183,7 +183,7 @@ impl Config {
                 Some((KEY, hex)) => found = Some(Config::from_hex(hex)?),
                 Some(_) => return Err(Problem::NotBinary),
                 None if i == 0 => {}
-                None => return Err(Problem::NotKeyValue),
+                None => return Err(Problem::NotBinary),
             }
         }
         Ok(found)
