@@ -7,13 +7,13 @@
 use core::ptr::NonNull;
 use core::sync::atomic::{AtomicU8, AtomicUsize, Ordering};
 
+use crate::lock::Mutex;
 use aarch64_cpu::asm::barrier;
 use aarch64_cpu::registers::{ID_AA64PFR0_EL1, Readable};
 use arm_gic::gicv2::{self, GicV2};
 use arm_gic::gicv3::registers::{Gicd, GicrSgi};
 use arm_gic::gicv3::{GicCpuInterface, GicRedistributorIterator, GicV3, SgiTarget, SgiTargetGroup};
 use arm_gic::{IntId, InterruptGroup, Trigger, UniqueMmioPointer};
-use spin::Mutex;
 use tickscope_core::text::Line;
 
 use crate::{BOARD, MAX_CORES, cores};

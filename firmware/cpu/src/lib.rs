@@ -18,6 +18,7 @@ pub mod frame;
 pub mod gic;
 pub mod hooks;
 pub mod irq;
+pub mod lock;
 pub mod mmu;
 pub mod neon;
 pub mod noise;

@@ -2,8 +2,8 @@
 //! IRQs go to [`crate::irq`] with the counter read first; everything else to the firmware's fault
 //! report (the `tickscope_exception` hook).
 
-use core::arch::global_asm;
 use aarch64_cpu::registers::{VBAR_EL1, VBAR_EL2, Writeable};
+use core::arch::global_asm;
 
 use crate::frame::Frame;
 use crate::regs::current_el;

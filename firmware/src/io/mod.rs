@@ -8,10 +8,10 @@ pub mod uart;
 
 use core::sync::atomic::{AtomicBool, AtomicU8, AtomicU32, Ordering};
 
-use spin::Mutex;
 use tickscope_core::config::Transport;
 use tickscope_core::text::Line;
 use tickscope_core::wire::{self, MAX_BODY, MAX_WIRE, Message};
+use tickscope_cpu::lock::Mutex;
 use tickscope_cpu::{BOARD, timer};
 
 /// Frames sent so far: the next frame's sequence number, shared by both routes so the host sees

@@ -6,8 +6,8 @@ use core::ptr::NonNull;
 use arm_pl011_uart::{
     DataBits, LineConfig, PL011Registers, Parity, StopBits, Uart, UniqueMmioPointer,
 };
-use spin::Mutex;
 use tickscope_cpu::BOARD;
+use tickscope_cpu::lock::Mutex;
 
 struct Port(Option<Uart<'static>>);
 // SAFETY: the UART registers are MMIO valid from every core; the mutex serialises all use.

@@ -19,7 +19,7 @@ use super::calibrate;
 use super::slots::{self, DONE, END_AT, GAPS, HANDOFF, SHIPPERS, START_AT, ShipperSlot};
 use crate::boot;
 use crate::io;
-use spin::MutexGuard;
+use tickscope_cpu::lock::MutexGuard;
 
 /// The timer `timer` mode uses at `el`.
 pub fn timer_choice(cfg: &Config, el: u8) -> TimerChoice {

@@ -1,7 +1,6 @@
 //! Core 0's side of a measured core: drains its rings into wire frames (raw sample blocks), or,
 //! when the link is too slow for raw samples, into the shared statistics and ships those.
 
-use spin::Mutex;
 use tickscope_core::checked::{nth, nth_mut};
 use tickscope_core::config::{Config, Mode, Reduce, Transport};
 use tickscope_core::hist::{BUCKETS, Histogram};
@@ -14,6 +13,7 @@ use tickscope_core::wire::msg::{
     Attribution, BLOCK, Block, CoreStatus, GapCounts, HistogramPart, IrqSpan, Method, Metric,
     NoiseEvent, ReducedEvents, TimerSample, delta_code,
 };
+use tickscope_cpu::lock::Mutex;
 
 use tickscope_core::irq::{IrqRec, SampleRec};
 use tickscope_cpu::timer;

@@ -4,7 +4,6 @@
 
 use core::sync::atomic::{AtomicBool, AtomicU64};
 
-use spin::Mutex;
 use tickscope_core::checked::nth;
 use tickscope_core::irq::{IrqRec, SampleRec};
 use tickscope_core::probe::{GAP_SLOTS, GapTable};
@@ -12,6 +11,7 @@ use tickscope_core::ring::{Producer, Ring, Slot, empty_slot};
 use tickscope_core::wire::msg::CoreStatus;
 use tickscope_cpu::MAX_CORES;
 use tickscope_cpu::cores::Line;
+use tickscope_cpu::lock::Mutex;
 
 pub use super::ship::MAX_MEASURED;
 use super::ship::Shipper;
