@@ -161,29 +161,37 @@ impl Config {
     }
 
     /// Reads the hex form.
-    pub fn from_hex(hex: &str) -> Result<Config, Problem> {
-        let hex = hex.as_bytes();
+    pub fn from_hex(hex: impl AsRef<[u8]>) -> Result<Config, Problem> {
+        let hex = hex.as_ref();
         if hex.len() != 2 * LEN {
             return Err(Problem::NotBinary);
         }
         let mut bytes = [0u8; LEN];
-        for (i, pair) in hex.chunks_exact(2).enumerate() {
+        for (byte, pair) in bytes.iter_mut().zip(hex.chunks_exact(2)) {
             let digit = |c: u8| (c as char).to_digit(16).ok_or(Problem::NotBinary);
-            bytes[i] = (digit(pair[0])? << 4 | digit(pair[1])?) as u8;
+            let [high, low] = pair else {
+                return Err(Problem::NotBinary);
+            };
+            *byte = (digit(*high)? << 4 | digit(*low)?) as u8;
         }
         Config::from_bytes(&bytes)
     }
 
     /// The configuration on a semihosting command line: the program name, then `cfg=HEX`.
-    /// `Ok(None)` when the line carries no setting at all.
-    pub fn from_command_line(line: &str) -> Result<Option<Config>, Problem> {
+    /// `Ok(None)` when the line carries no setting at all. Bytes, not text: the firmware reads
+    /// the line as the emulator hands it over, with no UTF-8 check.
+    pub fn from_command_line(line: impl AsRef<[u8]>) -> Result<Option<Config>, Problem> {
         let mut found = None;
-        for (i, token) in line.split_ascii_whitespace().enumerate() {
-            match token.split_once('=') {
-                Some((KEY, hex)) => found = Some(Config::from_hex(hex)?),
-                Some(_) => return Err(Problem::NotBinary),
-                None if i == 0 => {}
-                None => return Err(Problem::NotBinary),
+        let tokens = line.as_ref().split(u8::is_ascii_whitespace);
+        for (i, token) in tokens.filter(|t| !t.is_empty()).enumerate() {
+            let mut parts = token.splitn(2, |&b| b == b'=');
+            match (parts.next(), parts.next()) {
+                (Some(key), Some(hex)) if key == KEY.as_bytes() => {
+                    found = Some(Config::from_hex(hex)?)
+                }
+                (_, Some(_)) => return Err(Problem::NotBinary),
+                _ if i == 0 => {}
+                _ => return Err(Problem::NotBinary),
             }
         }
         Ok(found)

@@ -117,6 +117,7 @@ pub fn send(msg: &Message) {
 
 /// Prints one console line (a newline is added). Lines are built with
 /// [`tickscope_core::text::Line`], not `core::fmt`: the image budget.
+#[inline(never)]
 pub fn print_line(line: &Line) {
     let _guard = OUT.lock();
     text(Route::Normal, line.as_str());

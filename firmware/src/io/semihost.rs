@@ -113,15 +113,14 @@ pub fn emergency_wire(bytes: &[u8]) {
 }
 
 /// The emulator's command line for this image (`-append`), read into `buf`; empty when there
-/// is none or it is not UTF-8.
-pub fn command_line(buf: &mut [u8]) -> &str {
+/// is none.
+pub fn command_line(buf: &mut [u8]) -> &[u8] {
     let mut block = [buf.as_mut_ptr() as usize, buf.len()];
     if call(op::SYS_GET_CMDLINE, &mut block) != 0 {
-        return "";
+        return &[];
     }
     // The host wrote `block[1]` bytes (without the terminating NUL) into `buf`.
-    let bytes = buf.get(..block[1].min(buf.len())).unwrap_or(&[]);
-    core::str::from_utf8(bytes).unwrap_or("")
+    buf.get(..block[1].min(buf.len())).unwrap_or(&[])
 }
 
 /// Ends the emulation with `status` as the emulator's exit code.
