@@ -52,7 +52,7 @@ trap 'rm -f "$log"' EXIT
 cargo run --release -p tickscope -- compare | tee "$log"
 grep -q "^report: " "$log"
 
-step "firmware image (release profile, 56 KiB budget)"
+step "firmware image (release profile, 48 KiB budget)"
 ./target/release/tickscope image
 
 step "benchmark gate: sizes exact, host speeds as ratios to a CRC pass (results/baselines/bench.json)"

@@ -1,5 +1,5 @@
 //! `tickscope image`: builds the firmware for a board, prints its size (loaded bytes against the
-//! 56 KiB budget, static RAM), and writes the raw `.bin` a boot loader copies to the load address;
+//! 48 KiB budget, static RAM), and writes the raw `.bin` a boot loader copies to the load address;
 //! with `--efi`, also the UEFI application that carries it (what UEFI and GRUB can start).
 
 use std::path::PathBuf;
