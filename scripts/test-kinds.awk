@@ -1,5 +1,6 @@
 # Counts the tests `cargo test` ran by kind, from its output:
-#   unit        unit tests in the sources, and static checks of the sources (layers)
+#   unit        unit tests in the sources, and static checks of the sources (layers, function
+#               length)
 #   golden      analysis and decoding of recorded or synthetic captures, no emulator
 #   end-to-end  the tickscope binary driving QEMU (bare metal, Linux, the ThunderX stand-in), the
 #               probe on this machine and over ssh, and
@@ -7,6 +8,7 @@
 # A test file missing from the table below fails the count: every file has a kind.
 BEGIN {
     kinds["layers"] = "unit"
+    kinds["function_length"] = "unit"
     kinds["corruption"] = "golden"
     kinds["decode"] = "golden"
     kinds["golden"] = "golden"
