@@ -366,7 +366,7 @@ pub fn span(elf: &Path) -> Result<(u64, u64)> {
 
 #[cfg(test)]
 mod tests {
-    use super::demangle;
+    use super::{demangle, formatting_symbols};
 
     #[test]
     fn formatting_symbols_are_found_in_every_mangling() {

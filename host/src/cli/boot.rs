@@ -4,6 +4,7 @@
 use anyhow::Result;
 use clap::ValueEnum;
 use serde::Serialize;
+use tickscope_core::board::BoardDesc;
 use tickscope_core::config::{Config, FaultKind, Mode};
 use tickscope_core::exception::{abort_status_name, class_name, esr_class};
 use tickscope_core::wire::msg::{FaultReport, psci_error_name};
@@ -364,25 +365,38 @@ fn dry_qemu_command(a: &Args, m: MachineSpec) -> String {
     l.shell_line(std::path::Path::new("qemu-system-aarch64"))
 }
 
+/// What `boot --dry-run` reports: the board as the firmware would drive it, and how it would
+/// be launched.
+#[derive(Serialize)]
+struct Dry {
+    board: String,
+    load_address: String,
+    entry_el: u8,
+    el: u8,
+    uart: String,
+    uart_clock_hz: u64,
+    gic: Vec<serde_json::Value>,
+    psci_conduit: String,
+    cores: usize,
+    mpidrs: Vec<String>,
+    timer_ppis: serde_json::Value,
+    counter_hz: u64,
+    image: String,
+    qemu_command: Option<String>,
+}
+
 fn dry_run(a: &Args) -> Result<u8> {
     let b = workspace::board(&a.machine.board)?;
-    #[derive(Serialize)]
-    struct Dry {
-        board: String,
-        load_address: String,
-        entry_el: u8,
-        el: u8,
-        uart: String,
-        uart_clock_hz: u64,
-        gic: Vec<serde_json::Value>,
-        psci_conduit: String,
-        cores: usize,
-        mpidrs: Vec<String>,
-        timer_ppis: serde_json::Value,
-        counter_hz: u64,
-        image: String,
-        qemu_command: Option<String>,
+    let d = dry(a, &b)?;
+    if a.json {
+        print_json(&d)?;
+    } else {
+        print_dry(&d, &b);
     }
+    Ok(status::OK)
+}
+
+fn dry(a: &Args, b: &BoardDesc) -> Result<Dry> {
     let entry = a.machine.entry_el.unwrap_or(a.machine.el);
     let conduit = if entry >= 2 {
         b.psci.conduit_from_el2
@@ -394,84 +408,83 @@ fn dry_run(a: &Args) -> Result<u8> {
         Ok(_) => elf.display().to_string(),
         Err(_) => "not built yet (tickscope image --board NAME builds it)".into(),
     };
-    let qemu_command = a.machine.spec(false).ok().map(|m| dry_qemu_command(a, m));
-    let d = Dry {
+    let hex = |v: Option<u64>| v.map(|v| format!("{v:#x}"));
+    let gic = b
+        .gic
+        .iter()
+        .map(|g| {
+            serde_json::json!({
+                "version": g.version,
+                "gicd": format!("{:#x}", g.gicd),
+                "gicc": hex(g.gicc),
+                "gicr": hex(g.gicr),
+                "gicr_size": hex(g.gicr_size),
+                "its": hex(g.its),
+            })
+        })
+        .collect();
+    Ok(Dry {
         board: b.name.clone(),
         load_address: format!("{:#x}", b.memory.load_address),
         entry_el: entry,
         el: a.machine.el,
         uart: format!("pl011 at {:#x}", b.uart.base),
         uart_clock_hz: b.uart.clock_hz,
-        gic: b
-            .gic
-            .iter()
-            .map(|g| {
-                serde_json::json!({
-                    "version": g.version,
-                    "gicd": format!("{:#x}", g.gicd),
-                    "gicc": g.gicc.map(|v| format!("{v:#x}")),
-                    "gicr": g.gicr.map(|v| format!("{v:#x}")),
-                    "gicr_size": g.gicr_size.map(|v| format!("{v:#x}")),
-                    "its": g.its.map(|v| format!("{v:#x}")),
-                })
-            })
-            .collect(),
+        gic,
         psci_conduit: format!("{conduit:?}").to_lowercase(),
         cores: b.mpidrs().len(),
         mpidrs: b.mpidrs().iter().map(|m| format!("{m:#x}")).collect(),
         timer_ppis: serde_json::to_value(b.timer_ppis)?,
         counter_hz: b.counter.nominal_hz,
         image,
-        qemu_command,
-    };
-    if a.json {
-        print_json(&d)?;
-    } else {
-        println!("board:         {} ({})", d.board, b.description);
-        println!("load address:  {}", d.load_address);
-        println!(
-            "UART:          {} ({} Hz reference clock)",
-            d.uart, d.uart_clock_hz
-        );
-        for g in &b.gic {
-            match g.version {
-                2 => println!(
-                    "GICv2:         GICD {:#x}, GICC {:#x}",
-                    g.gicd,
-                    g.gicc.unwrap_or(0)
-                ),
-                _ => println!(
-                    "GICv3:         GICD {:#x}, GICR {:#x} ({:#x} bytes){}",
-                    g.gicd,
-                    g.gicr.unwrap_or(0),
-                    g.gicr_size.unwrap_or(0),
-                    g.its.map(|i| format!(", ITS {i:#x}")).unwrap_or_default()
-                ),
-            }
-        }
-        println!(
-            "PSCI conduit:  {} (image entered at EL{})",
-            d.psci_conduit, d.entry_el
-        );
-        println!(
-            "cores:         {} (MPIDR {} .. {})",
-            d.cores,
-            d.mpidrs[0],
-            d.mpidrs[d.cores - 1]
-        );
-        println!(
-            "timer PPIs:    secure phys {}, phys {}, virt {}, hyp {}",
-            b.timer_ppis.secure_phys, b.timer_ppis.phys, b.timer_ppis.virt, b.timer_ppis.hyp
-        );
-        println!("image:         {}", d.image);
-        if let Some(q) = &d.qemu_command {
-            println!("QEMU:          {q}");
-        } else {
-            println!(
-                "QEMU:          not emulated; load the image with: {}",
-                b.image.commands.join(" ; ")
-            );
+        qemu_command: a.machine.spec(false).ok().map(|m| dry_qemu_command(a, m)),
+    })
+}
+
+fn print_dry(d: &Dry, b: &BoardDesc) {
+    println!("board:         {} ({})", d.board, b.description);
+    println!("load address:  {}", d.load_address);
+    println!(
+        "UART:          {} ({} Hz reference clock)",
+        d.uart, d.uart_clock_hz
+    );
+    for g in &b.gic {
+        match g.version {
+            2 => println!(
+                "GICv2:         GICD {:#x}, GICC {:#x}",
+                g.gicd,
+                g.gicc.unwrap_or(0)
+            ),
+            _ => println!(
+                "GICv3:         GICD {:#x}, GICR {:#x} ({:#x} bytes){}",
+                g.gicd,
+                g.gicr.unwrap_or(0),
+                g.gicr_size.unwrap_or(0),
+                g.its.map(|i| format!(", ITS {i:#x}")).unwrap_or_default()
+            ),
         }
     }
-    Ok(status::OK)
+    println!(
+        "PSCI conduit:  {} (image entered at EL{})",
+        d.psci_conduit, d.entry_el
+    );
+    println!(
+        "cores:         {} (MPIDR {} .. {})",
+        d.cores,
+        d.mpidrs[0],
+        d.mpidrs[d.cores - 1]
+    );
+    println!(
+        "timer PPIs:    secure phys {}, phys {}, virt {}, hyp {}",
+        b.timer_ppis.secure_phys, b.timer_ppis.phys, b.timer_ppis.virt, b.timer_ppis.hyp
+    );
+    println!("image:         {}", d.image);
+    if let Some(q) = &d.qemu_command {
+        println!("QEMU:          {q}");
+    } else {
+        println!(
+            "QEMU:          not emulated; load the image with: {}",
+            b.image.commands.join(" ; ")
+        );
+    }
 }

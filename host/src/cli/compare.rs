@@ -131,45 +131,9 @@ pub fn run(a: Args) -> Result<u8> {
             "--boot-core is not supported by compare (Linux boots on CPU 0); use measure",
         ));
     }
-    // The comparison runs under -icount unless --tcg: deterministic figures by default.
-    let machine = a.machine.spec(true)?;
-    let cpu = a.window.linux_cpu(machine.smp)?;
-    let settings = Settings {
-        el: a.machine.el,
-        mode: a.window.mode.mode(),
-        cpu,
-        duration_ns: a.duration,
-        period_ns: a.window.period,
-        threshold_ns: a.window.threshold,
-        kernel: a.kernel.source(),
-        kernels: a.kernels.0.clone(),
-        attribution: a.kernel.attribution,
-        priority: a.kernel.priority,
-        peers: a.kernel.peers,
-        settle_ns: a.kernel.settle,
-        checkpoint_ns: a.window.checkpoint,
-        timeout: a.machine.timeout(),
-        quiet: a.json,
-        machine,
-    };
-    let m = &settings.machine;
+    let settings = settings(&a)?;
     if !a.json {
-        eprintln!(
-            "tickscope: comparing bare metal and {} Linux on {} ({} cores, GICv{}, EL{}, {}), CPU {cpu}, {} mode, {} s each",
-            settings
-                .kernels
-                .iter()
-                .map(|k| k.name())
-                .collect::<Vec<_>>()
-                .join(", "),
-            m.board,
-            m.smp,
-            m.gic,
-            settings.el,
-            m.emulation().name(),
-            settings.mode.name(),
-            a.duration as f64 / 1e9
-        );
+        announce(&settings);
     }
     let jobs = if a.sequential {
         1
@@ -189,46 +153,100 @@ pub fn run(a: Args) -> Result<u8> {
     };
     let c = compare::run(&plan)?;
     if a.json {
-        print_json(&CompareJson {
-            runs: c
-                .runs
-                .iter()
-                .map(|r| RunRow {
-                    summary: &r.record.summary,
-                    kernel: r.record.info.kernel.clone(),
-                    kernel_package: r.record.info.kernel_package.clone(),
-                    kernel_cmdline: r.record.info.kernel_cmdline.clone(),
-                    status: r.status(),
-                    problems: &r.record.info.problems,
-                    run_dir: r.dir.path.display().to_string(),
-                })
-                .collect(),
-            report: c.report.display().to_string(),
-            run_dir: c.dir.display().to_string(),
-            wall: c.wall.clone(),
-            status: c.status,
-        })?;
+        print_compare_json(&c)?;
     } else {
-        let summaries: Vec<&Summary> = c.runs.iter().map(|r| &r.record.summary).collect();
-        println!();
-        print!("{}", crate::render::table(&summaries));
-        print!("{}", crate::render::peers_table(&summaries));
-        for r in &c.runs {
-            if let (Some(k), Some(p)) = (&r.record.info.kernel, &r.record.info.kernel_package) {
-                println!("  {}: kernel {k} ({p})", r.record.info.label);
-            }
-        }
-        println!(
-            "(OS = time the measured CPU's OS ran inside each event; HW = the rest: {} time; see the report)",
-            crate::analysis::summary::hw_cause_name(m.emulation())
-        );
-        print_wall(&c.wall);
-        println!("report: {}", c.report.display());
+        print_comparison(&c, settings.machine.emulation());
     }
     for r in &c.runs {
         super::output::print_problems(r);
     }
     Ok(c.status)
+}
+
+/// The comparison's settings from the command line; it runs under -icount unless --tcg:
+/// deterministic figures by default.
+fn settings(a: &Args) -> Result<Settings> {
+    let machine = a.machine.spec(true)?;
+    let cpu = a.window.linux_cpu(machine.smp)?;
+    Ok(Settings {
+        el: a.machine.el,
+        mode: a.window.mode.mode(),
+        cpu,
+        duration_ns: a.duration,
+        period_ns: a.window.period,
+        threshold_ns: a.window.threshold,
+        kernel: a.kernel.source(),
+        kernels: a.kernels.0.clone(),
+        attribution: a.kernel.attribution,
+        priority: a.kernel.priority,
+        peers: a.kernel.peers,
+        settle_ns: a.kernel.settle,
+        checkpoint_ns: a.window.checkpoint,
+        timeout: a.machine.timeout(),
+        quiet: a.json,
+        machine,
+    })
+}
+
+/// The line that says what is about to be compared.
+fn announce(s: &Settings) {
+    let m = &s.machine;
+    eprintln!(
+        "tickscope: comparing bare metal and {} Linux on {} ({} cores, GICv{}, EL{}, {}), CPU {}, {} mode, {} s each",
+        s.kernels
+            .iter()
+            .map(|k| k.name())
+            .collect::<Vec<_>>()
+            .join(", "),
+        m.board,
+        m.smp,
+        m.gic,
+        s.el,
+        m.emulation().name(),
+        s.cpu,
+        s.mode.name(),
+        s.duration_ns as f64 / 1e9
+    );
+}
+
+fn print_compare_json(c: &compare::Comparison) -> Result<()> {
+    print_json(&CompareJson {
+        runs: c
+            .runs
+            .iter()
+            .map(|r| RunRow {
+                summary: &r.record.summary,
+                kernel: r.record.info.kernel.clone(),
+                kernel_package: r.record.info.kernel_package.clone(),
+                kernel_cmdline: r.record.info.kernel_cmdline.clone(),
+                status: r.status(),
+                problems: &r.record.info.problems,
+                run_dir: r.dir.path.display().to_string(),
+            })
+            .collect(),
+        report: c.report.display().to_string(),
+        run_dir: c.dir.display().to_string(),
+        wall: c.wall.clone(),
+        status: c.status,
+    })
+}
+
+fn print_comparison(c: &compare::Comparison, emulation: crate::machine::Emulation) {
+    let summaries: Vec<&Summary> = c.runs.iter().map(|r| &r.record.summary).collect();
+    println!();
+    print!("{}", crate::render::table(&summaries));
+    print!("{}", crate::render::peers_table(&summaries));
+    for r in &c.runs {
+        if let (Some(k), Some(p)) = (&r.record.info.kernel, &r.record.info.kernel_package) {
+            println!("  {}: kernel {k} ({p})", r.record.info.label);
+        }
+    }
+    println!(
+        "(OS = time the measured CPU's OS ran inside each event; HW = the rest: {} time; see the report)",
+        crate::analysis::summary::hw_cause_name(emulation)
+    );
+    print_wall(&c.wall);
+    println!("report: {}", c.report.display());
 }
 
 /// Where the comparison's time went, and what its guests cost.

@@ -2,7 +2,7 @@
 //! tickless command line, and an initramfs whose /init is the Linux probe; the probe's wire
 //! stream comes back on the guest's serial port.
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use anyhow::{Context, Result};
@@ -309,28 +309,79 @@ pub fn run(req: &Request, prep: &Prepared) -> Result<Capture> {
         .prefix("tickscope-linux-")
         .tempdir()
         .context("creating a working directory for QEMU")?;
-    let cpus = req.machine.smp as usize;
-    let probe_args = req.probe_args();
     let probe = std::fs::read(&prep.probe)
         .with_context(|| format!("reading the probe {}", prep.probe.display()))?;
     let hooks = snapshot::hooks(&probe)
         .map_err(|e| fail(status::FAILURE, format!("the Linux probe: {e:#}")))?;
+    let g = guest(req, prep, &probe, work.path())?;
+    let inputs = snapshot::Inputs {
+        qemu_version: &qemu_version,
+        machine_args: &req.machine.args(),
+        kernel: &prep.kernel.image,
+        cmdline: &g.append,
+        initramfs: &g.initramfs,
+    };
+    let (outcome, snap, first_byte) = restore_and_run(req, &g, &inputs, hooks, work.path())?;
+    let bytes = std::fs::read(&g.serial).unwrap_or_default();
+    // The command as it can be replayed from the run directory, which keeps the initramfs.
+    let command = outcome
+        .command
+        .replace(&g.initrd.display().to_string(), "initramfs.cpio")
+        .replace(&g.serial.display().to_string(), "ttyAMA0.bin")
+        .replace(&work.path().display().to_string(), ".");
+    let end = match outcome.end() {
+        // The probe powers the machine off: QEMU exits 0 whatever the probe's status (which is in
+        // the trailer).
+        End::Exited(_) => End::Exited(0),
+        e => e,
+    };
+    let facts = facts(req, prep, &g, &snap, qemu_version, command);
+    Ok(Capture {
+        bytes,
+        console: String::new(),
+        emulator_log: outcome.stderr.clone(),
+        end,
+        facts,
+        elf: None,
+        config: format!("{} {}", req.early_args(), g.probe_args),
+        wall: outcome.wall,
+        boot_s: first_byte,
+        keep: vec![("initramfs.cpio".into(), g.initramfs)],
+        expect: Expect {
+            nohz_full_cpu: req.kernel_mode.tickless().then_some(req.cpu),
+            status_in_trailer: true,
+        },
+    })
+}
+
+/// What one Linux run boots: the probe's initramfs and arguments, the kernel command line and
+/// QEMU's launch with the serial line captured to a file.
+struct Guest {
+    probe_args: String,
+    initramfs: Vec<u8>,
+    initrd: PathBuf,
+    append: String,
+    serial: PathBuf,
+    launch: Launch,
+    label: String,
+}
+
+fn guest(req: &Request, prep: &Prepared, probe: &[u8], work: &Path) -> Result<Guest> {
     let initramfs = kernel::initramfs(
-        &probe,
+        probe,
         &req.early_args(),
         prep.peers
             .as_ref()
             .map(|p| p.files.as_slice())
             .unwrap_or(&[]),
     );
-    let initrd = work.path().join("initramfs.cpio");
+    let initrd = work.join("initramfs.cpio");
     std::fs::write(&initrd, &initramfs)?;
-    let append = kernel::cmdline(req.kernel_mode, req.cpu, cpus, "ttyAMA0");
+    let machine = &req.machine;
+    let append = kernel::cmdline(req.kernel_mode, req.cpu, machine.smp as usize, "ttyAMA0");
+    let serial = work.join("ttyAMA0.bin");
     // The very machine of the bare-metal run, memory included (the board's 256 MiB hold the
     // kernel, the probe and a trace buffer of up to 64 MiB).
-    let machine = req.machine.clone();
-    let expected = req.estimate();
-    let serial = work.path().join("ttyAMA0.bin");
     let launch = Launch {
         machine: machine.clone(),
         boot: qemu::Boot::Kernel(prep.kernel.image.clone()),
@@ -339,111 +390,106 @@ pub fn run(req: &Request, prep: &Prepared) -> Result<Capture> {
         semihosting: None,
         serial: Serial::File(serial.clone()),
         extra: vec!["-no-reboot".into()],
-        cwd: work.path().to_path_buf(),
+        cwd: work.to_path_buf(),
         timeout: req
             .timeout
-            .unwrap_or(expected * 4 + Duration::from_secs(60)),
+            .unwrap_or(req.estimate() * 4 + Duration::from_secs(60)),
     };
     let label = format!(
         "Linux {} ({})",
         req.kernel_mode.name(),
         machine.emulation().name()
     );
-    let inputs = snapshot::Inputs {
-        qemu_version: &qemu_version,
-        machine_args: &machine.args(),
-        kernel: &prep.kernel.image,
-        cmdline: &append,
-        initramfs: &initramfs,
-    };
-    let mut snap = snapshot::find_or_make(&launch, &inputs, hooks, &label, req.quiet)?;
-    let progress = Progress::new(&label, expected, req.quiet);
-    // Boot time: until the first byte on the serial line (restoring the snapshot and starting the
-    // probe's run; the probe speaks first).
+    Ok(Guest {
+        probe_args: req.probe_args(),
+        initramfs,
+        initrd,
+        append,
+        serial,
+        launch,
+        label,
+    })
+}
+
+/// Restores the snapshot (made first when not cached) and runs the probe to its end. A cached
+/// snapshot QEMU cannot restore (damaged, or saved by a QEMU that writes it differently) is made
+/// again, once. Also returns the boot time: until the first byte on the serial line (restoring
+/// the snapshot and starting the probe's run; the probe speaks first).
+fn restore_and_run(
+    req: &Request,
+    g: &Guest,
+    inputs: &snapshot::Inputs,
+    hooks: snapshot::Hooks,
+    work: &Path,
+) -> Result<(qemu::Outcome, snapshot::Snapshot, Option<f64>)> {
+    let mut snap = snapshot::find_or_make(&g.launch, inputs, hooks, &g.label, req.quiet)?;
+    let progress = Progress::new(&g.label, req.estimate(), req.quiet);
     let mut first_byte: Option<f64> = None;
     let mut restore = |snap: &snapshot::Snapshot| -> Result<qemu::Outcome> {
-        let mut l = launch.clone();
-        l.extra
-            .extend(snapshot::restore_options(snap, work.path())?);
+        let mut l = g.launch.clone();
+        l.extra.extend(snapshot::restore_options(snap, work)?);
         qemu::run_with(
             &l,
-            &mut || snapshot::release(work.path(), snap, &probe_args),
+            &mut || snapshot::release(work, snap, &g.probe_args),
             &mut |t| {
                 progress.tick(t);
-                if first_byte.is_none() && std::fs::metadata(&serial).is_ok_and(|m| m.len() > 0) {
+                if first_byte.is_none() && std::fs::metadata(&g.serial).is_ok_and(|m| m.len() > 0) {
                     first_byte = Some(t.as_secs_f64());
                 }
             },
         )
     };
     let outcome = match restore(&snap) {
-        // A cached snapshot QEMU cannot restore (damaged, or saved by a QEMU that writes it
-        // differently): made again, once.
         Err(e) if snap.reused && crate::interrupt::requested().is_none() => {
             eprintln!(
                 "tickscope: the cached snapshot {} did not restore ({e:#}); making it again",
                 snap.dir.display()
             );
             snapshot::forget(&snap);
-            snap = snapshot::find_or_make(&launch, &inputs, hooks, &label, req.quiet)?;
+            snap = snapshot::find_or_make(&g.launch, inputs, hooks, &g.label, req.quiet)?;
             restore(&snap)
         }
         r => r,
     }
     .inspect_err(|_| progress.finish())?;
     progress.finish();
-    let bytes = std::fs::read(&serial).unwrap_or_default();
-    // The command as it can be replayed from the run directory, which keeps the initramfs.
-    let command = outcome
-        .command
-        .replace(&initrd.display().to_string(), "initramfs.cpio")
-        .replace(&serial.display().to_string(), "ttyAMA0.bin")
-        .replace(&work.path().display().to_string(), ".");
-    let end = match outcome.end() {
-        // The probe powers the machine off: QEMU exits 0 whatever the probe's status (which is in
-        // the trailer).
-        End::Exited(_) => End::Exited(0),
-        e => e,
-    };
-    Ok(Capture {
-        bytes,
-        console: String::new(),
-        emulator_log: outcome.stderr.clone(),
-        end,
-        facts: Facts {
-            board: machine.board.clone(),
-            cpu: machine.cpu.clone(),
-            el: 0,
-            entry_el: machine.entry_el,
-            gic: machine.gic,
-            cores: machine.smp,
-            emulation: machine.emulation(),
-            qemu_version: Some(qemu_version),
-            qemu_command: Some(command),
-            counter_hz: 0,
-            kernel: Some(KernelFacts {
-                release: prep.kernel.release.clone(),
-                package: prep.kernel.package.clone(),
-                cmdline: append,
-                mode: Some(req.kernel_mode.name().into()),
-                snapshot: Some(SnapshotFacts {
-                    key: snap.meta.key.clone(),
-                    reused: snap.reused,
-                    create_s: (!snap.reused).then_some(snap.meta.create_s),
-                }),
+    Ok((outcome, snap, first_byte))
+}
+
+/// The run's facts: the machine, the kernel and its snapshot, the replayable command.
+fn facts(
+    req: &Request,
+    prep: &Prepared,
+    g: &Guest,
+    snap: &snapshot::Snapshot,
+    qemu_version: String,
+    command: String,
+) -> Facts {
+    let machine = &req.machine;
+    Facts {
+        board: machine.board.clone(),
+        cpu: machine.cpu.clone(),
+        el: 0,
+        entry_el: machine.entry_el,
+        gic: machine.gic,
+        cores: machine.smp,
+        emulation: machine.emulation(),
+        qemu_version: Some(qemu_version),
+        qemu_command: Some(command),
+        counter_hz: 0,
+        kernel: Some(KernelFacts {
+            release: prep.kernel.release.clone(),
+            package: prep.kernel.package.clone(),
+            cmdline: g.append.clone(),
+            mode: Some(req.kernel_mode.name().into()),
+            snapshot: Some(SnapshotFacts {
+                key: snap.meta.key.clone(),
+                reused: snap.reused,
+                create_s: (!snap.reused).then_some(snap.meta.create_s),
             }),
-            peers_package: prep.peers.as_ref().map(|p| p.package.clone()),
-            system: None,
-            boot: None,
-        },
-        elf: None,
-        config: format!("{} {probe_args}", req.early_args()),
-        wall: outcome.wall,
-        boot_s: first_byte,
-        keep: vec![("initramfs.cpio".into(), initramfs)],
-        expect: Expect {
-            nohz_full_cpu: req.kernel_mode.tickless().then_some(req.cpu),
-            status_in_trailer: true,
-        },
-    })
+        }),
+        peers_package: prep.peers.as_ref().map(|p| p.package.clone()),
+        system: None,
+        boot: None,
+    }
 }

@@ -113,6 +113,10 @@ pub fn rate_above(parts: &[f64], seconds: f64) -> Vec<(f64, f64)> {
     pts
 }
 
+type Curve = Vec<(f64, f64)>;
+/// A chart with both axes logarithmic.
+type LogChart<'a, DB> = ChartContext<'a, DB, Cartesian2d<LogCoord<f64>, LogCoord<f64>>>;
+
 fn draw_ccdf<DB: DrawingBackend>(
     root: &DrawingArea<DB, Shift>,
     runs: &[View],
@@ -122,24 +126,7 @@ where
     DB::ErrorType: 'static,
 {
     root.fill(&WHITE).map_err(err)?;
-    type Curve = Vec<(f64, f64)>;
-    let curves: Vec<(Curve, Curve)> = runs
-        .iter()
-        .map(|r| {
-            let secs = r.core_seconds();
-            if r.attributed() {
-                let (os, hw) = r.parts();
-                (rate_above(&os, secs), rate_above(&hw, secs))
-            } else {
-                let all: Vec<f64> = r
-                    .splits
-                    .iter()
-                    .flat_map(|c| c.splits.iter().map(|s| r.ns(s.len)))
-                    .collect();
-                (rate_above(&all, secs), vec![])
-            }
-        })
-        .collect();
+    let curves: Vec<(Curve, Curve)> = runs.iter().map(ccdf_curves).collect();
     let peer_pts = runs
         .iter()
         .flat_map(|r| r.peers.iter().flat_map(|(_, c)| c.iter()));
@@ -147,19 +134,7 @@ where
         .iter()
         .flat_map(|(a, b)| a.iter().chain(b))
         .chain(peer_pts);
-    let (mut xmin, mut xmax, mut ymin, mut ymax) = (f64::MAX, 10.0f64, f64::MAX, 1.0f64);
-    for &(x, y) in pts {
-        xmin = xmin.min(x);
-        xmax = xmax.max(x);
-        ymin = ymin.min(y);
-        ymax = ymax.max(y);
-    }
-    if xmin == f64::MAX {
-        xmin = 100.0;
-        ymin = 0.1;
-    }
-    let x_range = (xmin.max(1.0) / 1.5)..(xmax * 1.5);
-    let y_range = (ymin.min(1.0) / 2.0)..(ymax * 2.0);
+    let (x_range, y_range) = log_ranges(pts);
     let mut chart = ChartBuilder::on(root)
         .caption(title, ("sans-serif", 24))
         .margin(20)
@@ -177,50 +152,101 @@ where
         .draw()
         .map_err(err)?;
     for (i, (r, (os, hw))) in runs.iter().zip(&curves).enumerate() {
-        let color = COLORS[i % COLORS.len()];
-        let name = if r.attributed() {
-            format!("{}: OS noise", r.label())
-        } else {
-            format!("{}: all events (no attribution)", r.label())
-        };
-        if !os.is_empty() {
-            chart
-                .draw_series(LineSeries::new(os.clone(), color.stroke_width(3)))
-                .map_err(err)?
-                .label(name)
-                .legend(move |(x, y)| {
-                    PathElement::new(vec![(x, y), (x + 20, y)], color.stroke_width(3))
-                });
-        }
-        for (k, (tool, curve)) in r.peers.iter().enumerate() {
-            // Same colour as the run, dashed; a second peer with shorter dashes.
-            let style = color.stroke_width(2);
-            let dash = if k == 0 { 10 } else { 4 };
-            chart
-                .draw_series(DashedLineSeries::new(curve.clone(), dash, 5, style))
-                .map_err(err)?
-                .label(format!(
-                    "{}: {tool} (same VM, after the probe; all samples)",
-                    r.label()
-                ))
-                .legend(move |(x, y)| PathElement::new(vec![(x, y), (x + 8, y)], style));
-        }
-        if !hw.is_empty() {
-            let faint = color.mix(0.35);
-            chart
-                .draw_series(LineSeries::new(hw.clone(), faint.stroke_width(2)))
-                .map_err(err)?
-                .label(format!(
-                    "{}: {} noise",
-                    r.label(),
-                    hw_cause_name(r.summary.emulation)
-                ))
-                .legend(move |(x, y)| {
-                    PathElement::new(vec![(x, y), (x + 20, y)], faint.stroke_width(2))
-                });
-        }
+        draw_ccdf_run(&mut chart, COLORS[i % COLORS.len()], r, os, hw)?;
     }
     legend_and_present(root, &mut chart)
+}
+
+/// A run's OS-noise and hardware-noise tail curves (all events, when the run is not attributed).
+fn ccdf_curves(r: &View) -> (Curve, Curve) {
+    let secs = r.core_seconds();
+    if r.attributed() {
+        let (os, hw) = r.parts();
+        (rate_above(&os, secs), rate_above(&hw, secs))
+    } else {
+        let all: Vec<f64> = r
+            .splits
+            .iter()
+            .flat_map(|c| c.splits.iter().map(|s| r.ns(s.len)))
+            .collect();
+        (rate_above(&all, secs), vec![])
+    }
+}
+
+/// Axis ranges around the points, with room on both sides (defaults when there are none).
+fn log_ranges<'p>(
+    pts: impl Iterator<Item = &'p (f64, f64)>,
+) -> (std::ops::Range<f64>, std::ops::Range<f64>) {
+    let (mut xmin, mut xmax, mut ymin, mut ymax) = (f64::MAX, 10.0f64, f64::MAX, 1.0f64);
+    for &(x, y) in pts {
+        xmin = xmin.min(x);
+        xmax = xmax.max(x);
+        ymin = ymin.min(y);
+        ymax = ymax.max(y);
+    }
+    if xmin == f64::MAX {
+        xmin = 100.0;
+        ymin = 0.1;
+    }
+    (
+        (xmin.max(1.0) / 1.5)..(xmax * 1.5),
+        (ymin.min(1.0) / 2.0)..(ymax * 2.0),
+    )
+}
+
+/// One run's curves: OS noise solid, its peers dashed, hardware/emulator noise faint.
+fn draw_ccdf_run<DB: DrawingBackend>(
+    chart: &mut LogChart<'_, DB>,
+    color: RGBColor,
+    r: &View,
+    os: &Curve,
+    hw: &Curve,
+) -> Result<()>
+where
+    DB::ErrorType: 'static,
+{
+    let name = if r.attributed() {
+        format!("{}: OS noise", r.label())
+    } else {
+        format!("{}: all events (no attribution)", r.label())
+    };
+    if !os.is_empty() {
+        chart
+            .draw_series(LineSeries::new(os.clone(), color.stroke_width(3)))
+            .map_err(err)?
+            .label(name)
+            .legend(move |(x, y)| {
+                PathElement::new(vec![(x, y), (x + 20, y)], color.stroke_width(3))
+            });
+    }
+    for (k, (tool, curve)) in r.peers.iter().enumerate() {
+        // Same colour as the run, dashed; a second peer with shorter dashes.
+        let style = color.stroke_width(2);
+        let dash = if k == 0 { 10 } else { 4 };
+        chart
+            .draw_series(DashedLineSeries::new(curve.clone(), dash, 5, style))
+            .map_err(err)?
+            .label(format!(
+                "{}: {tool} (same VM, after the probe; all samples)",
+                r.label()
+            ))
+            .legend(move |(x, y)| PathElement::new(vec![(x, y), (x + 8, y)], style));
+    }
+    if !hw.is_empty() {
+        let faint = color.mix(0.35);
+        chart
+            .draw_series(LineSeries::new(hw.clone(), faint.stroke_width(2)))
+            .map_err(err)?
+            .label(format!(
+                "{}: {} noise",
+                r.label(),
+                hw_cause_name(r.summary.emulation)
+            ))
+            .legend(move |(x, y)| {
+                PathElement::new(vec![(x, y), (x + 20, y)], faint.stroke_width(2))
+            });
+    }
+    Ok(())
 }
 
 /// Stable colour of a cause name; hardware/emulator noise is grey.
