@@ -139,56 +139,7 @@ fn size_figures(f: &mut Figures) -> Result<()> {
 fn icount_figures(f: &mut Figures) -> Result<()> {
     // Interrupt latency floor: timer fire to the first timestamp in the handler.
     for (el, gic) in [(1u8, 2u8), (1, 3), (2, 2), (2, 3)] {
-        let m = machine(el, gic, 2, true)?;
-        let cfg = Config {
-            mode: Mode::Timer,
-            el,
-            smp: 2,
-            gic,
-            duration_ns: 100_000_000,
-            period_ns: 1_000_000,
-            icount: true,
-            timer: TimerChoice::Auto,
-            ..Config::default()
-        };
-        let r = bare_run(&format!("irq-el{el}-gic{gic}"), m, cfg, false)?;
-        let s = &r.record.summary;
-        let key = format!("irq_latency.el{el}_gicv{gic}");
-        let instructions = s.latency_cycles.map(|q| q.p50 as f64).unwrap_or(f64::NAN);
-        put(
-            f,
-            &format!("{key}.instructions"),
-            instructions,
-            "instructions",
-            "icount",
-            "the interrupt latency floor: instructions executed from the timer deadline to the exception vector's cycle timestamp (its 4th instruction), median of 99 wake-ups, -icount shift=0 (1 instruction = 1 ns = 1 cycle). The deadline's cycle count comes from a calibration against the counter's edge that is measured, not assumed (see .calibration_uncertainty): a lower bound. QEMU models no exception-entry latency: on silicon the pipeline drain and vector fetch add to this",
-        );
-        put(
-            f,
-            &format!("{key}.calibration_uncertainty"),
-            s.latency_cycles_uncertainty
-                .map(|u| u as f64)
-                .unwrap_or(f64::NAN),
-            "instructions",
-            "icount",
-            "how far below the true floor .instructions may be: 16 readings of a counter edge, each bracketed by cycle reads before the last read of the old value and after the first read of the new one; the tightest upper and lower bounds differ by this",
-        );
-        put(
-            f,
-            &format!("{key}.entry_instructions"),
-            s.entry_cycles.map(|q| q.p50 as f64).unwrap_or(f64::NAN),
-            "instructions",
-            "icount",
-            "the interrupt entry cost: PMCCNTR from the vector's first timestamp to the timer handler's body (register saves, acknowledge, dispatch), median",
-        );
-        put(
-            f,
-            &format!("{key}.counter_ns"),
-            s.latency_ns.p50 as f64,
-            "ns",
-            "icount",
-            "CNTVCT deadline to the vector's timestamp, median; quantised to the 62.5 MHz counter (16 ns)",
-        );
+        irq_figures(f, el, gic)?;
     }
     // Noise loop cost and virtual boot times.
     let m = machine(1, 2, 4, true)?;
@@ -213,6 +164,67 @@ fn icount_figures(f: &mut Figures) -> Result<()> {
         "icount",
         "window / loop iterations on the measured core, -icount shift=0, other cores in WFI",
     );
+    boot_figures(f, a);
+    Ok(())
+}
+
+/// The interrupt latency floor and entry cost at one EL and GIC version.
+fn irq_figures(f: &mut Figures, el: u8, gic: u8) -> Result<()> {
+    let m = machine(el, gic, 2, true)?;
+    let cfg = Config {
+        mode: Mode::Timer,
+        el,
+        smp: 2,
+        gic,
+        duration_ns: 100_000_000,
+        period_ns: 1_000_000,
+        icount: true,
+        timer: TimerChoice::Auto,
+        ..Config::default()
+    };
+    let r = bare_run(&format!("irq-el{el}-gic{gic}"), m, cfg, false)?;
+    let s = &r.record.summary;
+    let key = format!("irq_latency.el{el}_gicv{gic}");
+    let instructions = s.latency_cycles.map(|q| q.p50 as f64).unwrap_or(f64::NAN);
+    put(
+        f,
+        &format!("{key}.instructions"),
+        instructions,
+        "instructions",
+        "icount",
+        "the interrupt latency floor: instructions executed from the timer deadline to the exception vector's cycle timestamp (its 4th instruction), median of 99 wake-ups, -icount shift=0 (1 instruction = 1 ns = 1 cycle). The deadline's cycle count comes from a calibration against the counter's edge that is measured, not assumed (see .calibration_uncertainty): a lower bound. QEMU models no exception-entry latency: on silicon the pipeline drain and vector fetch add to this",
+    );
+    put(
+        f,
+        &format!("{key}.calibration_uncertainty"),
+        s.latency_cycles_uncertainty
+            .map(|u| u as f64)
+            .unwrap_or(f64::NAN),
+        "instructions",
+        "icount",
+        "how far below the true floor .instructions may be: 16 readings of a counter edge, each bracketed by cycle reads before the last read of the old value and after the first read of the new one; the tightest upper and lower bounds differ by this",
+    );
+    put(
+        f,
+        &format!("{key}.entry_instructions"),
+        s.entry_cycles.map(|q| q.p50 as f64).unwrap_or(f64::NAN),
+        "instructions",
+        "icount",
+        "the interrupt entry cost: PMCCNTR from the vector's first timestamp to the timer handler's body (register saves, acknowledge, dispatch), median",
+    );
+    put(
+        f,
+        &format!("{key}.counter_ns"),
+        s.latency_ns.p50 as f64,
+        "ns",
+        "icount",
+        "CNTVCT deadline to the vector's timestamp, median; quantised to the 62.5 MHz counter (16 ns)",
+    );
+    Ok(())
+}
+
+/// Virtual boot times of the noise run: to all cores online, to the window.
+fn boot_figures(f: &mut Figures, a: &Analysis) {
     let hz = a.hz();
     if let Some(h) = &a.header {
         let reset = h.reset_ticks;
@@ -240,7 +252,29 @@ fn icount_figures(f: &mut Figures) -> Result<()> {
             "same start to the opening of the measurement window",
         );
     }
-    Ok(())
+}
+
+/// The header of a synthetic capture: firmware at EL1, GICv2, a 62.5 MHz counter.
+fn synthetic_header(config: Config) -> RunHeader {
+    RunHeader {
+        format: wire::FORMAT_VERSION as u16,
+        source: Source::Firmware,
+        board: heapless::String::try_from("synthetic").unwrap(),
+        midr: 0,
+        el: 1,
+        boot_el: 1,
+        gic: 2,
+        counter_hz: 62_500_000,
+        reset_ticks: 0,
+        config,
+        boot_core: 0,
+        timer: TimerChoice::Virtual,
+        pmu: true,
+        reduced: false,
+        revision: heapless::String::new(),
+        kernel: heapless::String::new(),
+        cmdline: heapless::String::new(),
+    }
 }
 
 /// A synthetic timer-mode capture of `n` samples with realistic values.
@@ -259,26 +293,7 @@ pub fn synthetic_capture(n: u64) -> Vec<u8> {
         period_ns: 100_000,
         ..Config::default()
     };
-    let header = RunHeader {
-        format: wire::FORMAT_VERSION as u16,
-        source: Source::Firmware,
-        board: heapless::String::try_from("synthetic").unwrap(),
-        midr: 0,
-        el: 1,
-        boot_el: 1,
-        gic: 2,
-        counter_hz: 62_500_000,
-        reset_ticks: 0,
-        config: cfg,
-        boot_core: 0,
-        timer: TimerChoice::Virtual,
-        pmu: true,
-        reduced: false,
-        revision: heapless::String::new(),
-        kernel: heapless::String::new(),
-        cmdline: heapless::String::new(),
-    };
-    send(&Message::Header(header), &mut out);
+    send(&Message::Header(synthetic_header(cfg)), &mut out);
     send(
         &Message::Window(Window {
             core: 3,
@@ -617,89 +632,79 @@ fn measure_wall_figures(f: &mut Figures) -> Result<()> {
 
 /// Where `compare`'s wall time went.
 fn compare_wall_figures(f: &mut Figures, t: &compare::Wall, compare_duration: u64) {
-    put(
-        f,
-        "e2e.compare_guest_cpu_s",
-        t.guest_cpu_s,
-        "s",
-        "host",
-        "CPU seconds the comparison's guests used (QEMU, user + system, the kernel's account of waited-for children)",
+    let wall_how = format!(
+        "`tickscope compare` with {} s per run (icount), built",
+        compare_duration as f64 / 1e9
     );
-    put(
-        f,
-        "e2e.compare_runs_over_cpu_floor",
-        t.runs_over_floor,
-        "ratio",
-        "ratio",
-        "the runs' wall time over their CPU floor (guest CPU seconds / cores): 1.0 = every core busy with guests; comparable across machines",
-    );
-    put(
-        f,
-        "e2e.compare_guest_cpu_s_per_window_s",
-        t.guest_cpu_s_per_window_s,
-        "s/s",
-        "ratio",
-        "guest CPU seconds per second of measurement window (all runs): what a virtual second costs the host",
-    );
-    put(
-        f,
-        "e2e.compare_wall_s",
-        t.total_s,
-        "s",
-        "host",
-        format!(
-            "`tickscope compare` with {} s per run (icount), built",
-            compare_duration as f64 / 1e9
+    let rows: [(&str, f64, &'static str, &'static str, &str); 10] = [
+        (
+            "e2e.compare_guest_cpu_s",
+            t.guest_cpu_s,
+            "s",
+            "host",
+            "CPU seconds the comparison's guests used (QEMU, user + system, the kernel's account of waited-for children)",
         ),
-    );
-    put(
-        f,
-        "e2e.compare_build_s",
-        t.build_s,
-        "s",
-        "host",
-        "of which building/fetching (firmware, probe, kernel; cached)",
-    );
-    put(
-        f,
-        "e2e.compare_runs_s",
-        t.runs_s,
-        "s",
-        "host",
-        "of which running the three guests in parallel, decoding and writing them",
-    );
-    put(
-        f,
-        "e2e.compare_report_s",
-        t.report_s,
-        "s",
-        "host",
-        "of which the comparison's report and plots",
-    );
-    put(
-        f,
-        "e2e.compare_linux_boot_s",
-        t.linux_boot_s,
-        "s",
-        "host",
-        "the guests' own time starting Linux from its snapshot until the probe spoke (both kernels)",
-    );
-    put(
-        f,
-        "e2e.compare_snapshot_s",
-        t.snapshot_s,
-        "s",
-        "host",
-        "the guests' own time making Linux snapshots not cached yet (0 when cached)",
-    );
-    put(
-        f,
-        "e2e.compare_guest_measure_s",
-        t.measure_s,
-        "s",
-        "host",
-        "the guests' own time measuring and shipping (all three runs, summed)",
-    );
+        (
+            "e2e.compare_runs_over_cpu_floor",
+            t.runs_over_floor,
+            "ratio",
+            "ratio",
+            "the runs' wall time over their CPU floor (guest CPU seconds / cores): 1.0 = every core busy with guests; comparable across machines",
+        ),
+        (
+            "e2e.compare_guest_cpu_s_per_window_s",
+            t.guest_cpu_s_per_window_s,
+            "s/s",
+            "ratio",
+            "guest CPU seconds per second of measurement window (all runs): what a virtual second costs the host",
+        ),
+        ("e2e.compare_wall_s", t.total_s, "s", "host", &wall_how),
+        (
+            "e2e.compare_build_s",
+            t.build_s,
+            "s",
+            "host",
+            "of which building/fetching (firmware, probe, kernel; cached)",
+        ),
+        (
+            "e2e.compare_runs_s",
+            t.runs_s,
+            "s",
+            "host",
+            "of which running the three guests in parallel, decoding and writing them",
+        ),
+        (
+            "e2e.compare_report_s",
+            t.report_s,
+            "s",
+            "host",
+            "of which the comparison's report and plots",
+        ),
+        (
+            "e2e.compare_linux_boot_s",
+            t.linux_boot_s,
+            "s",
+            "host",
+            "the guests' own time starting Linux from its snapshot until the probe spoke (both kernels)",
+        ),
+        (
+            "e2e.compare_snapshot_s",
+            t.snapshot_s,
+            "s",
+            "host",
+            "the guests' own time making Linux snapshots not cached yet (0 when cached)",
+        ),
+        (
+            "e2e.compare_guest_measure_s",
+            t.measure_s,
+            "s",
+            "host",
+            "the guests' own time measuring and shipping (all three runs, summed)",
+        ),
+    ];
+    for (key, value, unit, kind, how) in rows {
+        put(f, key, value, unit, kind, how);
+    }
 }
 
 /// The Linux probe's loop in the comparison's Linux runs, against bare metal's.

@@ -54,33 +54,7 @@ pub fn run(a: Args) -> Result<u8> {
     }
     let mut analysis = Analysis::default();
     let rep = decode::decode_file(&a.file, a.elf.as_deref(), &mut analysis)?;
-    let mut st = status::OK;
-    let mut problem = rep.problems();
-    if rep.link.frames_ok == 0 {
-        st = status::FAILURE;
-        problem = Some(format!(
-            "no tickscope frames found in {} bytes ({} damaged chunk(s), {} text chunk(s)){}",
-            rep.link.bytes,
-            rep.link.garbage_chunks + rep.link.frames_corrupt,
-            rep.link.text_chunks,
-            rep.foreign_version
-                .map(|v| format!("; frames of wire format version {v} were seen"))
-                .unwrap_or_default()
-        ));
-    } else if rep.foreign_version.is_some() || (rep.lossy() && !a.allow_loss) {
-        st = status::FAILURE;
-    }
-    if let Some(t) = analysis.trailer
-        && st == status::OK
-        && t.status != status::OK
-    {
-        st = t.status;
-        problem.get_or_insert(format!(
-            "the producer ended with status {} ({})",
-            t.status,
-            status::name(t.status)
-        ));
-    }
+    let (st, problem) = verdict(&rep, &analysis, a.allow_loss);
     // The capture alone tells icount (its configuration says so); anything else is `unknown`.
     let emulation = if analysis.header.as_ref().is_some_and(|h| h.config.icount) {
         crate::machine::Emulation::Icount
@@ -100,47 +74,86 @@ pub fn run(a: Args) -> Result<u8> {
             problem: problem.clone(),
         })?;
     } else {
-        let l = &rep.link;
-        println!(
-            "{}: {} bytes, {} frames ok, {} corrupt, {} dropped, {} garbage chunk(s), {} text line(s), {} log frame(s){}",
-            a.file.display(),
-            l.bytes,
-            l.frames_ok,
-            l.frames_corrupt,
-            l.frames_dropped,
-            l.garbage_chunks,
-            rep.text_lines.len(),
-            rep.log_frames,
-            if rep.logs_decoded { " (decoded)" } else { "" }
-        );
-        if let Some(h) = &analysis.header {
-            println!(
-                "{:?} on {}: EL{}, GICv{}, counter {} Hz, {} core(s) online, config: {}",
-                h.source,
-                h.board,
-                h.el,
-                h.gic,
-                h.counter_hz,
-                analysis.online.len(),
-                h.config
-            );
-        }
-        if let Some(s) = &summary
-            && !s.cores.is_empty()
-        {
-            print!("{}", crate::render::table(&[s]));
-        }
-        if a.logs {
-            for t in &rep.text_lines {
-                println!("console: {t}");
-            }
-            for l in &rep.logs {
-                println!("log core {} @{}: [{}] {}", l.core, l.at, l.level, l.text);
-            }
-        }
+        print_decoded(&a, &rep, &analysis, summary.as_ref());
     }
     if let Some(p) = &problem {
         eprintln!("tickscope: {p}");
     }
     Ok(st)
+}
+
+/// The exit status and what went wrong: no frames at all, frames of another format version,
+/// frames lost (unless allowed), or a producer that ended with a failure.
+fn verdict(rep: &Report, analysis: &Analysis, allow_loss: bool) -> (u8, Option<String>) {
+    let mut st = status::OK;
+    let mut problem = rep.problems();
+    if rep.link.frames_ok == 0 {
+        st = status::FAILURE;
+        problem = Some(format!(
+            "no tickscope frames found in {} bytes ({} damaged chunk(s), {} text chunk(s)){}",
+            rep.link.bytes,
+            rep.link.garbage_chunks + rep.link.frames_corrupt,
+            rep.link.text_chunks,
+            rep.foreign_version
+                .map(|v| format!("; frames of wire format version {v} were seen"))
+                .unwrap_or_default()
+        ));
+    } else if rep.foreign_version.is_some() || (rep.lossy() && !allow_loss) {
+        st = status::FAILURE;
+    }
+    if let Some(t) = &analysis.trailer
+        && st == status::OK
+        && t.status != status::OK
+    {
+        st = t.status;
+        problem.get_or_insert(format!(
+            "the producer ended with status {} ({})",
+            t.status,
+            status::name(t.status)
+        ));
+    }
+    (st, problem)
+}
+
+/// The text report: link counts, the run header, the summary table, and with `--logs` the
+/// console lines and log records.
+fn print_decoded(a: &Args, rep: &Report, analysis: &Analysis, summary: Option<&Summary>) {
+    let l = &rep.link;
+    println!(
+        "{}: {} bytes, {} frames ok, {} corrupt, {} dropped, {} garbage chunk(s), {} text line(s), {} log frame(s){}",
+        a.file.display(),
+        l.bytes,
+        l.frames_ok,
+        l.frames_corrupt,
+        l.frames_dropped,
+        l.garbage_chunks,
+        rep.text_lines.len(),
+        rep.log_frames,
+        if rep.logs_decoded { " (decoded)" } else { "" }
+    );
+    if let Some(h) = &analysis.header {
+        println!(
+            "{:?} on {}: EL{}, GICv{}, counter {} Hz, {} core(s) online, config: {}",
+            h.source,
+            h.board,
+            h.el,
+            h.gic,
+            h.counter_hz,
+            analysis.online.len(),
+            h.config
+        );
+    }
+    if let Some(s) = summary
+        && !s.cores.is_empty()
+    {
+        print!("{}", crate::render::table(&[s]));
+    }
+    if a.logs {
+        for t in &rep.text_lines {
+            println!("console: {t}");
+        }
+        for l in &rep.logs {
+            println!("log core {} @{}: [{}] {}", l.core, l.at, l.level, l.text);
+        }
+    }
 }

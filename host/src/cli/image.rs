@@ -108,40 +108,15 @@ pub fn run(a: Args) -> Result<u8> {
             efi: efi_json,
         })?;
     } else {
-        println!("firmware for {}: {}", board.name, img.elf.display());
-        println!(
-            "  image (loaded) {:>9} bytes  ({:.1} % of the {} KiB budget)",
-            sizes.image_bytes,
-            100.0 * sizes.image_bytes as f64 / SIZE_LIMIT as f64,
-            SIZE_LIMIT / 1024
+        print_sizes(
+            &board.name,
+            &img.elf,
+            &sizes,
+            &bin,
+            bytes,
+            load,
+            efi.as_ref(),
         );
-        println!(
-            "  static RAM     {:>9} bytes  (stacks and guard pages {}, page tables {}, rings/buffers {}, rest BSS)",
-            sizes.static_ram_bytes, sizes.stack_bytes, sizes.table_bytes, sizes.noinit_bytes
-        );
-        println!(
-            "  core::fmt      {}",
-            match sizes.formatting_symbols.is_empty() {
-                true => "absent (no panic formats its message)".to_string(),
-                false => format!("present: {}", sizes.formatting_symbols.join(", ")),
-            }
-        );
-        for b in &sizes.buffers {
-            println!("    {:>9} bytes  {} ({})", b.bytes, b.name, b.section);
-        }
-        println!(
-            "  raw binary     {} ({bytes} bytes, load and start at {load:#x})",
-            bin.display()
-        );
-        if let Some(e) = &efi {
-            println!(
-                "  UEFI app       {} ({} bytes, PE32+ arm64 EFI application; places the image at {:#x} and reserves {} bytes there)",
-                e.path.display(),
-                e.pe.bytes,
-                e.load_address,
-                e.span_bytes
-            );
-        }
     }
     if !sizes.formatting_symbols.is_empty() {
         eprintln!(
@@ -158,4 +133,50 @@ pub fn run(a: Args) -> Result<u8> {
         return Ok(status::FAILURE);
     }
     Ok(status::OK)
+}
+
+/// The text report: sizes, the static buffers, the raw binary and the UEFI application.
+fn print_sizes(
+    board: &str,
+    elf: &std::path::Path,
+    sizes: &Sizes,
+    bin: &std::path::Path,
+    bytes: u64,
+    load: u64,
+    efi: Option<&crate::efi::Efi>,
+) {
+    println!("firmware for {}: {}", board, elf.display());
+    println!(
+        "  image (loaded) {:>9} bytes  ({:.1} % of the {} KiB budget)",
+        sizes.image_bytes,
+        100.0 * sizes.image_bytes as f64 / SIZE_LIMIT as f64,
+        SIZE_LIMIT / 1024
+    );
+    println!(
+        "  static RAM     {:>9} bytes  (stacks and guard pages {}, page tables {}, rings/buffers {}, rest BSS)",
+        sizes.static_ram_bytes, sizes.stack_bytes, sizes.table_bytes, sizes.noinit_bytes
+    );
+    println!(
+        "  core::fmt      {}",
+        match sizes.formatting_symbols.is_empty() {
+            true => "absent (no panic formats its message)".to_string(),
+            false => format!("present: {}", sizes.formatting_symbols.join(", ")),
+        }
+    );
+    for b in &sizes.buffers {
+        println!("    {:>9} bytes  {} ({})", b.bytes, b.name, b.section);
+    }
+    println!(
+        "  raw binary     {} ({bytes} bytes, load and start at {load:#x})",
+        bin.display()
+    );
+    if let Some(e) = &efi {
+        println!(
+            "  UEFI app       {} ({} bytes, PE32+ arm64 EFI application; places the image at {:#x} and reserves {} bytes there)",
+            e.path.display(),
+            e.pe.bytes,
+            e.load_address,
+            e.span_bytes
+        );
+    }
 }

@@ -83,41 +83,8 @@ pub fn run(a: &Request) -> Result<Capture> {
         }
         match core.status()? {
             CoreStatus::Halted(HaltReason::Breakpoint(BreakpointCause::Semihosting(cmd))) => {
-                match cmd {
-                    SemihostingCommand::ExitSuccess => break End::Exited(status::OK),
-                    SemihostingCommand::ExitError(d) => {
-                        break End::Exited(d.subcode.or(d.exit_status).unwrap_or(1).min(255) as u8);
-                    }
-                    SemihostingCommand::GetCommandLine(req) => req.write_command_line_to_target(
-                        &mut core,
-                        &format!("tickscope {}", a.config),
-                    )?,
-                    SemihostingCommand::Open(req) => {
-                        let path = req.path(&mut core)?;
-                        let handle = if path == ":tt" { CONSOLE } else { CAPTURE };
-                        req.respond_with_handle(&mut core, NonZeroU32::new(handle).unwrap())?;
-                    }
-                    SemihostingCommand::Write(req) => {
-                        let data = req.read(&mut core)?;
-                        if req.file_handle() == CAPTURE {
-                            bytes.extend_from_slice(&data);
-                        } else {
-                            console.push_str(&String::from_utf8_lossy(&data));
-                            eprint!("{}", String::from_utf8_lossy(&data));
-                        }
-                        req.write_status(&mut core, 0)?;
-                    }
-                    SemihostingCommand::WriteConsole(req) => {
-                        let text = req.read(&mut core)?;
-                        eprint!("{text}");
-                        console.push_str(&text);
-                    }
-                    SemihostingCommand::Close(req) => req.success(&mut core)?,
-                    other => {
-                        break End::Crashed {
-                            what: format!("unsupported semihosting request {other:?}"),
-                        };
-                    }
+                if let Some(end) = serve(&mut core, cmd, a, &mut bytes, &mut console)? {
+                    break end;
                 }
                 core.run()?;
             }
@@ -146,4 +113,51 @@ pub fn run(a: &Request) -> Result<Capture> {
         keep: vec![],
         expect: Expect::default(),
     })
+}
+
+/// Answers one semihosting request as QEMU would; the run's end when the request ends it.
+fn serve(
+    core: &mut probe_rs::Core<'_>,
+    cmd: SemihostingCommand,
+    a: &Request,
+    bytes: &mut Vec<u8>,
+    console: &mut String,
+) -> Result<Option<End>> {
+    match cmd {
+        SemihostingCommand::ExitSuccess => return Ok(Some(End::Exited(status::OK))),
+        SemihostingCommand::ExitError(d) => {
+            let code = d.subcode.or(d.exit_status).unwrap_or(1).min(255) as u8;
+            return Ok(Some(End::Exited(code)));
+        }
+        SemihostingCommand::GetCommandLine(req) => {
+            req.write_command_line_to_target(core, &format!("tickscope {}", a.config))?
+        }
+        SemihostingCommand::Open(req) => {
+            let path = req.path(core)?;
+            let handle = if path == ":tt" { CONSOLE } else { CAPTURE };
+            req.respond_with_handle(core, NonZeroU32::new(handle).unwrap())?;
+        }
+        SemihostingCommand::Write(req) => {
+            let data = req.read(core)?;
+            if req.file_handle() == CAPTURE {
+                bytes.extend_from_slice(&data);
+            } else {
+                console.push_str(&String::from_utf8_lossy(&data));
+                eprint!("{}", String::from_utf8_lossy(&data));
+            }
+            req.write_status(core, 0)?;
+        }
+        SemihostingCommand::WriteConsole(req) => {
+            let text = req.read(core)?;
+            eprint!("{text}");
+            console.push_str(&text);
+        }
+        SemihostingCommand::Close(req) => req.success(core)?,
+        other => {
+            return Ok(Some(End::Crashed {
+                what: format!("unsupported semihosting request {other:?}"),
+            }));
+        }
+    }
+    Ok(None)
 }

@@ -283,29 +283,8 @@ pub fn run(req: &Request) -> Result<Capture> {
         }
         progress.tick(started.elapsed());
     };
-    // After the trailer the producer may still print its last line (the firmware's result line):
-    // read on until the port is quiet for 300 ms, closes, or 2 s have passed.
     if end == End::Exited(status::OK) {
-        let (mut quiet_since, until) = (Instant::now(), Instant::now() + Duration::from_secs(2));
-        while Instant::now() < until && quiet_since.elapsed() < Duration::from_millis(300) {
-            match port.read(&mut buf) {
-                Ok(Some(n)) if n > 0 => {
-                    bytes.extend_from_slice(&buf);
-                    decoder.push(&buf, &mut watch);
-                    quiet_since = Instant::now();
-                }
-                Ok(Some(_)) => {}
-                Ok(None) => break,
-                Err(e)
-                    if matches!(
-                        e.kind(),
-                        std::io::ErrorKind::TimedOut
-                            | std::io::ErrorKind::WouldBlock
-                            | std::io::ErrorKind::Interrupted
-                    ) => {}
-                Err(_) => break,
-            }
-        }
+        read_last_line(&mut port, &mut buf, &mut bytes, &mut decoder, &mut watch);
     }
     progress.finish();
     // Port::Device and Port::Net have no stderr; a command's is kept (qemu-stderr.log's place).
@@ -329,4 +308,35 @@ pub fn run(req: &Request) -> Result<Capture> {
             status_in_trailer: true,
         },
     })
+}
+
+/// After the trailer the producer may still print its last line (the firmware's result line):
+/// reads on until the port is quiet for 300 ms, closes, or 2 s have passed.
+fn read_last_line(
+    port: &mut Port,
+    buf: &mut Vec<u8>,
+    bytes: &mut Vec<u8>,
+    decoder: &mut Decoder,
+    watch: &mut Watch,
+) {
+    let (mut quiet_since, until) = (Instant::now(), Instant::now() + Duration::from_secs(2));
+    while Instant::now() < until && quiet_since.elapsed() < Duration::from_millis(300) {
+        match port.read(buf) {
+            Ok(Some(n)) if n > 0 => {
+                bytes.extend_from_slice(buf);
+                decoder.push(buf, watch);
+                quiet_since = Instant::now();
+            }
+            Ok(Some(_)) => {}
+            Ok(None) => break,
+            Err(e)
+                if matches!(
+                    e.kind(),
+                    std::io::ErrorKind::TimedOut
+                        | std::io::ErrorKind::WouldBlock
+                        | std::io::ErrorKind::Interrupted
+                ) => {}
+            Err(_) => break,
+        }
+    }
 }

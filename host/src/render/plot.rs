@@ -297,29 +297,7 @@ where
 {
     root.fill(&WHITE).map_err(err)?;
     let (pal, order) = palette(runs);
-    // Per run: (cause, ns per second), OS causes in palette order, then hw.
-    let bars: Vec<Vec<(String, f64, RGBColor)>> = runs
-        .iter()
-        .map(|r| {
-            let secs = r.core_seconds();
-            let mut by: BTreeMap<String, f64> = BTreeMap::new();
-            let mut hw = 0.0;
-            for c in &r.summary.attributed.causes {
-                if c.kind == "hw" {
-                    hw += c.total_ns as f64 / secs;
-                } else {
-                    *by.entry(named(&c.name, &pal).to_string()).or_insert(0.0) +=
-                        c.total_ns as f64 / secs;
-                }
-            }
-            let mut v: Vec<(String, f64, RGBColor)> = order
-                .iter()
-                .filter_map(|n| by.get(n).map(|&ns| (n.clone(), ns, cause_color(n, &pal))))
-                .collect();
-            v.push((hw_cause_name(r.summary.emulation).into(), hw, HW_GREY));
-            v
-        })
-        .collect();
+    let bars: Vec<Vec<Segment>> = runs.iter().map(|r| cause_bar(r, &pal, &order)).collect();
     let ymax = bars
         .iter()
         .map(|b| b.iter().map(|s| s.1).sum::<f64>())
@@ -376,6 +354,29 @@ where
     legend_and_present(root, &mut chart)
 }
 
+/// One stacked segment: a cause, its noise time per second, its colour.
+type Segment = (String, f64, RGBColor);
+
+/// A run's bar: OS causes in palette order, then the hardware/emulator share.
+fn cause_bar(r: &View, pal: &BTreeMap<String, RGBColor>, order: &[String]) -> Vec<Segment> {
+    let secs = r.core_seconds();
+    let mut by: BTreeMap<String, f64> = BTreeMap::new();
+    let mut hw = 0.0;
+    for c in &r.summary.attributed.causes {
+        if c.kind == "hw" {
+            hw += c.total_ns as f64 / secs;
+        } else {
+            *by.entry(named(&c.name, pal).to_string()).or_insert(0.0) += c.total_ns as f64 / secs;
+        }
+    }
+    let mut v: Vec<Segment> = order
+        .iter()
+        .filter_map(|n| by.get(n).map(|&ns| (n.clone(), ns, cause_color(n, pal))))
+        .collect();
+    v.push((hw_cause_name(r.summary.emulation).into(), hw, HW_GREY));
+    v
+}
+
 fn draw_timeline<DB: DrawingBackend>(
     root: &DrawingArea<DB, Shift>,
     runs: &[View],
@@ -389,84 +390,138 @@ where
     let root = root.titled(title, ("sans-serif", 24)).map_err(err)?;
     let panels = root.split_evenly((runs.len().max(1), 1));
     for (r, area) in runs.iter().zip(panels.iter()) {
-        // (seconds, µs, colour key)
-        let mut pts: Vec<(f64, f64, String)> = Vec::new();
-        let hw_name = hw_cause_name(r.summary.emulation).to_string();
-        for c in r.splits {
-            for s in &c.splits {
-                let t = (s.start.saturating_sub(c.window_start)) as f64 / r.hz();
-                let key = match s.causes().first() {
-                    Some(&(id, ticks)) if ticks >= s.hw() => {
-                        named(c.causes.get(id).0, &pal).to_string()
-                    }
-                    _ if r.attributed() => hw_name.clone(),
-                    _ => "unattributed".to_string(),
-                };
-                pts.push((t, r.ns(s.len) / 1e3, key));
-            }
-        }
-        let tmax = r.summary.duration_s.max(0.01) * 1.02;
-        let dmax = pts.iter().map(|p| p.1).fold(1.0, f64::max) * 2.0;
-        let dmin = pts
-            .iter()
-            .map(|p| p.1)
-            .fold(f64::MAX, f64::min)
-            .clamp(0.01, dmax / 10.0)
-            / 2.0;
-        let mut chart = ChartBuilder::on(area)
-            .caption(r.label(), ("sans-serif", 18))
-            .margin(10)
-            .x_label_area_size(35)
-            .y_label_area_size(70)
-            .build_cartesian_2d(0.0..tmax, (dmin..dmax).log_scale())
-            .map_err(err)?;
-        chart
-            .configure_mesh()
-            .x_desc("time since the window opened (s)")
-            .y_desc("event (µs)")
-            .label_style(("sans-serif", 14))
-            .draw()
-            .map_err(err)?;
-        let mut keys: Vec<String> = pts.iter().map(|p| p.2.clone()).collect();
-        keys.sort();
-        keys.dedup();
-        for k in keys {
-            let color = if k == "unattributed" {
-                BLACK
-            } else {
-                cause_color(&k, &pal)
-            };
-            chart
-                .draw_series(
-                    pts.iter()
-                        .filter(|p| p.2 == k)
-                        .map(|p| Circle::new((p.0, p.1), 2, color.filled())),
-                )
-                .map_err(err)?
-                .label(k.clone())
-                .legend(move |(x, y)| Circle::new((x + 10, y), 4, color.filled()));
-        }
-        if pts.is_empty() {
-            chart
-                .draw_series(std::iter::once(Text::new(
-                    "no events above the threshold",
-                    (tmax * 0.4, (dmin * dmax).sqrt()),
-                    ("sans-serif", 18),
-                )))
-                .map_err(err)?;
-        } else {
-            chart
-                .configure_series_labels()
-                .background_style(WHITE.mix(0.85))
-                .border_style(BLACK)
-                .label_font(("sans-serif", 14))
-                .position(SeriesLabelPosition::UpperRight)
-                .draw()
-                .map_err(err)?;
-        }
+        draw_timeline_panel(area, r, &timeline_points(r, &pal), &pal)?;
     }
     root.present().map_err(err)?;
     Ok(())
+}
+
+/// A timeline point: seconds into the window, the event in µs, its colour key (largest cause).
+type Dot = (f64, f64, String);
+
+/// Every event of a run as a dot, keyed by its largest cause (or the hardware/emulator share
+/// when that is larger; `unattributed` when the run is not attributed).
+fn timeline_points(r: &View, pal: &BTreeMap<String, RGBColor>) -> Vec<Dot> {
+    let mut pts: Vec<Dot> = Vec::new();
+    let hw_name = hw_cause_name(r.summary.emulation).to_string();
+    for c in r.splits {
+        for s in &c.splits {
+            let t = (s.start.saturating_sub(c.window_start)) as f64 / r.hz();
+            let key = match s.causes().first() {
+                Some(&(id, ticks)) if ticks >= s.hw() => named(c.causes.get(id).0, pal).to_string(),
+                _ if r.attributed() => hw_name.clone(),
+                _ => "unattributed".to_string(),
+            };
+            pts.push((t, r.ns(s.len) / 1e3, key));
+        }
+    }
+    pts
+}
+
+/// One run's panel: its dots by colour key, or a note when it had no events.
+fn draw_timeline_panel<DB: DrawingBackend>(
+    area: &DrawingArea<DB, Shift>,
+    r: &View,
+    pts: &[Dot],
+    pal: &BTreeMap<String, RGBColor>,
+) -> Result<()>
+where
+    DB::ErrorType: 'static,
+{
+    let tmax = r.summary.duration_s.max(0.01) * 1.02;
+    let dmax = pts.iter().map(|p| p.1).fold(1.0, f64::max) * 2.0;
+    let dmin = pts
+        .iter()
+        .map(|p| p.1)
+        .fold(f64::MAX, f64::min)
+        .clamp(0.01, dmax / 10.0)
+        / 2.0;
+    let mut chart = ChartBuilder::on(area)
+        .caption(r.label(), ("sans-serif", 18))
+        .margin(10)
+        .x_label_area_size(35)
+        .y_label_area_size(70)
+        .build_cartesian_2d(0.0..tmax, (dmin..dmax).log_scale())
+        .map_err(err)?;
+    chart
+        .configure_mesh()
+        .x_desc("time since the window opened (s)")
+        .y_desc("event (µs)")
+        .label_style(("sans-serif", 14))
+        .draw()
+        .map_err(err)?;
+    let mut keys: Vec<String> = pts.iter().map(|p| p.2.clone()).collect();
+    keys.sort();
+    keys.dedup();
+    for k in keys {
+        let color = if k == "unattributed" {
+            BLACK
+        } else {
+            cause_color(&k, pal)
+        };
+        chart
+            .draw_series(
+                pts.iter()
+                    .filter(|p| p.2 == k)
+                    .map(|p| Circle::new((p.0, p.1), 2, color.filled())),
+            )
+            .map_err(err)?
+            .label(k.clone())
+            .legend(move |(x, y)| Circle::new((x + 10, y), 4, color.filled()));
+    }
+    if pts.is_empty() {
+        chart
+            .draw_series(std::iter::once(Text::new(
+                "no events above the threshold",
+                (tmax * 0.4, (dmin * dmax).sqrt()),
+                ("sans-serif", 18),
+            )))
+            .map_err(err)?;
+        return Ok(());
+    }
+    chart
+        .configure_series_labels()
+        .background_style(WHITE.mix(0.85))
+        .border_style(BLACK)
+        .label_font(("sans-serif", 14))
+        .position(SeriesLabelPosition::UpperRight)
+        .draw()
+        .map_err(err)?;
+    Ok(())
+}
+
+/// Where the histogram's outlines start and end on its log axis.
+const HISTOGRAM_FLOOR: f64 = 0.5;
+
+/// Bars as steps: each run of neighbouring occupied buckets is one outline rising from the floor
+/// and falling back to it; nothing is drawn across empty buckets.
+fn outlines(values: &Histogram) -> Vec<Curve> {
+    let floor = HISTOGRAM_FLOOR;
+    let mut outlines: Vec<Curve> = Vec::new();
+    let mut prev: Option<usize> = None;
+    for (i, n) in values.buckets() {
+        let (lo, w) = bucket_range(i);
+        let (x0, x1) = ((lo as f64).max(1.0), ((lo + w) as f64).max(1.0));
+        if prev != Some(i.wrapping_sub(1)) || outlines.is_empty() {
+            if let Some(o) = outlines.last_mut()
+                && let Some(&(x, _)) = o.last()
+            {
+                o.push((x, floor));
+            }
+            outlines.push(vec![(x0, floor)]);
+        }
+        if let Some(o) = outlines.last_mut() {
+            o.push((x0, n as f64));
+            o.push((x1, n as f64));
+        }
+        prev = Some(i);
+    }
+    if let Some(o) = outlines.last_mut()
+        && let Some(&(x, _)) = o.last()
+    {
+        o.push((x, floor));
+    }
+    outlines
 }
 
 fn draw_histogram<DB: DrawingBackend>(
@@ -479,38 +534,8 @@ where
     DB::ErrorType: 'static,
 {
     root.fill(&WHITE).map_err(err)?;
-    // Bars as steps: each run of neighbouring occupied buckets is one outline rising from the
-    // floor (0.5 on the log axis) and falling back to it; nothing is drawn across empty buckets.
-    let floor = 0.5;
-    let data: Vec<Vec<Vec<(f64, f64)>>> = runs
-        .iter()
-        .map(|r| {
-            let mut outlines: Vec<Vec<(f64, f64)>> = Vec::new();
-            let mut prev: Option<usize> = None;
-            for (i, n) in r.values.buckets() {
-                let (lo, w) = bucket_range(i);
-                let (x0, x1) = ((lo as f64).max(1.0), ((lo + w) as f64).max(1.0));
-                if prev != Some(i.wrapping_sub(1)) || outlines.is_empty() {
-                    if let Some(o) = outlines.last_mut()
-                        && let Some(&(x, _)) = o.last()
-                    {
-                        o.push((x, floor));
-                    }
-                    outlines.push(vec![(x0, floor)]);
-                }
-                let o = outlines.last_mut().unwrap();
-                o.push((x0, n as f64));
-                o.push((x1, n as f64));
-                prev = Some(i);
-            }
-            if let Some(o) = outlines.last_mut()
-                && let Some(&(x, _)) = o.last()
-            {
-                o.push((x, floor));
-            }
-            outlines
-        })
-        .collect();
+    let floor = HISTOGRAM_FLOOR;
+    let data: Vec<Vec<Curve>> = runs.iter().map(|r| outlines(&r.values)).collect();
     let data_flat: Vec<Vec<(f64, f64)>> = data.iter().map(|o| o.concat()).collect();
     let xmax = data_flat.iter().flatten().map(|p| p.0).fold(10.0, f64::max) * 1.5;
     let xmin = data_flat
