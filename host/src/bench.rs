@@ -202,7 +202,7 @@ fn irq_figures(f: &mut Figures, el: u8, gic: u8) -> Result<()> {
             .unwrap_or(f64::NAN),
         "instructions",
         "icount",
-        "how far below the true floor .instructions may be: 16 readings of a counter edge, each bracketed by cycle reads before the last read of the old value and after the first read of the new one; the tightest upper and lower bounds differ by this",
+        "how far below the true floor .instructions may be: 32 readings of a counter edge, each started one instruction later than the last (every phase of the polling loop) and bracketed by cycle reads before the last read of the old value and after the first read of the new one; the tightest upper and lower bounds differ by this",
     );
     put(
         f,

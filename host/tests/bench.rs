@@ -83,7 +83,7 @@ fn icount_figures_repeat_exactly() {
             "{el_gic}: floor {floor}, uncertainty {uncertainty}"
         );
         if exact() {
-            assert_eq!((floor, uncertainty), (2.0, 4.0), "{el_gic}");
+            assert_eq!((floor, uncertainty), (2.0, 2.0), "{el_gic}");
         }
     }
 }

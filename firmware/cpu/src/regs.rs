@@ -75,3 +75,27 @@ pub fn irq_enable() {
 pub fn wfi() {
     aarch64_cpu::asm::wfi();
 }
+
+/// Executes `n % 32` NOPs (and a fixed four instructions): a computed branch into a run of 32.
+/// Shifts a polling loop's phase by single instructions (the calibration sweeps it).
+#[inline(never)]
+pub fn nops(n: u64) {
+    // SAFETY: the branch stays inside this block: its target is the end of the NOP run minus
+    // 4 × (n % 32) bytes, inside the run. Only the two named registers change; no memory, stack
+    // or flags are touched (no BTI: the image's pages are not guarded).
+    unsafe {
+        core::arch::asm!(
+            "and {n}, {n}, #31",        // at most 32 NOPs
+            "adr {t}, 2f",              // the end of the run
+            "sub {t}, {t}, {n}, lsl #2", // back n instructions
+            "br {t}",
+            ".rept 32",
+            "nop",
+            ".endr",
+            "2:",
+            n = inout(reg) n => _,
+            t = out(reg) _,
+            options(nomem, nostack, preserves_flags),
+        );
+    }
+}

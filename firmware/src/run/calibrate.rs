@@ -4,7 +4,7 @@
 
 use core::sync::atomic::{AtomicBool, Ordering};
 
-use tickscope_cpu::{pmu, timer, vectors};
+use tickscope_cpu::{pmu, regs, timer, vectors};
 
 static PMU: AtomicBool = AtomicBool::new(false);
 
@@ -64,15 +64,18 @@ pub struct Calibration {
     /// `counter × ratio + offset` is no earlier than the cycle at which the counter reached
     /// `counter`, so latencies computed from it are lower bounds.
     pub offset: u64,
-    /// How much earlier the edge may have been, in cycles (measured: the tightest bracket of 16
+    /// How much earlier the edge may have been, in cycles (measured: the tightest bracket of 32
     /// edge readings). A latency's true value lies between the figure and the figure plus this.
     pub uncertainty: u64,
 }
 
+/// Edge readings the offset is bracketed from, one per phase shift.
+const READINGS: u64 = 32;
+
 /// Relates the cycle counter to the counter: `cycles ≈ counter × ratio + offset`. The ratio is
 /// measured over 16384 counter ticks between two counter edges and snapped to an integer when
 /// within 0.1 % of one (QEMU: exactly 1e9 / CNTFRQ), so it does not drift. The offset is
-/// bracketed, not assumed: each of 16 edge readings bounds the edge from below (the cycle before
+/// bracketed, not assumed: each of 32 edge readings, started at 32 different phases, bounds the edge from below (the cycle before
 /// the last read of the old value) and from above (the cycle after the first read of the new
 /// one); the offset is the tightest upper bound and the uncertainty its distance to the tightest
 /// lower bound.
@@ -91,7 +94,13 @@ pub fn cycles_per_tick() -> Option<Calibration> {
     // Offsets are differences of two free-running counts: signed (the cycle counter may have
     // started after the counter).
     let (mut upper, mut lower) = (i64::MAX, i64::MIN);
-    for _ in 0..16 {
+    for shift in 0..READINGS {
+        // Each reading starts `shift` instructions later than the last edge's lockstep would
+        // have it, so the readings meet the edge at every phase of the polling loop (up to 32
+        // instructions long) and the brackets close in from both sides. Back-to-back readings
+        // meet it at the same few phases whenever the loop's length divides the counter period,
+        // which is a matter of code layout.
+        regs::nops(shift);
         let e = edge();
         let at = ((e.counter as u128 * q16 as u128) >> 16) as u64;
         upper = upper.min(e.after.wrapping_sub(at) as i64);
