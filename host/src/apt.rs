@@ -295,6 +295,35 @@ pub fn release_name(version: &str, flavour: Flavour) -> String {
     format!("{v}-{}", flavour.suffix())
 }
 
+/// The archive's current kernel package of `flavour`: what its meta-package depends on.
+fn current_kernel_package(
+    apt: &Apt,
+    sources: &[Source],
+    flavour: Flavour,
+    help: &str,
+) -> Result<String> {
+    let meta = match (is_ubuntu(sources), flavour) {
+        (true, Flavour::Generic) => "linux-image-generic",
+        (true, Flavour::Rt) => "linux-image-realtime",
+        (false, Flavour::Generic) => "linux-image-arm64",
+        (false, Flavour::Rt) => "linux-image-rt-arm64",
+    };
+    let deps = apt
+        .run("apt-cache", &["depends", meta], None)
+        .map_err(|e| fail(status::MISSING_TOOL, format!("{e}: {help}")))?;
+    deps.lines()
+        .filter_map(|l| l.trim().strip_prefix("Depends: "))
+        .map(|p| p.trim_end_matches(":arm64").trim())
+        .find(|p| p.starts_with("linux-image-") && p != &meta)
+        .map(String::from)
+        .ok_or_else(|| {
+            fail(
+                status::MISSING_TOOL,
+                format!("cannot resolve {meta} for arm64: {help}"),
+            )
+        })
+}
+
 /// The kernel of `flavour` (a pinned `version`, or the archive's current one), from the cache
 /// or fetched into it.
 pub fn kernel(flavour: Flavour, version: Option<&str>) -> Result<Kernel> {
@@ -314,28 +343,7 @@ pub fn kernel(flavour: Flavour, version: Option<&str>) -> Result<Kernel> {
     let (apt, sources) = archive(help, "an arm64 kernel")?;
     let package = match &wanted {
         Some(r) => format!("linux-image-{r}"),
-        None => {
-            let meta = match (is_ubuntu(&sources), flavour) {
-                (true, Flavour::Generic) => "linux-image-generic",
-                (true, Flavour::Rt) => "linux-image-realtime",
-                (false, Flavour::Generic) => "linux-image-arm64",
-                (false, Flavour::Rt) => "linux-image-rt-arm64",
-            };
-            let deps = apt
-                .run("apt-cache", &["depends", meta], None)
-                .map_err(|e| fail(status::MISSING_TOOL, format!("{e}: {help}")))?;
-            deps.lines()
-                .filter_map(|l| l.trim().strip_prefix("Depends: "))
-                .map(|p| p.trim_end_matches(":arm64").trim())
-                .find(|p| p.starts_with("linux-image-") && p != &meta)
-                .map(String::from)
-                .ok_or_else(|| {
-                    fail(
-                        status::MISSING_TOOL,
-                        format!("cannot resolve {meta} for arm64: {help}"),
-                    )
-                })?
-        }
+        None => current_kernel_package(&apt, &sources, flavour, help)?,
     };
     let candidate = apt.candidate(&package).ok_or_else(|| {
         fail(

@@ -250,18 +250,11 @@ fn capture_all(
         .collect()
 }
 
-/// Runs a comparison.
-pub fn run(plan: &Plan) -> Result<Comparison> {
-    let started = Instant::now();
-    for (_, r) in &plan.runs {
-        r.validate()?;
-    }
-    let top = RunDir::create(plan.out.as_deref(), "compare")?;
-    // Build and fetch everything first, so the split of the wall time is honest.
-    let t_build = Instant::now();
-    // The firmware and the probe build in their own target directories, the kernel comes from
-    // the cache: all at once (the probe is built once for every Linux run).
-    let prepared: Vec<pipeline::Prepared> = std::thread::scope(|s| {
+/// Builds and fetches what every run needs, all at once: the firmware and the probe build in
+/// their own target directories, the kernel comes from the cache (the probe is built once for
+/// every Linux run).
+fn prepare_all(plan: &Plan) -> Result<Vec<pipeline::Prepared>> {
+    std::thread::scope(|s| {
         let handles: Vec<_> = plan
             .runs
             .iter()
@@ -271,7 +264,37 @@ pub fn run(plan: &Plan) -> Result<Comparison> {
             .into_iter()
             .map(|h| h.join().expect("a prepare thread panicked"))
             .collect::<Result<Vec<_>>>()
-    })?;
+    })
+}
+
+/// The comparison's report (every run overlaid) and `compare.json` (every run's summary).
+fn write_comparison(runs: &[pipeline::Run], top: &RunDir) -> Result<()> {
+    let views: Vec<ReportRun> = runs
+        .iter()
+        .map(|r| ReportRun {
+            info: &r.record.info,
+            view: render::view(&r.record.summary, &r.analysis, &r.record.splits),
+        })
+        .collect();
+    report::write(&views, &top.path)?;
+    let rows: Vec<&crate::analysis::summary::Summary> =
+        runs.iter().map(|r| &r.record.summary).collect();
+    let mut text = serde_json::to_string_pretty(&rows)?;
+    text.push('\n');
+    write_atomic(&top.file("compare.json"), text.as_bytes())?;
+    Ok(())
+}
+
+/// Runs a comparison.
+pub fn run(plan: &Plan) -> Result<Comparison> {
+    let started = Instant::now();
+    for (_, r) in &plan.runs {
+        r.validate()?;
+    }
+    let top = RunDir::create(plan.out.as_deref(), "compare")?;
+    // Build and fetch everything first, so the split of the wall time is honest.
+    let t_build = Instant::now();
+    let prepared = prepare_all(plan)?;
     let build_s = t_build.elapsed().as_secs_f64();
     let t_runs = Instant::now();
     // The guests run `jobs` at a time, each in its own thread with its own QEMU; their captures
@@ -308,19 +331,7 @@ pub fn run(plan: &Plan) -> Result<Comparison> {
     let runs_s = t_runs.elapsed().as_secs_f64();
     let guests_s: f64 = runs.iter().map(|r| r.record.info.wall_s).sum();
     let t_report = Instant::now();
-    let views: Vec<ReportRun> = runs
-        .iter()
-        .map(|r| ReportRun {
-            info: &r.record.info,
-            view: render::view(&r.record.summary, &r.analysis, &r.record.splits),
-        })
-        .collect();
-    report::write(&views, &top.path)?;
-    let rows: Vec<&crate::analysis::summary::Summary> =
-        runs.iter().map(|r| &r.record.summary).collect();
-    let mut text = serde_json::to_string_pretty(&rows)?;
-    text.push('\n');
-    write_atomic(&top.file("compare.json"), text.as_bytes())?;
+    write_comparison(&runs, &top)?;
     let windows_s: f64 = runs.iter().map(|r| r.record.summary.duration_s).sum();
     let wall = Wall {
         build_s: summary_round6(build_s),

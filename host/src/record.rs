@@ -125,6 +125,29 @@ fn emulation(capture: &Capture, a: &Analysis) -> Emulation {
     }
 }
 
+/// The console as the run printed it: the emulator's console, then text lines found on the wire.
+fn console_text(capture: &Capture, link: &decode::Report) -> String {
+    let mut console = capture.console.clone();
+    for line in &link.text_lines {
+        console.push_str(line);
+        console.push('\n');
+    }
+    console
+}
+
+/// The summary names the machine the run was on (a Linux probe only knows its hostname).
+fn name_machine(summary: &mut Summary, facts: &Facts) {
+    if facts.boot.is_some() {
+        summary.boot = facts.boot.clone();
+        summary.entry_el = Some(facts.entry_el);
+    }
+    if !facts.board.is_empty() {
+        summary.board = facts.board.clone();
+        summary.gic = facts.gic;
+        summary.el = facts.el;
+    }
+}
+
 /// Makes the run record: figures, facts, and the status decided once.
 pub fn make(
     capture: &Capture,
@@ -137,24 +160,11 @@ pub fn make(
 ) -> RunRecord {
     let emulation = emulation(capture, analysis);
     let (mut summary, splits) = summarize_with(analysis, label, emulation, link.link.frames_lost());
-    let mut console = capture.console.clone();
-    for line in &link.text_lines {
-        console.push_str(line);
-        console.push('\n');
-    }
+    let console = console_text(capture, &link);
     let (status, problems) = decide(capture, analysis, &link, &summary, policy);
     let partial = summary.partial;
     let facts = facts(&capture.facts, analysis, emulation);
-    // The summary names the machine the run was on (a Linux probe only knows its hostname).
-    if facts.boot.is_some() {
-        summary.boot = facts.boot.clone();
-        summary.entry_el = Some(facts.entry_el);
-    }
-    if !facts.board.is_empty() {
-        summary.board = facts.board.clone();
-        summary.gic = facts.gic;
-        summary.el = facts.el;
-    }
+    name_machine(&mut summary, &facts);
     let h = analysis.header.as_ref();
     let kernel = facts.kernel.clone();
     let info = RunInfo {

@@ -176,6 +176,22 @@ fn json_tool(v: &Value, hint: Option<PeerTool>) -> (PeerTool, bool) {
     (tool, tool == PeerTool::Oslat)
 }
 
+/// A thread's `histogram` object (`"us": count`), zero counts left out.
+fn json_histogram(t: &Value) -> Result<BTreeMap<u64, u64>> {
+    let mut histogram = BTreeMap::new();
+    if let Some(h) = t.get("histogram").and_then(Value::as_object) {
+        for (k, n) in h {
+            let (Ok(us), Some(n)) = (k.trim().parse::<u64>(), u(n)) else {
+                bail!("rt-tests JSON: histogram entry `{k}` is not `us: count`");
+            };
+            if n > 0 {
+                *histogram.entry(us).or_insert(0) += n;
+            }
+        }
+    }
+    Ok(histogram)
+}
+
 /// Reads an rt-tests `--json=` file (cyclictest or oslat; `hint` when the caller knows which).
 pub fn parse_json(text: &str, hint: Option<PeerTool>) -> Result<RtRun> {
     let v: Value = serde_json::from_str(text)
@@ -195,17 +211,7 @@ pub fn parse_json(text: &str, hint: Option<PeerTool>) -> Result<RtRun> {
     keys.sort_by_key(|(k, _)| k.parse::<u64>().unwrap_or(u64::MAX));
     let mut duration_s = None;
     for (_, t) in keys {
-        let mut histogram = BTreeMap::new();
-        if let Some(h) = t.get("histogram").and_then(Value::as_object) {
-            for (k, n) in h {
-                let (Ok(us), Some(n)) = (k.trim().parse::<u64>(), u(n)) else {
-                    bail!("rt-tests JSON: histogram entry `{k}` is not `us: count`");
-                };
-                if n > 0 {
-                    *histogram.entry(us).or_insert(0) += n;
-                }
-            }
-        }
+        let mut histogram = json_histogram(t)?;
         let max_us = t
             .get("max")
             .and_then(u)

@@ -14,18 +14,9 @@ const STILL_LONG: &[(&str, usize)] = &[
     ("firmware/src/run/measured.rs run", 142),
     ("firmware/src/run/window.rs run", 139),
     ("probe/src/trace/decode.rs record", 105),
-    ("host/src/analysis/summary.rs summary", 97),
-    ("host/src/guest/snapshot.rs make", 94),
-    ("host/src/compare.rs run", 91),
     ("probe/src/trace/page.rs parse", 89),
-    ("host/src/analysis/attribute.rs charge_edges", 87),
     ("tickscope-core/src/config.rs validate", 86),
-    ("host/src/rttests.rs parse_json", 85),
-    ("host/src/apt.rs kernel", 84),
-    ("host/src/guest/serial.rs run", 83),
     ("probe/src/peers.rs run", 82),
-    ("host/src/record.rs make", 82),
-    ("host/src/analysis/summary.rs figures", 81),
     ("firmware/src/run/mod.rs primary_main", 81),
 ];
 

@@ -397,22 +397,30 @@ pub const MIN_EDGE_EVENTS: usize = 8;
 /// charged then. The same rule holds for the firmware, whose timestamps are the vector's first
 /// instructions and the handler's last. Returns each cause's (entry, exit) bound in ticks.
 pub fn charge_edges(splits: &mut [Split], causes: usize, threshold: u64) -> Vec<(u64, u64)> {
+    let bounds = edge_bounds(splits, causes, threshold);
+    for s in splits.iter_mut() {
+        s.pieces = merged(charged(&s.pieces, &bounds));
+    }
+    bounds
+}
+
+/// Per cause, the smallest hardware stretch seen just before (entry) and just after (exit) its
+/// OS pieces, when seen often enough and below the threshold; 0 otherwise.
+fn edge_bounds(splits: &[Split], causes: usize, threshold: u64) -> Vec<(u64, u64)> {
     let mut leads: Vec<Option<u64>> = vec![None; causes];
     let mut tails: Vec<Option<u64>> = vec![None; causes];
     let mut n_leads = vec![0usize; causes];
     let mut n_tails = vec![0usize; causes];
     let min = |slot: &mut Option<u64>, v: u64| *slot = Some(slot.map_or(v, |m| m.min(v)));
-    for s in splits.iter() {
+    for s in splits {
         for (i, p) in s.pieces.iter().enumerate() {
             let Piece::Os { cause, .. } = *p else {
                 continue;
             };
-            let before = if i == 0 {
-                Some(0)
-            } else if let Piece::Hw(n) = s.pieces[i - 1] {
-                Some(n)
-            } else {
-                None
+            let before = match i.checked_sub(1).map(|j| s.pieces[j]) {
+                None => Some(0),
+                Some(Piece::Hw(n)) => Some(n),
+                Some(_) => None,
             };
             let after = match s.pieces.get(i + 1) {
                 None => Some(0),
@@ -433,55 +441,58 @@ pub fn charge_edges(splits: &mut [Split], causes: usize, threshold: u64) -> Vec<
         Some(b) if seen >= MIN_EDGE_EVENTS && b < threshold => b,
         _ => 0,
     };
-    let bounds: Vec<(u64, u64)> = (0..causes)
+    (0..causes)
         .map(|c| (bound(n_leads[c], leads[c]), bound(n_tails[c], tails[c])))
-        .collect();
-    for s in splits.iter_mut() {
-        let mut out: Vec<Piece> = Vec::with_capacity(s.pieces.len() + 2);
-        let n = s.pieces.len();
-        for i in 0..n {
-            match s.pieces[i] {
-                Piece::Hw(h) => {
-                    // The entry of the OS piece after it, and the exit of the one before it.
-                    let exit = match i.checked_sub(1).map(|j| s.pieces[j]) {
-                        Some(Piece::Os { cause, .. }) => Some((cause, h.min(bounds[cause].1))),
-                        _ => None,
-                    };
-                    let left = h - exit.map(|e| e.1).unwrap_or(0);
-                    let entry = match s.pieces.get(i + 1) {
-                        Some(Piece::Os { cause, .. }) => Some((*cause, left.min(bounds[*cause].0))),
-                        _ => None,
-                    };
-                    let hw = left - entry.map(|e| e.1).unwrap_or(0);
-                    if let Some((cause, len)) = exit.filter(|e| e.1 > 0) {
-                        out.push(Piece::Os { cause, len });
-                    }
-                    if hw > 0 {
-                        out.push(Piece::Hw(hw));
-                    }
-                    if let Some((cause, len)) = entry.filter(|e| e.1 > 0) {
-                        out.push(Piece::Os { cause, len });
-                    }
-                }
-                p => out.push(p),
-            }
+        .collect()
+}
+
+/// The pieces with each hardware stretch's edges charged to the OS pieces around it: up to the
+/// exit bound of the cause before it, then up to the entry bound of the cause after it.
+fn charged(pieces: &[Piece], bounds: &[(u64, u64)]) -> Vec<Piece> {
+    let mut out: Vec<Piece> = Vec::with_capacity(pieces.len() + 2);
+    for (i, &piece) in pieces.iter().enumerate() {
+        let Piece::Hw(h) = piece else {
+            out.push(piece);
+            continue;
+        };
+        let exit = match i.checked_sub(1).map(|j| pieces[j]) {
+            Some(Piece::Os { cause, .. }) => Some((cause, h.min(bounds[cause].1))),
+            _ => None,
+        };
+        let left = h - exit.map(|e| e.1).unwrap_or(0);
+        let entry = match pieces.get(i + 1) {
+            Some(Piece::Os { cause, .. }) => Some((*cause, left.min(bounds[*cause].0))),
+            _ => None,
+        };
+        let hw = left - entry.map(|e| e.1).unwrap_or(0);
+        if let Some((cause, len)) = exit.filter(|e| e.1 > 0) {
+            out.push(Piece::Os { cause, len });
         }
-        // Merge neighbouring pieces of the same kind and cause.
-        let mut merged: Vec<Piece> = Vec::with_capacity(out.len());
-        for p in out {
-            match (merged.last_mut(), p) {
-                (Some(Piece::Hw(a)), Piece::Hw(b)) => *a += b,
-                (Some(Piece::Os { cause: c1, len: l1 }), Piece::Os { cause: c2, len: l2 })
-                    if *c1 == c2 =>
-                {
-                    *l1 += l2
-                }
-                (_, p) => merged.push(p),
-            }
+        if hw > 0 {
+            out.push(Piece::Hw(hw));
         }
-        s.pieces = merged;
+        if let Some((cause, len)) = entry.filter(|e| e.1 > 0) {
+            out.push(Piece::Os { cause, len });
+        }
     }
-    bounds
+    out
+}
+
+/// Neighbouring pieces of the same kind and cause, merged.
+fn merged(pieces: Vec<Piece>) -> Vec<Piece> {
+    let mut merged: Vec<Piece> = Vec::with_capacity(pieces.len());
+    for p in pieces {
+        match (merged.last_mut(), p) {
+            (Some(Piece::Hw(a)), Piece::Hw(b)) => *a += b,
+            (Some(Piece::Os { cause: c1, len: l1 }), Piece::Os { cause: c2, len: l2 })
+                if *c1 == c2 =>
+            {
+                *l1 += l2
+            }
+            (_, p) => merged.push(p),
+        }
+    }
+    merged
 }
 
 /// Splits events attributed by per-event counters: the counters say which causes ran during an

@@ -528,6 +528,30 @@ impl Tally {
         self.notes.extend(o.notes.iter().cloned());
     }
 
+    /// The OS causes, largest total first (ties by name).
+    fn os_causes(&self, per_s: &dyn Fn(f64) -> f64) -> Vec<CauseSummary> {
+        let mut causes: Vec<CauseSummary> = self
+            .causes
+            .iter()
+            .map(|((name, kind), c)| CauseSummary {
+                name: name.clone(),
+                kind: kind.name().into(),
+                events: c.episodes,
+                events_per_s: per_s(c.episodes as f64),
+                total_ns: c.total_ns,
+                max_ns: c.max_ns,
+                entry_exit_ns: self
+                    .edges
+                    .get(&(name.clone(), *kind))
+                    .copied()
+                    .unwrap_or((0, 0)),
+                below_threshold_ns: None,
+            })
+            .collect();
+        causes.sort_by(|a, b| b.total_ns.cmp(&a.total_ns).then(a.name.cmp(&b.name)));
+        causes
+    }
+
     fn figures(&self, hw_name: &str) -> Attributed {
         let method = match self.methods.first() {
             Some(m) if self.methods.iter().all(|x| x == m) => *m,
@@ -561,25 +585,7 @@ impl Tally {
         };
         // The hardware time in stretches below the threshold: all of it less the counted ones.
         let hw_below = self.hw_ns.saturating_sub(self.hw.sum() as u64);
-        let mut causes: Vec<CauseSummary> = self
-            .causes
-            .iter()
-            .map(|((name, kind), c)| CauseSummary {
-                name: name.clone(),
-                kind: kind.name().into(),
-                events: c.episodes,
-                events_per_s: per_s(c.episodes as f64),
-                total_ns: c.total_ns,
-                max_ns: c.max_ns,
-                entry_exit_ns: self
-                    .edges
-                    .get(&(name.clone(), *kind))
-                    .copied()
-                    .unwrap_or((0, 0)),
-                below_threshold_ns: None,
-            })
-            .collect();
-        causes.sort_by(|a, b| b.total_ns.cmp(&a.total_ns).then(a.name.cmp(&b.name)));
+        let mut causes = self.os_causes(&per_s);
         causes.push(CauseSummary {
             name: hw_name.into(),
             kind: CauseKind::Hw.name().into(),
@@ -972,14 +978,11 @@ impl RunTotals {
         cores: Vec<CoreSummary>,
         emulation: Emulation,
     ) -> Summary {
-        let h = a.header.as_ref();
-        let cfg = &ctx.cfg;
-        let n_cores = cores.len().max(1) as f64;
-        let duration_s = self.duration_s;
-        let events_per_s = if duration_s > 0.0 {
-            cores.iter().map(|c| c.events_per_s).sum::<f64>() / n_cores
-        } else {
-            0.0
+        let (h, cfg) = (a.header.as_ref(), &ctx.cfg);
+        let (n_cores, duration_s) = (cores.len().max(1) as f64, self.duration_s);
+        let events_per_s = match duration_s > 0.0 {
+            true => cores.iter().map(|c| c.events_per_s).sum::<f64>() / n_cores,
+            false => 0.0,
         };
         let samples: u64 = cores.iter().map(|c| c.samples).sum();
         let (interrupts_per_s, proc_timer) = interrupt_rates(a);
@@ -989,13 +992,11 @@ impl RunTotals {
         let has_attribution = attributed.os_noise.is_some();
         let emulated = emulation.is_emulated();
         let window_ns = self.samples_s * n_cores * 1e9;
+        let (latency_cycles, latency_cycles_uncertainty, cycles_note) =
+            self.cycle_latency(emulated);
         Summary {
             label: String::new(),
-            source: match ctx.source {
-                Source::LinuxProbe => "linux",
-                Source::Firmware => "firmware",
-            }
-            .into(),
+            source: source_name(ctx.source).into(),
             mode: cfg.mode.name().into(),
             emulation,
             board: h.map(|h| h.board.to_string()).unwrap_or_default(),
@@ -1017,22 +1018,10 @@ impl RunTotals {
             loop_ns_per_iteration: (self.iterations > 0 && self.samples_s > 0.0)
                 .then(|| round6(window_ns / self.iterations as f64)),
             loop_ns: loop_own_ns(window_ns, self.iterations, &self.merged.events),
-            // On hardware the cycle counter stops in WFI (where a timer-mode core waits) and
-            // follows frequency scaling: a deadline-to-vector cycle count is not a latency there.
-            latency_cycles: if emulated {
-                quantiles_or_none(&self.cycles)
-            } else {
-                None
-            },
-            latency_cycles_uncertainty: self
-                .cycles_uncertainty
-                .filter(|_| emulated && self.cycles.count() > 0),
+            latency_cycles,
+            latency_cycles_uncertainty,
             entry_cycles: quantiles_or_none(&self.entry_cycles),
-            cycles_note: if !emulated && self.cycles.count() > 0 {
-                "cycle latencies not reported on hardware: PMCCNTR stops in WFI and follows frequency scaling".into()
-            } else {
-                String::new()
-            },
+            cycles_note,
             tick_cost_ns: median(&mut self.tick_durations),
             tick_os_ns: median(&mut self.tick_os),
             tick_events_per_s: (duration_s > 0.0 && has_attribution)
@@ -1061,6 +1050,22 @@ impl RunTotals {
             peers: super::peers::summarize(a),
             peer_notes: Vec::new(),
         }
+    }
+
+    /// Deadline-to-vector cycle latencies, their calibration's uncertainty, and why they are
+    /// missing. On hardware the cycle counter stops in WFI (where a timer-mode core waits) and
+    /// follows frequency scaling: a deadline-to-vector cycle count is not a latency there.
+    fn cycle_latency(&self, emulated: bool) -> (Option<Quantiles>, Option<u64>, String) {
+        let counted = self.cycles.count() > 0;
+        if emulated {
+            let uncertainty = self.cycles_uncertainty.filter(|_| counted);
+            return (quantiles_or_none(&self.cycles), uncertainty, String::new());
+        }
+        let note = match counted {
+            true => "cycle latencies not reported on hardware: PMCCNTR stops in WFI and follows frequency scaling".into(),
+            false => String::new(),
+        };
+        (None, None, note)
     }
 
     /// Timer interrupts per second on a measured core, from the best source there is.
@@ -1206,6 +1211,14 @@ fn partial(a: &Analysis, s: &Summary) -> Option<Covered> {
         covered_s: round6(covered_s.min(window_s)),
         window_s: round6(window_s),
     })
+}
+
+/// A summary's `source`: who produced the capture.
+fn source_name(source: Source) -> &'static str {
+    match source {
+        Source::LinuxProbe => "linux",
+        Source::Firmware => "firmware",
+    }
 }
 
 #[cfg(test)]

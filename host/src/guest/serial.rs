@@ -288,8 +288,12 @@ pub fn run(req: &Request) -> Result<Capture> {
     }
     progress.finish();
     // Port::Device and Port::Net have no stderr; a command's is kept (qemu-stderr.log's place).
-    let stderr = port.stderr();
-    Ok(Capture {
+    Ok(capture(req, bytes, port.stderr(), end, started.elapsed()))
+}
+
+/// What a serial capture hands on: the bytes, and the producer's status in its trailer.
+fn capture(req: &Request, bytes: Vec<u8>, stderr: Vec<u8>, end: End, wall: Duration) -> Capture {
+    Capture {
         bytes,
         console: String::new(),
         emulator_log: stderr,
@@ -300,14 +304,14 @@ pub fn run(req: &Request) -> Result<Capture> {
         },
         elf: req.elf.clone(),
         config: String::new(),
-        wall: started.elapsed(),
+        wall,
         boot_s: None,
         keep: vec![],
         expect: Expect {
             nohz_full_cpu: None,
             status_in_trailer: true,
         },
-    })
+    }
 }
 
 /// After the trailer the producer may still print its last line (the firmware's result line):

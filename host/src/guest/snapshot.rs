@@ -280,6 +280,36 @@ pub fn forget(snap: &Snapshot) {
     let _ = std::fs::remove_dir_all(&snap.dir);
 }
 
+/// Runs the guest to the snapshot point (a breakpoint through the gdbstub), saves it with
+/// `savevm` through QMP and ends QEMU. Returns the thread (vCPU) that stopped there.
+fn stop_and_save(
+    gdb_path: &Path,
+    qmp_path: &Path,
+    serial: &Path,
+    hooks: Hooks,
+    timeout: Duration,
+) -> Result<u32> {
+    let mut g = Gdb::connect(gdb_path, Duration::from_secs(30))?;
+    g.set_breakpoint(hooks.point)?;
+    let stop = g
+        .continue_until_stop(timeout, &mut || crate::interrupt::requested().is_some())
+        .map_err(|e| {
+            let said = String::from_utf8_lossy(&std::fs::read(serial).unwrap_or_default())
+                .trim()
+                .to_string();
+            if said.is_empty() {
+                e
+            } else {
+                e.context(format!("the guest said: {said}"))
+            }
+        })?;
+    g.clear_breakpoint(hooks.point)?;
+    let mut q = Qmp::connect(qmp_path)?;
+    q.hmp(&format!("savevm {TAG}"))?;
+    q.quit();
+    Ok(stop.thread.unwrap_or(1))
+}
+
 /// Boots to the snapshot point and saves the machine into `into/ready.qcow2`.
 fn make(
     base: &Launch,
@@ -321,25 +351,9 @@ fn make(
     let outcome = qemu::run_with(
         &launch,
         &mut || {
-            let mut g = Gdb::connect(&gdb_path, Duration::from_secs(30))?;
-            g.set_breakpoint(hooks.point)?;
-            let stop = g
-                .continue_until_stop(timeout, &mut || crate::interrupt::requested().is_some())
-                .map_err(|e| {
-                    let said = String::from_utf8_lossy(&std::fs::read(&serial).unwrap_or_default())
-                        .trim()
-                        .to_string();
-                    if said.is_empty() {
-                        e
-                    } else {
-                        e.context(format!("the guest said: {said}"))
-                    }
-                })?;
-            g.clear_breakpoint(hooks.point)?;
-            thread = Some(stop.thread.unwrap_or(1));
-            let mut q = Qmp::connect(&qmp_path)?;
-            q.hmp(&format!("savevm {TAG}"))?;
-            q.quit();
+            thread = Some(stop_and_save(
+                &gdb_path, &qmp_path, &serial, hooks, timeout,
+            )?);
             Ok(())
         },
         &mut |t| progress.tick(t),
