@@ -13,10 +13,6 @@ const LIMIT: usize = 80;
 const STILL_LONG: &[(&str, usize)] = &[
     ("firmware/src/run/measured.rs run", 142),
     ("firmware/src/run/window.rs run", 139),
-    ("probe/src/trace/decode.rs record", 105),
-    ("probe/src/trace/page.rs parse", 89),
-    ("tickscope-core/src/config.rs validate", 86),
-    ("probe/src/peers.rs run", 82),
     ("firmware/src/run/mod.rs primary_main", 81),
 ];
 

@@ -109,7 +109,11 @@ fn injected_tick_is_the_one_cause_of_os_noise_at_its_rate_and_length() {
     let cost = num(&j, "tick_cost_ns");
     assert!((10_000.0..10_300.0).contains(&os_p50), "{j:#}");
     assert!((os_p50 - cost).abs() <= 16.0, "{j:#}");
-    assert_eq!(num(&j, "tick_os_ns"), cost, "{j:#}");
+    // The entry bound is the smallest lead over all ticks, read off the 16 ns counter: a constant
+    // entry reads as one of two neighbouring tick counts depending on where the counter's edge
+    // falls, which moves with the firmware's code. So the OS part may fall one tick short.
+    let tick_os = num(&j, "tick_os_ns");
+    assert!(tick_os <= cost && cost - tick_os <= 16.0, "{j:#}");
     assert_eq!(num(&j, "irq_overhead_ns"), cost - 10_000.0);
     let edges = &j["causes"][0]["entry_exit_ns"];
     assert!(

@@ -87,6 +87,37 @@ fn ship(out: &mut Output, tool: PeerTool, stream: PeerStream, bytes: &[u8]) {
     }
 }
 
+/// Says a tool is missing, and ships its run as one that never started.
+fn not_installed(out: &mut Output, tool: PeerTool, s: &Setup) {
+    ship(
+        out,
+        tool,
+        PeerStream::Text,
+        format!("tickscope-probe: {} is not installed", tool.name()).as_bytes(),
+    );
+    let none = InterruptCounts {
+        core: s.cpu as u16,
+        interval_ns: 0,
+        sources: heapless::Vec::new(),
+    };
+    send_run(out, tool, String::new(), i32::MIN, none, 0);
+}
+
+/// The interrupts `cpu` took between two reads of `/proc/interrupts`, the twelve largest: the
+/// run's message must fit a frame with the command line.
+fn irq_sources(
+    before: &str,
+    after: &str,
+    cpu: usize,
+) -> heapless::Vec<(heapless::String<32>, u64), 24> {
+    let (before, after) = (irqs::parse(before, cpu), irqs::parse(after, cpu));
+    let mut sources = heapless::Vec::new();
+    for (name, n) in irqs::delta(&before, &after).into_iter().take(12) {
+        let _ = sources.push((hstring(&name), n));
+    }
+    sources
+}
+
 /// Runs each tool in turn and ships its output and run.
 pub fn run(out: &mut Output, tools: &[PeerTool], s: &Setup) {
     let _ = std::fs::create_dir_all("/tmp");
@@ -95,24 +126,7 @@ pub fn run(out: &mut Output, tools: &[PeerTool], s: &Setup) {
         let _ = std::fs::remove_file(&json);
         let args = args(tool, s, &json);
         let Some(bin) = find(tool) else {
-            ship(
-                out,
-                tool,
-                PeerStream::Text,
-                format!("tickscope-probe: {} is not installed", tool.name()).as_bytes(),
-            );
-            send_run(
-                out,
-                tool,
-                String::new(),
-                i32::MIN,
-                InterruptCounts {
-                    core: s.cpu as u16,
-                    interval_ns: 0,
-                    sources: heapless::Vec::new(),
-                },
-                0,
-            );
+            not_installed(out, tool, s);
             continue;
         };
         let command = format!("{bin} {}", args.join(" "));
@@ -149,13 +163,7 @@ pub fn run(out: &mut Output, tools: &[PeerTool], s: &Setup) {
                 format!("tickscope-probe: cannot run {bin}: {e}").as_bytes(),
             ),
         }
-        let before = irqs::parse(&before_text, s.cpu);
-        let after = irqs::parse(&after_text, s.cpu);
-        let mut sources = heapless::Vec::new();
-        // Twelve sources at most: the run's message must fit a frame with the command line.
-        for (name, n) in irqs::delta(&before, &after).into_iter().take(12) {
-            let _ = sources.push((hstring(&name), n));
-        }
+        let sources = irq_sources(&before_text, &after_text, s.cpu);
         send_run(
             out,
             tool,

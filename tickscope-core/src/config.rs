@@ -691,6 +691,16 @@ impl Config {
 
     /// Checks the configuration against the machine. Returns the first problem found.
     pub fn validate(&self, platform: &Platform) -> Result<(), ConfigError<'static>> {
+        self.check_machine(platform)?;
+        if self.mode == Mode::Boot {
+            return Ok(());
+        }
+        self.check_cores(platform.cores_online)?;
+        self.check_timing(platform.counter_hz)
+    }
+
+    /// The exception level, GIC, timer, core count and boot core against the machine.
+    fn check_machine(&self, platform: &Platform) -> Result<(), ConfigError<'static>> {
         let err = |token, problem| Err(ConfigError { token, problem });
         if self.el > 2 {
             return err("el", Problem::BadEl);
@@ -717,52 +727,52 @@ impl Config {
             let (core, online) = (self.housekeeping(), online);
             return err("boot-core", Problem::BootCoreOutOfRange { core, online });
         }
-        if self.mode == Mode::Boot {
-            return Ok(());
-        }
+        Ok(())
+    }
+
+    /// Every measured core exists and is not the boot core (when it has company).
+    fn check_cores(&self, online: u16) -> Result<(), ConfigError<'static>> {
+        let err = |problem| {
+            Err(ConfigError {
+                token: "cores",
+                problem,
+            })
+        };
         for core in cores_in(self.measured_cores(online)) {
             if core >= online {
-                return err("cores", Problem::CoreOutOfRange { core, online });
+                return err(Problem::CoreOutOfRange { core, online });
             }
             if core == self.housekeeping() && online > 1 {
-                return err("cores", Problem::Housekeeping { core });
+                return err(Problem::Housekeeping { core });
             }
         }
+        Ok(())
+    }
+
+    /// The window, timer period, threshold and injected tick against the counter's resolution.
+    fn check_timing(&self, counter_hz: Option<u64>) -> Result<(), ConfigError<'static>> {
+        let err = |token, problem| Err(ConfigError { token, problem });
         if !(MIN_DURATION_NS..=MAX_DURATION_NS).contains(&self.duration_ns) {
             return err("duration", Problem::DurationOutOfRange);
         }
-        let tick_ns = platform
-            .counter_hz
-            .map(|hz| 1_000_000_000u64.div_ceil(hz.max(1)));
+        let tick_ns = counter_hz.map(|hz| 1_000_000_000u64.div_ceil(hz.max(1)));
         if self.mode == Mode::Timer {
             let min_ns = MIN_PERIOD_NS.max(tick_ns.unwrap_or(0) * 2);
             if self.period_ns < min_ns {
+                let period_ns = self.period_ns;
                 return err(
                     "period",
-                    Problem::PeriodBelowResolution {
-                        period_ns: self.period_ns,
-                        min_ns,
-                    },
+                    Problem::PeriodBelowResolution { period_ns, min_ns },
                 );
             }
         }
-        if let Some(tick_ns) = tick_ns
-            && self.threshold_ns < tick_ns
-        {
+        let resolution = tick_ns.unwrap_or(1);
+        if self.threshold_ns == 0 || self.threshold_ns < tick_ns.unwrap_or(0) {
             return err(
                 "threshold",
                 Problem::ThresholdBelowResolution {
                     threshold_ns: self.threshold_ns,
-                    tick_ns,
-                },
-            );
-        }
-        if self.threshold_ns == 0 {
-            return err(
-                "threshold",
-                Problem::ThresholdBelowResolution {
-                    threshold_ns: 0,
-                    tick_ns: tick_ns.unwrap_or(1),
+                    tick_ns: resolution,
                 },
             );
         }

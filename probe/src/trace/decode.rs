@@ -275,68 +275,27 @@ impl Decoder {
         let Some((ev, fmt)) = self.by_id.get(&id) else {
             return; // another event (an instance may have more enabled): not ours
         };
-        let f = |name: &str| fmt.fields.get(name);
+        let ev = *ev;
+        let f = |name: &str| fmt.fields.get(name).copied();
         let ok = match ev {
-            Ev::IrqEntry => f("name").and_then(|n| field_str(rec, n)).map(|name| {
-                let kind = if name == "IPI" {
-                    CauseKind::Ipi
-                } else {
-                    CauseKind::Irq
-                };
-                let idx = self.names.id(kind, &name);
-                if let Some(irq) = f("irq").and_then(|i| field_u64(rec, i)) {
-                    self.irq_names.insert(irq, idx);
-                }
-                out.push((ts, TraceKind::IrqEntry, idx));
-            }),
-            Ev::IrqExit => f("irq").and_then(|i| field_u64(rec, i)).map(|irq| {
+            Ev::IrqEntry => self.irq_entry(ts, rec, f("name"), f("irq"), out),
+            Ev::IrqExit => f("irq").and_then(|i| field_u64(rec, &i)).map(|irq| {
                 let idx = self.irq_names.get(&irq).copied().unwrap_or(0);
                 out.push((ts, TraceKind::IrqExit, idx));
             }),
             Ev::SoftirqEntry | Ev::SoftirqExit => {
-                f("vec").and_then(|v| field_u64(rec, v)).map(|vec| {
+                f("vec").and_then(|v| field_u64(rec, &v)).map(|vec| {
                     let name = SOFTIRQS.get(vec as usize).copied().unwrap_or("softirq");
                     let idx = self.names.id(CauseKind::Softirq, name);
-                    let kind = if *ev == Ev::SoftirqEntry {
-                        TraceKind::SoftirqEntry
-                    } else {
-                        TraceKind::SoftirqExit
+                    let kind = match ev {
+                        Ev::SoftirqEntry => TraceKind::SoftirqEntry,
+                        _ => TraceKind::SoftirqExit,
                     };
                     out.push((ts, kind, idx));
                 })
             }
-            Ev::IpiEntry | Ev::IpiExit => {
-                let reason = f("reason")
-                    .and_then(|r| field_u64(rec, r))
-                    .and_then(|addr| self.strings.get(&addr).cloned())
-                    .unwrap_or_else(|| "IPI".into());
-                let idx = self.names.id(CauseKind::Ipi, &reason);
-                let kind = if *ev == Ev::IpiEntry {
-                    TraceKind::IpiEntry
-                } else {
-                    TraceKind::IpiExit
-                };
-                out.push((ts, kind, idx));
-                Some(())
-            }
-            Ev::Switch => match (f("next_comm"), f("next_pid")) {
-                (Some(c), Some(p)) => {
-                    let comm = field_str(rec, c).unwrap_or_default();
-                    let pid = field_u64(rec, p).unwrap_or(0) as u32 as i32;
-                    let idx = if pid == self.probe_tid {
-                        0
-                    } else if pid == 0 {
-                        // The idle task: the CPU runs nothing of the OS (waiting, in timer mode,
-                        // for the probe's own timer), so it is no thread cause.
-                        self.names.id(CauseKind::Hw, "idle")
-                    } else {
-                        self.names.id(CauseKind::Thread, &format!("{comm}:{pid}"))
-                    };
-                    out.push((ts, TraceKind::Switch, idx));
-                    Some(())
-                }
-                _ => None,
-            },
+            Ev::IpiEntry | Ev::IpiExit => self.ipi(ev, ts, rec, f("reason"), out),
+            Ev::Switch => self.switch(ts, rec, f("next_comm"), f("next_pid"), out),
             Ev::HrtimerEntry => {
                 self.expiring = Some(ts);
                 Some(())
@@ -346,19 +305,10 @@ impl Decoder {
                 Some(())
             }
             Ev::VectorEntry(v) | Ev::VectorExit(v) => {
-                let (kind, name) = v.cause();
-                let idx = self.names.id(kind, name);
-                let entry = matches!(ev, Ev::VectorEntry(_));
-                let t = match (kind, entry) {
-                    (CauseKind::Ipi, true) => TraceKind::IpiEntry,
-                    (CauseKind::Ipi, false) => TraceKind::IpiExit,
-                    (_, true) => TraceKind::IrqEntry,
-                    (_, false) => TraceKind::IrqExit,
-                };
-                out.push((ts, t, idx));
+                self.vector(v, matches!(ev, Ev::VectorEntry(_)), ts, out);
                 Some(())
             }
-            Ev::Wakeup => f("pid").and_then(|p| field_u64(rec, p)).map(|pid| {
+            Ev::Wakeup => f("pid").and_then(|p| field_u64(rec, &p)).map(|pid| {
                 // The probe woken by an expiring hrtimer: its own sleep's timer fired then.
                 if pid as u32 as i32 == self.probe_tid
                     && let Some(at) = self.expiring.take()
@@ -371,6 +321,90 @@ impl Decoder {
         if ok.is_none() {
             self.bad += 1;
         }
+    }
+
+    /// An interrupt handler's entry: its name (an IPI when the kernel names it so), and its
+    /// number remembered for the exit, which carries only the number.
+    fn irq_entry(
+        &mut self,
+        ts: u64,
+        rec: &[u8],
+        name: Option<Field>,
+        irq: Option<Field>,
+        out: &mut Vec<Rec>,
+    ) -> Option<()> {
+        let name = field_str(rec, &name?)?;
+        let kind = if name == "IPI" {
+            CauseKind::Ipi
+        } else {
+            CauseKind::Irq
+        };
+        let idx = self.names.id(kind, &name);
+        if let Some(irq) = irq.and_then(|i| field_u64(rec, &i)) {
+            self.irq_names.insert(irq, idx);
+        }
+        out.push((ts, TraceKind::IrqEntry, idx));
+        Some(())
+    }
+
+    /// An IPI's entry or exit, named by its reason string.
+    fn ipi(
+        &mut self,
+        ev: Ev,
+        ts: u64,
+        rec: &[u8],
+        reason: Option<Field>,
+        out: &mut Vec<Rec>,
+    ) -> Option<()> {
+        let reason = reason
+            .and_then(|r| field_u64(rec, &r))
+            .and_then(|addr| self.strings.get(&addr).cloned())
+            .unwrap_or_else(|| "IPI".into());
+        let idx = self.names.id(CauseKind::Ipi, &reason);
+        let kind = match ev {
+            Ev::IpiEntry => TraceKind::IpiEntry,
+            _ => TraceKind::IpiExit,
+        };
+        out.push((ts, kind, idx));
+        Some(())
+    }
+
+    /// A context switch: to the probe (entry 0), to the idle task, or to another thread.
+    fn switch(
+        &mut self,
+        ts: u64,
+        rec: &[u8],
+        comm: Option<Field>,
+        pid: Option<Field>,
+        out: &mut Vec<Rec>,
+    ) -> Option<()> {
+        let (c, p) = (comm?, pid?);
+        let comm = field_str(rec, &c).unwrap_or_default();
+        let pid = field_u64(rec, &p).unwrap_or(0) as u32 as i32;
+        let idx = if pid == self.probe_tid {
+            0
+        } else if pid == 0 {
+            // The idle task: the CPU runs nothing of the OS (waiting, in timer mode, for the
+            // probe's own timer), so it is no thread cause.
+            self.names.id(CauseKind::Hw, "idle")
+        } else {
+            self.names.id(CauseKind::Thread, &format!("{comm}:{pid}"))
+        };
+        out.push((ts, TraceKind::Switch, idx));
+        Some(())
+    }
+
+    /// An x86 interrupt vector's entry or exit (the local timer, IPIs, ...).
+    fn vector(&mut self, v: Vector, entry: bool, ts: u64, out: &mut Vec<Rec>) {
+        let (kind, name) = v.cause();
+        let idx = self.names.id(kind, name);
+        let t = match (kind, entry) {
+            (CauseKind::Ipi, true) => TraceKind::IpiEntry,
+            (CauseKind::Ipi, false) => TraceKind::IpiExit,
+            (_, true) => TraceKind::IrqEntry,
+            (_, false) => TraceKind::IrqExit,
+        };
+        out.push((ts, t, idx));
     }
 }
 

@@ -38,28 +38,33 @@ fn u64_at(b: &[u8], at: usize, size: usize) -> Option<u64> {
 /// Parses one page.
 pub fn parse<'a>(page: &'a [u8], h: &PageHeader) -> Page<'a> {
     let mut out = Page::default();
-    let (Some(mut ts), Some(commit)) = (
-        u64_at(page, h.timestamp, 8),
-        u64_at(page, h.commit.0, h.commit.1),
-    ) else {
+    let Some((ts, data, missed)) = page_data(page, h) else {
         out.damaged = true;
         return out;
     };
+    out.missed = missed;
+    read_entries(data, ts, &mut out);
+    out
+}
+
+/// The page's timestamp, its committed data, and the events the kernel says it missed before
+/// it (`None` when the header or the data is cut short).
+fn page_data<'a>(page: &'a [u8], h: &PageHeader) -> Option<(u64, &'a [u8], u64)> {
+    let ts = u64_at(page, h.timestamp, 8)?;
+    let commit = u64_at(page, h.commit.0, h.commit.1)?;
     let len = (commit & ((1 << 30) - 1)) as usize;
-    let data = match page.get(h.data..h.data + len) {
-        Some(d) => d,
-        None => {
-            out.damaged = true;
-            return out;
-        }
+    let data = page.get(h.data..h.data + len)?;
+    let missed = match (commit & MISSED_EVENTS != 0, commit & MISSED_STORED != 0) {
+        (false, _) => 0,
+        (true, true) => u64_at(page, h.data + len, 8).unwrap_or(1),
+        (true, false) => 1,
     };
-    if commit & MISSED_EVENTS != 0 {
-        out.missed = if commit & MISSED_STORED != 0 {
-            u64_at(page, h.data + len, 8).unwrap_or(1)
-        } else {
-            1
-        };
-    }
+    Some((ts, data, missed))
+}
+
+/// The page's entries from `ts` on: events into `out.events`, time extensions and stamps
+/// applied, padding skipped; a cut-short entry marks the page damaged.
+fn read_entries<'a>(data: &'a [u8], mut ts: u64, out: &mut Page<'a>) {
     let mut p = 0usize;
     while p + 4 <= data.len() {
         let Some(hdr) = u32_at(data, p) else { break };
@@ -123,7 +128,6 @@ pub fn parse<'a>(page: &'a [u8], h: &PageHeader) -> Page<'a> {
             }
         }
     }
-    out
 }
 
 #[cfg(test)]
