@@ -1,20 +1,11 @@
 //! No function outside tests runs past 80 lines, read from the sources of every crate (host,
-//! probe, core, firmware). The few that still do are listed below with their length today: the
-//! list may only shrink, and a listed function may only get shorter, so a new long function or a
-//! growing one fails here. Counted as `../shared/tools/fnlen.py` counts: from the `fn` line to
+//! probe, core, firmware). Counted as `../shared/tools/fnlen.py` counts: from the `fn` line to
 //! its closing brace, test modules (`#[cfg(test)]`) skipped.
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
 const LIMIT: usize = 80;
-
-/// Functions still over the limit: "path name" -> their length when this list was last cut.
-const STILL_LONG: &[(&str, usize)] = &[
-    ("firmware/src/run/measured.rs run", 142),
-    ("firmware/src/run/window.rs run", 139),
-    ("firmware/src/run/mod.rs primary_main", 81),
-];
 
 fn root() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("..")
@@ -147,34 +138,12 @@ fn measured() -> BTreeMap<String, usize> {
 }
 
 #[test]
-fn no_function_runs_past_80_lines_except_the_shrinking_list() {
-    let allowed: BTreeMap<&str, usize> = STILL_LONG.iter().copied().collect();
-    let mut failures = vec![];
-    for (f, n) in measured() {
-        match allowed.get(f.as_str()) {
-            None => failures.push(format!("{f}: {n} lines (the limit is {LIMIT}): split it")),
-            Some(&cap) if n > cap => failures.push(format!(
-                "{f}: {n} lines, longer than the {cap} it had: split it, don't grow it"
-            )),
-            Some(_) => {}
-        }
-    }
-    assert!(failures.is_empty(), "{}", failures.join("\n"));
-}
-
-#[test]
-fn the_list_names_only_functions_still_over_the_limit() {
-    // A function split below the limit leaves the list, so the list is the work left.
-    let long = measured();
-    let stale: Vec<&str> = STILL_LONG
-        .iter()
-        .filter(|(f, _)| !long.contains_key(*f))
-        .map(|(f, _)| *f)
+fn no_function_runs_past_80_lines() {
+    let long: Vec<String> = measured()
+        .into_iter()
+        .map(|(f, n)| format!("{f}: {n} lines (the limit is {LIMIT}): split it"))
         .collect();
-    assert!(
-        stale.is_empty(),
-        "now within {LIMIT} lines, remove from STILL_LONG: {stale:?}"
-    );
+    assert!(long.is_empty(), "{}", long.join("\n"));
 }
 
 #[test]

@@ -125,9 +125,12 @@ fn injected_tick_is_the_one_cause_of_os_noise_at_its_rate_and_length() {
     assert_eq!(per_s[0], 249);
     if exact() {
         // 10 µs of the tick's work, 16-32 ns of its own handler around it, about 100 of entry
-        // and return through the vector (the interrupt path is built at opt-level 3): 16 ns of
-        // lead and 80 of tail at least, all of it the tick's.
-        assert_eq!(edges, &serde_json::json!([16, 80]), "{j:#}");
+        // and return through the vector (the interrupt path is built at opt-level 3): up to 16
+        // ns of lead and 80 of tail, all of it the tick's. The lead is read off the 16 ns
+        // counter, so it is 0 or 16 as the counter's edge falls (which moves with the firmware's
+        // code): the smallest over all ticks, one counter tick either way.
+        assert_eq!(edges[1], 80, "{j:#}");
+        assert!(matches!(edges[0].as_u64(), Some(0 | 16)), "{j:#}");
         assert_ns(os_p50, 10_128.0, "tick OS time");
         assert_ns(cost, 10_112.0, "tick cost");
         assert_ns(num(&j, "tick_os_ns"), 10_112.0, "tick OS time, exact");

@@ -91,23 +91,7 @@ pub extern "C" fn primary_main(core: u64) -> ! {
     let e = boot::early();
     let cfg = e.config;
     io::init(cfg.transport);
-    io::print(|l| {
-        l.s("tickscope firmware ")
-            .s(revision())
-            .s(" on ")
-            .s(BOARD.name)
-            .s(": boot core ")
-            .u(core as u64)
-            .s(" (MPIDR ")
-            .x(cores::mpidr())
-            .s("), entered at EL")
-            .u(e.boot_el.into())
-            .s(", running at EL")
-            .u(e.el.into())
-            .s(", counter ")
-            .u(timer::frequency())
-            .s(" Hz")
-    });
+    greet(core, e);
     if let Some(err) = &e.config_error {
         fail(exit::CONFIG, |l| l.s("tickscope: ").s(err.as_str()));
     }
@@ -147,25 +131,50 @@ pub extern "C" fn primary_main(core: u64) -> ! {
     }
     // `pmu-trap` is a setting of the EL2 drop (the PMU was found trapped): the run goes on.
     if !matches!(cfg.fault, FaultKind::None | FaultKind::PmuTrap) {
-        // Fault on the last online core other than this one (when there is one), to prove
-        // reports work from any core. It ends the run.
-        let target = (0..cores)
-            .rev()
-            .find(|&c| c != core && cores::is_online(c))
-            .unwrap_or(core);
-        if target == core {
-            crate::fault::trigger(cfg.fault);
-        }
-        command(Command::Fault, 1 << target);
-        loop {
-            regs::wfi();
-            irq::drain_masked(u32::MAX);
-        }
+        fault_on_purpose(cfg.fault, core, cores);
     }
     if cfg.mode != Mode::Boot && status == exit::OK {
         status = window::run(&cfg, cores);
     }
     shutdown::finish(status)
+}
+
+/// The first console line: revision, board, boot core, ELs and counter.
+fn greet(core: usize, e: &boot::Early) {
+    io::print(|l| {
+        l.s("tickscope firmware ")
+            .s(revision())
+            .s(" on ")
+            .s(BOARD.name)
+            .s(": boot core ")
+            .u(core as u64)
+            .s(" (MPIDR ")
+            .x(cores::mpidr())
+            .s("), entered at EL")
+            .u(e.boot_el.into())
+            .s(", running at EL")
+            .u(e.el.into())
+            .s(", counter ")
+            .u(timer::frequency())
+            .s(" Hz")
+    });
+}
+
+/// Faults on the last online core other than this one (when there is one), to prove reports
+/// work from any core. It ends the run.
+fn fault_on_purpose(kind: FaultKind, core: usize, cores: usize) -> ! {
+    let target = (0..cores)
+        .rev()
+        .find(|&c| c != core && cores::is_online(c))
+        .unwrap_or(core);
+    if target == core {
+        crate::fault::trigger(kind);
+    }
+    command(Command::Fault, 1 << target);
+    loop {
+        regs::wfi();
+        irq::drain_masked(u32::MAX);
+    }
 }
 
 fn wait_online(cores: usize) -> usize {

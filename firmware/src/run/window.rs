@@ -22,6 +22,9 @@ use super::slots::{
 };
 use crate::io;
 
+/// The cores measured at once, in slot order.
+type Measured = heapless::Vec<usize, MAX_MEASURED>;
+
 /// Runs the measurement window and ships the results. Returns the run status.
 pub fn run(cfg: &Config, cores_online: usize) -> u8 {
     let hz = timer::frequency();
@@ -30,7 +33,34 @@ pub fn run(cfg: &Config, cores_online: usize) -> u8 {
     let mut effective = *cfg;
     effective.boot_core.get_or_insert(me as u16);
     let measured = effective.measured_cores(cores_online as u16);
-    let mut list: heapless::Vec<usize, MAX_MEASURED> = heapless::Vec::new();
+    let threshold_ticks = cfg.threshold_ns * hz / 1_000_000_000;
+    let list = match measured_list(cfg, measured, threshold_ticks) {
+        Ok(list) => list,
+        Err(status) => return status,
+    };
+    let interferers = if cfg.interference {
+        (0..cores_online as u64).fold(0u64, |m, c| m | 1 << c) & !measured & !(1 << me)
+    } else {
+        0
+    };
+    hand_off(cfg, &list, threshold_ticks);
+    let (start, end) = open_window(cfg, hz, &list, threshold_ticks);
+    if interferers != 0 {
+        command(Command::Interfere, interferers);
+    }
+    command(Command::Measure, measured);
+    let timed_out = wait(cfg.drains_live(), &list, hz, start, end);
+    if interferers != 0 {
+        command(Command::Stop, interferers);
+    }
+    ship_results(cfg, &list);
+    if timed_out { exit::TIMEOUT } else { exit::OK }
+}
+
+/// The measured cores as a list, or the configuration status when there are more than the
+/// slots or the threshold does not fit the loop-gap table (both said on the console).
+fn measured_list(cfg: &Config, measured: u64, threshold_ticks: u64) -> Result<Measured, u8> {
+    let mut list = Measured::new();
     for core in cores_in(measured) {
         if list.push(core as usize).is_err() {
             io::print(|l| {
@@ -38,10 +68,9 @@ pub fn run(cfg: &Config, cores_online: usize) -> u8 {
                     .u(MAX_MEASURED as u64)
                     .s(" cores can be measured at once")
             });
-            return exit::CONFIG;
+            return Err(exit::CONFIG);
         }
     }
-    let threshold_ticks = cfg.threshold_ns * hz / 1_000_000_000;
     if cfg.mode == Mode::Noise && Threshold::new(threshold_ticks).is_none() {
         io::print(|l| {
             l.s("tickscope: threshold ")
@@ -52,14 +81,14 @@ pub fn run(cfg: &Config, cores_online: usize) -> u8 {
                 .u(probe::GAP_SLOTS as u64 - 1)
                 .s(" ticks")
         });
-        return exit::CONFIG;
+        return Err(exit::CONFIG);
     }
-    let interferers = if cfg.interference {
-        (0..cores_online as u64).fold(0u64, |m, c| m | 1 << c) & !measured & !(1 << me)
-    } else {
-        0
-    };
+    Ok(list)
+}
 
+/// Gives each measured core its slot: the producers of its rings and its threshold in a
+/// hand-off, the consumers in a shipper.
+fn hand_off(cfg: &Config, list: &Measured, threshold_ticks: u64) {
     for (slot, &core) in list.iter().enumerate() {
         let samples = nth(&SAMPLE_RINGS, slot).split(&nth(&SAMPLE_STORE, slot).0);
         let irqs = nth(&IRQ_RINGS, slot).split(&nth(&IRQ_STORE, slot).0);
@@ -77,15 +106,16 @@ pub fn run(cfg: &Config, cores_online: usize) -> u8 {
         *nth(&SHIPPERS, slot).lock() =
             ShipperSlot::Ready(ship::Shipper::new(core, slot, cfg, sc, ic));
     }
-    let live = cfg.drains_live();
-    let slots = 0..list.len();
+}
 
-    // Open the window 1 ms from now, so every measured core is waiting for it.
+/// Sets the window 1 ms from now, so every measured core is waiting for it, and announces it
+/// per core. Returns its bounds.
+fn open_window(cfg: &Config, hz: u64, list: &Measured, threshold_ticks: u64) -> (u64, u64) {
     let start = timer::now() + hz / 1000;
     let end = start + ns_to_ticks(cfg.duration_ns, hz);
     START_AT.store(start, Ordering::Relaxed);
     END_AT.store(end, Ordering::Relaxed);
-    for slot in slots.clone() {
+    for slot in 0..list.len() {
         if let Some(s) = nth(&SHIPPERS, slot).lock().get() {
             s.set_window(start);
             io::send(&Message::Window(Window {
@@ -102,12 +132,12 @@ pub fn run(cfg: &Config, cores_online: usize) -> u8 {
         start,
         list.len()
     );
-    if interferers != 0 {
-        command(Command::Interfere, interferers);
-    }
-    command(Command::Measure, measured);
+    (start, end)
+}
 
-    // Wait for the measured cores; give up a generous time after the window should have closed.
+/// Waits for the measured cores, draining their rings (`live`) or asleep in WFI; gives up a
+/// generous time after the window should have closed. Returns whether it gave up.
+fn wait(live: bool, list: &Measured, hz: u64, start: u64, end: u64) -> bool {
     let timeout_at = end + 2 * hz + (end - start) / 2;
     if !live {
         // Park in WFI so this core executes nothing during the window (see Drain::After).
@@ -120,7 +150,7 @@ pub fn run(cfg: &Config, cores_online: usize) -> u8 {
         .all(|&c| nth(&DONE, c).0.load(Ordering::Acquire))
     {
         if live {
-            for slot in slots.clone() {
+            for slot in 0..list.len() {
                 if let Some(s) = nth(&SHIPPERS, slot).lock().get() {
                     s.drain();
                 }
@@ -141,9 +171,11 @@ pub fn run(cfg: &Config, cores_online: usize) -> u8 {
         Timer::Virtual.disable();
         gic::set_private(Timer::Virtual.intid(), false);
     }
-    if interferers != 0 {
-        command(Command::Stop, interferers);
-    }
+    timed_out
+}
+
+/// Ships every core's results (a core that did not finish is said on the console).
+fn ship_results(cfg: &Config, list: &Measured) {
     for (slot, &core) in list.iter().enumerate() {
         if !nth(&DONE, core).0.load(Ordering::Acquire) {
             // Under -icount a core that did not finish may hold its shipper: leave both alone.
@@ -160,5 +192,4 @@ pub fn run(cfg: &Config, cores_online: usize) -> u8 {
         let gaps = nth(&GAPS, h.slot).lock();
         s.finish(&h.status, (cfg.mode == Mode::Noise).then_some(&*gaps));
     }
-    if timed_out { exit::TIMEOUT } else { exit::OK }
 }
