@@ -77,6 +77,10 @@ global_asm!(
 __tickscope_vectors:
     vtable {cycles}
 
+    // The common path goes before the table, into the room its 2 KiB alignment leaves after
+    // the entry code and the noise loop (the linker script checks that it fits).
+    .section .text.hot.vector_common, "ax"
+    .balign 4
 __tickscope_vector_common:
     // Save the rest of the caller-saved state; the Rust handler preserves x19-x28 and d8-d15,
     // every SIMD register is saved whole (see FRAME_SIZE).
