@@ -12,8 +12,8 @@ use crate::{fail, status, workspace};
 
 /// Loaded bytes the release image may take: 48 KiB since #23 took out `core::fmt` (its text, then
 /// its last users: formatting panics), postcard's serializer, the semihosting crate, the name
-/// tables, the second vector table, the inlined lock loops and the padding before the vectors (45,968 bytes for qemu-virt, 40,180
-/// for ThunderX); the goal is 40 KiB.
+/// tables, the second vector table, the inlined lock loops and the padding before the vectors
+/// (45,968 bytes for qemu-virt, 40,180 for ThunderX); the goal is 40 KiB.
 pub const SIZE_LIMIT: u64 = 48 * 1024;
 
 /// A built firmware image.
