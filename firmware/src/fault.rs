@@ -179,9 +179,10 @@ pub fn unknown_core(mpidr: u64) -> ! {
 
 /// The panic handler's work. Needs no boot state: a panic during early boot prints and halts.
 ///
-/// The message is kept when it is a plain string (`panic!("...")`, `expect("...")`); a formatted
-/// one (an index out of bounds, say) is not rendered: `core::fmt` would cost kilobytes of image,
-/// and the file and line name the check.
+/// The message is kept when it is a plain string (`panic!("...")`); the image has no panic that
+/// formats one (`tickscope image` refuses `core::fmt`: indexing, `expect` and `RefCell` borrows
+/// go through fixed messages, see `tickscope_core::checked`). Should one appear, it is not
+/// rendered, and the file and line name the check.
 pub fn on_panic(info: &PanicInfo) -> ! {
     let not_stopped = take_over();
     let core = cores::index() as u16;
