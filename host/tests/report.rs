@@ -58,8 +58,44 @@ fn report_on_three_runs_writes_plots_and_matching_numbers() {
         "histogram.svg",
         "timeline.png",
         "timeline.svg",
+        "latency_1us.png",
+        "latency_1us.svg",
+        "latency_1us.json",
     ] {
         assert!(rep.join(f).is_file(), "{f} missing");
+    }
+    // OSADL's form, checked against the injected ticks: every sample in a 1 µs bin, and each
+    // tick run's worst case and its fullest bin above 1 µs at the tick's length (the loop loses
+    // the tick's work plus its entry and return: a little over 10 or 5 µs).
+    let bins: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(rep.join("latency_1us.json")).unwrap())
+            .unwrap();
+    for (run, (tick_us, ticks)) in bins["runs"].as_array().unwrap().iter().zip([
+        (None, 0u64),
+        (Some(10.0), 249),
+        (Some(5.0), 999),
+    ]) {
+        let pairs: Vec<(u64, u64)> = run["bins"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|b| (b[0].as_u64().unwrap(), b[1].as_u64().unwrap()))
+            .collect();
+        let total: u64 = pairs.iter().map(|p| p.1).sum();
+        assert_eq!(total, run["samples"].as_u64().unwrap(), "{run:#}");
+        let above_1us: u64 = pairs.iter().filter(|p| p.0 >= 1).map(|p| p.1).sum();
+        let max = run["max_us"].as_f64().unwrap();
+        match tick_us {
+            None => assert_eq!(above_1us, 0, "no tick, no sample above 1 µs: {run:#}"),
+            Some(us) => {
+                assert!((us..us + 0.3).contains(&max), "worst {max} µs: {run:#}");
+                let at_tick = pairs.iter().find(|p| p.0 == us as u64).map_or(0, |p| p.1);
+                assert!(
+                    (ticks - 1..=ticks + 1).contains(&at_tick) && above_1us == at_tick,
+                    "{ticks} ticks in the {us} µs bin: {run:#}"
+                );
+            }
+        }
     }
     for f in ["ccdf.png", "histogram.png", "causes.png"] {
         assert_eq!(png_size(&rep.join(f)), (1200, 700), "{f}");

@@ -4,7 +4,9 @@
 //!   not the OS's kept apart; peers run in the same VM (oslat, cyclictest) dashed, whole events;
 //! - `causes`: noise time per second by cause, one stacked bar per run;
 //! - `timeline`: each event over the window, coloured by its largest cause, one panel per run;
-//! - `histogram`: the distribution of all values (latencies or loop gaps) as steps.
+//! - `histogram`: the distribution of all values (latencies or loop gaps) as steps;
+//! - `latency_1us`: the same values in OSADL's form (linear 1 µs bins, log counts, the worst case
+//!   marked), with its data in `latency_1us.json`.
 //!
 //! The font is embedded (DejaVu Sans), so no system font is needed.
 
@@ -614,11 +616,19 @@ pub enum Kind {
     Timeline,
     /// Value histogram.
     Histogram,
+    /// The same values in OSADL's form: linear 1 µs bins, log counts, the worst case marked.
+    Osadl,
 }
 
 impl Kind {
     /// Every plot, in report order.
-    pub const ALL: [Kind; 4] = [Kind::Ccdf, Kind::Causes, Kind::Timeline, Kind::Histogram];
+    pub const ALL: [Kind; 5] = [
+        Kind::Ccdf,
+        Kind::Causes,
+        Kind::Timeline,
+        Kind::Histogram,
+        Kind::Osadl,
+    ];
 
     /// File stem.
     pub fn stem(self) -> &'static str {
@@ -627,6 +637,7 @@ impl Kind {
             Kind::Causes => "causes",
             Kind::Timeline => "timeline",
             Kind::Histogram => "histogram",
+            Kind::Osadl => "latency_1us",
         }
     }
 
@@ -639,6 +650,9 @@ impl Kind {
             Kind::Causes => "Noise time per second by cause",
             Kind::Timeline => "Events over the window, coloured by their largest cause",
             Kind::Histogram => "Histogram of every sample",
+            Kind::Osadl => {
+                "Every sample in 1 µs bins (OSADL's form: linear bins, log counts, worst case marked)"
+            }
         }
     }
 }
@@ -696,12 +710,19 @@ pub fn ccdf_json(runs: &[View]) -> serde_json::Value {
     serde_json::json!({ "duration_ns": grid, "runs": runs })
 }
 
-/// Draws one plot as `<dir>/<stem>.png` and `.svg` (and the CCDF's data as `ccdf.json`).
+/// Draws one plot as `<dir>/<stem>.png` and `.svg` (and the data of the CCDF and the 1 µs
+/// histogram as `ccdf.json` and `latency_1us.json`).
 pub fn draw(dir: &Path, kind: Kind, runs: &[View]) -> Result<()> {
-    if kind == Kind::Ccdf {
-        let mut text = serde_json::to_string_pretty(&ccdf_json(runs))?;
+    let data = match kind {
+        Kind::Ccdf => Some(ccdf_json(runs)),
+        Kind::Osadl => Some(osadl_json(runs)),
+        _ => None,
+    };
+    if let Some(data) = data {
+        let mut text = serde_json::to_string_pretty(&data)?;
         text.push('\n');
-        crate::files::write_atomic(&dir.join("ccdf.json"), text.as_bytes())?;
+        let name = format!("{}.json", kind.stem());
+        crate::files::write_atomic(&dir.join(name), text.as_bytes())?;
     }
     register_font();
     let mode = runs
@@ -758,7 +779,110 @@ where
         Kind::Causes => draw_causes(root, runs, title),
         Kind::Timeline => draw_timeline(root, runs, title),
         Kind::Histogram => draw_histogram(root, runs, title, unit),
+        Kind::Osadl => draw_osadl(root, runs, title, unit),
     }
+}
+
+/// A run's values in 1 µs bins (bin `k` holds `[k, k + 1)` µs), as OSADL's latency plots bin
+/// them. Each bucket of the log-linear histogram goes to the bin of its midpoint: exact to the
+/// histogram's 0.4 %, and to its own bucket width above 128 µs, where buckets outgrow 1 µs.
+pub fn microsecond_bins(values: &Histogram) -> BTreeMap<u64, u64> {
+    let mut bins = BTreeMap::new();
+    for (i, n) in values.buckets() {
+        let (lo, w) = bucket_range(i);
+        *bins.entry((lo + w / 2) / 1000).or_insert(0) += n;
+    }
+    bins
+}
+
+/// The data of the `latency_1us` plot, for scripts and tests: per run, its occupied 1 µs bins
+/// (`[µs, samples]`) and its worst case in µs.
+pub fn osadl_json(runs: &[View]) -> serde_json::Value {
+    let runs: Vec<serde_json::Value> = runs
+        .iter()
+        .map(|r| {
+            let bins: Vec<[u64; 2]> = microsecond_bins(&r.values)
+                .into_iter()
+                .map(|(us, n)| [us, n])
+                .collect();
+            serde_json::json!({
+                "label": r.summary.label,
+                "samples": r.values.count(),
+                "bins": bins,
+                "max_us": r.values.max().map(|m| m as f64 / 1e3),
+            })
+        })
+        .collect();
+    serde_json::json!({ "bin_us": 1, "runs": runs })
+}
+
+fn draw_osadl<DB: DrawingBackend>(
+    root: &DrawingArea<DB, Shift>,
+    runs: &[View],
+    title: &str,
+    unit_label: &str,
+) -> Result<()>
+where
+    DB::ErrorType: 'static,
+{
+    root.fill(&WHITE).map_err(err)?;
+    let bins: Vec<BTreeMap<u64, u64>> = runs.iter().map(|r| microsecond_bins(&r.values)).collect();
+    let worst: Vec<f64> = runs
+        .iter()
+        .map(|r| r.values.max().unwrap_or(0) as f64 / 1e3)
+        .collect();
+    let xmax = worst.iter().copied().fold(1.0, f64::max) * 1.1 + 1.0;
+    let ymax = bins
+        .iter()
+        .flat_map(|b| b.values())
+        .copied()
+        .max()
+        .unwrap_or(1) as f64
+        * 3.0;
+    let mut chart = ChartBuilder::on(root)
+        .caption(title, ("sans-serif", 24))
+        .margin(20)
+        .x_label_area_size(50)
+        .y_label_area_size(80)
+        .build_cartesian_2d(0.0..xmax, (HISTOGRAM_FLOOR..ymax).log_scale())
+        .map_err(err)?;
+    chart
+        .configure_mesh()
+        .x_desc(unit_label.replace("(ns, log)", "(µs, 1 µs bins)"))
+        .y_desc("samples per bin (log)")
+        .y_label_formatter(&|v| format!("{v:.0e}"))
+        .label_style(("sans-serif", 16))
+        .draw()
+        .map_err(err)?;
+    for (i, (r, b)) in runs.iter().zip(&bins).enumerate().rev() {
+        let color = COLORS[i % COLORS.len()];
+        let steps: Curve = b
+            .iter()
+            .flat_map(|(&us, &n)| {
+                let (x0, x1, y) = (us as f64, us as f64 + 1.0, n as f64);
+                [
+                    (x0, HISTOGRAM_FLOOR),
+                    (x0, y),
+                    (x1, y),
+                    (x1, HISTOGRAM_FLOOR),
+                ]
+            })
+            .collect();
+        let label = format!("{}: worst {} µs", r.label(), trim(worst[i]));
+        chart
+            .draw_series(LineSeries::new(steps, color.stroke_width(2)))
+            .map_err(err)?
+            .label(label)
+            .legend(move |(x, y)| {
+                PathElement::new(vec![(x, y), (x + 20, y)], color.stroke_width(3))
+            });
+        // The worst case, marked as OSADL marks it: a line at the maximum.
+        let mark = vec![(worst[i], HISTOGRAM_FLOOR), (worst[i], ymax)];
+        chart
+            .draw_series(DashedLineSeries::new(mark, 6, 4, color.stroke_width(1)))
+            .map_err(err)?;
+    }
+    legend_and_present(root, &mut chart)
 }
 
 /// `850ns`, `12µs`, `3.4ms` for axis labels.
