@@ -61,6 +61,9 @@ fn report_on_three_runs_writes_plots_and_matching_numbers() {
         "latency_1us.png",
         "latency_1us.svg",
         "latency_1us.json",
+        "maxima.png",
+        "maxima.svg",
+        "maxima.json",
     ] {
         assert!(rep.join(f).is_file(), "{f} missing");
     }
@@ -118,6 +121,32 @@ fn report_on_three_runs_writes_plots_and_matching_numbers() {
         svg.contains("injected tick (INTID 27)"),
         "the bars name the cause"
     );
+    // The largest event per interval: 1 s windows in 10 ms intervals; every one of the tick runs'
+    // intervals holds ticks (every 4 or 1 ms), so each maximum is the tick's length, and the run
+    // without ticks has none above its threshold.
+    let maxima: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(rep.join("maxima.json")).unwrap()).unwrap();
+    assert_eq!(maxima["interval_s"], 0.01, "{maxima:#}");
+    for (run, tick_ns) in
+        maxima["runs"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .zip([None, Some(10_000.0), Some(5_000.0)])
+    {
+        let m = run["maxima_ns"].as_array().unwrap();
+        assert_eq!(m.len(), 100, "{run:#}");
+        assert_eq!(run["complete"], true);
+        for v in m {
+            match tick_ns {
+                None => assert!(v.is_null(), "{run:#}"),
+                Some(t) => {
+                    let v = v.as_f64().unwrap();
+                    assert!((t..t + 300.0).contains(&v), "{v} ns: {run:#}");
+                }
+            }
+        }
+    }
     let html = std::fs::read_to_string(rep.join("report.html")).unwrap();
     assert!(
         html.contains("data:image/png;base64,"),

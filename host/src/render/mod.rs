@@ -3,6 +3,7 @@
 //! the multi-run report (`report`). Nothing here decodes or runs anything.
 
 pub mod columns;
+pub mod maxima;
 pub mod plot;
 pub mod report;
 pub mod text;

@@ -6,7 +6,8 @@
 //! - `timeline`: each event over the window, coloured by its largest cause, one panel per run;
 //! - `histogram`: the distribution of all values (latencies or loop gaps) as steps;
 //! - `latency_1us`: the same values in OSADL's form (linear 1 µs bins, log counts, the worst case
-//!   marked), with its data in `latency_1us.json`.
+//!   marked), with its data in `latency_1us.json`;
+//! - `maxima`: the largest event per interval of the window, over time (see `maxima`).
 //!
 //! The font is embedded (DejaVu Sans), so no system font is needed.
 
@@ -53,11 +54,11 @@ impl View<'_> {
         format!("{} ({})", self.summary.label, self.summary.emulation)
     }
 
-    fn hz(&self) -> f64 {
+    pub(super) fn hz(&self) -> f64 {
         self.summary.counter_hz.max(1) as f64
     }
 
-    fn ns(&self, ticks: u64) -> f64 {
+    pub(super) fn ns(&self, ticks: u64) -> f64 {
         ticks as f64 * 1e9 / self.hz()
     }
 
@@ -84,7 +85,7 @@ impl View<'_> {
     }
 }
 
-const COLORS: [RGBColor; 8] = [
+pub(super) const COLORS: [RGBColor; 8] = [
     RGBColor(0, 114, 178),
     RGBColor(213, 94, 0),
     RGBColor(0, 158, 115),
@@ -96,7 +97,7 @@ const COLORS: [RGBColor; 8] = [
 ];
 const HW_GREY: RGBColor = RGBColor(150, 150, 150);
 
-fn err<E: std::fmt::Debug>(e: E) -> anyhow::Error {
+pub(super) fn err<E: std::fmt::Debug>(e: E) -> anyhow::Error {
     anyhow!("{e:?}")
 }
 
@@ -583,7 +584,7 @@ where
 }
 
 /// Draws the legend (upper right) and writes the plot out.
-fn legend_and_present<'a, DB, X, Y>(
+pub(super) fn legend_and_present<'a, DB, X, Y>(
     root: &DrawingArea<DB, Shift>,
     chart: &mut ChartContext<'a, DB, Cartesian2d<X, Y>>,
 ) -> Result<()>
@@ -618,16 +619,19 @@ pub enum Kind {
     Histogram,
     /// The same values in OSADL's form: linear 1 µs bins, log counts, the worst case marked.
     Osadl,
+    /// The largest event per interval of the window, over time.
+    Maxima,
 }
 
 impl Kind {
     /// Every plot, in report order.
-    pub const ALL: [Kind; 5] = [
+    pub const ALL: [Kind; 6] = [
         Kind::Ccdf,
         Kind::Causes,
         Kind::Timeline,
         Kind::Histogram,
         Kind::Osadl,
+        Kind::Maxima,
     ];
 
     /// File stem.
@@ -638,6 +642,7 @@ impl Kind {
             Kind::Timeline => "timeline",
             Kind::Histogram => "histogram",
             Kind::Osadl => "latency_1us",
+            Kind::Maxima => "maxima",
         }
     }
 
@@ -653,6 +658,7 @@ impl Kind {
             Kind::Osadl => {
                 "Every sample in 1 µs bins (OSADL's form: linear bins, log counts, worst case marked)"
             }
+            Kind::Maxima => "The largest event in each interval of the window",
         }
     }
 }
@@ -716,6 +722,7 @@ pub fn draw(dir: &Path, kind: Kind, runs: &[View]) -> Result<()> {
     let data = match kind {
         Kind::Ccdf => Some(ccdf_json(runs)),
         Kind::Osadl => Some(osadl_json(runs)),
+        Kind::Maxima => Some(super::maxima::maxima_json(runs)),
         _ => None,
     };
     if let Some(data) = data {
@@ -780,6 +787,7 @@ where
         Kind::Timeline => draw_timeline(root, runs, title),
         Kind::Histogram => draw_histogram(root, runs, title, unit),
         Kind::Osadl => draw_osadl(root, runs, title, unit),
+        Kind::Maxima => super::maxima::draw(root, runs, title),
     }
 }
 
@@ -868,7 +876,7 @@ where
                 ]
             })
             .collect();
-        let label = format!("{}: worst {} µs", r.label(), trim(worst[i]));
+        let label = format!("{}: worst {}", r.label(), fmt_ns(worst[i] * 1e3));
         chart
             .draw_series(LineSeries::new(steps, color.stroke_width(2)))
             .map_err(err)?
