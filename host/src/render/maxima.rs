@@ -1,11 +1,8 @@
 //! The largest event in each interval of the window, as OSADL's long-term plots show it: a time
 //! series per run, so a disturbance that comes back (a periodic job, thermal throttling) shows
-//! where a single worst case would hide it. Drawn as `maxima.png`/`.svg`, data in `maxima.json`.
+//! where a single worst case would hide it. The data (`maxima.json`); `plot` draws it.
 
-use plotters::coord::Shift;
-use plotters::prelude::*;
-
-use super::plot::{COLORS, View, err, fmt_ns, legend_and_present};
+use crate::analysis::summary::{CoreSplits, Summary};
 
 /// Intervals a window is cut into, at most (the interval is the window over this, rounded up to
 /// a 1-2-5 step of at least 10 ms): the plot's size does not grow with the run's length.
@@ -29,124 +26,43 @@ pub fn interval_s(window_s: f64) -> f64 {
 }
 
 /// One run's maxima: per interval, its largest event in ns (`None`: none above the threshold).
-pub fn maxima(r: &View, interval_s: f64) -> Vec<Option<f64>> {
-    let n = (r.summary.duration_s / interval_s - 1e-9).ceil().max(1.0) as usize;
+pub fn maxima(summary: &Summary, splits: &[CoreSplits], interval_s: f64) -> Vec<Option<f64>> {
+    let n = (summary.duration_s / interval_s - 1e-9).ceil().max(1.0) as usize;
     let mut out: Vec<Option<f64>> = vec![None; n];
-    let per_interval = interval_s * r.hz();
-    for c in r.splits {
+    let hz = summary.counter_hz.max(1) as f64;
+    for c in splits {
         for s in &c.splits {
-            let at = s.start.saturating_sub(c.window_start) as f64 / per_interval;
+            let at = s.start.saturating_sub(c.window_start) as f64 / hz / interval_s;
             let slot = &mut out[(at as usize).min(n - 1)];
-            let ns = r.ns(s.len);
+            let ns = s.len as f64 * 1e9 / hz;
             *slot = Some(slot.map_or(ns, |m| m.max(ns)));
         }
     }
     out
 }
 
+/// The interval the runs share: from the longest window.
+pub fn shared_interval_s(runs: &[(&Summary, &[CoreSplits])]) -> f64 {
+    interval_s(runs.iter().map(|r| r.0.duration_s).fold(0.0, f64::max))
+}
+
 /// The data of the `maxima` plot: the interval, the threshold below which an interval shows no
 /// event (`null`), and per run its maxima; `complete` is false when the run kept only part of
 /// its events (then later intervals may be missing theirs).
-pub fn maxima_json(runs: &[View]) -> serde_json::Value {
-    let window = runs
-        .iter()
-        .map(|r| r.summary.duration_s)
-        .fold(0.0, f64::max);
-    let interval = interval_s(window);
+pub fn maxima_json(runs: &[(&Summary, &[CoreSplits])]) -> serde_json::Value {
+    let interval = shared_interval_s(runs);
     let runs: Vec<serde_json::Value> = runs
         .iter()
-        .map(|r| {
+        .map(|&(summary, splits)| {
             serde_json::json!({
-                "label": r.summary.label,
-                "threshold_ns": r.summary.threshold_ns,
-                "complete": r.summary.attributed.lower_bound.is_none(),
-                "maxima_ns": maxima(r, interval),
+                "label": summary.label,
+                "threshold_ns": summary.threshold_ns,
+                "complete": summary.attributed.lower_bound.is_none(),
+                "maxima_ns": maxima(summary, splits, interval),
             })
         })
         .collect();
     serde_json::json!({ "interval_s": interval, "runs": runs })
-}
-
-/// Each run's maxima over time (points joined by lines), its threshold dashed.
-pub fn draw<DB: DrawingBackend>(
-    root: &DrawingArea<DB, Shift>,
-    runs: &[View],
-    title: &str,
-) -> anyhow::Result<()>
-where
-    DB::ErrorType: 'static,
-{
-    root.fill(&WHITE).map_err(err)?;
-    let window = runs
-        .iter()
-        .map(|r| r.summary.duration_s)
-        .fold(0.0, f64::max);
-    let interval = interval_s(window);
-    let series: Vec<Vec<Option<f64>>> = runs.iter().map(|r| maxima(r, interval)).collect();
-    let ymax = series
-        .iter()
-        .flatten()
-        .flatten()
-        .copied()
-        .fold(1_000.0, f64::max)
-        * 2.0;
-    let ymin = runs
-        .iter()
-        .map(|r| r.summary.threshold_ns as f64)
-        .fold(f64::MAX, f64::min)
-        .clamp(1.0, ymax / 10.0)
-        / 2.0;
-    let mut chart = ChartBuilder::on(root)
-        .caption(
-            format!("{title} ({} s intervals)", interval),
-            ("sans-serif", 24),
-        )
-        .margin(20)
-        .x_label_area_size(50)
-        .y_label_area_size(80)
-        .build_cartesian_2d(0.0..window.max(interval) * 1.02, (ymin..ymax).log_scale())
-        .map_err(err)?;
-    chart
-        .configure_mesh()
-        .x_desc("time since the window opened (s)")
-        .y_desc("largest event in the interval (log)")
-        .y_label_formatter(&|v| fmt_ns(*v))
-        .label_style(("sans-serif", 16))
-        .draw()
-        .map_err(err)?;
-    for (i, (r, m)) in runs.iter().zip(&series).enumerate() {
-        let color = COLORS[i % COLORS.len()];
-        let pts: Vec<(f64, f64)> = m
-            .iter()
-            .enumerate()
-            .filter_map(|(k, v)| v.map(|ns| ((k as f64 + 0.5) * interval, ns)))
-            .collect();
-        chart
-            .draw_series(LineSeries::new(pts.clone(), color.stroke_width(2)))
-            .map_err(err)?
-            .label(format!(
-                "{} ({} of {} intervals with an event)",
-                r.summary.label,
-                pts.len(),
-                m.len()
-            ))
-            .legend(move |(x, y)| {
-                PathElement::new(vec![(x, y), (x + 20, y)], color.stroke_width(3))
-            });
-        chart
-            .draw_series(pts.iter().map(|&p| Circle::new(p, 3, color.filled())))
-            .map_err(err)?;
-        let t = r.summary.threshold_ns as f64;
-        chart
-            .draw_series(DashedLineSeries::new(
-                vec![(0.0, t), (window, t)],
-                6,
-                4,
-                color.mix(0.4).stroke_width(1),
-            ))
-            .map_err(err)?;
-    }
-    legend_and_present(root, &mut chart)
 }
 
 #[cfg(test)]

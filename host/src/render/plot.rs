@@ -7,7 +7,7 @@
 //! - `histogram`: the distribution of all values (latencies or loop gaps) as steps;
 //! - `latency_1us`: the same values in OSADL's form (linear 1 µs bins, log counts, the worst case
 //!   marked), with its data in `latency_1us.json`;
-//! - `maxima`: the largest event per interval of the window, over time (see `maxima`).
+//! - `maxima`: the largest event per interval of the window, over time (its data: `maxima`).
 //!
 //! The font is embedded (DejaVu Sans), so no system font is needed.
 
@@ -21,6 +21,7 @@ use plotters::prelude::*;
 use plotters::style::FontStyle;
 use tickscope_core::hist::{Histogram, bucket_range};
 
+use super::maxima;
 use crate::analysis::summary::{CoreSplits, Summary, hw_cause_name};
 
 /// Pixel size of every plot.
@@ -54,11 +55,11 @@ impl View<'_> {
         format!("{} ({})", self.summary.label, self.summary.emulation)
     }
 
-    pub(super) fn hz(&self) -> f64 {
+    fn hz(&self) -> f64 {
         self.summary.counter_hz.max(1) as f64
     }
 
-    pub(super) fn ns(&self, ticks: u64) -> f64 {
+    fn ns(&self, ticks: u64) -> f64 {
         ticks as f64 * 1e9 / self.hz()
     }
 
@@ -85,7 +86,7 @@ impl View<'_> {
     }
 }
 
-pub(super) const COLORS: [RGBColor; 8] = [
+const COLORS: [RGBColor; 8] = [
     RGBColor(0, 114, 178),
     RGBColor(213, 94, 0),
     RGBColor(0, 158, 115),
@@ -97,8 +98,35 @@ pub(super) const COLORS: [RGBColor; 8] = [
 ];
 const HW_GREY: RGBColor = RGBColor(150, 150, 150);
 
-pub(super) fn err<E: std::fmt::Debug>(e: E) -> anyhow::Error {
+fn err<E: std::fmt::Debug>(e: E) -> anyhow::Error {
     anyhow!("{e:?}")
+}
+
+/// Points a tail curve keeps at most (twice this): beyond, it is thinned to the first and last
+/// point of each of this many equal steps of log duration, which the plot's width cannot tell
+/// apart, so its size does not grow with the run's events.
+const CURVE_CELLS: usize = 2000;
+
+/// A step curve thinned to [`CURVE_CELLS`] cells of log duration (first and last point of each).
+fn thinned(pts: Vec<(f64, f64)>) -> Vec<(f64, f64)> {
+    if pts.len() <= 2 * CURVE_CELLS {
+        return pts;
+    }
+    let (lo, hi) = pts.iter().fold((f64::MAX, f64::MIN), |(lo, hi), p| {
+        let x = p.0.max(1e-9).ln();
+        (lo.min(x), hi.max(x))
+    });
+    let width = ((hi - lo) / CURVE_CELLS as f64).max(1e-12);
+    let cell = |p: &(f64, f64)| ((p.0.max(1e-9).ln() - lo) / width) as usize;
+    let mut out: Vec<(f64, f64)> = Vec::with_capacity(2 * CURVE_CELLS + 2);
+    for (i, p) in pts.iter().enumerate() {
+        let first = i == 0 || cell(&pts[i - 1]) != cell(p);
+        let last = i + 1 == pts.len() || cell(&pts[i + 1]) != cell(p);
+        if first || last {
+            out.push(*p);
+        }
+    }
+    out
 }
 
 /// (duration, events per second at least that long): a step curve.
@@ -113,7 +141,7 @@ pub fn rate_above(parts: &[f64], seconds: f64) -> Vec<(f64, f64)> {
         }
         pts.push((x, y));
     }
-    pts
+    thinned(pts)
 }
 
 type Curve = Vec<(f64, f64)>;
@@ -402,20 +430,43 @@ where
 /// A timeline point: seconds into the window, the event in µs, its colour key (largest cause).
 type Dot = (f64, f64, String);
 
+/// Dot cells across a timeline panel: a dot per occupied cell and colour is the picture at the
+/// plot's width, so the plot's size is bounded by its cells, not by the run's events.
+const TIMELINE_COLUMNS: f64 = 1200.0;
+/// Dot cells per decade of event length.
+const TIMELINE_ROWS_PER_DECADE: f64 = 100.0;
+
 /// Every event of a run as a dot, keyed by its largest cause (or the hardware/emulator share
-/// when that is larger; `unattributed` when the run is not attributed).
+/// when that is larger; `unattributed` when the run is not attributed): one dot per occupied
+/// cell of [`TIMELINE_COLUMNS`] × [`TIMELINE_ROWS_PER_DECADE`] and key.
 fn timeline_points(r: &View, pal: &BTreeMap<String, RGBColor>) -> Vec<Dot> {
     let mut pts: Vec<Dot> = Vec::new();
-    let hw_name = hw_cause_name(r.summary.emulation).to_string();
+    let mut cells: BTreeMap<String, std::collections::HashSet<(i64, i64)>> = BTreeMap::new();
+    let hw_name = hw_cause_name(r.summary.emulation);
+    let window = r.summary.duration_s.max(1e-9);
     for c in r.splits {
         for s in &c.splits {
             let t = (s.start.saturating_sub(c.window_start)) as f64 / r.hz();
             let key = match s.causes().first() {
-                Some(&(id, ticks)) if ticks >= s.hw() => named(c.causes.get(id).0, pal).to_string(),
-                _ if r.attributed() => hw_name.clone(),
-                _ => "unattributed".to_string(),
+                Some(&(id, ticks)) if ticks >= s.hw() => named(c.causes.get(id).0, pal),
+                _ if r.attributed() => hw_name,
+                _ => "unattributed",
             };
-            pts.push((t, r.ns(s.len) / 1e3, key));
+            let us = r.ns(s.len) / 1e3;
+            let cell = (
+                (t / window * TIMELINE_COLUMNS) as i64,
+                (us.max(1e-9).log10() * TIMELINE_ROWS_PER_DECADE).floor() as i64,
+            );
+            let new = match cells.get_mut(key) {
+                Some(seen) => seen.insert(cell),
+                None => {
+                    cells.insert(key.to_string(), [cell].into());
+                    true
+                }
+            };
+            if new {
+                pts.push((t, us, key.to_string()));
+            }
         }
     }
     pts
@@ -584,7 +635,7 @@ where
 }
 
 /// Draws the legend (upper right) and writes the plot out.
-pub(super) fn legend_and_present<'a, DB, X, Y>(
+fn legend_and_present<'a, DB, X, Y>(
     root: &DrawingArea<DB, Shift>,
     chart: &mut ChartContext<'a, DB, Cartesian2d<X, Y>>,
 ) -> Result<()>
@@ -722,7 +773,12 @@ pub fn draw(dir: &Path, kind: Kind, runs: &[View]) -> Result<()> {
     let data = match kind {
         Kind::Ccdf => Some(ccdf_json(runs)),
         Kind::Osadl => Some(osadl_json(runs)),
-        Kind::Maxima => Some(super::maxima::maxima_json(runs)),
+        Kind::Maxima => Some(maxima::maxima_json(
+            &runs
+                .iter()
+                .map(|r| (r.summary, r.splits))
+                .collect::<Vec<_>>(),
+        )),
         _ => None,
     };
     if let Some(data) = data {
@@ -787,7 +843,7 @@ where
         Kind::Timeline => draw_timeline(root, runs, title),
         Kind::Histogram => draw_histogram(root, runs, title, unit),
         Kind::Osadl => draw_osadl(root, runs, title, unit),
-        Kind::Maxima => super::maxima::draw(root, runs, title),
+        Kind::Maxima => draw_maxima(root, runs, title),
     }
 }
 
@@ -893,6 +949,97 @@ where
     legend_and_present(root, &mut chart)
 }
 
+/// The maxima plot's y range: around the largest maximum and the lowest threshold.
+fn maxima_range(runs: &[View], series: &[Vec<Option<f64>>]) -> (f64, f64) {
+    let ymax = series
+        .iter()
+        .flatten()
+        .flatten()
+        .copied()
+        .fold(1_000.0, f64::max)
+        * 2.0;
+    let ymin = runs
+        .iter()
+        .map(|r| r.summary.threshold_ns as f64)
+        .fold(f64::MAX, f64::min)
+        .clamp(1.0, ymax / 10.0)
+        / 2.0;
+    (ymin, ymax)
+}
+
+/// Each run's maxima over time (points joined by lines), its threshold dashed.
+fn draw_maxima<DB: DrawingBackend>(
+    root: &DrawingArea<DB, Shift>,
+    runs: &[View],
+    title: &str,
+) -> Result<()>
+where
+    DB::ErrorType: 'static,
+{
+    root.fill(&WHITE).map_err(err)?;
+    let window = runs
+        .iter()
+        .map(|r| r.summary.duration_s)
+        .fold(0.0, f64::max);
+    let interval = maxima::interval_s(window);
+    let series: Vec<Vec<Option<f64>>> = runs
+        .iter()
+        .map(|r| maxima::maxima(r.summary, r.splits, interval))
+        .collect();
+    let (ymin, ymax) = maxima_range(runs, &series);
+    let mut chart = ChartBuilder::on(root)
+        .caption(
+            format!("{title} ({} s intervals)", interval),
+            ("sans-serif", 24),
+        )
+        .margin(20)
+        .x_label_area_size(50)
+        .y_label_area_size(80)
+        .build_cartesian_2d(0.0..window.max(interval) * 1.02, (ymin..ymax).log_scale())
+        .map_err(err)?;
+    chart
+        .configure_mesh()
+        .x_desc("time since the window opened (s)")
+        .y_desc("largest event in the interval (log)")
+        .y_label_formatter(&|v| fmt_ns(*v))
+        .label_style(("sans-serif", 16))
+        .draw()
+        .map_err(err)?;
+    for (i, (r, m)) in runs.iter().zip(&series).enumerate() {
+        let color = COLORS[i % COLORS.len()];
+        let pts: Vec<(f64, f64)> = m
+            .iter()
+            .enumerate()
+            .filter_map(|(k, v)| v.map(|ns| ((k as f64 + 0.5) * interval, ns)))
+            .collect();
+        chart
+            .draw_series(LineSeries::new(pts.clone(), color.stroke_width(2)))
+            .map_err(err)?
+            .label(format!(
+                "{} ({} of {} intervals with an event)",
+                r.summary.label,
+                pts.len(),
+                m.len()
+            ))
+            .legend(move |(x, y)| {
+                PathElement::new(vec![(x, y), (x + 20, y)], color.stroke_width(3))
+            });
+        chart
+            .draw_series(pts.iter().map(|&p| Circle::new(p, 3, color.filled())))
+            .map_err(err)?;
+        let t = r.summary.threshold_ns as f64;
+        chart
+            .draw_series(DashedLineSeries::new(
+                vec![(0.0, t), (window, t)],
+                6,
+                4,
+                color.mix(0.4).stroke_width(1),
+            ))
+            .map_err(err)?;
+    }
+    legend_and_present(root, &mut chart)
+}
+
 /// `850ns`, `12µs`, `3.4ms` for axis labels.
 pub fn fmt_ns(v: f64) -> String {
     if v >= 1e9 {
@@ -922,6 +1069,29 @@ fn trim(v: f64) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_tail_of_a_million_events_keeps_a_bounded_curve_through_the_same_steps() {
+        let parts: Vec<f64> = (0..1_000_000u64)
+            .map(|i| 100.0 + (i % 50_000) as f64)
+            .collect();
+        let full = {
+            let mut v = parts.clone();
+            v.sort_by(|a, b| b.partial_cmp(a).unwrap());
+            v
+        };
+        let p = rate_above(&parts, 10.0);
+        assert!(p.len() <= 2 * CURVE_CELLS, "{}", p.len());
+        // The ends are kept exactly: the longest event and the total rate.
+        assert_eq!(p.first(), Some(&(full[0], 0.1)));
+        assert_eq!(p.last(), Some(&(100.0, 100_000.0)));
+        // Every kept point lies on the full curve: its rate is the count at least that long.
+        for &(x, y) in p.iter().step_by(97) {
+            let at_least = full.iter().filter(|&&v| v >= x).count() as f64 / 10.0;
+            let above = full.iter().filter(|&&v| v > x).count() as f64 / 10.0;
+            assert!((above..=at_least).contains(&y), "({x}, {y})");
+        }
+    }
 
     #[test]
     fn rate_above_counts_events_at_least_each_long() {
