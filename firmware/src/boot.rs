@@ -3,11 +3,14 @@
 //! and starts the other cores with PSCI CPU_ON; every core then continues where `main` says.
 //! The entry code has already turned the MMU on and found each core's index from its MPIDR.
 
-use spin::Once;
+use core::cell::UnsafeCell;
+use core::mem::MaybeUninit;
+use core::sync::atomic::{AtomicBool, Ordering};
+
 use tickscope_core::config::{Config, FaultKind, Platform, Problem};
-use tickscope_core::text::Line;
-use tickscope_core::wire::Message;
-use tickscope_core::wire::msg::{PsciFailure, psci_error_name};
+use tickscope_core::refusal::Refusal;
+use tickscope_core::wire::msg::PsciFailure;
+use tickscope_core::wire::out::Out;
 use tickscope_cpu::{BOARD, MAX_CORES, cores, el, entry, psci, regs, timer, vectors};
 
 use crate::io;
@@ -20,8 +23,8 @@ const HAND_OFF: u64 = 0x7153_b007;
 pub struct Early {
     /// The configuration (defaults if it did not parse).
     pub config: Config,
-    /// Why the configuration was rejected, if it was (reported once output works).
-    pub config_error: Option<Line>,
+    /// Why the run was refused, if it was (reported once output works).
+    pub refusal: Option<Refusal>,
     /// EL the image was entered at.
     pub boot_el: u8,
     /// EL the cores run at.
@@ -32,15 +35,40 @@ pub struct Early {
     pub boot_core: usize,
 }
 
-/// Written once by the boot core before any other core starts, read-only afterwards.
-static EARLY: Once<Early> = Once::new();
+/// Written once by the boot core before any other core starts, read-only afterwards. Not
+/// `spin::Once`: with one writer there is no race to settle, and its state machine, poisoning
+/// and their panic texts took about 450 bytes of the image.
+struct EarlyCell {
+    /// Set (Release) after `facts` is written; read (Acquire) before it is.
+    settled: AtomicBool,
+    facts: UnsafeCell<MaybeUninit<Early>>,
+}
+
+// SAFETY: `facts` is written once, before `settled` is published, and only read after it.
+unsafe impl Sync for EarlyCell {}
+
+static EARLY: EarlyCell = EarlyCell {
+    settled: AtomicBool::new(false),
+    facts: UnsafeCell::new(MaybeUninit::uninit()),
+};
+
+/// Settles the early facts (the boot core, once: `primary` runs once per boot, on the core that
+/// keeps the boot after any hand-off).
+fn settle(facts: Early) {
+    // SAFETY: nothing has settled yet (this is the one call), so no reader holds a reference,
+    // and only this core writes (a hand-off powers the old boot core off before its successor
+    // gets here, and the old one never settled).
+    unsafe { (*EARLY.facts.get()).write(facts) };
+    EARLY.settled.store(true, Ordering::Release);
+}
 
 /// The boot core's early facts.
 pub fn early() -> &'static Early {
-    match EARLY.get() {
-        Some(early) => early,
-        None => panic!("the boot core settled its early facts"),
+    if !EARLY.settled.load(Ordering::Acquire) {
+        panic!("the boot core settled its early facts");
     }
+    // SAFETY: settled (Acquire pairs with `settle`'s Release): written and never written again.
+    unsafe { (*EARLY.facts.get()).assume_init_ref() }
 }
 
 /// The run's configuration.
@@ -52,16 +80,16 @@ pub fn config() -> &'static Config {
 /// it), else the one compiled in (parsed by the build), else the defaults.
 /// It is validated with the boot core defaulting to the one running this (`core`); the
 /// configuration itself stays as given (so runs compare like with like).
-fn read_config(boot_el: u8, core: usize) -> (Config, Option<Line>) {
-    let mut error = Line::new();
+fn read_config(boot_el: u8, core: usize) -> (Config, Option<Refusal>) {
     let mut cmdline = [0u8; 1024];
     let cfg = match configured(&mut cmdline) {
         Ok(cfg) => cfg,
-        Err(e) => {
-            if !e.describe_checks(error.s("invalid configuration: ")) {
-                error.s("unknown problem");
-            }
-            return (Config::default(), Some(error));
+        Err(problem) => {
+            let setting = Refusal::setting("");
+            return (
+                Config::default(),
+                Some(Refusal::Config { setting, problem }),
+            );
         }
     };
     let mut effective = cfg;
@@ -75,17 +103,21 @@ fn read_config(boot_el: u8, core: usize) -> (Config, Option<Line>) {
         counter_hz: Some(timer::frequency()),
         boot_el: Some(boot_el),
     };
-    if cfg.smp as usize > MAX_CORES {
-        error
-            .s("smp=")
-            .u(cfg.smp.into())
-            .s(" but the board has ")
-            .u(MAX_CORES as u64)
-            .s(" cores");
-    } else if let Err(e) = effective.validate(&platform) {
-        e.describe_checks(&mut error);
-    }
-    (cfg, (!error.is_empty()).then_some(error))
+    let refusal = if cfg.smp as usize > MAX_CORES {
+        Some(Refusal::TooManyCores {
+            smp: cfg.smp,
+            board: MAX_CORES as u16,
+        })
+    } else {
+        effective
+            .validate(&platform)
+            .err()
+            .map(|e| Refusal::Config {
+                setting: Refusal::setting(e.token),
+                problem: e.problem,
+            })
+    };
+    (cfg, refusal)
 }
 
 /// The configuration as given: the semihosting command line's (read into `buf`) when it has one.
@@ -106,28 +138,22 @@ pub fn primary(core: usize, next: extern "C" fn(u64) -> !) -> ! {
     let reset_ticks = timer::now();
     let boot_el = regs::current_el();
     shutdown::set_boot_el(boot_el);
-    let (config, mut config_error) = read_config(boot_el, core);
-    if let Some(wanted) = config.boot_core.map(usize::from)
-        && config_error.is_none()
-        && wanted != core
+    let (config, mut refusal) = read_config(boot_el, core);
+    if let Some(wanted) = config.boot_core
+        && refusal.is_none()
+        && usize::from(wanted) != core
     {
-        let e = hand_off(wanted, boot_el);
-        let mut error = Line::new();
-        error
-            .s("boot-core=")
-            .u(wanted as u64)
-            .s(": PSCI CPU_ON failed: ")
-            .s(psci_error_name(e));
-        config_error = Some(error);
+        let code = hand_off(wanted.into(), boot_el);
+        refusal = Some(Refusal::HandOff { core: wanted, code });
     }
-    // A rejected configuration still boots (at the boot EL) so the error can be reported.
+    // A refused run still boots (at the boot EL) so the refusal can be reported.
     let el = match config.el {
-        1 | 2 if config_error.is_none() && config.el <= boot_el => config.el,
+        1 | 2 if refusal.is_none() && config.el <= boot_el => config.el,
         _ => boot_el,
     };
-    EARLY.call_once(|| Early {
+    settle(Early {
         config,
-        config_error,
+        refusal,
         boot_el,
         el,
         reset_ticks,
@@ -209,17 +235,17 @@ pub fn start_secondaries(cores_wanted: usize) -> usize {
     started
 }
 
-/// Reports a failed CPU_ON by name.
+/// Reports a failed CPU_ON: its PSCI code on the console, named by the host from the frame.
 fn report_psci_failure(core: usize, mpidr: u64, code: i32) {
     io::print(|l| {
         l.s("tickscope: PSCI CPU_ON core ")
             .u(core as u64)
             .s(" (MPIDR ")
             .x(mpidr)
-            .s(") failed: ")
-            .s(psci_error_name(code))
+            .s(") failed: PSCI code -")
+            .u(code.unsigned_abs().into())
     });
-    io::send(&Message::PsciFailure(PsciFailure {
+    io::send(Out::PsciFailure(&PsciFailure {
         core: core as u16,
         mpidr,
         code,

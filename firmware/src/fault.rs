@@ -13,8 +13,8 @@ use tickscope_core::exception::{VectorSlot, esr_class};
 use tickscope_core::exit;
 use tickscope_core::layout::Place;
 use tickscope_core::text::Line;
-use tickscope_core::wire::Message;
 use tickscope_core::wire::msg::{FaultReport, PanicReport};
+use tickscope_core::wire::out::Out;
 use tickscope_cpu::frame::Frame;
 use tickscope_cpu::regs::current_el;
 use tickscope_cpu::sgi;
@@ -101,8 +101,8 @@ fn report(report: FaultReport, what: &str) -> ! {
             emit(Emergency::Text(l.as_str()));
         }
         not_confirmed(emit, not_stopped);
-        emit(Emergency::Frame(&Message::Fault(report)));
-        emit(Emergency::Frame(&shutdown::trailer(exit::FAULT)));
+        emit(Emergency::Frame(Out::Fault(&report)));
+        emit(Emergency::Frame(Out::End(&shutdown::trailer(exit::FAULT))));
         aborted(emit, exit::FAULT);
     });
     shutdown::halt(exit::FAULT)
@@ -122,11 +122,8 @@ fn not_confirmed(emit: &mut Emit<'_>, not_stopped: u64) {
 /// The last line of a report.
 fn aborted(emit: &mut Emit<'_>, status: u8) {
     let mut l = Line::new();
-    l.s("tickscope: run aborted, status ")
-        .u(status.into())
-        .s(" (")
-        .s(exit::name(status))
-        .s(")");
+    // The status's name is the host's (`tickscope_core::exit::name`): the image budget.
+    l.s("tickscope: run aborted, status ").u(status.into());
     emit(Emergency::Text(l.as_str()));
 }
 
@@ -224,8 +221,8 @@ pub fn on_panic(info: &PanicInfo) -> ! {
             .s(&message);
         emit(Emergency::Text(l.as_str()));
         not_confirmed(emit, not_stopped);
-        emit(Emergency::Frame(&Message::Panic(rep.clone())));
-        emit(Emergency::Frame(&shutdown::trailer(exit::PANIC)));
+        emit(Emergency::Frame(Out::Panic(&rep.clone())));
+        emit(Emergency::Frame(Out::End(&shutdown::trailer(exit::PANIC))));
         aborted(emit, exit::PANIC);
     });
     shutdown::halt(exit::PANIC)

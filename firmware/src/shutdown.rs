@@ -1,12 +1,13 @@
-//! Ending a run: the trailer frame and a status line, then QEMU's exit with the status
-//! (semihosting) or, on a board, a last message and PSCI SYSTEM_OFF. Knows nothing of faults:
+//! Ending a run: the trailer frame and a status line (after a `Refused` frame when the run was
+//! refused), then QEMU's exit with the status (semihosting) or, on a board, a last message and
+//! PSCI SYSTEM_OFF. Knows nothing of faults:
 //! the fault path writes its own trailer through the emergency route, then calls [`halt`].
 
 use core::sync::atomic::{AtomicU8, Ordering};
 
-use tickscope_core::exit;
-use tickscope_core::wire::Message;
+use tickscope_core::refusal::Refusal;
 use tickscope_core::wire::msg::Trailer;
+use tickscope_core::wire::out::Out;
 use tickscope_cpu::{BOARD, cores, psci, regs, timer};
 
 use crate::io;
@@ -28,24 +29,36 @@ pub fn boot_el() -> u8 {
 }
 
 /// The trailer every run ends with.
-pub fn trailer(status: u8) -> Message {
-    Message::End(Trailer {
+pub fn trailer(status: u8) -> Trailer {
+    Trailer {
         status,
         cores_online: cores::online() as u16,
         at: timer::now(),
-    })
+    }
+}
+
+/// Ends a run that cannot go on: the reason as a `Refused` frame, which the host words (the
+/// image carries no text for it), and a console line that says where to read it.
+pub fn refuse(status: u8, refusal: Refusal) -> ! {
+    report_refusal(refusal);
+    finish(status)
+}
+
+/// Sends a refusal and says on the console where to read it.
+pub fn report_refusal(refusal: Refusal) {
+    io::send(Out::Refused(&refusal));
+    io::print(|l| {
+        l.s("tickscope: run refused; the capture's Refused frame says why (tickscope decode)")
+    });
 }
 
 /// Sends the trailer, prints the status and ends the run.
 pub fn finish(status: u8) -> ! {
     regs::irq_save();
-    io::send(&trailer(status));
+    io::send(Out::End(&trailer(status)));
     io::print(|l| {
-        l.s("tickscope: run finished, status ")
-            .u(status.into())
-            .s(" (")
-            .s(exit::name(status))
-            .s(")")
+        // The status's name is the host's (`tickscope_core::exit::name`): the image budget.
+        l.s("tickscope: run finished, status ").u(status.into())
     });
     halt(status)
 }

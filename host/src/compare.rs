@@ -33,6 +33,8 @@ pub struct Plan {
     pub jobs: usize,
     /// Replace runs already in `out` (`--force`).
     pub replace: bool,
+    /// The report's maxima interval (`--interval`, seconds); `None`: from the window.
+    pub interval_s: Option<f64>,
 }
 
 /// The settings every run of a comparison shares.
@@ -124,6 +126,7 @@ pub fn plan(s: &Settings, out: Option<PathBuf>, policy: Policy, jobs: usize) -> 
         policy,
         jobs: jobs.max(1),
         replace: false,
+        interval_s: None,
     }
 }
 
@@ -268,7 +271,7 @@ fn prepare_all(plan: &Plan) -> Result<Vec<pipeline::Prepared>> {
 }
 
 /// The comparison's report (every run overlaid) and `compare.json` (every run's summary).
-fn write_comparison(runs: &[pipeline::Run], top: &RunDir) -> Result<()> {
+fn write_comparison(runs: &[pipeline::Run], top: &RunDir, interval_s: Option<f64>) -> Result<()> {
     let views: Vec<ReportRun> = runs
         .iter()
         .map(|r| ReportRun {
@@ -276,7 +279,11 @@ fn write_comparison(runs: &[pipeline::Run], top: &RunDir) -> Result<()> {
             view: render::view(&r.record.summary, &r.analysis, &r.record.splits),
         })
         .collect();
-    report::write(&views, &top.path)?;
+    report::write(
+        &views,
+        &top.path,
+        &crate::render::plot::PlotOptions { interval_s },
+    )?;
     let rows: Vec<&crate::analysis::summary::Summary> =
         runs.iter().map(|r| &r.record.summary).collect();
     let mut text = serde_json::to_string_pretty(&rows)?;
@@ -331,7 +338,7 @@ pub fn run(plan: &Plan) -> Result<Comparison> {
     let runs_s = t_runs.elapsed().as_secs_f64();
     let guests_s: f64 = runs.iter().map(|r| r.record.info.wall_s).sum();
     let t_report = Instant::now();
-    write_comparison(&runs, &top)?;
+    write_comparison(&runs, &top, plan.interval_s)?;
     let windows_s: f64 = runs.iter().map(|r| r.record.summary.duration_s).sum();
     let wall = Wall {
         build_s: summary_round6(build_s),

@@ -19,14 +19,23 @@ pub struct Overlay {
     pub files: Vec<PathBuf>,
 }
 
-/// Loads `dirs` and writes their report into `out`.
-pub fn write(dirs: &[PathBuf], out: &Path) -> Result<Overlay> {
+/// Loads `dirs` and writes their report into `out`; `interval_s`: the maxima plot's interval
+/// (`--interval`), checked against the longest window.
+pub fn write(dirs: &[PathBuf], out: &Path, interval_s: Option<f64>) -> Result<Overlay> {
     let runs: Vec<Loaded> = dirs
         .iter()
         .map(|d| rundir::load(d))
         .collect::<Result<_>>()?;
     if runs.is_empty() {
         return Err(fail(status::CONFIG, "no run directories given"));
+    }
+    if let Some(asked) = interval_s {
+        let window = runs
+            .iter()
+            .map(|r| r.summary.duration_s)
+            .fold(0.0, f64::max);
+        crate::render::maxima::check_interval(asked, window)
+            .map_err(|why| fail(status::CONFIG, why))?;
     }
     let views: Vec<ReportRun> = runs
         .iter()
@@ -35,7 +44,8 @@ pub fn write(dirs: &[PathBuf], out: &Path) -> Result<Overlay> {
             view: render::view(&r.summary, &r.analysis, &r.splits),
         })
         .collect();
-    let mut files = report::write(&views, out)?;
+    let opts = crate::render::plot::PlotOptions { interval_s };
+    let mut files = report::write(&views, out, &opts)?;
     for k in Kind::ALL {
         for ext in ["png", "svg"] {
             files.push(out.join(format!("{}.{ext}", k.stem())));

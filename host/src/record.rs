@@ -289,6 +289,7 @@ fn decide(
         status: status::OK,
         problems: Vec::new(),
     };
+    what_it_refused(&mut v, capture, a);
     how_it_ended(&mut v, capture, a);
     what_arrived(&mut v, capture, a, link);
     if let Some(cpu) = capture.expect.nohz_full_cpu
@@ -306,6 +307,37 @@ fn decide(
         }
     }
     (v.status, v.problems)
+}
+
+/// The firmware's counter frequency (CNTFRQ_EL0, which the figures use) against its board
+/// description's nominal one: the firmware used to warn itself, the host has the board file.
+fn counter_disagrees(h: &tickscope_core::wire::msg::RunHeader) -> Option<String> {
+    if h.source != tickscope_core::wire::msg::Source::Firmware {
+        return None;
+    }
+    let nominal = crate::workspace::board(&h.board).ok()?.counter.nominal_hz;
+    counter_note(h.counter_hz, nominal)
+}
+
+/// A note when `cntfrq` is more than 1 % from `nominal` (0: the board names none).
+fn counter_note(cntfrq: u64, nominal: u64) -> Option<String> {
+    (nominal != 0 && cntfrq.abs_diff(nominal) * 100 > nominal).then(|| {
+        format!(
+            "CNTFRQ_EL0 says {cntfrq} Hz, the board description {nominal} Hz: the figures use CNTFRQ_EL0 (firmware that programs it wrong, or the wrong board file?)"
+        )
+    })
+}
+
+/// Why the firmware refused the run, in words (it sends the reason as data): first, since it
+/// decides the status the firmware ended with.
+fn what_it_refused(v: &mut Verdict, capture: &Capture, a: &Analysis) {
+    let st = match capture.end {
+        End::Exited(st) if st != status::OK => st,
+        _ => status::CONFIG,
+    };
+    for r in &a.refusals {
+        v.fail(st, format!("the firmware refused the run: {r}"));
+    }
 }
 
 /// How the guest ended: hung, crashed, interrupted, a non-zero status, or stopped early.
@@ -339,7 +371,7 @@ fn how_it_ended(v: &mut Verdict, capture: &Capture, a: &Analysis) {
 fn what_arrived(v: &mut Verdict, capture: &Capture, a: &Analysis, link: &decode::Report) {
     if capture.bytes.is_empty() {
         v.fail(status::FAILURE, "the guest produced no capture".into());
-    } else if a.header.is_none() {
+    } else if a.header.is_none() && a.refusals.is_empty() {
         let tail: Vec<&str> = link
             .text_lines
             .iter()
@@ -420,6 +452,9 @@ fn what_it_found(v: &mut Verdict, a: &Analysis, s: &Summary, policy: &Policy) {
             v.fail(status::FAILURE, format!("peer {name}: {why}"));
         }
     }
+    if let Some(note) = a.header.as_ref().and_then(counter_disagrees) {
+        v.note(note);
+    }
     for f in &a.faults {
         v.note(format!(
             "firmware fault on core {}: ESR {:#x} ELR {:#x} FAR {:#x}",
@@ -441,5 +476,30 @@ fn what_it_found(v: &mut Verdict, a: &Analysis, s: &Summary, policy: &Policy) {
         } else {
             v.fail(status::FAILURE, p);
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::counter_note;
+
+    #[test]
+    fn a_counter_more_than_1_percent_off_its_board_is_noted() {
+        assert_eq!(counter_note(62_500_000, 62_500_000), None);
+        assert_eq!(
+            counter_note(63_000_000, 62_500_000),
+            None,
+            "0.8 % is within"
+        );
+        let note = counter_note(100_000_000, 62_500_000).unwrap();
+        assert!(
+            note.starts_with("CNTFRQ_EL0 says 100000000 Hz, the board description 62500000 Hz"),
+            "{note}"
+        );
+        assert_eq!(
+            counter_note(1, 0),
+            None,
+            "a board without a nominal frequency"
+        );
     }
 }

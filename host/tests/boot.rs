@@ -274,12 +274,12 @@ fn a_hung_guest_is_killed_and_reported() {
 }
 
 #[test]
-fn the_release_image_fits_its_48_kib_budget_without_core_fmt() {
+fn the_release_image_fits_its_40_kib_budget_without_core_fmt() {
     let r = tickscope(&["image", "--json"]);
     r.expect_status(0);
     let j = r.json();
-    assert_eq!(num(&j, "limit_bytes"), 49152.0, "{j:#}");
-    assert!(num(&j, "image_bytes") <= 49152.0, "{j:#}");
+    assert_eq!(num(&j, "limit_bytes"), 40960.0, "{j:#}");
+    assert!(num(&j, "image_bytes") <= 40960.0, "{j:#}");
     assert!(num(&j, "image_bytes") > 4096.0, "{j:#}");
     assert_eq!(j["formatting_symbols"], serde_json::json!([]), "{j:#}");
 }
@@ -287,20 +287,54 @@ fn the_release_image_fits_its_48_kib_budget_without_core_fmt() {
 #[test]
 fn psci_errors_are_reported_by_name() {
     // Ask the firmware for 6 cores on a 4-core machine: CPU_ON for the two missing MPIDRs fails,
-    // and the failures are printed with their PSCI names, the run ends non-zero.
+    // the console gives the PSCI code, the host names it from the frame, the run ends non-zero.
     let (code, text, d) = firmware_alone("virt", "4", &semihosting_config("mode=boot smp=6"));
     assert_eq!(code, Some(1), "{text}");
     assert!(
-        text.contains("PSCI CPU_ON core 4 (MPIDR 0x4) failed: INVALID_PARAMETERS"),
+        text.contains("PSCI CPU_ON core 4 (MPIDR 0x4) failed: PSCI code -2"),
         "{text}"
     );
     assert!(text.contains("only 4 of 6 cores came online"), "{text}");
-    let decoded = tickscope(&[
+    let decoded = decoded_capture(&d);
+    assert_eq!(decoded.status, 1, "the trailer carries the failure status");
+    let j = decoded.json();
+    assert_eq!(
+        j["psci_failures"],
+        serde_json::json!([
+            "core 4 (MPIDR 0x4): INVALID_PARAMETERS",
+            "core 5 (MPIDR 0x5): INVALID_PARAMETERS"
+        ]),
+        "{j:#}"
+    );
+}
+
+/// `tickscope decode --json` of the capture a [`firmware_alone`] run left.
+fn decoded_capture(d: &tempfile::TempDir) -> Run {
+    tickscope(&[
         "decode",
         d.path().join("capture.bin").to_str().unwrap(),
         "--json",
-    ]);
-    assert_eq!(decoded.status, 1, "the trailer carries the failure status");
+    ])
+}
+
+/// The firmware refused the run on the console, and the host words why from its frame.
+fn assert_refused(d: &tempfile::TempDir, console: &str, why: &str) {
+    assert!(console.contains("tickscope: run refused"), "{console}");
+    assert!(
+        !console.contains(why),
+        "the image carries no words for it: {console}"
+    );
+    let decoded = decoded_capture(d);
+    assert_eq!(
+        decoded.status, 2,
+        "the trailer carries the configuration status"
+    );
+    let j = decoded.json();
+    let problem = j["problem"].as_str().unwrap_or_default();
+    assert!(
+        problem.starts_with("the firmware refused the run: ") && problem.contains(why),
+        "{j:#}"
+    );
 }
 
 /// Runs the release image under QEMU directly (no host checks): `-M machine -smp cores`, the
@@ -351,11 +385,12 @@ fn the_firmware_itself_refuses_more_than_8_cores_on_gicv2() {
     // The host refuses `--gic 2 --smp 9`; a configuration built elsewhere reaches the firmware
     // unchecked, and the firmware refuses it too (an SGI's target list has 8 bits).
     let v2 = "virt,gic-version=2";
-    let (code, text, _) = firmware_alone(v2, "8", &semihosting_config("mode=boot smp=9 gic=2"));
+    let (code, text, d) = firmware_alone(v2, "8", &semihosting_config("mode=boot smp=9 gic=2"));
     assert_eq!(code, Some(2), "{text}");
-    assert!(
-        text.contains("smp=9, but GICv2 reaches 8 cores at most"),
-        "{text}"
+    assert_refused(
+        &d,
+        &text,
+        "core 0: interrupt controller: smp=9, but GICv2 reaches 8 cores at most",
     );
     // "Every core" on a GICv2 means the 8 it can reach.
     let (code, text, _) = firmware_alone(v2, "8", &semihosting_config("mode=boot"));
@@ -367,10 +402,11 @@ fn a_text_command_line_is_refused_by_the_firmware_with_the_form_it_reads() {
     // The image has no text parser: settings come as `cfg=HEX` (`tickscope config`). An old-style
     // `arg=mode=boot` line is reported, not guessed at, and the run fails.
     let line = "enable=on,target=native,arg=tickscope,arg=mode=boot,arg=smp=2";
-    let (code, text, _) = firmware_alone("virt", "2", line);
+    let (code, text, d) = firmware_alone("virt", "2", line);
     assert_eq!(code, Some(2), "{text}");
-    assert!(
-        text.contains("cfg=HEX, as `tickscope config` writes it"),
-        "{text}"
+    assert_refused(
+        &d,
+        &text,
+        "invalid configuration: not this firmware's configuration form (cfg=HEX, as `tickscope config` writes it)",
     );
 }

@@ -117,6 +117,14 @@ fn generic_kernel_noise_is_its_tick_by_tracefs_and_by_counters_alike() {
     );
     let os = num(j, "os_noise.events_per_s");
     assert!((225.0..=300.0).contains(&os), "OS noise {os}/s: {j:#}");
+    // The tick is found by its number: QEMU virt's device tree gives the timer's PPIs, and at
+    // EL1 the kernel takes the virtual timer, INTID 27 (PPI 11); its handler is `arch_timer`.
+    assert_eq!(j["timer_line"]["intid"], 27, "{j:#}");
+    assert_eq!(j["timer_line"]["name"], "arch_timer", "{j:#}");
+    assert_eq!(
+        j["attribution_coverage"]["timer_source"], "arch_timer",
+        "the row the coverage takes for the timer is the line's"
+    );
     let timer = cause_rate(j, "arch_timer");
     assert!(
         (225.0..=275.0).contains(&timer),

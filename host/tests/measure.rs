@@ -180,9 +180,14 @@ fn two_measured_cores_each_see_their_own_tick_and_the_others_slices_as_emulator_
             "core {}: {c:#}",
             c["core"]
         );
+        // The tick's cost as on one core, up to its edges: the entry and exit bounds are the
+        // smallest lead and tail seen on the core, and with four vCPUs in icount's round-robin
+        // they follow where the tick falls against the other vCPUs' turns (seen: 16 + 80 ns
+        // alone, 128 + 64 ns on core 3 of four). 500 ns holds that and still fails a tick
+        // merged with another core's slice (milliseconds) or a handler twice as long.
         let p50 = num(c, "os_noise.event_ns.p50");
         assert!(
-            (p50 - want_p50).abs() <= 0.01 * want_p50,
+            (p50 - want_p50).abs() <= 500.0,
             "core {}: OS p50 {p50} vs {want_p50} on one core: {c:#}",
             c["core"]
         );

@@ -147,6 +147,37 @@ fn report_on_three_runs_writes_plots_and_matching_numbers() {
             }
         }
     }
+    // `--interval` sets the maxima's interval (OSADL plots 5 minutes): 250 ms gives 4 per run,
+    // each still the tick's length; an interval that would cut the window into more than 10000
+    // is refused with the reason, and nothing is written.
+    let rep2 = out(&d, "report-250ms");
+    let mut args = vec!["report", "--interval", "250ms", "--out", &rep2];
+    args.extend(dirs.iter().map(String::as_str));
+    tickscope(&args).expect_status(0);
+    let maxima: serde_json::Value = serde_json::from_str(
+        &std::fs::read_to_string(std::path::Path::new(&rep2).join("maxima.json")).unwrap(),
+    )
+    .unwrap();
+    assert_eq!(maxima["interval_s"], 0.25, "{maxima:#}");
+    let tick250 = maxima["runs"][1]["maxima_ns"].as_array().unwrap();
+    assert_eq!(tick250.len(), 4, "{maxima:#}");
+    assert!(
+        tick250
+            .iter()
+            .all(|v| (10_000.0..10_300.0).contains(&v.as_f64().unwrap())),
+        "{maxima:#}"
+    );
+    let rep3 = out(&d, "report-1us");
+    let mut args = vec!["report", "--interval", "1us", "--out", &rep3];
+    args.extend(dirs.iter().map(String::as_str));
+    let r = tickscope(&args);
+    assert_eq!(r.status, 2, "{}{}", r.stdout, r.stderr);
+    assert!(
+        r.stderr.contains("into 1000000 intervals; at most 10000"),
+        "{}",
+        r.stderr
+    );
+    assert!(!std::path::Path::new(&rep3).join("maxima.json").exists());
     let html = std::fs::read_to_string(rep.join("report.html")).unwrap();
     assert!(
         html.contains("data:image/png;base64,"),

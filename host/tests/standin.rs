@@ -155,7 +155,8 @@ fn thunderx_image_and_bin_are_built() {
     let j = r.json();
     assert_eq!(j["load_address"], 0x400_0000);
     assert_eq!(j["entry"], 0x400_0000);
-    assert!(num(&j, "image_bytes") <= 49152.0);
+    assert_eq!(num(&j, "limit_bytes"), 36864.0, "{j:#}");
+    assert!(num(&j, "image_bytes") <= 36864.0, "{j:#}");
     let bytes = std::fs::read(&bin).unwrap();
     assert!(bytes.len() as f64 >= num(&j, "image_bytes") && bytes.len() < 70_000);
     // A ThunderX image refuses to run where its board is not (no semihosting there: the QEMU

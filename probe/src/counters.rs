@@ -76,8 +76,9 @@ fn involuntary_switches() -> u64 {
 
 impl Counters {
     /// Opens the counters of `cpu`: interrupt lines that already fired on it, the per-CPU timer
-    /// and IPIs always, then softirqs and context switches.
-    pub fn open(cpu: usize) -> Counters {
+    /// (`timer_irq`, the line found by its INTID, else one named `arch_timer`) and IPIs always,
+    /// then softirqs and context switches.
+    pub fn open(cpu: usize, timer_irq: Option<u32>) -> Counters {
         let mut c = Counters {
             cpu,
             irqs: Vec::new(),
@@ -117,7 +118,8 @@ impl Counters {
                 } else {
                     (actions.to_string(), CauseKind::Irq)
                 };
-                if count > 0 || kind == CauseKind::Ipi || name == "arch_timer" {
+                let timer = timer_irq.map_or(name == "arch_timer", |t| t == n);
+                if count > 0 || kind == CauseKind::Ipi || timer {
                     lines.push((n, name, kind));
                 }
             }

@@ -16,6 +16,7 @@ mod irqs;
 mod peers;
 mod snapshot;
 mod sys;
+mod timer_line;
 mod trace;
 mod window;
 
@@ -31,8 +32,8 @@ use tickscope_core::ring::{Consumer, Ring, Slot, empty_slot};
 use tickscope_core::units::{ns_to_ticks, parse_duration};
 use tickscope_core::wire::msg::{
     Attribution, BLOCK, Block, CauseKind, CoreStatus, GapCounts, InterruptCounts, KernelInfo,
-    LinuxInfo, Method, NameEntry, Names, NoiseEvent, PeerTool, RunHeader, Source, TimerSample,
-    TraceRecord, Trailer, Window,
+    LinuxInfo, Method, NameEntry, Names, NoiseEvent, PeerTool, RunHeader, Source, TimerLine,
+    TimerSample, TraceRecord, Trailer, Window,
 };
 use tickscope_core::wire::{self, Encoder, Message};
 
@@ -514,7 +515,12 @@ struct Attributor {
     detail: String,
 }
 
-fn setup_attribution(o: &Options, cpu: usize, timer_mode: bool) -> Attributor {
+fn setup_attribution(
+    o: &Options,
+    cpu: usize,
+    timer_mode: bool,
+    timer_irq: Option<u32>,
+) -> Attributor {
     let mut why_not_trace = String::new();
     if matches!(o.attribution, Attr::Auto | Attr::Tracefs) {
         // About 32 bytes per record and a dozen records per tick: 256 KiB per second of window
@@ -539,7 +545,7 @@ fn setup_attribution(o: &Options, cpu: usize, timer_mode: bool) -> Attributor {
         }
     }
     if matches!(o.attribution, Attr::Auto | Attr::Tracefs | Attr::Counters) && !timer_mode {
-        let c = Counters::open(cpu);
+        let c = Counters::open(cpu, timer_irq);
         let mut detail = if why_not_trace.is_empty() {
             "per-event counters tell which causes ran during an event, not for how long".to_string()
         } else {
@@ -584,6 +590,36 @@ fn send_names(out: &mut Output, cpu: u16, names: &[(CauseKind, String)]) {
             });
         }
         out.send(&Message::Names(Names { core: cpu, items }));
+    }
+}
+
+/// The kernel's timer line, found by its INTID (see `timer_line`), said on the console either
+/// way: which line the tick is, or why it is known by name.
+fn find_timer_line(out: &mut Output) -> Option<timer_line::IrqLine> {
+    match timer_line::find() {
+        Ok(t) => {
+            out.text(&format!(
+                "tickscope-probe: the tick is irq {} (INTID {}, {})",
+                t.irq, t.hwirq, t.actions
+            ));
+            Some(t)
+        }
+        Err(why) => {
+            out.text(&format!("tickscope-probe: {why}"));
+            None
+        }
+    }
+}
+
+/// Ships the timer line, when there is one, for the host to know the tick by number.
+fn send_timer_line(out: &mut Output, cpu: u16, timer: Option<&timer_line::IrqLine>) {
+    if let Some(t) = timer {
+        out.send(&Message::TimerLine(TimerLine {
+            core: cpu,
+            irq: t.irq,
+            intid: t.hwirq,
+            name: hstring(&t.actions),
+        }));
     }
 }
 
@@ -946,7 +982,13 @@ fn run(o: Options) -> u8 {
     if !counter_note.is_empty() {
         out.text(&format!("tickscope-probe: {counter_note}"));
     }
-    let mut attr = setup_attribution(&o, cpu, cfg.mode == Mode::Timer);
+    let timer = find_timer_line(&mut out);
+    let mut attr = setup_attribution(
+        &o,
+        cpu,
+        cfg.mode == Mode::Timer,
+        timer.as_ref().map(|t| t.irq),
+    );
     sys::undo_on_signal(
         RT_PATH,
         rt.restore.as_deref().unwrap_or(""),
@@ -958,6 +1000,7 @@ fn run(o: Options) -> u8 {
     }
     ship_attribution(&mut out, &attr, &result, cpu as u16);
     drop(attr);
+    send_timer_line(&mut out, cpu as u16, timer.as_ref());
     ship_facts(&mut out, &result, cpu, cpus.len(), rt.off);
     out.send(&Message::CoreStatus(result.status));
     let line = result_line(&cfg, &result, cpu, max_ticks, plan.hz);

@@ -342,8 +342,9 @@ impl Default for Config {
     }
 }
 
-/// What is wrong with a configuration.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+/// What is wrong with a configuration. Serialized in [`crate::refusal::Refusal`]: the firmware
+/// ships it and the host words it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 pub enum Problem {
     /// A token is not `key=value`.
     NotKeyValue,

@@ -20,6 +20,7 @@ pub mod layout;
 #[cfg(feature = "std")]
 pub mod pagetable;
 pub mod probe;
+pub mod refusal;
 pub mod ring;
 pub mod stats;
 pub mod text;

@@ -4,7 +4,7 @@
 use core::fmt;
 
 /// Why a duration string was rejected.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub enum UnitError {
     /// Empty string.
     Empty,

@@ -53,6 +53,7 @@ pub fn stay_at_el2() {
 ///
 /// # Safety
 /// Must be called at EL2 with `vbar` pointing at the vector table.
+#[unsafe(link_section = ".text.before_vectors.drop_to_el1")]
 pub unsafe fn drop_to_el1(vbar: u64, next: extern "C" fn(u64) -> !, arg: u64, trap_pmu: bool) -> ! {
     el2_common();
     if trap_pmu {

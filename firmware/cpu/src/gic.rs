@@ -14,7 +14,6 @@ use arm_gic::gicv2::{self, GicV2};
 use arm_gic::gicv3::registers::{Gicd, GicrSgi};
 use arm_gic::gicv3::{GicCpuInterface, GicRedistributorIterator, GicV3, SgiTarget, SgiTargetGroup};
 use arm_gic::{IntId, InterruptGroup, Trigger, UniqueMmioPointer};
-use tickscope_core::text::Line;
 
 use crate::{BOARD, MAX_CORES, cores};
 
@@ -48,51 +47,8 @@ static REDIST: [AtomicUsize; MAX_CORES] = [const { AtomicUsize::new(0) }; MAX_CO
 /// GICv3 redistributor frames found by the walk.
 static FRAMES: AtomicUsize = AtomicUsize::new(0);
 
-/// Why the GIC could not be set up.
-#[derive(Clone, Copy)]
-pub enum GicError {
-    /// The board has no GIC of the version asked for.
-    NotOnBoard(u8),
-    /// The configuration asked for one version, the machine has the other.
-    Mismatch {
-        /// Configured version.
-        wanted: u8,
-        /// What the core reports (ID_AA64PFR0_EL1.GIC).
-        found: u8,
-    },
-    /// No redistributor matches this core's MPIDR.
-    NoRedistributor(u64),
-    /// The walk found no frame with GICR_TYPER.Last inside the board's redistributor region.
-    NoLastRedistributor(usize),
-    /// The driver refused the redistributor layout.
-    Layout,
-    /// GICv2 names an SGI's targets in an 8-bit list: cores 8 and up cannot be reached.
-    V2Cores(usize),
-}
-
-impl GicError {
-    /// Appends what went wrong, in words.
-    pub fn describe(&self, l: &mut Line) {
-        match *self {
-            GicError::NotOnBoard(v) => l.s("the board description has no GICv").u(v.into()),
-            GicError::Mismatch { wanted, found } => l
-                .s("GICv")
-                .u(wanted.into())
-                .s(" requested but this machine has GICv")
-                .u(found.into()),
-            GicError::NoRedistributor(m) => l.s("no GICv3 redistributor for MPIDR ").x(m),
-            GicError::NoLastRedistributor(n) => l
-                .s("no GICv3 redistributor frame with GICR_TYPER.Last among the ")
-                .u(n as u64)
-                .s(" in the board's region"),
-            GicError::Layout => l.s("unsupported GICv3 redistributor frame layout"),
-            GicError::V2Cores(n) => l
-                .s("smp=")
-                .u(n as u64)
-                .s(", but GICv2 reaches 8 cores at most"),
-        };
-    }
-}
+/// Why the GIC could not be set up: defined with the other refusals the host words.
+pub use tickscope_core::refusal::GicError;
 
 /// The GIC version this machine has: GICv3 if the core has the system-register CPU interface
 /// (QEMU sets ID_AA64PFR0_EL1.GIC only when a GICv3 is attached), else v2; boards with a single
@@ -155,7 +111,7 @@ fn walk_redistributors(base: u64, size: u64) -> Result<usize, GicError> {
             return Ok(count);
         }
     }
-    Err(GicError::NoLastRedistributor(count))
+    Err(GicError::NoLastRedistributor(count as u32))
 }
 
 /// Cores a GICv2 SGI can target (GICD_SGIR.CPUTargetList has 8 bits).
@@ -177,7 +133,7 @@ pub fn init_primary(wanted: u8, el: u8, smp: usize) -> Result<usize, GicError> {
     };
     let cores = if smp == 0 { MAX_CORES.min(reach) } else { smp };
     if cores > reach {
-        return Err(GicError::V2Cores(cores));
+        return Err(GicError::V2Cores(cores as u16));
     }
     let desc = BOARD.gic(version).ok_or(GicError::NotOnBoard(version))?;
     let mut owner = GIC.lock();

@@ -177,6 +177,7 @@ pub fn base() -> u64 {
 /// instruction-cache line invalidated (broadcast to the Inner Shareable domain), as the Arm ARM's
 /// self-modifying-code sequence asks (B2.2.5), then one ISB.
 #[inline(never)]
+#[unsafe(link_section = ".text.before_vectors.without_cycles")]
 pub fn without_cycles() {
     let daif = crate::regs::irq_save();
     // A loop, not 16 copies: this crate builds at opt-level 3, which would unroll a once-per-boot
@@ -209,6 +210,7 @@ pub fn without_cycles() {
 }
 
 /// Points VBAR of the current EL at the table.
+#[unsafe(link_section = ".text.before_vectors.install")]
 pub fn install() {
     if current_el() >= 2 {
         VBAR_EL2.set(base());

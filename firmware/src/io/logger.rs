@@ -4,8 +4,8 @@
 use core::cell::UnsafeCell;
 use core::sync::atomic::{AtomicBool, Ordering};
 
-use tickscope_core::wire::Message;
 use tickscope_core::wire::msg::{LOG_BYTES, LogRecord};
+use tickscope_core::wire::out::Out;
 
 use tickscope_cpu::{cores, regs, timer};
 
@@ -51,7 +51,7 @@ unsafe impl defmt::Logger for Logger {
             at: timer::now(),
             data: p.data.clone(),
         };
-        crate::io::send(&Message::Log(rec));
+        crate::io::send(Out::Log(&rec));
         let daif = p.daif;
         TAKEN.store(false, Ordering::Release);
         regs::irq_restore(daif);

@@ -10,7 +10,8 @@ use core::sync::atomic::{AtomicBool, AtomicU8, AtomicU32, Ordering};
 
 use tickscope_core::config::Transport;
 use tickscope_core::text::Line;
-use tickscope_core::wire::{self, MAX_BODY, MAX_WIRE, Message};
+use tickscope_core::wire::out::Out;
+use tickscope_core::wire::{self, MAX_BODY, MAX_WIRE};
 use tickscope_cpu::lock::Mutex;
 use tickscope_cpu::{BOARD, timer};
 
@@ -93,9 +94,9 @@ fn text(route: Route, s: &str) {
     }
 }
 
-fn frame(route: Route, buf: &mut Buffers, msg: &Message) {
+fn frame(route: Route, buf: &mut Buffers, msg: Out<'_>) {
     let seq = SEQ.fetch_add(1, Ordering::Relaxed);
-    match wire::encode_frame(seq, msg, &mut buf.scratch, &mut buf.frame) {
+    match wire::encode_frame(seq, &msg, &mut buf.scratch, &mut buf.frame) {
         Ok(bytes) => match (transport_now(), route) {
             (Transport::Semihosting, Route::Normal) => semihost::wire(bytes),
             (Transport::Semihosting, Route::Emergency) => semihost::emergency_wire(bytes),
@@ -111,7 +112,7 @@ fn frame(route: Route, buf: &mut Buffers, msg: &Message) {
 
 /// Sends one wire message. Interrupts stay enabled: no interrupt handler writes output (the fault
 /// path has its own route), so a measured core's timer wakes it on time even mid-frame.
-pub fn send(msg: &Message) {
+pub fn send(msg: Out<'_>) {
     frame(Route::Normal, &mut OUT.lock(), msg);
 }
 
@@ -136,7 +137,7 @@ pub enum Emergency<'a> {
     /// A console line (the newline is added).
     Text(&'a str),
     /// A wire frame.
-    Frame(&'a Message),
+    Frame(Out<'a>),
 }
 
 /// How long the fault path waits for the output lock before writing without it (counter ticks

@@ -10,8 +10,8 @@ use tickscope_core::irq::SampleRec;
 use tickscope_core::probe::{self, Schedule, Threshold};
 use tickscope_core::ring::Producer;
 use tickscope_core::units::ns_to_ticks;
-use tickscope_core::wire::Message;
 use tickscope_core::wire::msg::{CoreStatus, CycleCalibration};
+use tickscope_core::wire::out::Out;
 use tickscope_cpu::service::Outcome;
 use tickscope_cpu::sgi;
 use tickscope_cpu::timer::{self, Timer};
@@ -80,7 +80,7 @@ impl Window<'_> {
         if let Some(s) = self.shipper.as_mut().and_then(|g| g.get()) {
             s.flush();
         }
-        io::send(&Message::Checkpoint(status));
+        io::send(Out::Checkpoint(&status));
     }
 }
 
@@ -96,7 +96,7 @@ pub fn run(core: usize) {
     let mut samples = h.samples.take();
     let cal = calibrate::cycles_per_tick();
     if let Some(c) = cal {
-        io::send(&Message::Calibration(CycleCalibration {
+        io::send(Out::Calibration(&CycleCalibration {
             core: core as u16,
             ratio_q16: c.q16,
             offset: c.offset,

@@ -17,9 +17,9 @@ use aarch64_cpu::registers::{MIDR_EL1, Readable};
 use tickscope_core::checked::nth;
 use tickscope_core::config::{Config, FaultKind, Mode};
 use tickscope_core::exit;
-use tickscope_core::text::Line;
-use tickscope_core::wire::Message;
+use tickscope_core::refusal::Refusal;
 use tickscope_core::wire::msg::{CoreOnline, NeonCheck, RunHeader, Source};
+use tickscope_core::wire::out::Out;
 use tickscope_cpu::cores;
 use tickscope_cpu::{BOARD, gic, neon, pmu, regs, timer};
 use tickscope_cpu::{irq, sgi};
@@ -35,10 +35,9 @@ fn header(cfg: &Config) -> RunHeader {
     let e = boot::early();
     let mut board = heapless::String::new();
     let _ = board.push_str(BOARD.name);
-    let mut revision = heapless::String::new();
-    for c in crate::build_info::revision().chars().take(40) {
-        let _ = revision.push(c);
-    }
+    // At most 40 bytes, cut on a character boundary (`get` returns None elsewhere).
+    let rev = revision();
+    let revision = heapless::String::try_from(rev.get(..40).unwrap_or(rev)).unwrap_or_default();
     RunHeader {
         format: tickscope_core::wire::FORMAT_VERSION as u16,
         source: Source::Firmware,
@@ -62,13 +61,13 @@ fn header(cfg: &Config) -> RunHeader {
 
 fn announce(core: usize) {
     let el = regs::current_el();
-    io::send(&Message::CoreOnline(CoreOnline {
+    io::send(Out::CoreOnline(&CoreOnline {
         core: core as u16,
         mpidr: cores::mpidr(),
         el,
         at: timer::now(),
     }));
-    io::send(&Message::Neon(NeonCheck {
+    io::send(Out::Neon(&NeonCheck {
         core: core as u16,
         value: neon::check(),
     }));
@@ -80,11 +79,6 @@ fn announce(core: usize) {
     );
 }
 
-fn fail(status: u8, f: impl FnOnce(&mut Line) -> &mut Line) -> ! {
-    io::print(f);
-    shutdown::finish(status)
-}
-
 /// The boot core after boot: MMU on, at the run's EL.
 pub extern "C" fn primary_main(core: u64) -> ! {
     let core = core as usize;
@@ -92,20 +86,22 @@ pub extern "C" fn primary_main(core: u64) -> ! {
     let cfg = e.config;
     io::init(cfg.transport);
     greet(core, e);
-    if let Some(err) = &e.config_error {
-        fail(exit::CONFIG, |l| l.s("tickscope: ").s(err.as_str()));
+    if let Some(refusal) = &e.refusal {
+        shutdown::refuse(exit::CONFIG, refusal.clone());
     }
     calibrate::start_pmu();
     timer::disable_all(e.el);
     let cores = match gic::init_primary(cfg.gic, e.el, cfg.smp as usize) {
         Ok(cores) => cores,
-        Err(err) => fail(exit::CONFIG, |l| {
-            err.describe(l.s("tickscope: interrupt controller: "));
-            l
-        }),
+        Err(error) => shutdown::refuse(
+            exit::CONFIG,
+            Refusal::Gic {
+                core: core as u16,
+                error,
+            },
+        ),
     };
-    io::send(&Message::Header(header(&cfg)));
-    check_counter();
+    io::send(Out::Header(&header(&cfg)));
     check_mmio_probe();
     gic::set_private(sgi::WAKE, true);
     gic::set_private(sgi::DONE, true);
@@ -185,20 +181,6 @@ fn wait_online(cores: usize) -> usize {
     tickscope_cpu::cores::online()
 }
 
-/// Cross-checks CNTFRQ_EL0 with the board's nominal counter frequency, when it has one.
-fn check_counter() {
-    let hz = timer::frequency();
-    if BOARD.counter_hz != 0 && hz.abs_diff(BOARD.counter_hz) * 100 > BOARD.counter_hz {
-        io::print(|l| {
-            l.s("tickscope: warning: CNTFRQ_EL0 says ")
-                .u(hz)
-                .s(" Hz, the board description ")
-                .u(BOARD.counter_hz)
-                .s(" Hz; using CNTFRQ_EL0")
-        });
-    }
-}
-
 /// Reads the board's proof-of-mapping register (e.g. a PCIe ID above 4 GiB).
 fn check_mmio_probe() {
     if let Some(p) = BOARD.mmio_probe {
@@ -208,14 +190,14 @@ fn check_mmio_probe() {
         if v & p.mask == p.expect {
             defmt::info!("MMIO probe at {=u64:#x}: {=u32:#x} as expected", p.addr, v);
         } else {
-            fail(exit::FAILURE, |l| {
-                l.s("tickscope: MMIO probe at ")
-                    .x(p.addr)
-                    .s(" read ")
-                    .x(v.into())
-                    .s(", expected ")
-                    .x(p.expect.into())
-            });
+            shutdown::refuse(
+                exit::FAILURE,
+                Refusal::MmioProbe {
+                    addr: p.addr,
+                    read: v,
+                    expected: p.expect,
+                },
+            );
         }
     }
 }
@@ -228,15 +210,14 @@ pub extern "C" fn secondary_main(core: u64) -> ! {
     if calibrate::pmu_enabled() {
         pmu::start_cycle_counter();
     }
-    if let Err(err) = gic::init_secondary(el) {
-        fail(exit::FAILURE, |l| {
-            err.describe(
-                l.s("tickscope: core ")
-                    .u(core as u64)
-                    .s(": interrupt controller: "),
-            );
-            l
-        });
+    if let Err(error) = gic::init_secondary(el) {
+        shutdown::refuse(
+            exit::FAILURE,
+            Refusal::Gic {
+                core: core as u16,
+                error,
+            },
+        );
     }
     gic::set_private(sgi::WAKE, true);
     gic::set_private(sgi::STOP, true);

@@ -8,11 +8,11 @@ use tickscope_core::probe::GapTable;
 use tickscope_core::ring::Consumer;
 use tickscope_core::stats::Accumulator;
 use tickscope_core::units::ticks_to_ns;
-use tickscope_core::wire::Message;
 use tickscope_core::wire::msg::{
     Attribution, BLOCK, Block, CoreStatus, GapCounts, HistogramPart, IrqSpan, Method, Metric,
     NoiseEvent, ReducedEvents, TimerSample, delta_code,
 };
+use tickscope_core::wire::out::Out;
 use tickscope_cpu::lock::Mutex;
 
 use tickscope_core::irq::{IrqRec, SampleRec};
@@ -103,7 +103,7 @@ impl Shipper {
     /// noise is attributed: by the firmware's own interrupt records.
     pub fn set_window(&mut self, start: u64) {
         self.window_start = start;
-        io::send(&Message::Attribution(Attribution {
+        io::send(Out::Attribution(&Attribution {
             core: self.core as u16,
             method: Method::Firmware,
             probe: 0,
@@ -125,7 +125,7 @@ impl Shipper {
         let mut items = core::mem::take(&mut self.timer_block);
         let mut block = self.block(&mut items);
         delta_code(&mut block.items);
-        io::send(&Message::TimerDeltas(block));
+        io::send(Out::TimerDeltas(&block));
     }
 
     /// Moves everything waiting in the rings onto the wire.
@@ -159,7 +159,7 @@ impl Shipper {
                     });
                     if self.noise_block.is_full() {
                         let mut items = core::mem::take(&mut self.noise_block);
-                        io::send(&Message::NoiseEvents(self.block(&mut items)));
+                        io::send(Out::NoiseEvents(&self.block(&mut items)));
                     }
                 }
             }
@@ -175,7 +175,7 @@ impl Shipper {
             });
             if self.irq_block.is_full() {
                 let mut items = core::mem::take(&mut self.irq_block);
-                io::send(&Message::Irqs(self.block(&mut items)));
+                io::send(Out::Irqs(&self.block(&mut items)));
             }
         }
     }
@@ -188,11 +188,11 @@ impl Shipper {
         }
         if !self.noise_block.is_empty() {
             let mut items = core::mem::take(&mut self.noise_block);
-            io::send(&Message::NoiseEvents(self.block(&mut items)));
+            io::send(Out::NoiseEvents(&self.block(&mut items)));
         }
         if !self.irq_block.is_empty() {
             let mut items = core::mem::take(&mut self.irq_block);
-            io::send(&Message::Irqs(self.block(&mut items)));
+            io::send(Out::Irqs(&self.block(&mut items)));
         }
     }
 
@@ -205,14 +205,14 @@ impl Shipper {
             for (ticks, &n) in gaps.iter().enumerate().filter(|(_, n)| **n > 0) {
                 let _ = counts.push((ticks as u32, n));
                 if counts.is_full() {
-                    io::send(&Message::Gaps(GapCounts {
+                    io::send(Out::Gaps(&GapCounts {
                         core,
                         counts: core::mem::take(&mut counts),
                     }));
                 }
             }
             if !counts.is_empty() {
-                io::send(&Message::Gaps(GapCounts { core, counts }));
+                io::send(Out::Gaps(&GapCounts { core, counts }));
             }
         }
         if self.reduced {
@@ -227,7 +227,7 @@ impl Shipper {
             ship_histogram(core, metric, true, &acc.events);
             ship_events(core, metric, acc);
         }
-        io::send(&Message::CoreStatus(*status));
+        io::send(Out::CoreStatus(&*status));
         // One plain-text line per measured core for readers of the console alone (LAVA's
         // `monitors` pattern `tickscope-result: ID pass|fail VALUE UNITS`): its largest latency
         // or loop gap (events, and the gaps below the threshold the table counted), failed when
@@ -263,7 +263,7 @@ fn ship_histogram(core: u16, metric: Metric, events: bool, h: &Histogram) {
         let _ = part.push((i as u16, n));
         if part.is_full() {
             let buckets = core::mem::take(&mut part);
-            io::send(&Message::Histogram(HistogramPart {
+            io::send(Out::Histogram(&HistogramPart {
                 core,
                 metric,
                 events,
@@ -278,7 +278,7 @@ fn ship_histogram(core: u16, metric: Metric, events: bool, h: &Histogram) {
         h.sum().min(u64::MAX as u128) as u64,
         h.overflow(),
     ));
-    io::send(&Message::Histogram(HistogramPart {
+    io::send(Out::Histogram(&HistogramPart {
         core,
         metric,
         events,
@@ -297,7 +297,7 @@ fn ship_events(core: u16, metric: Metric, acc: &Accumulator) {
         let (chunk, tail) = rest.split_at(rest.len().min(BLOCK));
         let mut per_second = heapless::Vec::new();
         let _ = per_second.extend_from_slice(chunk);
-        io::send(&Message::Reduced(ReducedEvents {
+        io::send(Out::Reduced(&ReducedEvents {
             core,
             metric,
             worst: if first == 0 {

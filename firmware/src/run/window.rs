@@ -8,9 +8,10 @@ use tickscope_core::checked::nth;
 use tickscope_core::config::{Config, Mode, cores_in};
 use tickscope_core::exit;
 use tickscope_core::probe::{self, Threshold};
+use tickscope_core::refusal::Refusal;
 use tickscope_core::units::ns_to_ticks;
-use tickscope_core::wire::Message;
 use tickscope_core::wire::msg::Window;
+use tickscope_core::wire::out::Out;
 use tickscope_cpu::timer::{self, Timer};
 use tickscope_cpu::{cores, gic, irq, regs};
 
@@ -58,28 +59,22 @@ pub fn run(cfg: &Config, cores_online: usize) -> u8 {
 }
 
 /// The measured cores as a list, or the configuration status when there are more than the
-/// slots or the threshold does not fit the loop-gap table (both said on the console).
+/// slots or the threshold does not fit the loop-gap table (both sent as a refusal).
 fn measured_list(cfg: &Config, measured: u64, threshold_ticks: u64) -> Result<Measured, u8> {
     let mut list = Measured::new();
     for core in cores_in(measured) {
         if list.push(core as usize).is_err() {
-            io::print(|l| {
-                l.s("tickscope: at most ")
-                    .u(MAX_MEASURED as u64)
-                    .s(" cores can be measured at once")
+            crate::shutdown::report_refusal(Refusal::TooManyMeasured {
+                max: MAX_MEASURED as u16,
             });
             return Err(exit::CONFIG);
         }
     }
     if cfg.mode == Mode::Noise && Threshold::new(threshold_ticks).is_none() {
-        io::print(|l| {
-            l.s("tickscope: threshold ")
-                .u(cfg.threshold_ns)
-                .s(" ns is ")
-                .u(threshold_ticks)
-                .s(" counter ticks; the loop-gap table holds at most ")
-                .u(probe::GAP_SLOTS as u64 - 1)
-                .s(" ticks")
+        crate::shutdown::report_refusal(Refusal::GapTableTooShort {
+            threshold_ns: cfg.threshold_ns,
+            ticks: threshold_ticks,
+            max_ticks: probe::GAP_SLOTS as u64 - 1,
         });
         return Err(exit::CONFIG);
     }
@@ -118,7 +113,7 @@ fn open_window(cfg: &Config, hz: u64, list: &Measured, threshold_ticks: u64) -> 
     for slot in 0..list.len() {
         if let Some(s) = nth(&SHIPPERS, slot).lock().get() {
             s.set_window(start);
-            io::send(&Message::Window(Window {
+            io::send(Out::Window(&Window {
                 core: s.core() as u16,
                 start,
                 end,

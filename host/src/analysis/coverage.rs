@@ -9,7 +9,7 @@ use serde::{Deserialize, Serialize};
 use tickscope_core::wire::msg::{CauseKind, InterruptCounts, TraceKind};
 
 use super::CoreData;
-use super::tick::{is_local_timer, row_names_cause};
+use super::tick::{Tick, row_names_cause};
 
 /// Timer coverage below this is a problem (the run says why, and fails).
 pub const MIN_TIMER_COVERAGE: f64 = 0.99;
@@ -36,6 +36,10 @@ pub struct Coverage {
     pub overall: Option<f64>,
     /// The same for the local timer alone (`arch_timer`, x86's `LOC`).
     pub timer: Option<f64>,
+    /// The row that is the local timer ([`super::tick::Tick`]: the timer line found by its INTID,
+    /// else a known name), when one was counted.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub timer_source: Option<String>,
     /// Per source, most counted first.
     pub sources: Vec<SourceCoverage>,
 }
@@ -90,7 +94,12 @@ fn traced_by_name(c: &CoreData) -> BTreeMap<String, (u64, u64)> {
 
 /// The coverage of traced cores against their interrupt counts; `None` without a trace or
 /// without counts. `noise`: events are loop gaps (timer mode reports traced ÷ counted).
-pub fn coverage(cores: &[&CoreData], counts: &[InterruptCounts], noise: bool) -> Option<Coverage> {
+pub fn coverage(
+    cores: &[&CoreData],
+    counts: &[InterruptCounts],
+    noise: bool,
+    tick: &Tick,
+) -> Option<Coverage> {
     let mut rows: BTreeMap<String, SourceCoverage> = BTreeMap::new();
     let mut any = false;
     for c in cores {
@@ -147,7 +156,11 @@ pub fn coverage(cores: &[&CoreData], counts: &[InterruptCounts], noise: bool) ->
     };
     Some(Coverage {
         overall: ratio(&|_| true),
-        timer: ratio(&|s| is_local_timer(&s.name)),
+        timer: ratio(&|s| tick.is_local_timer(&s.name)),
+        timer_source: sources
+            .iter()
+            .find(|s| tick.is_local_timer(&s.name))
+            .map(|s| s.name.clone()),
         sources,
     })
 }
@@ -158,7 +171,10 @@ pub fn timer_problem(c: &Coverage, emulation: crate::machine::Emulation) -> Opti
     if t >= MIN_TIMER_COVERAGE {
         return None;
     }
-    let timer = c.sources.iter().find(|s| is_local_timer(&s.name))?;
+    let timer = c
+        .sources
+        .iter()
+        .find(|s| Some(&s.name) == c.timer_source.as_ref())?;
     let traced = timer.traced.unwrap_or(0);
     let why = if traced * 100 < timer.counted * 99 {
         "the trace holds fewer timer interrupts than the kernel counted: the ring buffer overflowed, or the tracepoint missed some"
@@ -249,7 +265,7 @@ mod tests {
             ("IPI0 Rescheduling interrupts", 1),
             ("TLB TLB shootdowns", 3),
         ]);
-        let cov = coverage(&[&c], &[k], true).unwrap();
+        let cov = coverage(&[&c], &[k], true, &Tick::default()).unwrap();
         let timer = &cov.sources[0];
         assert_eq!(
             (
@@ -277,7 +293,12 @@ mod tests {
         assert!(p.contains("fewer timer interrupts"), "{p}");
         // Timer mode: traced ÷ counted.
         let k = counts(&[("arch_timer", 4)]);
-        assert_eq!(coverage(&[&c], &[k], false).unwrap().timer, Some(0.75));
+        assert_eq!(
+            coverage(&[&c], &[k], false, &Tick::default())
+                .unwrap()
+                .timer,
+            Some(0.75)
+        );
     }
 
     #[test]
@@ -287,13 +308,24 @@ mod tests {
             &[(100, IrqEntry, 1), (500, IrqEntry, 1)],
             &[(90, 30), (480, 40)],
         );
-        let cov = coverage(&[&c], &[counts(&[("arch_timer", 2)])], true).unwrap();
+        let cov = coverage(
+            &[&c],
+            &[counts(&[("arch_timer", 2)])],
+            true,
+            &Tick::default(),
+        )
+        .unwrap();
         assert_eq!(cov.timer, Some(1.0));
         assert_eq!(timer_problem(&cov, crate::machine::Emulation::Tcg), None);
         let mut untraced = c.clone();
         untraced.attribution = None;
         assert_eq!(
-            coverage(&[&untraced], &[counts(&[("arch_timer", 2)])], true),
+            coverage(
+                &[&untraced],
+                &[counts(&[("arch_timer", 2)])],
+                true,
+                &Tick::default()
+            ),
             None
         );
     }

@@ -205,6 +205,10 @@ pub struct Analysis {
     pub faults: Vec<FaultReport>,
     /// Panics.
     pub panics: Vec<PanicReport>,
+    /// Why the firmware refused the run (it words nothing itself).
+    pub refusals: Vec<tickscope_core::refusal::Refusal>,
+    /// The kernel's timer line, found by its INTID (Linux probe, arm64): the first one sent.
+    pub timer_line: Option<tickscope_core::wire::msg::TimerLine>,
     /// Trailer.
     pub trailer: Option<Trailer>,
     /// Messages received before a header (unusable: no clock).
@@ -249,6 +253,35 @@ impl Analysis {
         self.cores
             .entry(core)
             .or_insert_with(|| CoreData::new(core, thr))
+    }
+
+    /// A piece of a peer tool's output, appended to what it wrote so far.
+    fn peer_chunk(&mut self, p: &tickscope_core::wire::msg::PeerChunk) {
+        let d = self.peers.entry(p.tool).or_default();
+        match p.stream {
+            PeerStream::Json => d.json.extend_from_slice(&p.data),
+            PeerStream::Text => d.text.extend_from_slice(&p.data),
+        }
+    }
+
+    /// Which interrupt is the run's tick (by its timer line when the probe found one).
+    pub fn tick(&self) -> tick::Tick {
+        tick::Tick::of(self.timer_line.as_ref())
+    }
+
+    /// The failed CPU_ON calls in words: `core N (MPIDR 0x..): NAME` (the firmware sends codes).
+    pub fn psci_failure_lines(&self) -> Vec<String> {
+        self.psci_failures
+            .iter()
+            .map(|p| {
+                format!(
+                    "core {} (MPIDR {:#x}): {}",
+                    p.core,
+                    p.mpidr,
+                    tickscope_core::wire::msg::psci_error_name(p.code)
+                )
+            })
+            .collect()
     }
 
     /// Whether every online core's NEON result matches the scalar reference.
@@ -317,6 +350,10 @@ impl Sink for Analysis {
             Message::Log(_) => {}
             Message::Fault(f) => self.faults.push(*f),
             Message::Panic(p) => self.panics.push(p.clone()),
+            Message::Refused(r) => self.refusals.push(r.clone()),
+            Message::TimerLine(l) => {
+                self.timer_line.get_or_insert_with(|| l.clone());
+            }
             Message::End(t) => self.trailer = Some(*t),
             Message::Kernel(k) => self.kernel = Some(k.clone()),
             Message::Calibration(c) => self.core(c.core).calibration = Some(*c),
@@ -324,16 +361,11 @@ impl Sink for Analysis {
                 let items = tickscope_core::wire::msg::delta_decoded(&b.items);
                 self.timer_samples(b.core, items, hz)
             }
-            Message::Peer(p) => {
-                let d = self.peers.entry(p.tool).or_default();
-                match p.stream {
-                    PeerStream::Json => d.json.extend_from_slice(&p.data),
-                    PeerStream::Text => d.text.extend_from_slice(&p.data),
-                }
-            }
+            Message::Peer(p) => self.peer_chunk(p),
             Message::PeerDone(r) => self.peers.entry(r.tool).or_default().run = Some(r.clone()),
         }
-        if self.header.is_none() && !matches!(msg, Message::Header(_)) {
+        // A refusal comes before any header and needs no clock.
+        if self.header.is_none() && !matches!(msg, Message::Header(_) | Message::Refused(_)) {
             self.headless += 1;
         }
     }

@@ -61,13 +61,13 @@ fn measures(tool: PeerTool) -> &'static str {
 
 /// Timer interrupts per second in a `/proc/interrupts` delta (`arch_timer`, or x86's `LOC`),
 /// over `busy_ns` when known, else the whole interval.
-pub fn timer_rate(i: &InterruptCounts, busy_ns: u64) -> Option<f64> {
+pub fn timer_rate(i: &InterruptCounts, busy_ns: u64, tick: &super::tick::Tick) -> Option<f64> {
     let ns = if busy_ns > 0 { busy_ns } else { i.interval_ns };
     (ns > 0).then(|| {
         let n: u64 = i
             .sources
             .iter()
-            .filter(|(name, _)| super::tick::is_local_timer(name))
+            .filter(|(name, _)| tick.is_local_timer(name))
             .map(|(_, n)| n)
             .sum();
         n as f64 * 1e9 / ns as f64
@@ -103,7 +103,7 @@ pub fn figures(run: &RtRun, threshold_ns: u64) -> PeerSummary {
     }
 }
 
-fn one(tool: PeerTool, d: &PeerData, threshold_ns: u64) -> PeerSummary {
+fn one(tool: PeerTool, d: &PeerData, threshold_ns: u64, tick: &super::tick::Tick) -> PeerSummary {
     let parsed = if d.json.is_empty() {
         Err(anyhow::anyhow!(
             "{} wrote no JSON file; it printed: {}",
@@ -144,6 +144,7 @@ fn one(tool: PeerTool, d: &PeerData, threshold_ns: u64) -> PeerSummary {
             } else {
                 0
             },
+            tick,
         )
         .map(round6);
         if r.status != 0 && s.problem.is_none() {
@@ -158,9 +159,10 @@ fn one(tool: PeerTool, d: &PeerData, threshold_ns: u64) -> PeerSummary {
 /// Every peer's figures, by tool name.
 pub fn summarize(a: &Analysis) -> BTreeMap<String, PeerSummary> {
     let threshold = a.threshold_ns();
+    let tick = a.tick();
     a.peers
         .iter()
-        .map(|(tool, d)| (tool.name().to_string(), one(*tool, d, threshold)))
+        .map(|(tool, d)| (tool.name().to_string(), one(*tool, d, threshold, &tick)))
         .collect()
 }
 
@@ -274,7 +276,8 @@ mod tests {
             interval_ns: 2_000_000_000,
             sources,
         };
-        assert_eq!(timer_rate(&i, 0), Some(250.0));
-        assert_eq!(timer_rate(&i, 1_000_000_000), Some(500.0));
+        let tick = super::super::tick::Tick::default();
+        assert_eq!(timer_rate(&i, 0, &tick), Some(250.0));
+        assert_eq!(timer_rate(&i, 1_000_000_000, &tick), Some(500.0));
     }
 }

@@ -334,8 +334,12 @@ pub struct Summary {
     /// Injected tick.
     pub inject: Option<TickSummary>,
     /// Timer interrupts per second on the measured CPU other than the measurement's own
-    /// wake-ups (bare metal: the injected tick; Linux: the kernel's `arch_timer`).
+    /// wake-ups (bare metal: the injected tick; Linux: the kernel's timer line, below).
     pub timer_irqs_per_s: Option<f64>,
+    /// The kernel's timer line the Linux probe found by its INTID (arm64): what the tick figures
+    /// count. Absent where the tick is known by name (x86's `LOC`, older captures).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub timer_line: Option<tickscope_core::wire::msg::TimerLine>,
     /// Interrupts per second on the measured CPU by source (Linux).
     pub interrupts_per_s: BTreeMap<String, f64>,
     /// What the attribution was built from, against what the kernel counted (Linux with a
@@ -765,15 +769,13 @@ fn timer_split(c: &CoreData, splits: &CoreSplits, hz: u64, hw_name: &str) -> Opt
     })
 }
 
-pub use super::tick::is_tick_cause;
-
 fn quantiles_or_none(h: &Histogram) -> Option<Quantiles> {
     (h.count() > 0).then(|| h.quantiles())
 }
 
 /// Arch-timer interrupts in a Linux core's trace within its window, minus those that woke the
 /// probe (its own timer, in timer mode). `None` without a trace.
-fn traced_timer_irqs(c: &CoreData) -> Option<u64> {
+fn traced_timer_irqs(c: &CoreData, tick: &super::tick::Tick) -> Option<u64> {
     let a = c.attribution.as_ref()?;
     if a.method != Method::Tracefs {
         return None;
@@ -782,7 +784,7 @@ fn traced_timer_irqs(c: &CoreData) -> Option<u64> {
     let timer: Vec<u16> = c
         .names
         .iter()
-        .filter(|(_, (k, n))| *k == CauseKind::Irq && super::tick::is_local_timer(n))
+        .filter(|(_, (k, n))| *k == CauseKind::Irq && tick.is_local_timer(n))
         .map(|(&i, _)| i)
         .collect();
     let mut trace = c.trace.clone();
@@ -828,6 +830,7 @@ pub fn summarize_with(
         source: h.map(|h| h.source).unwrap_or(Source::Firmware),
         threshold_ns: a.threshold_ns(),
         hw_name: hw_cause_name(emulation),
+        tick: a.tick(),
     };
     let mut run = RunTotals::new(ctx.threshold_ns);
     let mut cores = Vec::new();
@@ -857,6 +860,8 @@ struct Ctx {
     source: Source,
     threshold_ns: u64,
     hw_name: &'static str,
+    /// Which interrupt is the tick.
+    tick: super::tick::Tick,
 }
 
 /// The run's figures as the cores add to them.
@@ -940,7 +945,7 @@ impl RunTotals {
         for s in c.irqs.iter().filter(|s| s.late != u32::MAX) {
             self.entries.push(ticks_to_ns(s.late as u64, hz));
         }
-        if let Some(n) = traced_timer_irqs(c) {
+        if let Some(n) = traced_timer_irqs(c, &ctx.tick) {
             *self.traced_timer.get_or_insert(0) += n;
         }
         let core = core_summary(c, &splits, &t, ctx, window);
@@ -954,7 +959,7 @@ impl RunTotals {
             for ep in sp.episodes(splits.threshold) {
                 let tick = ep.causes.iter().any(|&(id, _)| {
                     let (n, k) = splits.causes.get(id);
-                    is_tick_cause(n, k)
+                    ctx.tick.is_tick_cause(n, k)
                 });
                 if !tick {
                     continue;
@@ -1027,21 +1032,16 @@ impl RunTotals {
             tick_events_per_s: (duration_s > 0.0 && has_attribution)
                 .then(|| round6(tick_events as f64 / duration_s / n_cores)),
             irq_overhead_ns: median(&mut self.overheads),
-            inject: cfg.inject.map(|t| TickSummary {
-                hz: t.hz,
-                duration_ns: t.duration_ns,
-                taken: self.ticks_taken,
-                matched_events: tick_events as u64,
-                entry_ns: median(&mut self.entries),
-                cores: self.tick_cores.clone(),
-            }),
+            inject: self.inject_summary(cfg, tick_events),
             timer_irqs_per_s: timer_irqs_per_s.map(round6),
             interrupts_per_s,
             attribution_coverage: super::coverage::coverage(
                 &a.cores.values().collect::<Vec<_>>(),
                 &a.interrupts,
                 cfg.mode == tickscope_core::Mode::Noise,
+                &a.tick(),
             ),
+            timer_line: a.timer_line.clone(),
             attributed,
             cores,
             frames_lost: 0,
@@ -1050,6 +1050,23 @@ impl RunTotals {
             peers: super::peers::summarize(a),
             peer_notes: Vec::new(),
         }
+    }
+
+    /// The injected tick's figures (bare metal with `inject=`): ticks taken against the events
+    /// matched to them.
+    fn inject_summary(
+        &mut self,
+        cfg: &tickscope_core::Config,
+        tick_events: usize,
+    ) -> Option<TickSummary> {
+        cfg.inject.map(|t| TickSummary {
+            hz: t.hz,
+            duration_ns: t.duration_ns,
+            taken: self.ticks_taken,
+            matched_events: tick_events as u64,
+            entry_ns: median(&mut self.entries),
+            cores: self.tick_cores.clone(),
+        })
     }
 
     /// Deadline-to-vector cycle latencies, their calibration's uncertainty, and why they are
@@ -1155,6 +1172,7 @@ fn core_summary(
 fn interrupt_rates(a: &Analysis) -> (BTreeMap<String, f64>, Option<f64>) {
     let mut rates = BTreeMap::new();
     let mut timer_rate: Option<f64> = None;
+    let tick = a.tick();
     let n = a.interrupts.len() as f64;
     for i in &a.interrupts {
         let secs = i.interval_ns as f64 / 1e9;
@@ -1165,7 +1183,7 @@ fn interrupt_rates(a: &Analysis) -> (BTreeMap<String, f64>, Option<f64>) {
         for (name, count) in &i.sources {
             let rate = *count as f64 / secs;
             *rates.entry(name.to_string()).or_insert(0.0) += rate / n;
-            if super::tick::is_local_timer(name) {
+            if tick.is_local_timer(name) {
                 timer += rate;
             }
         }

@@ -7,7 +7,7 @@ use serde::Serialize;
 use tickscope_core::board::BoardDesc;
 use tickscope_core::config::{Config, FaultKind, Mode};
 use tickscope_core::exception::{abort_status_name, class_name, esr_class};
-use tickscope_core::wire::msg::{FaultReport, psci_error_name};
+use tickscope_core::wire::msg::FaultReport;
 
 use super::options::{MachineArgs, TransportArg};
 use super::output::print_json;
@@ -258,18 +258,7 @@ fn boot_json(r: &pipeline::Run, machine: &MachineSpec) -> Result<BootJson> {
                 el: c.el,
             })
             .collect(),
-        psci_failures: an
-            .psci_failures
-            .iter()
-            .map(|p| {
-                format!(
-                    "core {} (MPIDR {:#x}): {}",
-                    p.core,
-                    p.mpidr,
-                    psci_error_name(p.code)
-                )
-            })
-            .collect(),
+        psci_failures: an.psci_failure_lines(),
         fault,
         panic,
         status,

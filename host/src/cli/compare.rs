@@ -30,6 +30,10 @@ pub struct Args {
     /// kernel, then on the tickless one) instead of running QEMU: the same table and plots.
     #[arg(long, num_args = 1.., value_name = "RUN_DIR")]
     runs: Vec<PathBuf>,
+    /// The report's maxima plot: the largest event per INTERVAL of the window (OSADL plots 5
+    /// minutes: `--interval 5m`); default: the window in at most 120 intervals of a 1-2-5 length.
+    #[arg(long, value_parser = super::options::duration, value_name = "INTERVAL")]
+    interval: Option<u64>,
     #[command(flatten)]
     machine: MachineArgs,
     #[command(flatten)]
@@ -103,7 +107,7 @@ struct RunsJson<'a> {
 
 fn compare_runs(a: &Args) -> Result<u8> {
     let dir = crate::rundir::RunDir::create(a.out.as_deref(), "compare")?.path;
-    let o = crate::overlay::write(&a.runs, &dir)?;
+    let o = crate::overlay::write(&a.runs, &dir, a.interval.map(|ns| ns as f64 / 1e9))?;
     let summaries: Vec<&Summary> = o.runs.iter().map(|r| &r.summary).collect();
     let report = dir.join("report.html").display().to_string();
     if a.json {
@@ -140,8 +144,14 @@ pub fn run(a: Args) -> Result<u8> {
     } else {
         a.jobs.unwrap_or(1 + settings.kernels.len())
     };
+    let interval_s = a.interval.map(|ns| ns as f64 / 1e9);
+    if let Some(asked) = interval_s {
+        crate::render::maxima::check_interval(asked, settings.duration_ns as f64 / 1e9)
+            .map_err(|why| crate::fail(crate::status::CONFIG, why))?;
+    }
     let plan = compare::Plan {
         replace: a.force,
+        interval_s,
         ..compare::plan(
             &settings,
             a.out.clone(),

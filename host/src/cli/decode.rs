@@ -42,6 +42,8 @@ struct DecodeJson<'a> {
     summary: Option<&'a Summary>,
     status: u8,
     problem: Option<String>,
+    /// Failed CPU_ON calls, named.
+    psci_failures: Vec<String>,
 }
 
 /// Runs `decode`.
@@ -72,6 +74,7 @@ pub fn run(a: Args) -> Result<u8> {
             summary: summary.as_ref(),
             status: st,
             problem: problem.clone(),
+            psci_failures: analysis.psci_failure_lines(),
         })?;
     } else {
         print_decoded(&a, &rep, &analysis, summary.as_ref());
@@ -87,6 +90,9 @@ pub fn run(a: Args) -> Result<u8> {
 fn verdict(rep: &Report, analysis: &Analysis, allow_loss: bool) -> (u8, Option<String>) {
     let mut st = status::OK;
     let mut problem = rep.problems();
+    if let Some(r) = analysis.refusals.first() {
+        problem = Some(format!("the firmware refused the run: {r}"));
+    }
     if rep.link.frames_ok == 0 {
         st = status::FAILURE;
         problem = Some(format!(
@@ -142,6 +148,9 @@ fn print_decoded(a: &Args, rep: &Report, analysis: &Analysis, summary: Option<&S
             analysis.online.len(),
             h.config
         );
+    }
+    for p in analysis.psci_failure_lines() {
+        println!("PSCI CPU_ON failed: {p}");
     }
     if let Some(s) = summary
         && !s.cores.is_empty()

@@ -15,7 +15,8 @@ use crate::{overlay, render, status, workspace};
 #[derive(clap::Args, Debug)]
 #[command(after_help = "Examples:
   tickscope report results/runs/20261126-120000-noise
-  tickscope report RUN_BARE RUN_GENERIC RUN_TICKLESS --out /tmp/report")]
+  tickscope report RUN_BARE RUN_GENERIC RUN_TICKLESS --out /tmp/report
+  tickscope report results/runs/20261126-120000-noise --interval 5m   # OSADL's maxima")]
 pub struct Args {
     /// Run directories.
     #[arg(required = true)]
@@ -27,6 +28,10 @@ pub struct Args {
     /// Print one JSON object.
     #[arg(long)]
     json: bool,
+    /// The maxima plot: the largest event per INTERVAL of the window (OSADL plots 5 minutes:
+    /// `--interval 5m`); default: the window in at most 120 intervals of a 1-2-5 length.
+    #[arg(long, value_parser = super::options::duration, value_name = "INTERVAL")]
+    interval: Option<u64>,
 }
 
 #[derive(Serialize)]
@@ -43,7 +48,7 @@ pub fn run(a: Args) -> Result<u8> {
         (None, 1) => rundir::RunDir::open(&a.dirs[0])?.path,
         (None, _) => workspace::results()?.join("reports").join(now_stamps().0),
     };
-    let o = overlay::write(&a.dirs, &out)?;
+    let o = overlay::write(&a.dirs, &out, a.interval.map(|ns| ns as f64 / 1e9))?;
     let summaries: Vec<&Summary> = o.runs.iter().map(|r| &r.summary).collect();
     if a.json {
         print_json(&ReportJson {

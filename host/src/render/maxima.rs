@@ -41,16 +41,31 @@ pub fn maxima(summary: &Summary, splits: &[CoreSplits], interval_s: f64) -> Vec<
     out
 }
 
-/// The interval the runs share: from the longest window.
-pub fn shared_interval_s(runs: &[(&Summary, &[CoreSplits])]) -> f64 {
-    interval_s(runs.iter().map(|r| r.0.duration_s).fold(0.0, f64::max))
+/// Intervals an asked-for interval (`--interval`) may cut the longest window into: a plot's
+/// worth of points, so the plot and `maxima.json` stay a few MB whatever is asked.
+pub const MAX_ASKED_INTERVALS: f64 = 10_000.0;
+
+/// Checks an asked-for interval against the longest window: positive, and at most
+/// [`MAX_ASKED_INTERVALS`] of them.
+pub fn check_interval(asked_s: f64, window_s: f64) -> Result<(), String> {
+    if !(asked_s > 0.0) {
+        return Err(format!(
+            "--interval must be longer than 0 s (got {asked_s} s)"
+        ));
+    }
+    let n = (window_s / asked_s).ceil();
+    if n > MAX_ASKED_INTERVALS {
+        return Err(format!(
+            "--interval {asked_s} s cuts the {window_s} s window into {n} intervals; at most {MAX_ASKED_INTERVALS} (a longer interval, or leave it out to have one chosen)"
+        ));
+    }
+    Ok(())
 }
 
 /// The data of the `maxima` plot: the interval, the threshold below which an interval shows no
 /// event (`null`), and per run its maxima; `complete` is false when the run kept only part of
 /// its events (then later intervals may be missing theirs).
-pub fn maxima_json(runs: &[(&Summary, &[CoreSplits])]) -> serde_json::Value {
-    let interval = shared_interval_s(runs);
+pub fn maxima_json(runs: &[(&Summary, &[CoreSplits])], interval: f64) -> serde_json::Value {
     let runs: Vec<serde_json::Value> = runs
         .iter()
         .map(|&(summary, splits)| {

@@ -200,7 +200,7 @@ pub fn run_files(dir: &Path, a: &Analysis, record: &RunRecord, plots: bool) -> R
     if plots {
         let v = [view(s, a, &record.splits)];
         for kind in plot::Kind::ALL {
-            plot::draw(dir, kind, &v)?;
+            plot::draw(dir, kind, &v, &plot::PlotOptions::default())?;
         }
     }
     Ok(())

@@ -767,9 +767,29 @@ pub fn ccdf_json(runs: &[View]) -> serde_json::Value {
     serde_json::json!({ "duration_ns": grid, "runs": runs })
 }
 
-/// Draws one plot as `<dir>/<stem>.png` and `.svg` (and the data of the CCDF and the 1 µs
-/// histogram as `ccdf.json` and `latency_1us.json`).
-pub fn draw(dir: &Path, kind: Kind, runs: &[View]) -> Result<()> {
+/// What the command line chose for the plots.
+#[derive(Debug, Clone, Copy, Default, PartialEq)]
+pub struct PlotOptions {
+    /// The maxima plot's interval in seconds (`--interval`); `None`: from the longest window
+    /// ([`maxima::interval_s`]).
+    pub interval_s: Option<f64>,
+}
+
+impl PlotOptions {
+    /// The maxima interval for `runs`.
+    fn interval_s(&self, runs: &[View]) -> f64 {
+        let window = runs
+            .iter()
+            .map(|r| r.summary.duration_s)
+            .fold(0.0, f64::max);
+        self.interval_s
+            .unwrap_or_else(|| maxima::interval_s(window))
+    }
+}
+
+/// Draws one plot as `<dir>/<stem>.png` and `.svg` (and the data of the CCDF, the 1 µs
+/// histogram and the maxima as `ccdf.json`, `latency_1us.json` and `maxima.json`).
+pub fn draw(dir: &Path, kind: Kind, runs: &[View], opts: &PlotOptions) -> Result<()> {
     let data = match kind {
         Kind::Ccdf => Some(ccdf_json(runs)),
         Kind::Osadl => Some(osadl_json(runs)),
@@ -778,6 +798,7 @@ pub fn draw(dir: &Path, kind: Kind, runs: &[View]) -> Result<()> {
                 .iter()
                 .map(|r| (r.summary, r.splits))
                 .collect::<Vec<_>>(),
+            opts.interval_s(runs),
         )),
         _ => None,
     };
@@ -813,11 +834,11 @@ pub fn draw(dir: &Path, kind: Kind, runs: &[View]) -> Result<()> {
     };
     {
         let root = BitMapBackend::new(tmp_png.path(), size).into_drawing_area();
-        draw_on(&root, kind, runs, title, unit)?;
+        draw_on(&root, kind, runs, (title, unit), opts)?;
     }
     {
         let root = SVGBackend::new(tmp_svg.path(), size).into_drawing_area();
-        draw_on(&root, kind, runs, title, unit)?;
+        draw_on(&root, kind, runs, (title, unit), opts)?;
     }
     for (tmp, dest) in [(tmp_png, &png), (tmp_svg, &svg)] {
         tmp.as_file()
@@ -831,8 +852,8 @@ fn draw_on<DB: DrawingBackend>(
     root: &DrawingArea<DB, Shift>,
     kind: Kind,
     runs: &[View],
-    title: &str,
-    unit: &str,
+    (title, unit): (&str, &str),
+    opts: &PlotOptions,
 ) -> Result<()>
 where
     DB::ErrorType: 'static,
@@ -843,7 +864,7 @@ where
         Kind::Timeline => draw_timeline(root, runs, title),
         Kind::Histogram => draw_histogram(root, runs, title, unit),
         Kind::Osadl => draw_osadl(root, runs, title, unit),
-        Kind::Maxima => draw_maxima(root, runs, title),
+        Kind::Maxima => draw_maxima(root, runs, title, opts.interval_s(runs)),
     }
 }
 
@@ -972,6 +993,7 @@ fn draw_maxima<DB: DrawingBackend>(
     root: &DrawingArea<DB, Shift>,
     runs: &[View],
     title: &str,
+    interval: f64,
 ) -> Result<()>
 where
     DB::ErrorType: 'static,
@@ -981,7 +1003,6 @@ where
         .iter()
         .map(|r| r.summary.duration_s)
         .fold(0.0, f64::max);
-    let interval = maxima::interval_s(window);
     let series: Vec<Vec<Option<f64>>> = runs
         .iter()
         .map(|r| maxima::maxima(r.summary, r.splits, interval))

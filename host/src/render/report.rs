@@ -346,7 +346,7 @@ fn opt(v: Option<u64>) -> String {
 }
 
 /// Writes report.md, report.html and the plots for `runs` into `out`.
-pub fn write(runs: &[ReportRun], out: &Path) -> Result<Vec<PathBuf>> {
+pub fn write(runs: &[ReportRun], out: &Path, opts: &plot::PlotOptions) -> Result<Vec<PathBuf>> {
     std::fs::create_dir_all(out)?;
     let views: Vec<View> = runs
         .iter()
@@ -358,7 +358,7 @@ pub fn write(runs: &[ReportRun], out: &Path) -> Result<Vec<PathBuf>> {
         })
         .collect();
     for kind in Kind::ALL {
-        plot::draw(out, kind, &views)?;
+        plot::draw(out, kind, &views, opts)?;
     }
     let md = markdown(runs);
     let md_path = crate::files::write_atomic(&out.join("report.md"), md.as_bytes())?;

@@ -6,6 +6,7 @@
 
 pub mod frame;
 pub mod msg;
+pub mod out;
 pub mod ser;
 
 pub use frame::{Chunk, Deframer, EncodeError, Encoder, encode_frame};

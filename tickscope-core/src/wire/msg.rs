@@ -494,6 +494,27 @@ pub struct InterruptCounts {
     pub sources: Vec<(String<32>, u64), 24>,
 }
 
+/// The kernel's per-CPU timer interrupt, found by its number (its INTID on the interrupt
+/// controller), not by a name: the tick is the interrupt this line counts, whatever the kernel
+/// calls it. The Linux probe sends it on arm64; x86's local timer is a system vector (`LOC`).
+#[derive(Serialize, Deserialize, Debug, Clone, PartialEq, Eq)]
+pub struct TimerLine {
+    /// CPU measured.
+    pub core: u16,
+    /// The kernel's number for the line (`/proc/interrupts`, `irq_handler_entry`'s `irq`).
+    pub irq: u32,
+    /// Its INTID on the GIC (`/sys/kernel/irq/N/hwirq`).
+    pub intid: u32,
+    /// Its handler's name (`/sys/kernel/irq/N/actions`): how traces and `/proc/interrupts`
+    /// name it.
+    pub name: String<32>,
+}
+
+/// The INTIDs of the Arm generic timer's per-CPU interrupts that SBSA/BSA recommend (EL2
+/// physical 26, virtual 27, EL2 virtual 28, secure 29 and non-secure EL1 physical 30): where to
+/// look when the device tree does not say.
+pub const ARCH_TIMER_INTIDS: [u32; 5] = [26, 27, 28, 29, 30];
+
 /// What the Linux probe found about CPU isolation on its machine.
 #[derive(Serialize, Deserialize, Debug, Clone, PartialEq, Eq)]
 pub struct LinuxInfo {
@@ -700,6 +721,11 @@ pub enum Message {
     Peer(PeerChunk),
     /// A peer tool's run, after all its output.
     PeerDone(PeerRun),
+    /// The firmware would not start the run, or could not bring it up: why, for the host to
+    /// word (the image carries no text for it).
+    Refused(crate::refusal::Refusal),
+    /// The kernel's timer line on the measured CPU (Linux probe, arm64): the tick by number.
+    TimerLine(TimerLine),
 }
 
 #[cfg(test)]
