@@ -176,8 +176,8 @@ pub fn from_run(
 ) -> Baseline {
     Baseline {
         description: description
-            .unwrap_or_else(|| format!("{} {} run {}", s.emulation, s.mode, s.label)),
-        mode: s.mode.clone(),
+            .unwrap_or_else(|| format!("{} {} run {}", s.emulation, s.mode.name(), s.label)),
+        mode: s.mode.name().into(),
         emulation: s.emulation.name().into(),
         config: info.config.clone(),
         board: Some(if info.board.is_empty() {
@@ -197,8 +197,8 @@ pub fn from_run(
 /// Why a run cannot be compared with a baseline, if it cannot.
 pub fn comparable(b: &Baseline, s: &Summary, info: &RunInfo) -> Result<(), String> {
     let mut why = Vec::new();
-    if s.mode != b.mode {
-        why.push(format!("mode {} (baseline {})", s.mode, b.mode));
+    if s.mode.name() != b.mode {
+        why.push(format!("mode {} (baseline {})", s.mode.name(), b.mode));
     }
     if s.emulation.name() != b.emulation {
         why.push(format!(

@@ -189,7 +189,7 @@ pub mod agree {
 /// Where the probe and its peers disagree beyond what their loops explain (the bounds:
 /// [`agree`]).
 pub fn disagreements(
-    mode: &str,
+    mode: tickscope_core::Mode,
     probe_max_ns: Option<u64>,
     probe_timer_irqs_per_s: Option<f64>,
     peers: &BTreeMap<String, PeerSummary>,
@@ -209,7 +209,7 @@ pub fn disagreements(
         }
         let same_kind = matches!(
             (name.as_str(), mode),
-            ("oslat", "noise") | ("cyclictest", "timer")
+            ("oslat", tickscope_core::Mode::Noise) | ("cyclictest", tickscope_core::Mode::Timer)
         );
         if same_kind && let (Some(a), Some(b)) = (probe_max_ns, p.max_ns) {
             let (lo, hi) = (a.min(b), a.max(b));
@@ -251,18 +251,22 @@ mod tests {
     fn agreement_within_the_loops_is_quiet_and_a_tick_change_is_named() {
         let mut m = BTreeMap::new();
         m.insert("oslat".to_string(), peer(41_000, 250.0));
-        assert!(disagreements("noise", Some(28_000), Some(250.1), &m).is_empty());
-        let d = disagreements("noise", Some(28_000), Some(0.2), &m);
+        assert!(
+            disagreements(tickscope_core::Mode::Noise, Some(28_000), Some(250.1), &m).is_empty()
+        );
+        let d = disagreements(tickscope_core::Mode::Noise, Some(28_000), Some(0.2), &m);
         assert_eq!(d.len(), 1, "{d:?}");
         assert!(d[0].contains("tick"));
-        let d = disagreements("noise", Some(3_000), Some(250.0), &m);
+        let d = disagreements(tickscope_core::Mode::Noise, Some(3_000), Some(250.0), &m);
         assert!(d[0].contains("maximum"), "{d:?}");
         // cyclictest against a noise-mode probe: different measurements, maxima not compared;
         // its timer count holds its own wake-ups, so no tick comparison either.
         let mut m = BTreeMap::new();
         m.insert("cyclictest".to_string(), peer(41_000, 1250.0));
-        assert!(disagreements("noise", Some(3_000), Some(250.0), &m).is_empty());
-        let d = disagreements("timer", Some(3_000), Some(250.0), &m);
+        assert!(
+            disagreements(tickscope_core::Mode::Noise, Some(3_000), Some(250.0), &m).is_empty()
+        );
+        let d = disagreements(tickscope_core::Mode::Timer, Some(3_000), Some(250.0), &m);
         assert_eq!(d.len(), 1, "{d:?}");
     }
 

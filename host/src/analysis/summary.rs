@@ -253,9 +253,11 @@ pub struct Summary {
     /// Run label (`bare-metal`, `generic`, `tickless`, ...).
     pub label: String,
     /// `firmware` or `linux`.
-    pub source: String,
+    #[serde(with = "source_name")]
+    pub source: Source,
     /// `timer`, `noise` or `boot`.
-    pub mode: String,
+    #[serde(with = "mode_name")]
+    pub mode: tickscope_core::Mode,
     /// `icount`, `tcg` or `hardware`.
     pub emulation: crate::machine::Emulation,
     /// Board or machine.
@@ -845,7 +847,7 @@ pub fn summarize_with(
     summary.frames_lost = frames_lost;
     summary.partial = partial(a, &summary);
     summary.peer_notes = super::peers::disagreements(
-        &summary.mode,
+        summary.mode,
         (summary.latency_ns.count > 0).then_some(summary.latency_ns.max),
         summary.timer_irqs_per_s,
         &summary.peers,
@@ -1001,8 +1003,8 @@ impl RunTotals {
             self.cycle_latency(emulated);
         Summary {
             label: String::new(),
-            source: source_name(ctx.source).into(),
-            mode: cfg.mode.name().into(),
+            source: ctx.source,
+            mode: cfg.mode,
             emulation,
             board: h.map(|h| h.board.to_string()).unwrap_or_default(),
             el: h.map(|h| h.el).unwrap_or(0),
@@ -1232,10 +1234,45 @@ fn partial(a: &Analysis, s: &Summary) -> Option<Covered> {
 }
 
 /// A summary's `source`: who produced the capture.
-fn source_name(source: Source) -> &'static str {
-    match source {
-        Source::LinuxProbe => "linux",
-        Source::Firmware => "firmware",
+/// A run's source in JSON by name (`firmware`, `linux`), as run.json has always had it.
+pub mod source_name {
+    use serde::{Deserialize, Deserializer, Serializer, de::Error};
+    use tickscope_core::wire::msg::Source;
+
+    /// `firmware` or `linux`.
+    pub fn name(source: Source) -> &'static str {
+        match source {
+            Source::LinuxProbe => "linux",
+            Source::Firmware => "firmware",
+        }
+    }
+
+    pub(super) fn serialize<S: Serializer>(source: &Source, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(name(*source))
+    }
+
+    pub(super) fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Source, D::Error> {
+        match String::deserialize(d)?.as_str() {
+            "linux" => Ok(Source::LinuxProbe),
+            "firmware" => Ok(Source::Firmware),
+            other => Err(D::Error::custom(format!("unknown source `{other}`"))),
+        }
+    }
+}
+
+/// A run's mode in JSON by name (`noise`, `timer`, `boot`), as run.json has always had it.
+mod mode_name {
+    use serde::{Deserialize, Deserializer, Serializer, de::Error};
+    use tickscope_core::Mode;
+
+    pub(super) fn serialize<S: Serializer>(mode: &Mode, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(mode.name())
+    }
+
+    pub(super) fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Mode, D::Error> {
+        let name = String::deserialize(d)?;
+        name.parse()
+            .map_err(|_| D::Error::custom(format!("unknown mode `{name}`")))
     }
 }
 
@@ -1249,6 +1286,28 @@ mod tests {
 
     use super::*;
     use crate::decode::Sink;
+
+    #[test]
+    fn source_and_mode_are_enums_written_and_read_by_name() {
+        #[derive(Serialize, Deserialize, PartialEq, Debug)]
+        struct W {
+            #[serde(with = "super::source_name")]
+            source: Source,
+            #[serde(with = "super::mode_name")]
+            mode: Mode,
+        }
+        let w = W {
+            source: Source::LinuxProbe,
+            mode: Mode::Timer,
+        };
+        let j = serde_json::to_string(&w).unwrap();
+        assert_eq!(j, r#"{"source":"linux","mode":"timer"}"#, "run.json's names");
+        assert_eq!(serde_json::from_str::<W>(&j).unwrap(), w);
+        let bad = serde_json::from_str::<W>(r#"{"source":"x","mode":"timer"}"#).unwrap_err();
+        assert!(bad.to_string().contains("unknown source `x`"), "{bad}");
+        let bad = serde_json::from_str::<W>(r#"{"source":"firmware","mode":"y"}"#).unwrap_err();
+        assert!(bad.to_string().contains("unknown mode `y`"), "{bad}");
+    }
 
     fn header(source: Source, cfg: Config, counter_hz: u64) -> Message {
         Message::Header(RunHeader {

@@ -141,13 +141,13 @@ fn thread(core: u16, c: &crate::analysis::CoreData) -> Thread {
 /// makes them for cyclictest's format), with the run's facts.
 fn rteval_xml(loaded: &rundir::Loaded, dir: &std::path::Path) -> Result<String> {
     let s = &loaded.summary;
-    if s.mode != "timer" {
+    if s.mode != tickscope_core::Mode::Timer {
         return Err(fail(
             status::CONFIG,
             format!(
                 "{}: a {}-mode run; rteval's summary holds cyclictest's wake-up latencies, which only timer mode measures (`--format rt-tests` exports any mode)",
                 dir.display(),
-                s.mode
+                s.mode.name()
             ),
         ));
     }
@@ -222,7 +222,7 @@ pub fn run(a: Args) -> Result<u8> {
             let cmdline = format!(
                 "tickscope {} ({} mode) {}",
                 loaded.info.kind,
-                loaded.summary.mode,
+                loaded.summary.mode.name(),
                 a.run_dir.display()
             );
             let v = rttests::to_cyclictest_json(&Export {

@@ -4,6 +4,7 @@
 
 use std::fmt::Write as _;
 
+use tickscope_core::Mode;
 use tickscope_core::hist::Quantiles;
 
 use crate::analysis::summary::{Attributed, NoiseClass, Summary};
@@ -185,7 +186,9 @@ fn opt_num(v: Option<f64>, decimals: usize) -> Cell {
 /// Which run a row is.
 const IDENTITY: [Column; 4] = [
     col("run", "run", "label", |r| Cell::Text(r.label.to_string())),
-    col("mode", "mode", "mode", |r| Cell::Text(r.run.mode.clone())),
+    col("mode", "mode", "mode", |r| {
+        Cell::Text(r.run.mode.name().into())
+    }),
     col("emul", "emulation", "emulation", |r| {
         Cell::Text(r.run.emulation.name().into())
     }),
@@ -288,8 +291,8 @@ const LATENCY: [Column; 4] = [
 /// timer mode; noise mode shows the loop's resolution instead of one-tick gap percentiles), with
 /// a `core` column when the rows are per core.
 pub fn columns(runs: &[&Summary], per_core: bool) -> Vec<Column> {
-    let timer = runs.iter().any(|s| s.mode == "timer");
-    let noise = runs.iter().any(|s| s.mode == "noise");
+    let timer = runs.iter().any(|s| s.mode == Mode::Timer);
+    let noise = runs.iter().any(|s| s.mode == Mode::Noise);
     let mut c = Vec::new();
     c.extend(IDENTITY.iter().take(1).cloned());
     if per_core {
@@ -308,7 +311,7 @@ pub fn columns(runs: &[&Summary], per_core: bool) -> Vec<Column> {
 }
 
 fn latency(r: &Row, f: fn(&Quantiles) -> u64) -> Cell {
-    if r.run.mode == "timer" {
+    if r.run.mode == Mode::Timer {
         Cell::Ns(f(r.latency))
     } else {
         Cell::None

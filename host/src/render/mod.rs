@@ -106,7 +106,7 @@ pub fn peers_rows(runs: &[&Summary]) -> Option<(Vec<&'static str>, Vec<Vec<Strin
         rows.push(vec![
             s.label.clone(),
             "tickscope".into(),
-            format!("{} mode", s.mode),
+            format!("{} mode", s.mode.name()),
             ns((s.latency_ns.count > 0).then_some(s.latency_ns.max)),
             ns((s.latency_ns.count > 0).then_some(s.latency_ns.p99)),
             rate(probe_events),

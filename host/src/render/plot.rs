@@ -715,9 +715,9 @@ impl Kind {
 }
 
 /// What the histogram's x axis is, per mode.
-pub fn unit_label(mode: &str) -> &'static str {
+pub fn unit_label(mode: tickscope_core::Mode) -> &'static str {
     match mode {
-        "timer" => "wake-up latency (ns, log)",
+        tickscope_core::Mode::Timer => "wake-up latency (ns, log)",
         _ => "counter-loop gap (ns, log)",
     }
 }
@@ -811,8 +811,8 @@ pub fn draw(dir: &Path, kind: Kind, runs: &[View], opts: &PlotOptions) -> Result
     register_font();
     let mode = runs
         .first()
-        .map(|r| r.summary.mode.as_str())
-        .unwrap_or("noise");
+        .map(|r| r.summary.mode)
+        .unwrap_or(tickscope_core::Mode::Noise);
     let unit = unit_label(mode);
     let title = kind.title();
     let png = dir.join(format!("{}.png", kind.stem()));

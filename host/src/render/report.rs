@@ -30,7 +30,7 @@ impl ReportRun<'_> {
 fn facts_line(info: &RunInfo, s: &Summary) -> String {
     let mut l = format!(
         "{} on {} ({}, {} cores, GICv{}), measured at EL{}, {} emulation, {} s window, threshold {} ns, cores {:?}, counter {} Hz.",
-        s.source,
+        crate::analysis::summary::source_name::name(s.source),
         if info.board.is_empty() {
             &s.board
         } else {
@@ -178,7 +178,7 @@ fn run_section(md: &mut String, r: &ReportRun) {
     for p in &r.info.problems {
         let _ = writeln!(md, "Problem: {p}\n");
     }
-    if s.mode == "noise" {
+    if s.mode == tickscope_core::Mode::Noise {
         window_start_note(md, s.late_start_ns);
     }
     attribution_table(md, s);
