@@ -1301,7 +1301,10 @@ mod tests {
             mode: Mode::Timer,
         };
         let j = serde_json::to_string(&w).unwrap();
-        assert_eq!(j, r#"{"source":"linux","mode":"timer"}"#, "run.json's names");
+        assert_eq!(
+            j, r#"{"source":"linux","mode":"timer"}"#,
+            "run.json's names"
+        );
         assert_eq!(serde_json::from_str::<W>(&j).unwrap(), w);
         let bad = serde_json::from_str::<W>(r#"{"source":"x","mode":"timer"}"#).unwrap_err();
         assert!(bad.to_string().contains("unknown source `x`"), "{bad}");

@@ -778,13 +778,16 @@ pub struct PlotOptions {
 impl PlotOptions {
     /// The maxima interval for `runs`.
     fn interval_s(&self, runs: &[View]) -> f64 {
-        let window = runs
-            .iter()
-            .map(|r| r.summary.duration_s)
-            .fold(0.0, f64::max);
         self.interval_s
-            .unwrap_or_else(|| maxima::interval_s(window))
+            .unwrap_or_else(|| maxima::interval_s(longest_window_s(runs)))
     }
+}
+
+/// The longest window among `runs`, in seconds.
+fn longest_window_s(runs: &[View]) -> f64 {
+    runs.iter()
+        .map(|r| r.summary.duration_s)
+        .fold(0.0, f64::max)
 }
 
 /// Draws one plot as `<dir>/<stem>.png` and `.svg` (and the data of the CCDF, the 1 µs
@@ -999,10 +1002,7 @@ where
     DB::ErrorType: 'static,
 {
     root.fill(&WHITE).map_err(err)?;
-    let window = runs
-        .iter()
-        .map(|r| r.summary.duration_s)
-        .fold(0.0, f64::max);
+    let window = longest_window_s(runs);
     let series: Vec<Vec<Option<f64>>> = runs
         .iter()
         .map(|r| maxima::maxima(r.summary, r.splits, interval))
