@@ -413,8 +413,8 @@ pub enum Problem {
 }
 
 impl Problem {
-    /// Appends what is wrong, in words (the host's messages; the firmware's console uses
-    /// [`Problem::describe_checks`], the same words).
+    /// Appends what is wrong, in words. The firmware words nothing: it ships the problem in a
+    /// `Refused` frame ([`crate::refusal::Refusal`]) and the host calls this.
     pub fn describe(&self, l: &mut Line) {
         if !self.describe_checks(l) {
             self.describe_syntax(l);
@@ -435,8 +435,7 @@ impl Problem {
 
     /// Appends the words of a problem the checks of a binary configuration find
     /// ([`Config::from_bytes`], [`Config::validate`]); `false` (nothing appended) for a
-    /// text-parser problem. The firmware, which has no text parser, calls this one, so the text
-    /// parser's words stay out of its image.
+    /// text-parser problem.
     pub fn describe_checks(&self, l: &mut Line) -> bool {
         match *self {
             Problem::NotKeyValue
@@ -523,15 +522,6 @@ impl ConfigError<'_> {
     pub fn describe(&self, l: &mut Line) {
         self.problem
             .describe(l.s("invalid configuration `").s(self.token).s("`: "));
-    }
-
-    /// [`ConfigError::describe`] for a problem of the binary form's checks (the firmware's:
-    /// see [`Problem::describe_checks`]); a text-parser problem reads "unknown problem".
-    pub fn describe_checks(&self, l: &mut Line) {
-        l.s("invalid configuration `").s(self.token).s("`: ");
-        if !self.problem.describe_checks(l) {
-            l.s("unknown problem");
-        }
     }
 }
 
