@@ -156,6 +156,30 @@ pub fn semihosting_config(settings: &str) -> String {
     r.stdout.trim().to_string()
 }
 
+/// The QEMU arguments the UART tests run the release image `elf` with: the 2-core virt
+/// machine under icount (the serial port and the monitor are the caller's).
+pub fn firmware_machine(elf: &str) -> Vec<String> {
+    [
+        "-M",
+        "virt",
+        "-cpu",
+        "cortex-a72",
+        "-smp",
+        "2",
+        "-m",
+        "256M",
+        "-nodefaults",
+        "-display",
+        "none",
+        "-icount",
+        "shift=0,align=off,sleep=off",
+        "-kernel",
+        elf,
+    ]
+    .map(String::from)
+    .to_vec()
+}
+
 /// QEMU paused (`-S`) with the firmware's UART on a pty and its monitor on stdin/stdout, under
 /// icount on the 2-core virt machine, the firmware given `settings` ("mode=timer smp=2 ..."):
 /// the process (send `cont` on its stdin to run the guest) and the pty's path. The monitor's
@@ -166,25 +190,7 @@ pub fn qemu_firmware_on_pty(settings: &str) -> (std::process::Child, String) {
     img.expect_status(0);
     let elf = img.json()["elf"].as_str().unwrap().to_string();
     let mut qemu = Command::new("qemu-system-aarch64")
-        .args([
-            "-M",
-            "virt",
-            "-cpu",
-            "cortex-a72",
-            "-smp",
-            "2",
-            "-m",
-            "256M",
-            "-nodefaults",
-        ])
-        .args([
-            "-display",
-            "none",
-            "-icount",
-            "shift=0,align=off,sleep=off",
-            "-kernel",
-            &elf,
-        ])
+        .args(firmware_machine(&elf))
         .args([
             "-serial",
             "pty",
