@@ -9,6 +9,8 @@
 BEGIN {
     kinds["layers"] = "unit"
     kinds["function_length"] = "unit"
+    kinds["pure"] = "unit"
+    kinds["render"] = "golden"
     kinds["corruption"] = "golden"
     kinds["decode"] = "golden"
     kinds["golden"] = "golden"

@@ -279,11 +279,8 @@ fn write_comparison(runs: &[pipeline::Run], top: &RunDir, interval_s: Option<f64
             view: render::view(&r.record.summary, &r.analysis, &r.record.splits),
         })
         .collect();
-    report::write(
-        &views,
-        &top.path,
-        &crate::render::plot::PlotOptions { interval_s },
-    )?;
+    let opts = crate::render::plot::PlotOptions { interval_s };
+    report::render(&views, &opts, &mut crate::files::Dir::new(&top.path))?;
     let rows: Vec<&crate::analysis::summary::Summary> =
         runs.iter().map(|r| &r.record.summary).collect();
     let mut text = serde_json::to_string_pretty(&rows)?;

@@ -77,21 +77,7 @@ pub fn parse_kernel_modes(list: &str) -> Result<Vec<KernelMode>, String> {
     Ok(v)
 }
 
-/// Parses a kernel CPU list (`0-3,7`).
-pub fn parse_cpu_list(s: &str) -> Vec<usize> {
-    let mut v = Vec::new();
-    for part in s.trim().split(',').filter(|p| !p.is_empty()) {
-        match part.split_once('-') {
-            Some((a, b)) => {
-                if let (Ok(a), Ok(b)) = (a.parse::<usize>(), b.parse::<usize>()) {
-                    v.extend(a..=b);
-                }
-            }
-            None => v.extend(part.parse::<usize>().ok()),
-        }
-    }
-    v
-}
+pub use tickscope_analysis::cpulist::parse_cpu_list;
 
 /// A kernel CPU list (`0-2,4-7`).
 pub fn cpu_list(cpus: &[usize]) -> String {

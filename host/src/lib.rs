@@ -6,9 +6,10 @@
 //! and the machine's facts; `pipeline` decodes (`decode`) and analyses it once (`analysis`),
 //! makes the run record with its status (`record`), and writes the run directory (`rundir`);
 //! `render` draws tables, plots and reports from records in memory. `cli` is the command line.
+//! Decoding, analysis, the record and rendering are the pure `tickscope-analysis` crate (no
+//! process, network or file-system code); this crate runs guests and writes files.
 #![forbid(unsafe_code)]
 
-pub mod analysis;
 pub mod apt;
 pub mod baseline;
 pub mod bench;
@@ -30,19 +31,17 @@ pub mod overlay;
 pub mod pipeline;
 pub mod progress;
 pub mod qemu;
-pub mod record;
-pub mod render;
-pub mod rteval;
-pub mod rttests;
 pub mod rundir;
 pub mod telnet;
 pub mod toolchain;
 pub mod workspace;
 
+// The pure analysis (decode, attribution, the run record, rendering, rt-tests' and rteval's
+// formats) is its own crate; its modules keep their names here.
+pub use tickscope_analysis::{analysis, record, render, rteval, rttests};
+
 /// Exit statuses of every subcommand (also in README "Exit codes").
-pub mod status {
-    pub use tickscope_core::exit::*;
-}
+pub use tickscope_analysis::status;
 
 /// An error with the exit status it should produce.
 #[derive(Debug)]

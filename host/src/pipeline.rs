@@ -120,15 +120,14 @@ impl Run {
 /// Decodes and analyses a capture, makes its record and writes its directory.
 pub fn finish(capture: &Capture, kind: &str, start_time: String, out: &Output) -> Result<Run> {
     let mut analysis = Analysis::default();
-    let link = crate::decode::decode_bytes(&capture.bytes, capture.elf.as_deref(), &mut analysis)?;
+    let elf = crate::decode::read_elf(capture.elf.as_deref())?;
+    let link = crate::decode::decode_bytes(&capture.bytes, elf.as_deref(), &mut analysis)?;
+    let policy = record::Policy {
+        nominal_counter_hz: nominal_counter_hz(&analysis),
+        ..out.policy.clone()
+    };
     let record = record::make(
-        capture,
-        &analysis,
-        link,
-        &out.label,
-        kind,
-        start_time,
-        &out.policy,
+        capture, &analysis, link, &out.label, kind, start_time, &policy,
     );
     let dir = rundir::write(
         (out.out.as_deref(), out.replace),
@@ -142,6 +141,16 @@ pub fn finish(capture: &Capture, kind: &str, start_time: String, out: &Output) -
         analysis,
         dir,
     })
+}
+
+/// The nominal counter frequency of the board a firmware run names (its board description),
+/// which the record checks CNTFRQ_EL0 against.
+fn nominal_counter_hz(a: &Analysis) -> Option<u64> {
+    let h = a.header.as_ref()?;
+    (h.source == tickscope_core::wire::msg::Source::Firmware)
+        .then(|| crate::workspace::board(&h.board).ok())
+        .flatten()
+        .map(|b| b.counter.nominal_hz)
 }
 
 /// Makes one run from start to end.

@@ -236,7 +236,12 @@ pub fn write(
         }
     }
     if !analysis.cores.is_empty() {
-        render::run_files(&dir.path, analysis, record, plots)?;
+        render::run_files(
+            analysis,
+            record,
+            plots,
+            &mut crate::files::Dir::new(&dir.path),
+        )?;
     }
     Ok(dir)
 }

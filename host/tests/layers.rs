@@ -288,6 +288,14 @@ fn the_host_imports_in_no_circle_and_commands_do_not_import_each_other() {
     );
 }
 
+#[test]
+fn the_analysis_imports_in_no_circle() {
+    let g = graph(&root().join("analysis/src"));
+    assert!(g.len() > 15, "read {} modules", g.len());
+    assert!(g["record"].contains("analysis"), "{g:#?}");
+    assert_eq!(cycle(&g), None, "analysis/src: import circle");
+}
+
 /// The reader finds what it must: an upward import and a circle in a made-up tree.
 #[test]
 fn the_checks_catch_an_upward_import_and_a_circle() {

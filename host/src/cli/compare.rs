@@ -157,6 +157,7 @@ pub fn run(a: Args) -> Result<u8> {
             a.out.clone(),
             Policy {
                 allow_loss: a.allow_loss,
+                ..Policy::default()
             },
             jobs,
         )

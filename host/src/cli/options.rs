@@ -384,6 +384,7 @@ impl OutArgs {
             out: self.out.clone(),
             policy: Policy {
                 allow_loss: self.allow_loss,
+                ..Policy::default()
             },
             plots: true,
             replace: self.force,

@@ -6,9 +6,9 @@ use serde::{Deserialize, Serialize};
 
 use crate::analysis::Analysis;
 use crate::analysis::summary::{CoreSplits, Summary, round6, summarize_with};
+use crate::capture::{Capture, End};
 use crate::decode::{self, LogLine};
-use crate::guest::{Capture, End};
-use crate::machine::{Emulation, Facts};
+use crate::facts::{Emulation, Facts};
 use crate::status;
 
 pub use crate::analysis::summary::Covered;
@@ -54,11 +54,11 @@ pub struct RunInfo {
     pub peers_package: Option<String>,
     /// The snapshot of the booted kernel the run was restored from (Linux under QEMU).
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub snapshot: Option<crate::machine::SnapshotFacts>,
+    pub snapshot: Option<crate::facts::SnapshotFacts>,
     /// A real machine's account of itself (`linux --here`, `--ssh`): host, architecture, CPU
     /// model, CPUs online, `nohz_full`, `isolated`, the measured CPU.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub system: Option<crate::machine::SystemFacts>,
+    pub system: Option<crate::facts::SystemFacts>,
     /// How a bare-metal image was started, when not by QEMU's direct load (`uefi`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub boot: Option<String>,
@@ -108,11 +108,15 @@ impl RunRecord {
     }
 }
 
-/// What the user allowed.
+/// What the user allowed, and what the host knows that the capture does not.
 #[derive(Debug, Clone, Default)]
 pub struct Policy {
     /// Accept lost frames or samples (still reported).
     pub allow_loss: bool,
+    /// The nominal counter frequency of the board the firmware names in its header (Hz), from
+    /// its board description, which the host looks up once decoded; `None`: not a firmware run,
+    /// or a board without a description. A CNTFRQ_EL0 more than 1 % away is noted.
+    pub nominal_counter_hz: Option<u64>,
 }
 
 /// The emulation of a capture: the runner's, or for a file, what its configuration says.
@@ -311,12 +315,14 @@ fn decide(
 
 /// The firmware's counter frequency (CNTFRQ_EL0, which the figures use) against its board
 /// description's nominal one: the firmware used to warn itself, the host has the board file.
-fn counter_disagrees(h: &tickscope_core::wire::msg::RunHeader) -> Option<String> {
+fn counter_disagrees(
+    h: &tickscope_core::wire::msg::RunHeader,
+    nominal: Option<u64>,
+) -> Option<String> {
     if h.source != tickscope_core::wire::msg::Source::Firmware {
         return None;
     }
-    let nominal = crate::workspace::board(&h.board).ok()?.counter.nominal_hz;
-    counter_note(h.counter_hz, nominal)
+    counter_note(h.counter_hz, nominal?)
 }
 
 /// A note when `cntfrq` is more than 1 % from `nominal` (0: the board names none).
@@ -420,7 +426,7 @@ fn tick_stopped(v: &mut Verdict, a: &Analysis, cpu: usize) {
         .as_ref()
         .map(|l| l.nohz_full.to_string())
         .unwrap_or_default();
-    if !crate::kernel::parse_cpu_list(&nohz).contains(&cpu) {
+    if !crate::cpulist::parse_cpu_list(&nohz).contains(&cpu) {
         v.fail(
             status::FAILURE,
             format!(
@@ -452,7 +458,11 @@ fn what_it_found(v: &mut Verdict, a: &Analysis, s: &Summary, policy: &Policy) {
             v.fail(status::FAILURE, format!("peer {name}: {why}"));
         }
     }
-    if let Some(note) = a.header.as_ref().and_then(counter_disagrees) {
+    if let Some(note) = a
+        .header
+        .as_ref()
+        .and_then(|h| counter_disagrees(h, policy.nominal_counter_hz))
+    {
         v.note(note);
     }
     for f in &a.faults {

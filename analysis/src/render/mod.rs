@@ -1,14 +1,16 @@
 //! Everything drawn or printed from runs in memory: one column model for the terminal table,
 //! report.md and CSV (`columns`), the cyclictest histogram text (`text`), the plots (`plot`) and
-//! the multi-run report (`report`). Nothing here decodes or runs anything.
+//! the multi-run report (`report`), each returned as named files ([`Artifact`]) for the host to
+//! write. Nothing here decodes, runs or writes anything.
 
+pub mod artifact;
 pub mod columns;
 pub mod maxima;
 pub mod plot;
 pub mod report;
 pub mod text;
 
-use std::path::Path;
+pub use artifact::{Artifact, Files};
 
 use anyhow::Result;
 use tickscope_core::hist::Histogram;
@@ -183,24 +185,26 @@ pub fn table(runs: &[&Summary]) -> String {
 
 /// The per-run files: `histogram.txt` (cyclictest's format), `summary.csv` (one row per core and
 /// an `all` row) and the run's own plots.
-pub fn run_files(dir: &Path, a: &Analysis, record: &RunRecord, plots: bool) -> Result<()> {
+pub fn run_files(
+    a: &Analysis,
+    record: &RunRecord,
+    plots: bool,
+    files: &mut dyn Files,
+) -> Result<()> {
     let s = &record.summary;
     let cores: Vec<(u16, &Histogram)> = a.cores.values().map(|c| (c.core, &c.acc.values)).collect();
-    crate::files::write_atomic(
-        &dir.join("histogram.txt"),
-        text::cyclictest_histogram(&cores).as_bytes(),
-    )?;
     let cols = columns::columns(&[s], true);
     let mut rows = columns::Row::cores(s);
     rows.push(columns::Row::run(s));
-    crate::files::write_atomic(
-        &dir.join("summary.csv"),
-        columns::csv(&cols, &rows).as_bytes(),
-    )?;
+    files.put(Artifact::new(
+        "histogram.txt",
+        text::cyclictest_histogram(&cores),
+    ))?;
+    files.put(Artifact::new("summary.csv", columns::csv(&cols, &rows)))?;
     if plots {
         let v = [view(s, a, &record.splits)];
         for kind in plot::Kind::ALL {
-            plot::draw(dir, kind, &v, &plot::PlotOptions::default())?;
+            plot::draw(kind, &v, &plot::PlotOptions::default(), files)?;
         }
     }
     Ok(())

@@ -166,7 +166,7 @@ pub fn coverage(
 }
 
 /// The problem line for a timer coverage below [`MIN_TIMER_COVERAGE`], with the likely reason.
-pub fn timer_problem(c: &Coverage, emulation: crate::machine::Emulation) -> Option<String> {
+pub fn timer_problem(c: &Coverage, emulation: crate::facts::Emulation) -> Option<String> {
     let t = c.timer?;
     if t >= MIN_TIMER_COVERAGE {
         return None;
@@ -178,7 +178,7 @@ pub fn timer_problem(c: &Coverage, emulation: crate::machine::Emulation) -> Opti
     let traced = timer.traced.unwrap_or(0);
     let why = if traced * 100 < timer.counted * 99 {
         "the trace holds fewer timer interrupts than the kernel counted: the ring buffer overflowed, or the tracepoint missed some"
-    } else if emulation == crate::machine::Emulation::Tcg {
+    } else if emulation == crate::facts::Emulation::Tcg {
         "the trace holds them, but they fall outside the loop's events: under plain TCG an interrupt is taken right after the counter read that ends a gap, and some came while the loop was recording (beyond its chained limit) or shipping a checkpoint"
     } else {
         "the trace holds them, but they fall outside the loop's events: they came while the loop was recording events or shipping a checkpoint, or the trace clock and the loop's counter disagree"
@@ -285,7 +285,7 @@ mod tests {
         assert_eq!(cov.timer, Some(0.5));
         // (2 + 1) inside events of (4 + 1) counted where a tracepoint sees the source.
         assert_eq!(cov.overall, Some(0.6));
-        let p = timer_problem(&cov, crate::machine::Emulation::Tcg).unwrap();
+        let p = timer_problem(&cov, crate::facts::Emulation::Tcg).unwrap();
         assert!(
             p.contains("50.0 %") && p.contains("4 counted, 3 traced, 2 inside events"),
             "{p}"
@@ -316,7 +316,7 @@ mod tests {
         )
         .unwrap();
         assert_eq!(cov.timer, Some(1.0));
-        assert_eq!(timer_problem(&cov, crate::machine::Emulation::Tcg), None);
+        assert_eq!(timer_problem(&cov, crate::facts::Emulation::Tcg), None);
         let mut untraced = c.clone();
         untraced.attribution = None;
         assert_eq!(

@@ -15,7 +15,7 @@ use tickscope_core::wire::msg::{CauseKind, Method, Source, TraceKind};
 
 use super::attribute::{self, Causes, Split};
 use super::{Analysis, CoreData, median};
-use crate::machine::Emulation;
+use crate::facts::Emulation;
 
 /// The part of the window a partial run covers.
 #[derive(Debug, Clone, Copy, Serialize, Deserialize, PartialEq)]
@@ -259,7 +259,7 @@ pub struct Summary {
     #[serde(with = "mode_name")]
     pub mode: tickscope_core::Mode,
     /// `icount`, `tcg` or `hardware`.
-    pub emulation: crate::machine::Emulation,
+    pub emulation: crate::facts::Emulation,
     /// Board or machine.
     pub board: String,
     /// Exception level of the measurement (0 = Linux user space).

@@ -3,11 +3,11 @@
 //! and a self-contained `report.html` with the plots inlined.
 
 use std::fmt::Write as _;
-use std::path::{Path, PathBuf};
 
 use anyhow::Result;
 use base64::Engine;
 
+use super::artifact::{Artifact, Files};
 use super::columns::{self, Row};
 use super::plot::{self, Kind, View};
 use crate::analysis::summary::Summary;
@@ -345,9 +345,9 @@ fn opt(v: Option<u64>) -> String {
     v.map(|v| v.to_string()).unwrap_or_else(|| "-".into())
 }
 
-/// Writes report.md, report.html and the plots for `runs` into `out`.
-pub fn write(runs: &[ReportRun], out: &Path, opts: &plot::PlotOptions) -> Result<Vec<PathBuf>> {
-    std::fs::create_dir_all(out)?;
+/// The report's files, put into `files` as made: the plots for `runs`, report.md and
+/// report.html (which inlines the PNGs, so those are kept until it is made).
+pub fn render(runs: &[ReportRun], opts: &plot::PlotOptions, files: &mut dyn Files) -> Result<()> {
     let views: Vec<View> = runs
         .iter()
         .map(|r| View {
@@ -357,18 +357,37 @@ pub fn write(runs: &[ReportRun], out: &Path, opts: &plot::PlotOptions) -> Result
             peers: r.view.peers.clone(),
         })
         .collect();
+    let mut pngs = KeepPngs {
+        pngs: Vec::new(),
+        next: files,
+    };
     for kind in Kind::ALL {
-        plot::draw(out, kind, &views, opts)?;
+        plot::draw(kind, &views, opts, &mut pngs)?;
     }
     let md = markdown(runs);
-    let md_path = crate::files::write_atomic(&out.join("report.md"), md.as_bytes())?;
-    let html = html(&md, out)?;
-    let html_path = crate::files::write_atomic(&out.join("report.html"), html.as_bytes())?;
-    Ok(vec![md_path, html_path])
+    let html = html(&md, &pngs.pngs)?;
+    files.put(Artifact::new("report.md", md))?;
+    files.put(Artifact::new("report.html", html))
 }
 
-/// A self-contained HTML page: the markdown's tables and text, the PNG plots inlined as data URIs.
-fn html(md: &str, dir: &Path) -> Result<String> {
+/// Passes files on, keeping a copy of the PNGs (the HTML inlines them).
+struct KeepPngs<'a> {
+    pngs: Vec<Artifact>,
+    next: &'a mut dyn Files,
+}
+
+impl Files for KeepPngs<'_> {
+    fn put(&mut self, file: Artifact) -> Result<()> {
+        if file.name.ends_with(".png") {
+            self.pngs.push(file.clone());
+        }
+        self.next.put(file)
+    }
+}
+
+/// A self-contained HTML page: the markdown's tables and text, the PNG plots (`pngs`) inlined as
+/// data URIs.
+fn html(md: &str, pngs: &[Artifact]) -> Result<String> {
     use pulldown_cmark::{CowStr, Event, Options, Parser, Tag};
     let mut h = String::from(
         "<!doctype html><html><head><meta charset=\"utf-8\"><title>tickscope report</title><style>\
@@ -387,13 +406,13 @@ fn html(md: &str, dir: &Path) -> Result<String> {
             title,
             id,
         }) => {
-            let inline = match std::fs::read(dir.join(dest_url.as_ref())) {
-                Ok(bytes) => format!(
+            let inline = match pngs.iter().find(|f| f.name == dest_url.as_ref()) {
+                Some(f) => format!(
                     "data:image/png;base64,{}",
-                    base64::engine::general_purpose::STANDARD.encode(bytes)
+                    base64::engine::general_purpose::STANDARD.encode(&f.bytes)
                 ),
-                Err(err) => {
-                    failed.get_or_insert(format!("{dest_url}: {err}"));
+                None => {
+                    failed.get_or_insert(format!("{dest_url}: no such plot"));
                     dest_url.to_string()
                 }
             };
