@@ -11,6 +11,7 @@ BEGIN {
     kinds["function_length"] = "unit"
     kinds["pure"] = "unit"
     kinds["render"] = "golden"
+    kinds["table"] = "golden"
     kinds["corruption"] = "golden"
     kinds["decode"] = "golden"
     kinds["golden"] = "golden"

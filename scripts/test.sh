@@ -40,6 +40,19 @@ if [ ${#need[@]} -gt 0 ]; then
     fi
 fi
 
+step "a headless browser for the report's layout checks (optional: without one they say they were skipped)"
+if ! command -v chromium-headless-shell >/dev/null && ! command -v chromium >/dev/null; then
+    if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; then
+        export DEBIAN_FRONTEND=noninteractive
+        apt-get install -y --no-install-recommends chromium-headless-shell >/dev/null 2>&1 \
+            || { apt-get update >/dev/null 2>&1 \
+                 && apt-get install -y --no-install-recommends chromium-headless-shell >/dev/null 2>&1; } \
+            || echo "chromium-headless-shell could not be installed: the report's layout checks are skipped" >&2
+    else
+        echo "no Chromium: the report's layout checks are skipped (sudo apt-get install chromium-headless-shell)" >&2
+    fi
+fi
+
 step "the README's main command on a machine whose toolchain lacks the aarch64 targets"
 # A fresh machine with rustup and the pinned toolchain but not its targets: tickscope adds them
 # before its first cross build. Only when CI asks (.ci/run sets TICKSCOPE_FRESH_CHECK=1): a

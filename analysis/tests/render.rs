@@ -109,3 +109,40 @@ fn the_report_inlines_every_plot_and_leaves_no_markdown() {
     assert!(!html.contains("**"), "Markdown emphasis left in the HTML");
     assert!(html.contains("<table>") && html.contains("<p class=\"finding\">In one line:"));
 }
+
+/// Each `<text>` of an SVG: its y and its content.
+fn svg_texts(svg: &str) -> Vec<(f64, String)> {
+    svg.split("<text ")
+        .skip(1)
+        .map(|t| {
+            let y = t.split("y=\"").nth(1).unwrap().split('"').next().unwrap();
+            let body = &t[t.find('>').unwrap() + 1..t.find("</text>").unwrap()];
+            (y.parse().unwrap(), body.trim().to_string())
+        })
+        .collect()
+}
+
+#[test]
+fn the_tail_plots_legend_is_below_its_axis_never_over_the_curves() {
+    let (a, r) = record();
+    let mut files: Vec<Artifact> = Vec::new();
+    render::run_files(&a, &r, true, &mut files).unwrap();
+    let svg = String::from_utf8(find(&files, "ccdf.svg").bytes.clone()).unwrap();
+    let texts = svg_texts(&svg);
+    let axis = texts
+        .iter()
+        .find(|(_, t)| t.starts_with("event part at least this long"))
+        .unwrap_or_else(|| panic!("no x axis description in {texts:?}"));
+    let legend: Vec<&(f64, String)> = texts
+        .iter()
+        .filter(|(_, t)| t.starts_with("fixture"))
+        .collect();
+    assert!(!legend.is_empty(), "no legend entry in {texts:?}");
+    for (y, t) in legend {
+        assert!(
+            *y > axis.0,
+            "legend entry `{t}` at y {y}, above the x axis at {}",
+            axis.0
+        );
+    }
+}

@@ -43,7 +43,7 @@ fn icount_figures_repeat_exactly() {
         committed["figures"]["firmware.qemu-virt.image_bytes"]["value"]
             .as_f64()
             .unwrap(),
-        "the image changed: regenerate results/baselines/bench.json (see README, The gate)"
+        "the image changed: regenerate results/baselines/bench.json (see docs/benchmarks.md, The gate)"
     );
     // Known answers: the noise loop is 10 instructions (the counter's tick over the window adds
     // the rest); the window opens 1 ms after the boot core asks for it, once all cores are up

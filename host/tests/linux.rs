@@ -365,6 +365,9 @@ fn compare_runs_every_kernel_and_the_tickless_os_noise_is_far_below_the_generic(
             "{f} missing from the comparison directory"
         );
     }
+    // Four runs, the widest table a comparison makes; in a browser 1400 px wide (where one is
+    // installed), nothing runs off the page.
+    common::browser::assert_fits(&dir.join("report.html"), 1400);
     for sub in ["bare-metal", "generic", "tickless", "rt"] {
         assert!(dir.join(sub).join("summary.json").is_file());
         assert!(dir.join(sub).join("capture.bin").is_file());

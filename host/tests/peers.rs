@@ -95,6 +95,11 @@ fn peers_run_beside_the_probe_and_their_files_round_trip() {
     let md = std::fs::read_to_string(format!("{}/report.md", out(&d, "report"))).unwrap();
     assert!(md.contains("## Peers"), "{md}");
     assert!(md.contains("| generic | oslat |"), "{md}");
+    // With peers' rows and tails, the page still fits a browser 1400 px wide (where installed).
+    common::browser::assert_fits(
+        &std::path::Path::new(&out(&d, "report")).join("report.html"),
+        1400,
+    );
     // Only the probe splits its events into OS and hardware/emulator noise; the peers cannot.
     let probe_row = md
         .lines()

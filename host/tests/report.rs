@@ -100,9 +100,12 @@ fn report_on_three_runs_writes_plots_and_matching_numbers() {
             }
         }
     }
-    for f in ["ccdf.png", "histogram.png", "causes.png"] {
+    for f in ["histogram.png", "causes.png"] {
         assert_eq!(png_size(&rep.join(f)), (1200, 700), "{f}");
     }
+    // The tail plot's legend is below it: a 22 px row for each curve a run with events can have
+    // (OS and emulator noise of the two ticking runs; the bare run has none), 16 px of margin.
+    assert_eq!(png_size(&rep.join("ccdf.png")), (1200, 700 + 4 * 22 + 16));
     // One panel per run.
     assert_eq!(png_size(&rep.join("timeline.png")), (1200, 3 * 350 + 60));
     for f in ["ccdf.svg", "causes.svg"] {
@@ -191,48 +194,59 @@ fn report_on_three_runs_writes_plots_and_matching_numbers() {
         "emphasis rendered"
     );
     assert!(html.contains("<table>") && html.contains("<th>run</th>"));
+    // In a browser 1400 px wide (where one is installed), nothing runs off the page.
+    common::browser::assert_fits(&rep.join("report.html"), 1400);
     assert!(
         html.contains("<p class=\"finding\">In one line: <code>"),
         "the finding first"
     );
-    // The report's table and each run's CSV carry the same figures as summary.json.
+    // The report's tables (the headline, then the other figures) and each run's CSV carry the
+    // same figures as summary.json.
     let md = std::fs::read_to_string(rep.join("report.md")).unwrap();
-    let table: Vec<Vec<String>> = md
-        .lines()
-        .skip_while(|l| !l.starts_with("| run |"))
-        .take_while(|l| l.starts_with('|'))
-        .map(|l| {
-            l.trim_matches('|')
-                .split('|')
-                .map(|c| c.trim().to_string())
-                .collect()
-        })
-        .collect();
-    let col = |name: &str| {
-        table[0]
-            .iter()
-            .position(|c| c == name)
-            .unwrap_or_else(|| panic!("no column {name}: {:?}", table[0]))
+    let mut cells: std::collections::BTreeMap<(String, String), String> = Default::default();
+    let mut header: Vec<String> = vec![];
+    let mut tables = 0;
+    for line in md.lines() {
+        if !line.starts_with('|') {
+            header.clear();
+            continue;
+        }
+        let row: Vec<String> = line
+            .trim_matches('|')
+            .split('|')
+            .map(|c| c.trim().to_string())
+            .collect();
+        if header.is_empty() {
+            tables += usize::from(row[0] == "run");
+            header = row;
+        } else if header[0] == "run" && !row[0].starts_with("---") {
+            for (h, c) in header.iter().zip(&row) {
+                cells.insert((row[0].clone(), h.clone()), c.clone());
+            }
+        }
+    }
+    assert_eq!(tables, 2, "the headline and the other figures: {md}");
+    let cell = |label: &str, name: &str| {
+        cells
+            .get(&(label.to_string(), name.to_string()))
+            .unwrap_or_else(|| panic!("no column {name} for {label} in {md}"))
+            .clone()
     };
     for dir in &dirs {
         let s: serde_json::Value =
             serde_json::from_str(&std::fs::read_to_string(format!("{dir}/summary.json")).unwrap())
                 .unwrap();
         let label = s["label"].as_str().unwrap();
-        let row = table
-            .iter()
-            .find(|r| r[0] == label)
-            .unwrap_or_else(|| panic!("no row for {label}"));
-        assert_eq!(row[col("events")], s["events"].to_string(), "{label}");
-        assert_eq!(row[col("lost")], s["lost"].to_string(), "{label}");
-        assert_eq!(row[col("attribution")], "firmware", "{label}");
+        assert_eq!(cell(label, "events"), s["events"].to_string(), "{label}");
+        assert_eq!(cell(label, "lost"), s["lost"].to_string(), "{label}");
+        assert_eq!(cell(label, "attribution"), "firmware", "{label}");
         assert_eq!(
-            row[col("OS noise events/s")],
+            cell(label, "OS noise events/s"),
             format!("{:.1}", num(&s, "os_noise.events_per_s")),
             "{label}"
         );
         assert_eq!(
-            row[col("timer irqs/s")],
+            cell(label, "timer irqs/s"),
             format!("{:.1}", num(&s, "timer_irqs_per_s")),
             "{label}"
         );
@@ -397,4 +411,28 @@ fn check_refuses_runs_that_are_not_comparable() {
             r.stderr
         );
     }
+}
+
+/// The browser check can fail: a page with a table three times the window's width is measured
+/// as running off it (where a Chromium is installed).
+#[test]
+fn the_browser_check_sees_a_page_that_does_not_fit() {
+    let d = tmp();
+    let page = d.path().join("wide.html");
+    let cells: String = (0..60).map(|i| format!("<td>column-{i:03}</td>")).collect();
+    std::fs::write(
+        &page,
+        format!(
+            "<!doctype html><html><head><style>td{{white-space:nowrap}}</style></head><body>\
+             <table><tr><th>run</th></tr><tr>{cells}</tr></table></body></html>"
+        ),
+    )
+    .unwrap();
+    let Some(l) = common::browser::layout(&page, 1400) else {
+        eprintln!("no Chromium on PATH: the browser check not exercised");
+        return;
+    };
+    assert_eq!(l.width, 1400, "{l:?}");
+    assert!(l.page_width > 3000, "{l:?}");
+    assert_eq!(l.tables, 1, "{l:?}");
 }

@@ -183,6 +183,9 @@ fn opt_num(v: Option<f64>, decimals: usize) -> Cell {
     v.map(|v| Cell::Num(v, decimals)).unwrap_or(Cell::None)
 }
 
+/// The causes column's short header.
+const CAUSES: &str = "top OS causes";
+
 /// Which run a row is.
 const IDENTITY: [Column; 4] = [
     col("run", "run", "label", |r| Cell::Text(r.label.to_string())),
@@ -208,7 +211,7 @@ const NOISE: [Column; 11] = [
     col("OS max", "OS noise max single", "os_event_max_ns", |r| {
         os_cell(r, |c| Cell::Ns(c.event_ns.max))
     }),
-    col("top OS causes", "top OS causes", "top_causes", top_causes),
+    col(CAUSES, "top OS causes", "top_causes", top_causes),
     col(
         "HW ev/s",
         "hw/emulator noise events/s",
@@ -310,6 +313,35 @@ pub fn columns(runs: &[&Summary], per_core: bool) -> Vec<Column> {
     c
 }
 
+/// The headline: what a terminal shows by default, within 120 columns for the usual runs. Which
+/// run and how its figures were made; OS noise (rate, time per second, causes), hardware or
+/// emulator noise (rate, time per second), the tick (rate, cost, OS part), what was lost; timer
+/// mode adds p99 and max latency. `--wide`, report.md and summary.csv have every column.
+pub fn headline(runs: &[&Summary]) -> Vec<Column> {
+    let timer = runs.iter().any(|s| s.mode == Mode::Timer);
+    let mut c = vec![IDENTITY[0], IDENTITY[2]];
+    c.extend([NOISE[0], NOISE[1], NOISE[3], NOISE[4], NOISE[5]]);
+    c.extend([NOISE[7], NOISE[8], NOISE[9], TOTALS[2]]);
+    if timer {
+        c.extend([LATENCY[1], LATENCY[3]]);
+    }
+    c
+}
+
+/// Every other column, after the run's name: what the headline leaves out (attribution, the
+/// largest single events, CPU available, totals, the loop, the latency percentiles), so the
+/// report can show all of them in two tables that fit a page.
+pub fn details(runs: &[&Summary]) -> Vec<Column> {
+    let headline: Vec<&str> = headline(runs).iter().map(|c| c.short).collect();
+    let mut c = vec![IDENTITY[0]];
+    c.extend(
+        columns(runs, false)
+            .into_iter()
+            .filter(|c| !headline.contains(&c.short)),
+    );
+    c
+}
+
 fn latency(r: &Row, f: fn(&Quantiles) -> u64) -> Cell {
     if r.run.mode == Mode::Timer {
         Cell::Ns(f(r.latency))
@@ -318,14 +350,54 @@ fn latency(r: &Row, f: fn(&Quantiles) -> u64) -> Cell {
     }
 }
 
-/// The terminal table.
+/// The terminal table, every column as wide as its widest cell.
 pub fn terminal(cols: &[Column], rows: &[Row]) -> String {
     let cells: Vec<Vec<String>> = rows
         .iter()
         .map(|r| cols.iter().map(|c| (c.get)(r).human()).collect())
         .collect();
-    let widths: Vec<usize> = cols
+    lay_out(cols, &cells)
+}
+
+/// The terminal table within `limit` columns where it can be: the causes column gives up its
+/// last causes (`+N` says how many went, the wide table and report.md keep them all).
+pub fn terminal_within(cols: &[Column], rows: &[Row], limit: usize) -> String {
+    let mut cells: Vec<Vec<String>> = rows
         .iter()
+        .map(|r| cols.iter().map(|c| (c.get)(r).human()).collect())
+        .collect();
+    let total = widths(cols, &cells).iter().sum::<usize>() + 2 * cols.len().saturating_sub(1);
+    if let Some(i) = cols.iter().position(|c| c.short == CAUSES)
+        && total > limit
+    {
+        let widest = widths(cols, &cells)[i];
+        let room = widest.saturating_sub(total - limit).max(CAUSES.len());
+        for row in &mut cells {
+            row[i] = fit_causes(&row[i], room);
+        }
+    }
+    lay_out(cols, &cells)
+}
+
+/// A causes cell (`a 250/s, b 1.6/s, c 0.2/s`) in at most `room` characters: whole causes, then
+/// `+N` for the N left out.
+pub fn fit_causes(cell: &str, room: usize) -> String {
+    if cell.chars().count() <= room {
+        return cell.to_string();
+    }
+    let causes: Vec<&str> = cell.split(", ").collect();
+    for keep in (1..causes.len()).rev() {
+        let text = format!("{} +{}", causes[..keep].join(", "), causes.len() - keep);
+        if text.chars().count() <= room {
+            return text;
+        }
+    }
+    format!("+{} causes", causes.len())
+}
+
+/// Each column's width: its widest cell or header.
+fn widths(cols: &[Column], cells: &[Vec<String>]) -> Vec<usize> {
+    cols.iter()
         .enumerate()
         .map(|(i, c)| {
             cells
@@ -335,14 +407,19 @@ pub fn terminal(cols: &[Column], rows: &[Row]) -> String {
                 .max()
                 .unwrap_or(0)
         })
-        .collect();
+        .collect()
+}
+
+/// Header and rows, text left-aligned, figures right-aligned, two spaces between columns.
+fn lay_out(cols: &[Column], cells: &[Vec<String>]) -> String {
+    let widths = widths(cols, cells);
     let mut s = String::new();
     let line = |s: &mut String, vals: Vec<&str>| {
         for (i, v) in vals.iter().enumerate() {
             let pad = widths[i].saturating_sub(v.chars().count());
             if matches!(
                 cols[i].short,
-                "run" | "core" | "mode" | "emul" | "attrib" | "top OS causes"
+                "run" | "core" | "mode" | "emul" | "attrib" | CAUSES
             ) {
                 let _ = write!(s, "{v}{}", " ".repeat(pad));
             } else {
@@ -352,7 +429,7 @@ pub fn terminal(cols: &[Column], rows: &[Row]) -> String {
         }
     };
     line(&mut s, cols.iter().map(|c| c.short).collect());
-    for r in &cells {
+    for r in cells {
         line(&mut s, r.iter().map(String::as_str).collect());
     }
     s

@@ -176,11 +176,18 @@ pub fn peers_table(runs: &[&Summary]) -> String {
     out
 }
 
-/// The terminal table of runs (one row each).
-pub fn table(runs: &[&Summary]) -> String {
-    let cols = columns::columns(runs, false);
+/// The terminal table's width, unless `--wide`.
+pub const TERMINAL_COLUMNS: usize = 120;
+
+/// The terminal table of runs (one row each): the headline columns within
+/// [`TERMINAL_COLUMNS`], or with `wide` every column report.md has.
+pub fn table(runs: &[&Summary], wide: bool) -> String {
     let rows: Vec<columns::Row> = runs.iter().map(|s| columns::Row::run(s)).collect();
-    columns::terminal(&cols, &rows)
+    if wide {
+        columns::terminal(&columns::columns(runs, false), &rows)
+    } else {
+        columns::terminal_within(&columns::headline(runs), &rows, TERMINAL_COLUMNS)
+    }
 }
 
 /// The per-run files: `histogram.txt` (cyclictest's format), `summary.csv` (one row per core and

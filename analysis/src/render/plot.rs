@@ -166,9 +166,11 @@ where
         .flat_map(|(a, b)| a.iter().chain(b))
         .chain(peer_pts);
     let (x_range, y_range) = log_ranges(pts);
+    // The legend goes below the plot, never over its curves (a tail curve can pass anywhere).
     let mut chart = ChartBuilder::on(root)
         .caption(title, ("sans-serif", 24))
         .margin(20)
+        .margin_bottom(20 + legend_height(runs))
         .x_label_area_size(50)
         .y_label_area_size(80)
         .build_cartesian_2d(x_range.log_scale(), y_range.log_scale())
@@ -182,10 +184,111 @@ where
         .label_style(("sans-serif", 16))
         .draw()
         .map_err(err)?;
+    let mut entries = Vec::new();
     for (i, (r, (os, hw))) in runs.iter().zip(&curves).enumerate() {
-        draw_ccdf_run(&mut chart, COLORS[i % COLORS.len()], r, os, hw)?;
+        entries.extend(draw_ccdf_run(
+            &mut chart,
+            COLORS[i % COLORS.len()],
+            r,
+            os,
+            hw,
+        )?);
     }
-    legend_and_present(root, &mut chart)
+    let plot = chart.plotting_area();
+    let ((x, y), (_, h)) = (plot.get_base_pixel(), plot.dim_in_pixel());
+    // Below the x axis's labels and description.
+    draw_legend(root, (x, y + h as i32 + 60), &entries)?;
+    root.present().map_err(err)?;
+    Ok(())
+}
+
+/// A legend entry drawn by hand (so it can sit beside the plot, where plotters' own legend is
+/// clipped): its text and its line.
+struct Entry {
+    text: String,
+    style: ShapeStyle,
+    /// Dash length, px (`None`: solid).
+    dash: Option<i32>,
+}
+
+const LEGEND_FONT: (&str, u32) = ("sans-serif", 16);
+const LEGEND_ROW: i32 = 22;
+const LEGEND_MARK: i32 = 28;
+
+/// The legend box's size for `entries`, px.
+fn legend_size<DB: DrawingBackend>(
+    area: &DrawingArea<DB, Shift>,
+    entries: &[Entry],
+) -> Result<(u32, u32)>
+where
+    DB::ErrorType: 'static,
+{
+    let mut width = 0;
+    for e in entries {
+        width = width.max(
+            area.estimate_text_size(&e.text, &LEGEND_FONT.into_text_style(area))
+                .map_err(err)?
+                .0,
+        );
+    }
+    Ok((
+        width + LEGEND_MARK as u32 + 24,
+        entries.len() as u32 * LEGEND_ROW as u32 + 12,
+    ))
+}
+
+/// Draws a boxed legend with its top left corner at `at`.
+fn draw_legend<DB: DrawingBackend>(
+    area: &DrawingArea<DB, Shift>,
+    at: (i32, i32),
+    entries: &[Entry],
+) -> Result<()>
+where
+    DB::ErrorType: 'static,
+{
+    if entries.is_empty() {
+        return Ok(());
+    }
+    let (w, h) = legend_size(area, entries)?;
+    let corner = (at.0 + w as i32, at.1 + h as i32);
+    area.draw(&Rectangle::new([at, corner], WHITE.mix(0.85).filled()))
+        .map_err(err)?;
+    area.draw(&Rectangle::new([at, corner], BLACK.stroke_width(1)))
+        .map_err(err)?;
+    for (i, e) in entries.iter().enumerate() {
+        let y = at.1 + 6 + i as i32 * LEGEND_ROW + LEGEND_ROW / 2;
+        let x = at.0 + 8;
+        let segments: Vec<(i32, i32)> = match e.dash {
+            None => vec![(x, x + LEGEND_MARK)],
+            Some(d) => (0..LEGEND_MARK)
+                .step_by((d + 5) as usize)
+                .map(|s| (x + s, (x + s + d).min(x + LEGEND_MARK)))
+                .collect(),
+        };
+        for (a, b) in segments {
+            area.draw(&PathElement::new(vec![(a, y), (b, y)], e.style))
+                .map_err(err)?;
+        }
+        area.draw(&Text::new(
+            e.text.clone(),
+            (x + LEGEND_MARK + 8, y - 8),
+            LEGEND_FONT.into_font(),
+        ))
+        .map_err(err)?;
+    }
+    Ok(())
+}
+
+/// Height added below the tail plot for its legend, px: room for every curve a run can have
+/// (OS noise, or all events, when it had events; hardware noise when attributed; each peer).
+fn legend_height(runs: &[View]) -> u32 {
+    let rows: usize = runs
+        .iter()
+        .map(|r| {
+            usize::from(r.summary.events > 0) * (1 + usize::from(r.attributed())) + r.peers.len()
+        })
+        .sum();
+    rows as u32 * LEGEND_ROW as u32 + 16
 }
 
 /// A run's OS-noise and hardware-noise tail curves (all events, when the run is not attributed).
@@ -232,7 +335,7 @@ fn draw_ccdf_run<DB: DrawingBackend>(
     r: &View,
     os: &Curve,
     hw: &Curve,
-) -> Result<()>
+) -> Result<Vec<Entry>>
 where
     DB::ErrorType: 'static,
 {
@@ -241,14 +344,17 @@ where
     } else {
         format!("{}: all events (no attribution)", r.label())
     };
+    let mut entries = Vec::new();
     if !os.is_empty() {
+        let style = color.stroke_width(3);
         chart
-            .draw_series(LineSeries::new(os.clone(), color.stroke_width(3)))
-            .map_err(err)?
-            .label(name)
-            .legend(move |(x, y)| {
-                PathElement::new(vec![(x, y), (x + 20, y)], color.stroke_width(3))
-            });
+            .draw_series(LineSeries::new(os.clone(), style))
+            .map_err(err)?;
+        entries.push(Entry {
+            text: name,
+            style,
+            dash: None,
+        });
     }
     for (k, (tool, curve)) in r.peers.iter().enumerate() {
         // Same colour as the run, dashed; a second peer with shorter dashes.
@@ -256,28 +362,32 @@ where
         let dash = if k == 0 { 10 } else { 4 };
         chart
             .draw_series(DashedLineSeries::new(curve.clone(), dash, 5, style))
-            .map_err(err)?
-            .label(format!(
+            .map_err(err)?;
+        entries.push(Entry {
+            text: format!(
                 "{}: {tool} (same VM, after the probe; all samples)",
                 r.label()
-            ))
-            .legend(move |(x, y)| PathElement::new(vec![(x, y), (x + 8, y)], style));
+            ),
+            style,
+            dash: Some(dash as i32),
+        });
     }
     if !hw.is_empty() {
-        let faint = color.mix(0.35);
+        let style = color.mix(0.35).stroke_width(2);
         chart
-            .draw_series(LineSeries::new(hw.clone(), faint.stroke_width(2)))
-            .map_err(err)?
-            .label(format!(
+            .draw_series(LineSeries::new(hw.clone(), style))
+            .map_err(err)?;
+        entries.push(Entry {
+            text: format!(
                 "{}: {} noise",
                 r.label(),
                 hw_cause_name(r.summary.emulation)
-            ))
-            .legend(move |(x, y)| {
-                PathElement::new(vec![(x, y), (x + 20, y)], faint.stroke_width(2))
-            });
+            ),
+            style,
+            dash: None,
+        });
     }
-    Ok(())
+    Ok(entries)
 }
 
 /// Stable colour of a cause name; hardware/emulator noise is grey.
@@ -809,6 +919,7 @@ pub fn draw(kind: Kind, runs: &[View], opts: &PlotOptions, files: &mut dyn Files
             SIZE.0,
             (SIZE.1 / 2).max(300) * runs.len().max(1) as u32 + 60,
         ),
+        Kind::Ccdf => (SIZE.0, SIZE.1 + legend_height(runs)),
         _ => SIZE,
     };
     let mut rgb = vec![0u8; size.0 as usize * size.1 as usize * 3];

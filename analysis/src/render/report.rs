@@ -97,7 +97,6 @@ const PEERS_NOTE: &str = "Run by the probe on the same CPU right after its windo
 /// report.md for these runs (plots referenced by file name).
 pub fn markdown(runs: &[ReportRun]) -> String {
     let summaries: Vec<&Summary> = runs.iter().map(|r| r.summary()).collect();
-    let cols = columns::columns(&summaries, false);
     let rows: Vec<Row> = summaries.iter().map(|s| Row::run(s)).collect();
     let mut md = String::from("# tickscope report\n\n");
     let _ = writeln!(
@@ -110,7 +109,9 @@ pub fn markdown(runs: &[ReportRun]) -> String {
     );
     md += &finding(&summaries);
     md += "## OS noise and hardware/emulator noise\n\n";
-    md += &columns::markdown(&cols, &rows);
+    md += &columns::markdown(&columns::headline(&summaries), &rows);
+    md += "\nThe other figures of each run:\n\n";
+    md += &columns::markdown(&columns::details(&summaries), &rows);
     md += LEGEND;
     peers_section(&mut md, &summaries);
     for kind in Kind::ALL {
@@ -393,8 +394,8 @@ fn html(md: &str, pngs: &[Artifact]) -> Result<String> {
         "<!doctype html><html><head><meta charset=\"utf-8\"><title>tickscope report</title><style>\
          body{font-family:sans-serif;max-width:1400px;margin:2em auto;padding:0 1em;color:#222}\
          table{border-collapse:collapse;margin:1em 0;display:block;overflow-x:auto;font-size:0.85em}\
-         td,th{border:1px solid #ccc;padding:3px 6px;text-align:right;white-space:nowrap}\
-         th{background:#f0f0f0}td:first-child,th:first-child{text-align:left}img{max-width:100%}\
+         td,th{border:1px solid #ccc;padding:3px 6px;text-align:right}td{white-space:nowrap}\
+         th{background:#f0f0f0;vertical-align:bottom}td:first-child,th:first-child{text-align:left}img{max-width:100%}\
          p.finding{font-size:1.1em;background:#f6f8fa;border-left:4px solid #4a7;padding:0.6em 1em}</style></head><body>\n",
     );
     // Plots are referenced by file name in report.md; the HTML carries them inline.

@@ -89,7 +89,7 @@ pub fn run(a: Args) -> Result<u8> {
             run.record.link.link.frames_corrupt
         );
     }
-    super::output::print_run(&run, a.out.json, extra)?;
+    super::output::print_run(&run, &a.out, extra)?;
     if a.out.explain && !a.out.json {
         super::output::print_explained(&run);
     }

@@ -56,6 +56,10 @@ pub struct Args {
     /// Print one JSON object.
     #[arg(long)]
     json: bool,
+    /// Print every column of the table (as report.md has them) instead of the headline
+    /// columns within 120 characters.
+    #[arg(long)]
+    wide: bool,
     /// Accept lost frames or samples.
     #[arg(long)]
     allow_loss: bool,
@@ -117,7 +121,7 @@ fn compare_runs(a: &Args) -> Result<u8> {
             run_dir: dir.display().to_string(),
         })?;
     } else {
-        print!("{}", crate::render::table(&summaries));
+        print!("{}", crate::render::table(&summaries, a.wide));
         print!("{}", crate::render::peers_table(&summaries));
         println!("report: {report}");
     }
@@ -166,7 +170,7 @@ pub fn run(a: Args) -> Result<u8> {
     if a.json {
         print_compare_json(&c)?;
     } else {
-        print_comparison(&c, settings.machine.emulation());
+        print_comparison(&c, settings.machine.emulation(), a.wide);
     }
     for r in &c.runs {
         super::output::print_problems(r);
@@ -242,10 +246,10 @@ fn print_compare_json(c: &compare::Comparison) -> Result<()> {
     })
 }
 
-fn print_comparison(c: &compare::Comparison, emulation: crate::machine::Emulation) {
+fn print_comparison(c: &compare::Comparison, emulation: crate::machine::Emulation, wide: bool) {
     let summaries: Vec<&Summary> = c.runs.iter().map(|r| &r.record.summary).collect();
     println!();
-    print!("{}", crate::render::table(&summaries));
+    print!("{}", crate::render::table(&summaries, wide));
     print!("{}", crate::render::peers_table(&summaries));
     for r in &c.runs {
         if let (Some(k), Some(p)) = (&r.record.info.kernel, &r.record.info.kernel_package) {

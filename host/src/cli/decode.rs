@@ -33,6 +33,10 @@ pub struct Args {
     /// Print one JSON object.
     #[arg(long)]
     json: bool,
+    /// Print every column of the table (as report.md has them) instead of the headline
+    /// columns within 120 characters.
+    #[arg(long)]
+    wide: bool,
 }
 
 #[derive(Serialize)]
@@ -155,7 +159,7 @@ fn print_decoded(a: &Args, rep: &Report, analysis: &Analysis, summary: Option<&S
     if let Some(s) = summary
         && !s.cores.is_empty()
     {
-        print!("{}", crate::render::table(&[s]));
+        print!("{}", crate::render::table(&[s], a.wide));
     }
     if a.logs {
         for t in &rep.text_lines {

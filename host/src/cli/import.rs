@@ -67,7 +67,7 @@ pub fn run(a: Args) -> Result<u8> {
         qemu_version: a.qemu_version.clone(),
     });
     let run = pipeline::run(&req, &a.out.output("import"))?;
-    super::output::print_run(&run, a.out.json, ())?;
+    super::output::print_run(&run, &a.out, ())?;
     if a.out.explain && !a.out.json {
         super::output::print_explained(&run);
     }

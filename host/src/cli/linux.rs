@@ -122,7 +122,7 @@ fn print(
         tick_stopped: cpu.is_some_and(|c| crate::kernel::parse_cpu_list(&nohz).contains(&c)),
         nohz_full: nohz,
     };
-    super::output::print_run(run, out.json, extra)?;
+    super::output::print_run(run, out, extra)?;
     if out.explain && !out.json {
         super::output::print_explained(run);
     }

@@ -55,7 +55,7 @@ pub fn run(a: Args) -> Result<u8> {
         quiet: a.out.json,
     });
     let run = pipeline::run(&req, &a.out.output(&default_label(&config)))?;
-    super::output::print_run(&run, a.out.json, ())?;
+    super::output::print_run(&run, &a.out, ())?;
     if a.out.explain && !a.out.json {
         super::output::print_explained(&run);
     }

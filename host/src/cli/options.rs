@@ -361,6 +361,10 @@ pub struct OutArgs {
     /// Print one JSON object on stdout instead of tables.
     #[arg(long)]
     pub json: bool,
+    /// Print every column of the table (as report.md has them) instead of the headline
+    /// columns within 120 characters.
+    #[arg(long)]
+    pub wide: bool,
     /// Accept lost frames or samples (exit 0 anyway, still reported).
     #[arg(long)]
     pub allow_loss: bool,

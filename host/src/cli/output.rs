@@ -26,9 +26,9 @@ pub struct RunJson<'a, E: Serialize> {
 
 /// Prints a finished run: one JSON object (with `extra` fields), or the table; problems go to
 /// stderr either way.
-pub fn print_run<E: Serialize>(run: &Run, json: bool, extra: E) -> Result<()> {
+pub fn print_run<E: Serialize>(run: &Run, out: &super::options::OutArgs, extra: E) -> Result<()> {
     let r = &run.record;
-    if json {
+    if out.json {
         print_json(&RunJson {
             summary: &r.summary,
             extra,
@@ -37,7 +37,7 @@ pub fn print_run<E: Serialize>(run: &Run, json: bool, extra: E) -> Result<()> {
             run_dir: run.dir.path.display().to_string(),
         })?;
     } else {
-        print!("{}", crate::render::table(&[&r.summary]));
+        print!("{}", crate::render::table(&[&r.summary], out.wide));
         if let Some(c) = &r.summary.attribution_coverage {
             println!("{}", coverage_line(c));
         }

@@ -43,6 +43,6 @@ pub fn run(a: Args) -> Result<u8> {
     })?;
     let out: Output = a.out.output("probe-run");
     let run = pipeline::finish(&capture, "probe-run", start_time, &out)?;
-    super::output::print_run(&run, a.out.json, ())?;
+    super::output::print_run(&run, &a.out, ())?;
     Ok(run.status())
 }

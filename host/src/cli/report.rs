@@ -28,6 +28,10 @@ pub struct Args {
     /// Print one JSON object.
     #[arg(long)]
     json: bool,
+    /// Print every column of the table (as report.md has them) instead of the headline
+    /// columns within 120 characters.
+    #[arg(long)]
+    wide: bool,
     /// The maxima plot: the largest event per INTERVAL of the window (OSADL plots 5 minutes:
     /// `--interval 5m`); default: the window in at most 120 intervals of a 1-2-5 length.
     #[arg(long, value_parser = super::options::duration, value_name = "INTERVAL")]
@@ -57,7 +61,7 @@ pub fn run(a: Args) -> Result<u8> {
             runs: summaries,
         })?;
     } else {
-        print!("{}", render::table(&summaries));
+        print!("{}", render::table(&summaries, a.wide));
         println!("report: {}", out.join("report.html").display());
     }
     Ok(status::OK)

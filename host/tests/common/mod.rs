@@ -2,6 +2,8 @@
 //! known answers of the emulator the tests run on.
 #![allow(dead_code)]
 
+pub mod browser;
+
 use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::sync::OnceLock;
