@@ -463,7 +463,7 @@ fn decode_figures(f: &mut Figures, cap: &[u8], samples: u64) -> Result<()> {
         "MB/s",
         "host",
         format!(
-            "deframe + CRC + postcard + statistics of a {} MB capture of {samples} timer samples, one core, best of 3",
+            "deframe + CRC + postcard + statistics of a {} MB capture of {samples} timer samples, one core, best of 3 (perf, 2026-12: the statistics 44 %, deframing 21 %, postcard's block decode 16 %, copies 7 %, the CRC 2 %; the CRC by table and the tick-to-ns divisions, now crc32fast and a multiply where the counter divides 10^9, had been 10 % and a third of the statistics)",
             cap.len() / 1_000_000
         ),
     );

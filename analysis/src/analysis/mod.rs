@@ -17,7 +17,7 @@ use std::collections::BTreeMap;
 
 use tickscope_core::hist::Histogram;
 use tickscope_core::stats::{Accumulator, WorstEvent};
-use tickscope_core::units::ticks_to_ns;
+use tickscope_core::units::{TicksToNs, ticks_to_ns};
 use tickscope_core::wire::Message;
 use tickscope_core::wire::msg::{
     Attribution, Block, CauseKind, CoreOnline, CoreStatus, FaultReport, HistogramPart,
@@ -381,9 +381,10 @@ impl Analysis {
             .is_some_and(|h| h.source == Source::LinuxProbe);
         let c = self.core(core);
         let start = c.window.map(|w| w.start).unwrap_or(0);
+        let ns = TicksToNs::new(hz);
         for s in items {
-            let lat = ticks_to_ns(s.latency as u64, hz);
-            let at = ticks_to_ns(s.deadline.saturating_sub(start), hz);
+            let lat = ns.ns(s.latency as u64);
+            let at = ns.ns(s.deadline.saturating_sub(start));
             c.acc.record(lat, at, core);
             if s.cycles != u32::MAX {
                 c.cycles.record(s.cycles as u64);
@@ -414,9 +415,10 @@ impl Analysis {
     fn noise_events(&mut self, b: &Block<NoiseEvent>, hz: u64) {
         let c = self.core(b.core);
         let start = c.window.map(|w| w.start).unwrap_or(0);
+        let ns = TicksToNs::new(hz);
         for e in &b.items {
-            let dur = ticks_to_ns(e.duration as u64, hz);
-            let at = ticks_to_ns(e.start.saturating_sub(start), hz);
+            let dur = ns.ns(e.duration as u64);
+            let at = ns.ns(e.start.saturating_sub(start));
             c.acc.record(dur, at, b.core);
             // A gap the device counted as an event is one even if rounding put its
             // nanosecond value on the threshold.
