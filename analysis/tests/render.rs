@@ -110,14 +110,28 @@ fn the_report_inlines_every_plot_and_leaves_no_markdown() {
     assert!(html.contains("<table>") && html.contains("<p class=\"finding\">In one line:"));
 }
 
+/// An attribute's number in an SVG element's text (`x="12"`).
+fn attr(element: &str, name: &str) -> f64 {
+    let v = element.split(&format!(" {name}=\"")).nth(1).unwrap();
+    v.split('"').next().unwrap().parse().unwrap()
+}
+
 /// Each `<text>` of an SVG: its y and its content.
 fn svg_texts(svg: &str) -> Vec<(f64, String)> {
+    svg_texts_at(svg)
+        .into_iter()
+        .map(|(_, y, t)| (y, t))
+        .collect()
+}
+
+/// Each `<text>` of an SVG: its x, y and content.
+fn svg_texts_at(svg: &str) -> Vec<(f64, f64, String)> {
     svg.split("<text ")
         .skip(1)
         .map(|t| {
-            let y = t.split("y=\"").nth(1).unwrap().split('"').next().unwrap();
+            let t = format!(" {t}");
             let body = &t[t.find('>').unwrap() + 1..t.find("</text>").unwrap()];
-            (y.parse().unwrap(), body.trim().to_string())
+            (attr(&t, "x"), attr(&t, "y"), body.trim().to_string())
         })
         .collect()
 }
@@ -143,6 +157,40 @@ fn the_tail_plots_legend_is_below_its_axis_never_over_the_curves() {
             *y > axis.0,
             "legend entry `{t}` at y {y}, above the x axis at {}",
             axis.0
+        );
+    }
+}
+
+#[test]
+fn the_causes_legend_is_beside_the_bars() {
+    let (a, r) = record();
+    let mut files: Vec<Artifact> = Vec::new();
+    render::run_files(&a, &r, true, &mut files).unwrap();
+    let svg = String::from_utf8(find(&files, "causes.svg").bytes.clone()).unwrap();
+    // The plot's right edge: where its grid lines end.
+    let right = svg
+        .split("<line ")
+        .skip(1)
+        .map(|l| attr(&format!(" {l}"), "x2"))
+        .fold(0.0, f64::max);
+    let causes: Vec<String> = r
+        .summary
+        .attributed
+        .causes
+        .iter()
+        .filter(|c| c.events > 0)
+        .map(|c| c.name.clone())
+        .collect();
+    assert!(!causes.is_empty(), "the fixture's run has causes");
+    let texts = svg_texts_at(&svg);
+    for name in &causes {
+        let (x, _, _) = texts
+            .iter()
+            .find(|(_, _, t)| t == name)
+            .unwrap_or_else(|| panic!("no legend entry {name} in {texts:?}"));
+        assert!(
+            *x > right,
+            "legend entry {name} at x {x}, inside the plot (right edge {right})"
         );
     }
 }

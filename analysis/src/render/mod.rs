@@ -5,6 +5,7 @@
 
 pub mod artifact;
 pub mod columns;
+pub mod legend;
 pub mod maxima;
 pub mod plot;
 pub mod report;

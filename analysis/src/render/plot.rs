@@ -21,6 +21,7 @@ use plotters::style::FontStyle;
 use tickscope_core::hist::{Histogram, bucket_range};
 
 use super::artifact::{Artifact, Files};
+use super::legend::{self, Entry, Mark};
 use super::maxima;
 use crate::analysis::summary::{CoreSplits, Summary, hw_cause_name};
 
@@ -197,85 +198,8 @@ where
     let plot = chart.plotting_area();
     let ((x, y), (_, h)) = (plot.get_base_pixel(), plot.dim_in_pixel());
     // Below the x axis's labels and description.
-    draw_legend(root, (x, y + h as i32 + 60), &entries)?;
+    legend::draw(root, (x, y + h as i32 + 60), &entries)?;
     root.present().map_err(err)?;
-    Ok(())
-}
-
-/// A legend entry drawn by hand (so it can sit beside the plot, where plotters' own legend is
-/// clipped): its text and its line.
-struct Entry {
-    text: String,
-    style: ShapeStyle,
-    /// Dash length, px (`None`: solid).
-    dash: Option<i32>,
-}
-
-const LEGEND_FONT: (&str, u32) = ("sans-serif", 16);
-const LEGEND_ROW: i32 = 22;
-const LEGEND_MARK: i32 = 28;
-
-/// The legend box's size for `entries`, px.
-fn legend_size<DB: DrawingBackend>(
-    area: &DrawingArea<DB, Shift>,
-    entries: &[Entry],
-) -> Result<(u32, u32)>
-where
-    DB::ErrorType: 'static,
-{
-    let mut width = 0;
-    for e in entries {
-        width = width.max(
-            area.estimate_text_size(&e.text, &LEGEND_FONT.into_text_style(area))
-                .map_err(err)?
-                .0,
-        );
-    }
-    Ok((
-        width + LEGEND_MARK as u32 + 24,
-        entries.len() as u32 * LEGEND_ROW as u32 + 12,
-    ))
-}
-
-/// Draws a boxed legend with its top left corner at `at`.
-fn draw_legend<DB: DrawingBackend>(
-    area: &DrawingArea<DB, Shift>,
-    at: (i32, i32),
-    entries: &[Entry],
-) -> Result<()>
-where
-    DB::ErrorType: 'static,
-{
-    if entries.is_empty() {
-        return Ok(());
-    }
-    let (w, h) = legend_size(area, entries)?;
-    let corner = (at.0 + w as i32, at.1 + h as i32);
-    area.draw(&Rectangle::new([at, corner], WHITE.mix(0.85).filled()))
-        .map_err(err)?;
-    area.draw(&Rectangle::new([at, corner], BLACK.stroke_width(1)))
-        .map_err(err)?;
-    for (i, e) in entries.iter().enumerate() {
-        let y = at.1 + 6 + i as i32 * LEGEND_ROW + LEGEND_ROW / 2;
-        let x = at.0 + 8;
-        let segments: Vec<(i32, i32)> = match e.dash {
-            None => vec![(x, x + LEGEND_MARK)],
-            Some(d) => (0..LEGEND_MARK)
-                .step_by((d + 5) as usize)
-                .map(|s| (x + s, (x + s + d).min(x + LEGEND_MARK)))
-                .collect(),
-        };
-        for (a, b) in segments {
-            area.draw(&PathElement::new(vec![(a, y), (b, y)], e.style))
-                .map_err(err)?;
-        }
-        area.draw(&Text::new(
-            e.text.clone(),
-            (x + LEGEND_MARK + 8, y - 8),
-            LEGEND_FONT.into_font(),
-        ))
-        .map_err(err)?;
-    }
     Ok(())
 }
 
@@ -288,7 +212,7 @@ fn legend_height(runs: &[View]) -> u32 {
             usize::from(r.summary.events > 0) * (1 + usize::from(r.attributed())) + r.peers.len()
         })
         .sum();
-    rows as u32 * LEGEND_ROW as u32 + 16
+    rows as u32 * legend::ROW as u32 + 16
 }
 
 /// A run's OS-noise and hardware-noise tail curves (all events, when the run is not attributed).
@@ -353,7 +277,7 @@ where
         entries.push(Entry {
             text: name,
             style,
-            dash: None,
+            mark: Mark::Line,
         });
     }
     for (k, (tool, curve)) in r.peers.iter().enumerate() {
@@ -369,7 +293,7 @@ where
                 r.label()
             ),
             style,
-            dash: Some(dash as i32),
+            mark: Mark::Dash(dash as i32),
         });
     }
     if !hw.is_empty() {
@@ -384,7 +308,7 @@ where
                 hw_cause_name(r.summary.emulation)
             ),
             style,
-            dash: None,
+            mark: Mark::Line,
         });
     }
     Ok(entries)
@@ -445,9 +369,13 @@ where
         .fold(1.0, f64::max)
         * 1.15;
     let n = runs.len().max(1) as f64;
+    // The legend goes beside the bars, never over them.
+    let entries = cause_entries(&bars);
+    let legend_w = legend::size(root, &entries)?.0;
     let mut chart = ChartBuilder::on(root)
         .caption(title, ("sans-serif", 24))
         .margin(20)
+        .margin_right(36 + legend_w)
         .x_label_area_size(50)
         .y_label_area_size(90)
         .build_cartesian_2d(0.0..n, 0.0..ymax)
@@ -470,29 +398,37 @@ where
         .label_style(("sans-serif", 16))
         .draw()
         .map_err(err)?;
-    let mut legend_done: Vec<String> = Vec::new();
     for (i, segs) in bars.iter().enumerate() {
         let mut y = 0.0;
-        for (name, ns, color) in segs {
-            if *ns <= 0.0 {
-                continue;
-            }
+        for (_, ns, color) in segs.iter().filter(|s| s.1 > 0.0) {
             let rect = Rectangle::new(
                 [(i as f64 + 0.2, y), (i as f64 + 0.8, y + ns)],
                 color.filled(),
             );
             y += ns;
-            let series = chart.draw_series(std::iter::once(rect)).map_err(err)?;
-            if !legend_done.contains(name) {
-                legend_done.push(name.clone());
-                let c = *color;
-                series.label(name.clone()).legend(move |(x, y)| {
-                    Rectangle::new([(x, y - 6), (x + 14, y + 6)], c.filled())
-                });
-            }
+            chart.draw_series(std::iter::once(rect)).map_err(err)?;
         }
     }
-    legend_and_present(root, &mut chart)
+    let plot = chart.plotting_area();
+    let ((x, y), (w, _)) = (plot.get_base_pixel(), plot.dim_in_pixel());
+    legend::draw(root, (x + w as i32 + 16, y), &entries)?;
+    root.present().map_err(err)?;
+    Ok(())
+}
+
+/// The causes that have time in some bar, in the order they first appear (bottom up, run by run).
+fn cause_entries(bars: &[Vec<Segment>]) -> Vec<Entry> {
+    let mut entries: Vec<Entry> = Vec::new();
+    for (name, _, color) in bars.iter().flatten().filter(|s| s.1 > 0.0) {
+        if !entries.iter().any(|e| &e.text == name) {
+            entries.push(Entry {
+                text: name.clone(),
+                style: color.filled(),
+                mark: Mark::Box,
+            });
+        }
+    }
+    entries
 }
 
 /// One stacked segment: a cause, its noise time per second, its colour.
@@ -530,11 +466,39 @@ where
     let (pal, _) = palette(runs);
     let root = root.titled(title, ("sans-serif", 24)).map_err(err)?;
     let panels = root.split_evenly((runs.len().max(1), 1));
-    for (r, area) in runs.iter().zip(panels.iter()) {
-        draw_timeline_panel(area, r, &timeline_points(r, &pal), &pal)?;
+    let dots: Vec<Vec<Dot>> = runs.iter().map(|r| timeline_points(r, &pal)).collect();
+    let legends: Vec<Vec<Entry>> = dots.iter().map(|d| timeline_legend(d, &pal)).collect();
+    // Each panel's legend beside its dots; the panels keep one width, so their time axes align.
+    let mut legend_w = 0;
+    for entries in legends.iter().filter(|e| !e.is_empty()) {
+        legend_w = legend_w.max(legend::size(&root, entries)?.0 + 16);
+    }
+    for (((r, area), pts), entries) in runs.iter().zip(panels.iter()).zip(&dots).zip(&legends) {
+        draw_timeline_panel(area, r, pts, (entries, legend_w))?;
     }
     root.present().map_err(err)?;
     Ok(())
+}
+
+/// The colour of a timeline dot's key.
+fn dot_color(key: &str, pal: &BTreeMap<String, RGBColor>) -> RGBColor {
+    if key == "unattributed" {
+        BLACK
+    } else {
+        cause_color(key, pal)
+    }
+}
+
+/// A panel's legend: its dots' keys, sorted.
+fn timeline_legend(pts: &[Dot], pal: &BTreeMap<String, RGBColor>) -> Vec<Entry> {
+    let keys: std::collections::BTreeSet<&str> = pts.iter().map(|p| p.2.as_str()).collect();
+    keys.into_iter()
+        .map(|k| Entry {
+            text: k.to_string(),
+            style: dot_color(k, pal).filled(),
+            mark: Mark::Dot,
+        })
+        .collect()
 }
 
 /// A timeline point: seconds into the window, the event in µs, its colour key (largest cause).
@@ -587,7 +551,7 @@ fn draw_timeline_panel<DB: DrawingBackend>(
     area: &DrawingArea<DB, Shift>,
     r: &View,
     pts: &[Dot],
-    pal: &BTreeMap<String, RGBColor>,
+    (entries, legend_w): (&[Entry], u32),
 ) -> Result<()>
 where
     DB::ErrorType: 'static,
@@ -603,6 +567,7 @@ where
     let mut chart = ChartBuilder::on(area)
         .caption(r.label(), ("sans-serif", 18))
         .margin(10)
+        .margin_right(10 + legend_w)
         .x_label_area_size(35)
         .y_label_area_size(70)
         .build_cartesian_2d(0.0..tmax, (dmin..dmax).log_scale())
@@ -614,24 +579,14 @@ where
         .label_style(("sans-serif", 14))
         .draw()
         .map_err(err)?;
-    let mut keys: Vec<String> = pts.iter().map(|p| p.2.clone()).collect();
-    keys.sort();
-    keys.dedup();
-    for k in keys {
-        let color = if k == "unattributed" {
-            BLACK
-        } else {
-            cause_color(&k, pal)
-        };
+    for e in entries {
         chart
             .draw_series(
                 pts.iter()
-                    .filter(|p| p.2 == k)
-                    .map(|p| Circle::new((p.0, p.1), 2, color.filled())),
+                    .filter(|p| p.2 == e.text)
+                    .map(|p| Circle::new((p.0, p.1), 2, e.style.color.filled())),
             )
-            .map_err(err)?
-            .label(k.clone())
-            .legend(move |(x, y)| Circle::new((x + 10, y), 4, color.filled()));
+            .map_err(err)?;
     }
     if pts.is_empty() {
         chart
@@ -643,15 +598,10 @@ where
             .map_err(err)?;
         return Ok(());
     }
-    chart
-        .configure_series_labels()
-        .background_style(WHITE.mix(0.85))
-        .border_style(BLACK)
-        .label_font(("sans-serif", 14))
-        .position(SeriesLabelPosition::UpperRight)
-        .draw()
-        .map_err(err)?;
-    Ok(())
+    let plot = chart.plotting_area();
+    let ((x, y), (w, _)) = (plot.get_base_pixel(), plot.dim_in_pixel());
+    let (ax, ay) = area.get_base_pixel();
+    legend::draw(area, (x - ax + w as i32 + 16, y - ay), entries)
 }
 
 /// Where the histogram's outlines start and end on its log axis.
