@@ -100,12 +100,14 @@ fn report_on_three_runs_writes_plots_and_matching_numbers() {
             }
         }
     }
-    for f in ["histogram.png", "causes.png"] {
-        assert_eq!(png_size(&rep.join(f)), (1200, 700), "{f}");
-    }
-    // The tail plot's legend is below it: a 22 px row for each curve a run with events can have
-    // (OS and emulator noise of the two ticking runs; the bare run has none), 16 px of margin.
+    assert_eq!(png_size(&rep.join("causes.png")), (1200, 700));
+    // Legends go below the plots: a 22 px row for each curve a run with events can have (OS and
+    // emulator noise of the two ticking runs; the bare run has none), 16 px of margin; one row a
+    // run for the histograms and the maxima.
     assert_eq!(png_size(&rep.join("ccdf.png")), (1200, 700 + 4 * 22 + 16));
+    for f in ["histogram.png", "latency_1us.png", "maxima.png"] {
+        assert_eq!(png_size(&rep.join(f)), (1200, 700 + 3 * 22 + 16), "{f}");
+    }
     // One panel per run.
     assert_eq!(png_size(&rep.join("timeline.png")), (1200, 3 * 350 + 60));
     for f in ["ccdf.svg", "causes.svg"] {

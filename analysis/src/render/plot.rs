@@ -195,12 +195,7 @@ where
             hw,
         )?);
     }
-    let plot = chart.plotting_area();
-    let ((x, y), (_, h)) = (plot.get_base_pixel(), plot.dim_in_pixel());
-    // Below the x axis's labels and description.
-    legend::draw(root, (x, y + h as i32 + 60), &entries)?;
-    root.present().map_err(err)?;
-    Ok(())
+    legend_below(root, &chart.plotting_area().strip_coord_spec(), &entries)
 }
 
 /// Height added below the tail plot for its legend, px: room for every curve a run can have
@@ -213,6 +208,36 @@ fn legend_height(runs: &[View]) -> u32 {
         })
         .sum();
     rows as u32 * legend::ROW as u32 + 16
+}
+
+/// Height added below a plot with one legend entry per run (histogram, OSADL, maxima), px.
+fn run_legend_height(runs: &[View]) -> u32 {
+    runs.len() as u32 * legend::ROW as u32 + 16
+}
+
+/// Draws `entries` below the chart's plotting area (under its x axis's labels and description)
+/// and writes the plot out.
+fn legend_below<DB: DrawingBackend>(
+    root: &DrawingArea<DB, Shift>,
+    plot: &DrawingArea<DB, Shift>,
+    entries: &[Entry],
+) -> Result<()>
+where
+    DB::ErrorType: 'static,
+{
+    let ((x, y), (_, h)) = (plot.get_base_pixel(), plot.dim_in_pixel());
+    legend::draw(root, (x, y + h as i32 + 60), entries)?;
+    root.present().map_err(err)?;
+    Ok(())
+}
+
+/// A run's line in a legend.
+fn run_entry(text: String, color: RGBColor) -> Entry {
+    Entry {
+        text,
+        style: color.stroke_width(3),
+        mark: Mark::Line,
+    }
 }
 
 /// A run's OS-noise and hardware-noise tail curves (all events, when the run is not attributed).
@@ -663,6 +688,7 @@ where
     let mut chart = ChartBuilder::on(root)
         .caption(title, ("sans-serif", 24))
         .margin(20)
+        .margin_bottom(20 + run_legend_height(runs))
         .x_label_area_size(50)
         .y_label_area_size(80)
         .build_cartesian_2d((xmin..xmax).log_scale(), (floor..ymax).log_scale())
@@ -677,44 +703,23 @@ where
         .draw()
         .map_err(err)?;
     // Later runs first, thinner: the first run (usually bare metal) is drawn last, on top.
-    for (i, (r, outlines)) in runs.iter().zip(&data).enumerate().rev() {
+    for (i, outlines) in data.iter().enumerate().rev() {
         let color = COLORS[i % COLORS.len()];
         let width = 2 + (runs.len() - 1 - i) as u32;
-        for (k, o) in outlines.iter().enumerate() {
-            let series = chart
+        for o in outlines {
+            chart
                 .draw_series(LineSeries::new(o.clone(), color.stroke_width(width)))
                 .map_err(err)?;
-            if k == 0 {
-                series.label(r.label()).legend(move |(x, y)| {
-                    PathElement::new(vec![(x, y), (x + 20, y)], color.stroke_width(3))
-                });
-            }
         }
     }
-    legend_and_present(root, &mut chart)
-}
-
-/// Draws the legend (upper right) and writes the plot out.
-fn legend_and_present<'a, DB, X, Y>(
-    root: &DrawingArea<DB, Shift>,
-    chart: &mut ChartContext<'a, DB, Cartesian2d<X, Y>>,
-) -> Result<()>
-where
-    DB: DrawingBackend + 'a,
-    DB::ErrorType: 'static,
-    X: Ranged,
-    Y: Ranged,
-{
-    chart
-        .configure_series_labels()
-        .background_style(WHITE.mix(0.85))
-        .border_style(BLACK)
-        .label_font(("sans-serif", 16))
-        .position(SeriesLabelPosition::UpperRight)
-        .draw()
-        .map_err(err)?;
-    root.present().map_err(err)?;
-    Ok(())
+    let entries: Vec<Entry> = runs
+        .iter()
+        .zip(&data)
+        .enumerate()
+        .filter(|(_, (_, o))| !o.is_empty())
+        .map(|(i, (r, _))| run_entry(r.label(), COLORS[i % COLORS.len()]))
+        .collect();
+    legend_below(root, &chart.plotting_area().strip_coord_spec(), &entries)
 }
 
 /// Which plot.
@@ -870,6 +875,7 @@ pub fn draw(kind: Kind, runs: &[View], opts: &PlotOptions, files: &mut dyn Files
             (SIZE.1 / 2).max(300) * runs.len().max(1) as u32 + 60,
         ),
         Kind::Ccdf => (SIZE.0, SIZE.1 + legend_height(runs)),
+        Kind::Histogram | Kind::Osadl | Kind::Maxima => (SIZE.0, SIZE.1 + run_legend_height(runs)),
         _ => SIZE,
     };
     let mut rgb = vec![0u8; size.0 as usize * size.1 as usize * 3];
@@ -1003,6 +1009,7 @@ where
         .margin(20)
         .x_label_area_size(50)
         .y_label_area_size(80)
+        .margin_bottom(20 + run_legend_height(runs))
         .build_cartesian_2d(0.0..xmax, (HISTOGRAM_FLOOR..ymax).log_scale())
         .map_err(err)?;
     chart
@@ -1013,7 +1020,7 @@ where
         .label_style(("sans-serif", 16))
         .draw()
         .map_err(err)?;
-    for (i, (r, b)) in runs.iter().zip(&bins).enumerate().rev() {
+    for (i, b) in bins.iter().enumerate().rev() {
         let color = COLORS[i % COLORS.len()];
         let steps: Curve = b
             .iter()
@@ -1027,21 +1034,24 @@ where
                 ]
             })
             .collect();
-        let label = format!("{}: worst {}", r.label(), fmt_ns(worst[i] * 1e3));
         chart
             .draw_series(LineSeries::new(steps, color.stroke_width(2)))
-            .map_err(err)?
-            .label(label)
-            .legend(move |(x, y)| {
-                PathElement::new(vec![(x, y), (x + 20, y)], color.stroke_width(3))
-            });
+            .map_err(err)?;
         // The worst case, marked as OSADL marks it: a line at the maximum.
         let mark = vec![(worst[i], HISTOGRAM_FLOOR), (worst[i], ymax)];
         chart
             .draw_series(DashedLineSeries::new(mark, 6, 4, color.stroke_width(1)))
             .map_err(err)?;
     }
-    legend_and_present(root, &mut chart)
+    let entries: Vec<Entry> = runs
+        .iter()
+        .enumerate()
+        .map(|(i, r)| {
+            let text = format!("{}: worst {}", r.label(), fmt_ns(worst[i] * 1e3));
+            run_entry(text, COLORS[i % COLORS.len()])
+        })
+        .collect();
+    legend_below(root, &chart.plotting_area().strip_coord_spec(), &entries)
 }
 
 /// The maxima plot's y range: around the largest maximum and the lowest threshold.
@@ -1087,6 +1097,7 @@ where
         .margin(20)
         .x_label_area_size(50)
         .y_label_area_size(80)
+        .margin_bottom(20 + run_legend_height(runs))
         .build_cartesian_2d(0.0..window.max(interval) * 1.02, (ymin..ymax).log_scale())
         .map_err(err)?;
     chart
@@ -1097,6 +1108,7 @@ where
         .label_style(("sans-serif", 16))
         .draw()
         .map_err(err)?;
+    let mut entries = Vec::new();
     for (i, (r, m)) in runs.iter().zip(&series).enumerate() {
         let color = COLORS[i % COLORS.len()];
         let pts: Vec<(f64, f64)> = m
@@ -1106,16 +1118,14 @@ where
             .collect();
         chart
             .draw_series(LineSeries::new(pts.clone(), color.stroke_width(2)))
-            .map_err(err)?
-            .label(format!(
-                "{} ({} of {} intervals with an event)",
-                r.summary.label,
-                pts.len(),
-                m.len()
-            ))
-            .legend(move |(x, y)| {
-                PathElement::new(vec![(x, y), (x + 20, y)], color.stroke_width(3))
-            });
+            .map_err(err)?;
+        let text = format!(
+            "{} ({} of {} intervals with an event)",
+            r.summary.label,
+            pts.len(),
+            m.len()
+        );
+        entries.push(run_entry(text, color));
         chart
             .draw_series(pts.iter().map(|&p| Circle::new(p, 3, color.filled())))
             .map_err(err)?;
@@ -1129,7 +1139,7 @@ where
             ))
             .map_err(err)?;
     }
-    legend_and_present(root, &mut chart)
+    legend_below(root, &chart.plotting_area().strip_coord_spec(), &entries)
 }
 
 /// `850ns`, `12µs`, `3.4ms` for axis labels.
