@@ -280,7 +280,7 @@ fn write_comparison(runs: &[pipeline::Run], top: &RunDir, interval_s: Option<f64
         })
         .collect();
     let opts = crate::render::plot::PlotOptions { interval_s };
-    report::render(&views, &opts, &mut crate::files::Dir::new(&top.path))?;
+    report::render(&views, &opts, &mut crate::files::Dir { path: &top.path })?;
     let rows: Vec<&crate::analysis::summary::Summary> =
         runs.iter().map(|r| &r.record.summary).collect();
     let mut text = serde_json::to_string_pretty(&rows)?;

@@ -32,24 +32,10 @@ pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<PathBuf> {
 pub struct Dir<'a> {
     /// Where.
     pub path: &'a Path,
-    /// What was written, in order.
-    pub written: Vec<PathBuf>,
-}
-
-impl<'a> Dir<'a> {
-    /// Files go into `path`.
-    pub fn new(path: &'a Path) -> Dir<'a> {
-        Dir {
-            path,
-            written: Vec::new(),
-        }
-    }
 }
 
 impl tickscope_analysis::render::Files for Dir<'_> {
     fn put(&mut self, file: tickscope_analysis::render::Artifact) -> Result<()> {
-        let path = write_atomic(&self.path.join(&file.name), &file.bytes)?;
-        self.written.push(path);
-        Ok(())
+        write_atomic(&self.path.join(&file.name), &file.bytes).map(|_| ())
     }
 }

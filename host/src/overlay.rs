@@ -45,7 +45,7 @@ pub fn write(dirs: &[PathBuf], out: &Path, interval_s: Option<f64>) -> Result<Ov
         })
         .collect();
     let opts = crate::render::plot::PlotOptions { interval_s };
-    report::render(&views, &opts, &mut crate::files::Dir::new(out))?;
+    report::render(&views, &opts, &mut crate::files::Dir { path: out })?;
     let mut files = vec![out.join("report.md"), out.join("report.html")];
     for k in Kind::ALL {
         for ext in ["png", "svg"] {

@@ -240,7 +240,7 @@ pub fn write(
             analysis,
             record,
             plots,
-            &mut crate::files::Dir::new(&dir.path),
+            &mut crate::files::Dir { path: &dir.path },
         )?;
     }
     Ok(dir)
