@@ -42,13 +42,27 @@ pub struct Expect {
     pub nohz_full_cpu: Option<usize>,
     /// The guest's status is in the wire trailer (Linux probe), not in QEMU's exit code.
     pub status_in_trailer: bool,
+    /// The load the run asked for on the other CPUs (`--load`, as the user wrote it; bare metal:
+    /// `interference`), which the probe's progress counts must show ran through the window.
+    pub load: Option<String>,
+}
+
+/// A capture too long to hold in memory, left in a file the runner wrote (a long run's).
+#[derive(Debug, Clone)]
+pub struct Spill {
+    /// The file: the wire bytes as received; the run directory takes it as capture.bin.
+    pub path: PathBuf,
+    /// Its length, bytes.
+    pub len: u64,
 }
 
 /// What a guest run produced.
 #[derive(Debug, Clone)]
 pub struct Capture {
-    /// The wire bytes, as received (capture.bin).
+    /// The wire bytes, as received (capture.bin), unless they are in `spill`.
     pub bytes: Vec<u8>,
+    /// The wire bytes in a file instead (a long run's): read as a stream, never whole.
+    pub spill: Option<Spill>,
     /// Console text outside the wire (semihosting stdout); text found between frames is
     /// added when decoding.
     pub console: String,
@@ -70,4 +84,16 @@ pub struct Capture {
     pub keep: Vec<(String, Vec<u8>)>,
     /// Checks to make once decoded.
     pub expect: Expect,
+}
+
+impl Capture {
+    /// Bytes captured, in memory or in the spill file.
+    pub fn len(&self) -> u64 {
+        self.bytes.len() as u64 + self.spill.as_ref().map_or(0, |s| s.len)
+    }
+
+    /// Nothing was captured.
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
 }

@@ -62,6 +62,10 @@ pub struct RunInfo {
     /// How a bare-metal image was started, when not by QEMU's direct load (`uefi`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub boot: Option<String>,
+    /// The load on the other CPUs (`--load`): what was asked and each instance's progress
+    /// counters (as in summary.json), so "loaded" is a measured fact of the run.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub load: Option<crate::analysis::load::LoadSummary>,
     /// Counter frequency of the measurement, Hz.
     pub counter_hz: u64,
     /// Firmware or probe revision (git describe).
@@ -165,6 +169,7 @@ pub fn make(
     let emulation = emulation(capture, analysis);
     let (mut summary, splits) = summarize_with(analysis, label, emulation, link.link.frames_lost());
     let console = console_text(capture, &link);
+    summary.load = crate::analysis::load::summarize(capture.expect.load.as_deref(), analysis);
     let (status, problems) = decide(capture, analysis, &link, &summary, policy);
     let partial = summary.partial;
     let facts = facts(&capture.facts, analysis, emulation);
@@ -198,6 +203,7 @@ pub fn make(
         snapshot: kernel.as_ref().and_then(|k| k.snapshot.clone()),
         system: facts.system.clone(),
         boot: facts.boot.clone(),
+        load: summary.load.clone(),
         counter_hz: facts.counter_hz,
         revision: h.map(|h| h.revision.to_string()).unwrap_or_default(),
         config: if capture.config.is_empty() {
@@ -375,7 +381,7 @@ fn how_it_ended(v: &mut Verdict, capture: &Capture, a: &Analysis) {
 
 /// Whether a run arrived at all, and the status its producer ended with.
 fn what_arrived(v: &mut Verdict, capture: &Capture, a: &Analysis, link: &decode::Report) {
-    if capture.bytes.is_empty() {
+    if capture.is_empty() {
         v.fail(status::FAILURE, "the guest produced no capture".into());
     } else if a.header.is_none() && a.refusals.is_empty() {
         let tail: Vec<&str> = link
@@ -457,6 +463,10 @@ fn what_it_found(v: &mut Verdict, a: &Analysis, s: &Summary, policy: &Policy) {
         if let Some(why) = &p.problem {
             v.fail(status::FAILURE, format!("peer {name}: {why}"));
         }
+    }
+    // A run that says it was loaded must show the load ran: its figures claim it.
+    for why in s.load.iter().flat_map(|l| &l.problems) {
+        v.fail(status::FAILURE, format!("load: {why}"));
     }
     if let Some(note) = a
         .header

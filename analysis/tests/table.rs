@@ -77,5 +77,6 @@ fn causes_give_way_whole_and_say_how_many_went() {
     assert_eq!(fit_causes(cell, 60), cell);
     assert_eq!(fit_causes(cell, 30), "arch_timer 250/s, RCU 1.6/s +1");
     assert_eq!(fit_causes(cell, 20), "arch_timer 250/s +2");
+    assert_eq!(fit_causes(cell, 15), "arch_timer +2");
     assert_eq!(fit_causes(cell, 8), "+3 causes");
 }

@@ -527,9 +527,10 @@ pub struct Peers {
 
 /// What goes into the initramfs from the unpacked packages: the tools, the dynamic loader and the
 /// libraries they need (`readelf -d`: libc, libpthread, librt, libnuma).
-const PEER_FILES: [(&str, &str); 7] = [
+const PEER_FILES: [(&str, &str); 8] = [
     ("usr/bin/oslat", "usr/bin/oslat"),
     ("usr/bin/cyclictest", "usr/bin/cyclictest"),
+    ("usr/bin/hackbench", "usr/bin/hackbench"),
     (
         "lib/aarch64-linux-gnu/ld-linux-aarch64.so.1",
         "lib/ld-linux-aarch64.so.1",
@@ -551,6 +552,21 @@ const PEER_FILES: [(&str, &str); 7] = [
         "lib/aarch64-linux-gnu/libnuma.so.1",
     ),
 ];
+
+impl Peers {
+    /// The initramfs's files for these tools (`oslat`, `cyclictest`, `hackbench`): theirs and
+    /// every library, in one order (the same tools give the same initramfs).
+    pub fn files_for(&self, tools: &[&str]) -> Vec<crate::kernel::InitFile> {
+        self.files
+            .iter()
+            .filter(|(path, _, _)| match path.strip_prefix("usr/bin/") {
+                Some(tool) => tools.contains(&tool),
+                None => true,
+            })
+            .cloned()
+            .collect()
+    }
+}
 
 fn cached_peers(dir: &Path) -> Option<Peers> {
     let package = std::fs::read_to_string(dir.join("package")).ok()?;

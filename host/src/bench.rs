@@ -578,6 +578,7 @@ fn wall_figures(f: &mut Figures, compare_duration: u64) -> Result<()> {
         attribution: linux::AttributionChoice::Auto,
         priority: None,
         peers: false,
+        loads: vec![crate::load::Load::default()],
         settle_ns: 1_000_000_000,
         // No checkpoints: the probe's blind time is then only what recording its events costs.
         checkpoint_ns: 0,
@@ -775,6 +776,7 @@ fn attribution_cost_figures(
             attribution: choice,
             priority: None,
             peers: false,
+            load: crate::load::Load::default(),
             timeout: None,
             quiet: true,
         });

@@ -12,6 +12,7 @@ use tickscope_core::config::{Config, Mode};
 use crate::analysis::summary::round6 as summary_round6;
 use crate::guest::{bare, linux};
 use crate::kernel::KernelMode;
+use crate::load::Load;
 use crate::machine::MachineSpec;
 use crate::pipeline::{self, Output, Request, Run};
 use crate::record::Policy;
@@ -64,6 +65,8 @@ pub struct Settings {
     pub priority: Option<i32>,
     /// Run oslat and cyclictest after each probe.
     pub peers: bool,
+    /// The loads each kernel runs under, in turn (`--load none,hackbench`; at least one).
+    pub loads: Vec<Load>,
     /// Probe settle time, ns.
     pub settle_ns: u64,
     /// Checkpoint interval, ns (0: none).
@@ -74,8 +77,42 @@ pub struct Settings {
     pub quiet: bool,
 }
 
-/// The runs of a comparison: bare metal, then each kernel.
+/// The runs of a comparison: bare metal, then each kernel; each under every load in turn
+/// (bare metal's load is the firmware's interference, whatever the kernels run).
 pub fn plan(s: &Settings, out: Option<PathBuf>, policy: Policy, jobs: usize) -> Plan {
+    let mut runs = Vec::new();
+    let idle = s.loads.iter().any(Load::is_none);
+    let loaded = s.loads.iter().any(|l| !l.is_none());
+    for interference in [false, true]
+        .into_iter()
+        .filter(|&i| if i { loaded } else { idle })
+    {
+        let label = if interference {
+            "bare-metal+interference"
+        } else {
+            "bare-metal"
+        };
+        runs.push((label.to_string(), bare_request(s, interference)));
+    }
+    for &k in &s.kernels {
+        for load in &s.loads {
+            runs.push((
+                crate::cli::linux::label(k.name(), load),
+                linux_request(s, k, load),
+            ));
+        }
+    }
+    Plan {
+        runs,
+        out,
+        policy,
+        jobs: jobs.max(1),
+        replace: false,
+        interval_s: None,
+    }
+}
+
+fn bare_request(s: &Settings, interference: bool) -> Request {
     let config = Config {
         mode: s.mode,
         el: s.el,
@@ -87,47 +124,36 @@ pub fn plan(s: &Settings, out: Option<PathBuf>, policy: Policy, jobs: usize) -> 
         threshold_ns: s.threshold_ns,
         icount: s.machine.icount,
         checkpoint_ns: s.checkpoint_ns,
+        interference,
         ..Config::default()
     };
-    let mut runs = vec![(
-        "bare-metal".to_string(),
-        Request::Bare(bare::Request {
-            machine: s.machine.clone(),
-            config,
-            timeout: s.timeout,
-            quiet: s.quiet,
-        }),
-    )];
-    for &k in &s.kernels {
-        runs.push((
-            k.name().to_string(),
-            Request::Linux(linux::Request {
-                machine: s.machine.clone(),
-                kernel_mode: k,
-                kernel: s.kernel.clone(),
-                mode: s.mode,
-                cpu: s.cpu,
-                duration_ns: s.duration_ns,
-                period_ns: s.period_ns,
-                threshold_ns: s.threshold_ns,
-                settle_ns: s.settle_ns,
-                checkpoint_ns: s.checkpoint_ns,
-                attribution: s.attribution,
-                priority: s.priority,
-                peers: s.peers,
-                timeout: s.timeout,
-                quiet: s.quiet,
-            }),
-        ));
-    }
-    Plan {
-        runs,
-        out,
-        policy,
-        jobs: jobs.max(1),
-        replace: false,
-        interval_s: None,
-    }
+    Request::Bare(bare::Request {
+        machine: s.machine.clone(),
+        config,
+        timeout: s.timeout,
+        quiet: s.quiet,
+    })
+}
+
+fn linux_request(s: &Settings, k: KernelMode, load: &Load) -> Request {
+    Request::Linux(linux::Request {
+        machine: s.machine.clone(),
+        kernel_mode: k,
+        kernel: s.kernel.clone(),
+        mode: s.mode,
+        cpu: s.cpu,
+        duration_ns: s.duration_ns,
+        period_ns: s.period_ns,
+        threshold_ns: s.threshold_ns,
+        settle_ns: s.settle_ns,
+        checkpoint_ns: s.checkpoint_ns,
+        attribution: s.attribution,
+        priority: s.priority,
+        peers: s.peers,
+        load: load.clone(),
+        timeout: s.timeout,
+        quiet: s.quiet,
+    })
 }
 
 /// Wall-clock split of a comparison.

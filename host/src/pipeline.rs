@@ -5,7 +5,7 @@
 
 use std::path::PathBuf;
 
-use anyhow::Result;
+use anyhow::{Context, Result};
 
 use crate::analysis::Analysis;
 use crate::firmware::Image;
@@ -119,9 +119,20 @@ impl Run {
 
 /// Decodes and analyses a capture, makes its record and writes its directory.
 pub fn finish(capture: &Capture, kind: &str, start_time: String, out: &Output) -> Result<Run> {
-    let mut analysis = Analysis::default();
+    let mut analysis = Analysis {
+        records_kept: records_kept()?,
+        ..Analysis::default()
+    };
     let elf = crate::decode::read_elf(capture.elf.as_deref())?;
-    let link = crate::decode::decode_bytes(&capture.bytes, elf.as_deref(), &mut analysis)?;
+    let link = match &capture.spill {
+        // A long run's capture, as a stream.
+        Some(spill) => {
+            let file = std::fs::File::open(&spill.path)
+                .with_context(|| format!("reading the capture {}", spill.path.display()))?;
+            tickscope_analysis::decode::decode_reader(file, elf.as_deref(), &mut analysis)?
+        }
+        None => crate::decode::decode_bytes(&capture.bytes, elf.as_deref(), &mut analysis)?,
+    };
     let policy = record::Policy {
         nominal_counter_hz: nominal_counter_hz(&analysis),
         ..out.policy.clone()
@@ -141,6 +152,22 @@ pub fn finish(capture: &Capture, kind: &str, start_time: String, out: &Output) -
         analysis,
         dir,
     })
+}
+
+/// `TICKSCOPE_KEEP_RECORDS=N`: keep N records of each kind per core instead of 2 M before the
+/// rest overflows, so a short run takes a long run's path (the tests use it).
+fn records_kept() -> Result<Option<usize>> {
+    match std::env::var("TICKSCOPE_KEEP_RECORDS") {
+        Err(_) => Ok(None),
+        Ok(v) if v.is_empty() => Ok(None),
+        Ok(v) => match v.parse::<usize>() {
+            Ok(n) if n > 0 => Ok(Some(n)),
+            _ => Err(crate::fail(
+                crate::status::CONFIG,
+                format!("TICKSCOPE_KEEP_RECORDS={v}: a number of records above 0"),
+            )),
+        },
+    }
 }
 
 /// The nominal counter frequency of the board a firmware run names (its board description),

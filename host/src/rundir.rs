@@ -203,7 +203,20 @@ pub fn write(
     plots: bool,
 ) -> Result<RunDir> {
     let dir = RunDir::create_run(out, &record.info.label, replace)?;
-    dir.write("capture.bin", &capture.bytes)?;
+    match &capture.spill {
+        // A long run's capture moves in whole (copied where the directory is elsewhere).
+        Some(spill) => {
+            let to = dir.file("capture.bin");
+            if std::fs::rename(&spill.path, &to).is_err() {
+                std::fs::copy(&spill.path, &to)
+                    .with_context(|| format!("keeping the capture {}", spill.path.display()))?;
+                let _ = std::fs::remove_file(&spill.path);
+            }
+        }
+        None => {
+            dir.write("capture.bin", &capture.bytes)?;
+        }
+    }
     dir.write_json("run.json", &record.info)?;
     dir.write_json("summary.json", &record.summary)?;
     dir.write("console.log", record.console.as_bytes())?;

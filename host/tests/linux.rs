@@ -426,6 +426,91 @@ fn compare_runs_every_kernel_and_the_tickless_os_noise_is_far_below_the_generic(
     }
 }
 
+/// `compare --load none,hackbench`: each kernel idle and under rt-tests' hackbench side by side
+/// (bare metal under the firmware's interference); every loaded run carries the load's progress
+/// on every housekeeping CPU, and what the load brought to the isolated CPU is named by cause.
+#[test]
+fn compare_under_load_sets_each_kernel_idle_and_loaded_side_by_side() {
+    let d = tmp();
+    let o = out(&d, "load");
+    let r = tickscope(&[
+        "compare",
+        "--kernels",
+        "generic,tickless",
+        "--load",
+        "none,hackbench",
+        "--duration",
+        "2s",
+        "--json",
+        "--out",
+        &o,
+    ]);
+    r.expect_status(0);
+    let j = r.json();
+    let runs = j["runs"].as_array().unwrap();
+    let labels: Vec<&str> = runs.iter().map(|r| r["label"].as_str().unwrap()).collect();
+    assert_eq!(
+        labels,
+        [
+            "bare-metal",
+            "bare-metal+interference",
+            "generic",
+            "generic+hackbench",
+            "tickless",
+            "tickless+hackbench"
+        ]
+    );
+    for idle in [0, 2, 4] {
+        assert!(runs[idle]["load"].is_null(), "{:#}", runs[idle]);
+    }
+    assert_eq!(runs[1]["load"]["asked"], "interference");
+    assert!(
+        runs[1]["load"]["verified"].is_null(),
+        "the firmware counts nothing"
+    );
+    for loaded in [3, 5] {
+        let load = &runs[loaded]["load"];
+        assert_eq!(load["asked"], "hackbench", "{load:#}");
+        assert_eq!(load["verified"], true, "{load:#}");
+        // The machine's 4 CPUs less the measured one (3): one instance on each, each of which
+        // had completed runs before the window and completed more during it.
+        let cpus: Vec<u64> = load["instances"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|i| {
+                assert!(num(i, "before") > 0.0 && num(i, "during") > 0.0, "{i:#}");
+                i["cpu"].as_u64().unwrap()
+            })
+            .collect();
+        assert_eq!(cpus, [0, 1, 2], "{load:#}");
+        // What the load brought to the isolated CPU is named by cause, whatever it is: every
+        // OS event has at least one, each a name of a kind of the OS.
+        let causes = os_causes(&runs[loaded]);
+        for (name, kind, _) in &causes {
+            assert!(!name.is_empty(), "{causes:?}");
+            assert!(["irq", "ipi", "softirq", "thread", "nmi"].contains(&kind.as_str()));
+        }
+        let events = num(&runs[loaded], "os_noise.events");
+        assert_eq!(events > 0.0, !causes.is_empty(), "{:#}", runs[loaded]);
+    }
+    // The tickless CPU stays tickless under the load; the generic one keeps its tick.
+    assert_eq!(num(&runs[5], "timer_irqs_per_s"), 0.0, "{:#}", runs[5]);
+    assert!((225.0..=275.0).contains(&num(&runs[3], "timer_irqs_per_s")));
+    let md = std::fs::read_to_string(std::path::Path::new(&o).join("report.md")).unwrap();
+    assert!(md.contains("## Load on the other CPUs"), "{md}");
+    let info: serde_json::Value = serde_json::from_str(
+        &std::fs::read_to_string(std::path::Path::new(&o).join("tickless-hackbench/run.json"))
+            .unwrap(),
+    )
+    .unwrap();
+    assert_eq!(
+        info["load"]["instances"].as_array().unwrap().len(),
+        3,
+        "run.json keeps the counts"
+    );
+}
+
 /// Linux boots once per machine, kernel, command line and initramfs. The snapshot is taken at an
 /// exact instruction (a debugger breakpoint on the probe's snapshot point), so one made from
 /// scratch anywhere is the same: runs restored from a new snapshot, from another new one and from

@@ -183,6 +183,77 @@ fn here_measures_this_machine_and_accounts_for_its_tick() {
     assert!(md.contains("here") && md.contains("again"), "{md}");
 }
 
+/// `--load` on this machine: hackbench, the memory hog and stress-ng on the CPU that is not
+/// measured, each started before the window and counted through it (run.json keeps the counts);
+/// none of them is left running afterwards.
+#[test]
+fn here_under_load_counts_every_load_through_the_window() {
+    let _t = turn();
+    tracefs();
+    let before = traces_of_a_run();
+    let d = tmp();
+    let o = out(&d, "here-load");
+    let r = tickscope(&[
+        "linux",
+        "--here",
+        "--core",
+        "1",
+        "--duration",
+        "2s",
+        "--load",
+        "hackbench+memory+stress-ng:--cpu 1",
+        "--json",
+        "--out",
+        &o,
+    ]);
+    r.expect_status(0);
+    let j = r.json();
+    assert_eq!(j["label"], "here+hackbench+memory+stress-ng", "{j:#}");
+    let info: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(format!("{o}/run.json")).unwrap()).unwrap();
+    let load = &info["load"];
+    assert_eq!(
+        load["asked"], "hackbench+memory+stress-ng:--cpu 1",
+        "{load:#}"
+    );
+    assert_eq!(load["verified"], true, "{load:#}");
+    let instances = load["instances"].as_array().unwrap();
+    let kinds: Vec<&str> = instances
+        .iter()
+        .map(|i| i["load"].as_str().unwrap())
+        .collect();
+    assert_eq!(kinds, ["hackbench", "memory", "stress-ng"], "{load:#}");
+    for i in instances {
+        assert_eq!(i["cpu"], 0, "the load stays off the measured CPU: {i:#}");
+        assert_eq!(i["running"], true, "{i:#}");
+        assert!(num(i, "interval_s") >= 2.0, "{i:#}");
+        if i["load"] == "stress-ng" {
+            // stress-ng counts only at exit: its total, and its CPU busy through the window.
+            assert!(i["during"].is_null() && num(i, "total") > 0.0, "{i:#}");
+            assert!(num(i, "busy_share") >= 0.5, "{i:#}");
+        } else {
+            assert!(num(i, "before") > 0.0 && num(i, "during") > 0.0, "{i:#}");
+            assert!(
+                num(i, "total") >= num(i, "before") + num(i, "during"),
+                "{i:#}"
+            );
+        }
+    }
+    let md = std::fs::read_to_string(format!("{o}/summary.json")).unwrap();
+    assert!(md.contains("\"load\""), "summary.json keeps the load too");
+    // Nothing of the load outlives the run.
+    std::thread::sleep(Duration::from_millis(300));
+    for tool in ["hackbench", "stress-ng"] {
+        let left = Command::new("pgrep").args(["-x", tool]).output().unwrap();
+        assert!(
+            left.stdout.is_empty(),
+            "{tool} still running: {}",
+            String::from_utf8_lossy(&left.stdout)
+        );
+    }
+    assert_clean(&before, "after --here --load");
+}
+
 /// An sshd on a free port of 127.0.0.1 with its own host key, client key and configuration.
 struct Sshd {
     child: Child,

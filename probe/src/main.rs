@@ -13,6 +13,7 @@
 
 mod counters;
 mod irqs;
+mod load;
 mod peers;
 mod snapshot;
 mod sys;
@@ -203,11 +204,12 @@ struct Options {
     init: bool,
     attribution: Attr,
     peers: Vec<PeerTool>,
+    load: Vec<load::Load>,
 }
 
 fn usage() -> ! {
     eprintln!(
-        "usage: tickscope-probe [--out FILE] [--priority N] [--no-rt] [--settle DUR] [--attribution auto|tracefs|counters|none] [--peers oslat,cyclictest] KEY=VALUE...\n\
+        "usage: tickscope-probe [--out FILE] [--priority N] [--no-rt] [--settle DUR] [--attribution auto|tracefs|counters|none] [--peers oslat,cyclictest] [--load hackbench+memory+stress-ng:ARG,ARG] KEY=VALUE...\n\
          settings: mode=timer|noise cores=CPU duration=5s period=1ms threshold=1us (as the firmware)"
     );
     std::process::exit(exit::CONFIG as i32)
@@ -226,6 +228,7 @@ fn parse_args(args: &[String], init: bool) -> Result<Options, String> {
         init,
         attribution: Attr::Auto,
         peers: Vec::new(),
+        load: Vec::new(),
     };
     let mut i = 0;
     while i < args.len() {
@@ -261,6 +264,7 @@ fn parse_args(args: &[String], init: bool) -> Result<Options, String> {
                 }
             }
             "--peers" => o.peers = peers::parse(&value()?)?,
+            "--load" => o.load = load::parse(&value()?)?,
             "-h" | "--help" => usage(),
             kv if kv.contains('=') => {
                 let (k, v) = kv.split_once('=').unwrap();
@@ -788,13 +792,21 @@ fn plan(o: &Options, cfg: &Config, cpu: usize) -> Result<Plan, Refused> {
 /// CPU), the writer that drains the ring in blocks: during the window, or under icount after it
 /// (every instruction another CPU runs is time the measured one loses). Returns what the thread
 /// saw, the ring's losses counted, and the largest value drained.
-fn measure_and_drain(plan: &mut Plan, attr: &mut Attributor, out: &mut Output) -> (Done, u64) {
+fn measure_and_drain(
+    plan: &mut Plan,
+    attr: &mut Attributor,
+    out: &mut Output,
+    mut load: Option<&mut load::Running>,
+) -> (Done, u64) {
     let slots: Vec<Slot<Rec>> = (0..RING).map(|_| empty_slot()).collect();
     let ring = Ring::new();
     let (producer, consumer) = ring.split(&slots).expect("fresh ring");
     // Everything is set up: the window opens LEAD_NS from now (the measuring thread is pinned,
     // locked and spinning by then, and a tickless kernel has had time to stop the tick it
     // restarted for the new task).
+    if let Some(l) = load.as_deref_mut() {
+        l.open();
+    }
     plan.open_in(LEAD_NS);
     out.send(&Message::Window(Window {
         core: plan.cpu as u16,
@@ -829,6 +841,9 @@ fn measure_and_drain(plan: &mut Plan, attr: &mut Attributor, out: &mut Output) -
         }
         loop {
             let finished = done.load(Ordering::Acquire);
+            if finished && let Some(l) = load.take() {
+                l.close();
+            }
             let mut drain = shared.lock().unwrap();
             drain.drain();
             if finished && drain.consumer.is_empty() {
@@ -982,6 +997,10 @@ fn run(o: Options) -> u8 {
     if !counter_note.is_empty() {
         out.text(&format!("tickscope-probe: {counter_note}"));
     }
+    let mut loads = match start_load(&o, &mut out, cpu, &cpus) {
+        Ok(l) => l,
+        Err(r) => return fail(&o, &mut out, r),
+    };
     let timer = find_timer_line(&mut out);
     let mut attr = setup_attribution(
         &o,
@@ -994,7 +1013,7 @@ fn run(o: Options) -> u8 {
         rt.restore.as_deref().unwrap_or(""),
         attr.tracer.as_ref().map(|t| t.instance()),
     );
-    let (result, max_ticks) = measure_and_drain(&mut plan, &mut attr, &mut out);
+    let (result, max_ticks) = measure_and_drain(&mut plan, &mut attr, &mut out, loads.as_mut());
     if let Some(e) = result.error {
         return fail(&o, &mut out, Refused(exit::CONFIG, e));
     }
@@ -1007,18 +1026,10 @@ fn run(o: Options) -> u8 {
     out.text(&line);
     eprintln!("{line}");
     // The peers after everything of ours: a run cut short during them keeps the probe's figures.
-    if !o.peers.is_empty() {
-        let _ = out.sink.flush();
-        peers::run(
-            &mut out,
-            &o.peers,
-            &peers::Setup {
-                cpu,
-                duration_ns: cfg.duration_ns,
-                period_ns: cfg.period_ns,
-                priority: o.priority,
-            },
-        );
+    run_peers(&o, &mut out, &cfg, cpu);
+    // The load ran through the peers too: they measure under what the probe did.
+    for progress in loads.map(load::Running::stop).unwrap_or_default() {
+        out.send(&Message::Load(progress));
     }
     out.send(&Message::End(Trailer {
         status: exit::OK,
@@ -1027,6 +1038,48 @@ fn run(o: Options) -> u8 {
     }));
     let _ = out.sink.flush();
     exit::OK
+}
+
+/// `--peers`: oslat and cyclictest on the measured CPU, one after the other.
+fn run_peers(o: &Options, out: &mut Output, cfg: &Config, cpu: usize) {
+    if o.peers.is_empty() {
+        return;
+    }
+    let _ = out.sink.flush();
+    peers::run(
+        out,
+        &o.peers,
+        &peers::Setup {
+            cpu,
+            duration_ns: cfg.duration_ns,
+            period_ns: cfg.period_ns,
+            priority: o.priority,
+        },
+    );
+}
+
+/// Starts `--load` on every online CPU but the measured one, once each instance has worked.
+fn start_load(
+    o: &Options,
+    out: &mut Output,
+    cpu: usize,
+    cpus: &[usize],
+) -> Result<Option<load::Running>, Refused> {
+    if o.load.is_empty() {
+        return Ok(None);
+    }
+    let others: Vec<usize> = cpus.iter().copied().filter(|&c| c != cpu).collect();
+    // stress-ng stops itself after this, should the probe die before stopping it: the window,
+    // the peers after it (two tools of whole seconds) and a minute to spare.
+    let secs = o.config.duration_ns.div_ceil(1_000_000_000);
+    let stop_after_s = secs + 60 + if o.peers.is_empty() { 0 } else { 2 * secs + 2 };
+    let running =
+        load::start(&o.load, &others, stop_after_s).map_err(|e| Refused(exit::CONFIG, e))?;
+    out.text(&format!(
+        "tickscope-probe: load working on CPUs {}",
+        sys::format_cpus(&others)
+    ));
+    Ok(Some(running))
 }
 
 /// The running kernel: its version string, and whether it is PREEMPT_RT (`/sys/kernel/realtime`,

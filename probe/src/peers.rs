@@ -43,8 +43,13 @@ pub struct Setup {
 }
 
 fn find(tool: PeerTool) -> Option<String> {
+    find_tool(tool.name())
+}
+
+/// Where the tool `name` is installed, if it is (`/usr/bin`, `/usr/sbin`).
+pub fn find_tool(name: &str) -> Option<String> {
     BIN.iter()
-        .map(|d| format!("{d}/{}", tool.name()))
+        .map(|d| format!("{d}/{name}"))
         .find(|p| std::path::Path::new(p).exists())
 }
 
@@ -181,7 +186,7 @@ pub fn run(out: &mut Output, tools: &[PeerTool], s: &Setup) {
 
 /// Idle (and I/O wait) time of `cpu` so far, ns, from `/proc/stat` (in USER_HZ = 100 ticks per
 /// second, the kernel's fixed unit there on arm64).
-fn idle_ns(cpu: usize) -> Option<u64> {
+pub fn idle_ns(cpu: usize) -> Option<u64> {
     let stat = read("/proc/stat");
     let name = format!("cpu{cpu}");
     let line = stat

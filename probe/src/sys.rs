@@ -123,6 +123,30 @@ pub fn fifo(priority: i32) -> Result<(), SysError> {
     }
 }
 
+/// Switches the calling thread to SCHED_OTHER (what a load and the tools it starts run at).
+pub fn normal() -> Result<(), SysError> {
+    // SAFETY: sched_param is plain data; priority 0 is SCHED_OTHER's only one.
+    let param: libc::sched_param = unsafe { std::mem::zeroed() };
+    // SAFETY: pid 0 = the calling thread; `param` is a valid sched_param the kernel only reads
+    // (the raw call: musl's sched_setscheduler() is a stub).
+    if unsafe {
+        libc::syscall(
+            libc::SYS_sched_setscheduler,
+            0,
+            libc::SCHED_OTHER,
+            &param as *const libc::sched_param,
+        )
+    } == 0
+    {
+        Ok(())
+    } else {
+        Err(SysError(format!(
+            "cannot switch to SCHED_OTHER: {}",
+            last_error()
+        )))
+    }
+}
+
 /// CLOCK_MONOTONIC in nanoseconds.
 #[inline(always)]
 pub fn monotonic_ns() -> u64 {

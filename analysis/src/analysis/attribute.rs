@@ -398,15 +398,21 @@ pub const MIN_EDGE_EVENTS: usize = 8;
 /// instructions and the handler's last. Returns each cause's (entry, exit) bound in ticks.
 pub fn charge_edges(splits: &mut [Split], causes: usize, threshold: u64) -> Vec<(u64, u64)> {
     let bounds = edge_bounds(splits, causes, threshold);
-    for s in splits.iter_mut() {
-        s.pieces = merged(charged(&s.pieces, &bounds));
-    }
+    apply_edges(splits, &bounds);
     bounds
+}
+
+/// Charges each cause's (entry, exit) `bounds` (by cause id) in `splits`, as found elsewhere
+/// (a long run's later records, with the bounds of its kept ones).
+pub fn apply_edges(splits: &mut [Split], bounds: &[(u64, u64)]) {
+    for s in splits.iter_mut() {
+        s.pieces = merged(charged(&s.pieces, bounds));
+    }
 }
 
 /// Per cause, the smallest hardware stretch seen just before (entry) and just after (exit) its
 /// OS pieces, when seen often enough and below the threshold; 0 otherwise.
-fn edge_bounds(splits: &[Split], causes: usize, threshold: u64) -> Vec<(u64, u64)> {
+pub fn edge_bounds(splits: &[Split], causes: usize, threshold: u64) -> Vec<(u64, u64)> {
     let mut leads: Vec<Option<u64>> = vec![None; causes];
     let mut tails: Vec<Option<u64>> = vec![None; causes];
     let mut n_leads = vec![0usize; causes];

@@ -200,7 +200,7 @@ mod tests {
     use tickscope_core::wire::msg::{Attribution, Method, TraceRecord, Window};
 
     fn core(trace: &[(u64, TraceKind, u16)], events: &[(u64, u64)]) -> CoreData {
-        let mut c = CoreData::new(1, 1000);
+        let mut c = CoreData::new(1, 1000, crate::analysis::MAX_RECORDS);
         c.window = Some(Window {
             core: 1,
             start: 0,

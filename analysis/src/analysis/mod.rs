@@ -3,15 +3,19 @@
 //! firmware's interrupt records, kernel trace records, cause names); plus the boot facts.
 //!
 //! Memory is bounded: histograms are fixed-size, and events, interrupt and trace records keep at
-//! most [`MAX_RECORDS`] entries per core each (what is beyond is counted, and reported as
-//! unattributed). `summary` turns this into the figures; `attribute` joins events with causes.
+//! most [`MAX_RECORDS`] entries per core each. Beyond, bare metal's are attributed as its
+//! checkpoints close them (`overflow`); the Linux probe's are counted and reported as
+//! unattributed. `summary` turns this into the figures; `attribute` joins events with causes.
 
 pub mod attribute;
 pub mod coverage;
 pub mod explain;
+pub mod load;
+pub mod overflow;
 pub mod peers;
 pub mod summary;
 pub mod tick;
+pub mod totals;
 
 use std::collections::BTreeMap;
 
@@ -21,15 +25,20 @@ use tickscope_core::units::{TicksToNs, ticks_to_ns};
 use tickscope_core::wire::Message;
 use tickscope_core::wire::msg::{
     Attribution, Block, CauseKind, CoreOnline, CoreStatus, FaultReport, HistogramPart,
-    InterruptCounts, IrqSpan, KernelInfo, LinuxInfo, NoiseEvent, PanicReport, PeerRun, PeerStream,
-    PeerTool, PsciFailure, ReducedEvents, RunHeader, Source, TimerSample, TraceRecord, Trailer,
-    Window,
+    InterruptCounts, IrqSpan, KernelInfo, LinuxInfo, LoadProgress, NoiseEvent, PanicReport,
+    PeerRun, PeerStream, PeerTool, PsciFailure, ReducedEvents, RunHeader, Source, TimerSample,
+    TraceRecord, Trailer, Window,
 };
 
 use crate::decode::Sink;
 
 /// Events, interrupt records and trace records kept per core (each).
 pub const MAX_RECORDS: usize = 2_000_000;
+
+/// Bare metal's kept events and interrupt records per core (each): what is beyond is attributed
+/// as it comes, so these serve the plots and the worst events only, and bound the analysis's
+/// memory (about 200 bytes a kept event with its split).
+pub const STREAMED_RECORDS: usize = 500_000;
 
 /// One event in counter ticks: a loop gap above the threshold (`start` = the read before it), or
 /// a late wake-up (`start` = its deadline, `len` = its latency).
@@ -82,8 +91,13 @@ pub struct CoreData {
     pub checkpoint: Option<CoreStatus>,
     /// Raw samples received (timer wake-ups or noise events).
     pub records: u64,
-    /// Events, interrupt or trace records beyond what is kept.
+    /// Events, interrupt or trace records beyond what is kept, not attributed.
     pub dropped: u64,
+    /// Bare metal: the records beyond the kept ones, attributed as checkpoints close them.
+    pub overflow: overflow::Overflow,
+    /// Records kept of each kind ([`MAX_RECORDS`], bare metal [`STREAMED_RECORDS`], unless
+    /// [`Analysis::records_kept`] says).
+    pub limit: usize,
     /// Values the producer clamped at the wire's limit (a gap or latency over `u32::MAX` ticks).
     pub clamped: u64,
     /// The device shipped reductions instead of raw samples.
@@ -91,7 +105,7 @@ pub struct CoreData {
 }
 
 impl CoreData {
-    pub(crate) fn new(core: u16, threshold_ns: u64) -> Self {
+    pub(crate) fn new(core: u16, threshold_ns: u64, limit: usize) -> Self {
         CoreData {
             core,
             window: None,
@@ -110,6 +124,8 @@ impl CoreData {
             checkpoint: None,
             records: 0,
             dropped: 0,
+            overflow: overflow::Overflow::default(),
+            limit,
             clamped: 0,
             reduced: false,
         }
@@ -175,12 +191,67 @@ impl CoreData {
             .unwrap_or_else(|| (format!("#{index}"), CauseKind::Irq))
     }
 
-    fn keep<T>(list: &mut Vec<T>, dropped: &mut u64, item: T) {
-        if list.len() < MAX_RECORDS {
+    fn keep<T>(list: &mut Vec<T>, dropped: &mut u64, item: T, limit: usize) {
+        if list.len() < limit {
             list.push(item);
         } else {
             *dropped += 1;
         }
+    }
+
+    /// An event: kept while there is room (and, once records overflow, when it is from before
+    /// they did); beyond, to the overflow when `stream` (bare metal), else counted as dropped.
+    fn keep_event(&mut self, ev: Event, stream: bool) {
+        match self.overflow.from {
+            Some(from) if ev.start >= from => self.overflow.event(ev.start, ev.len),
+            Some(_) => self.events.push(ev),
+            None if self.events.len() < self.limit => self.events.push(ev),
+            None if stream => {
+                self.begin_overflow(ev.start);
+                self.overflow.event(ev.start, ev.len);
+            }
+            None => self.dropped += 1,
+        }
+    }
+
+    /// An interrupt record, as [`CoreData::keep_event`] keeps events.
+    fn keep_irq(&mut self, s: IrqSpan, stream: bool) {
+        match self.overflow.from {
+            Some(from) if s.entry >= from => self.overflow.irq(s),
+            Some(_) => self.irqs.push(s),
+            None if self.irqs.len() < self.limit => self.irqs.push(s),
+            None if stream => {
+                self.begin_overflow(s.entry);
+                self.overflow.irq(s);
+            }
+            None => self.dropped += 1,
+        }
+    }
+
+    fn begin_overflow(&mut self, at: u64) {
+        self.overflow.begin(at);
+    }
+
+    /// The overflow with the kept records' cause bounds learnt (once every kept record is in).
+    pub fn learn_overflow_bounds(&self, overflow: &mut overflow::Overflow) {
+        let spans: Vec<(u64, u64)> = self.events.iter().map(|e| (e.start, e.len)).collect();
+        let threshold = self.window.map(|w| w.threshold).unwrap_or(0);
+        overflow.learn_bounds(&spans, &self.irqs, threshold);
+    }
+
+    /// Attributes the overflow up to `until` (a checkpoint's reach, or the end).
+    fn close_overflow(&mut self, until: u64, hz: u64) {
+        if self.overflow.from.is_none() {
+            return;
+        }
+        if !self.overflow.has_bounds() {
+            let mut o = std::mem::take(&mut self.overflow);
+            self.learn_overflow_bounds(&mut o);
+            self.overflow = o;
+        }
+        let threshold = self.window.map(|w| w.threshold).unwrap_or(0);
+        self.overflow
+            .close(until, threshold, self.acc.threshold_ns, hz);
     }
 }
 
@@ -213,10 +284,15 @@ pub struct Analysis {
     pub trailer: Option<Trailer>,
     /// Messages received before a header (unusable: no clock).
     pub headless: u64,
+    /// Records kept per core of each kind before the rest overflows ([`MAX_RECORDS`] when
+    /// `None`; smaller to exercise a long run's path on a short one).
+    pub records_kept: Option<usize>,
     /// The running kernel (Linux probe).
     pub kernel: Option<KernelInfo>,
     /// What the peer tools wrote, and their runs (`--peers`).
     pub peers: BTreeMap<PeerTool, PeerData>,
+    /// The load's instances, each with its progress (`--load`).
+    pub loads: Vec<LoadProgress>,
 }
 
 /// One peer tool's output as it arrived.
@@ -248,11 +324,25 @@ impl Analysis {
             .unwrap_or(1_000)
     }
 
+    /// Whether records beyond the kept ones are attributed as they come (bare metal: its
+    /// interrupt records arrive with its events, and its checkpoints close them) rather than
+    /// counted as dropped (the Linux probe ships its trace after the window).
+    fn streams(&self) -> bool {
+        self.header
+            .as_ref()
+            .is_some_and(|h| h.source == Source::Firmware)
+    }
+
     fn core(&mut self, core: u16) -> &mut CoreData {
         let thr = self.threshold_ns();
+        let limit = match (self.records_kept, self.streams()) {
+            (Some(n), _) => n,
+            (None, true) => STREAMED_RECORDS,
+            (None, false) => MAX_RECORDS,
+        };
         self.cores
             .entry(core)
-            .or_insert_with(|| CoreData::new(core, thr))
+            .or_insert_with(|| CoreData::new(core, thr, limit))
     }
 
     /// A piece of a peer tool's output, appended to what it wrote so far.
@@ -311,15 +401,16 @@ impl Sink for Analysis {
             Message::TimerSamples(b) => self.timer_samples(b.core, b.items.iter().copied(), hz),
             Message::NoiseEvents(b) => self.noise_events(b, hz),
             Message::Irqs(b) => {
+                let stream = self.streams();
                 let c = self.core(b.core);
                 for s in &b.items {
-                    CoreData::keep(&mut c.irqs, &mut c.dropped, *s);
+                    c.keep_irq(*s, stream);
                 }
             }
             Message::Trace(b) => {
                 let c = self.core(b.core);
                 for r in &b.items {
-                    CoreData::keep(&mut c.trace, &mut c.dropped, *r);
+                    CoreData::keep(&mut c.trace, &mut c.dropped, *r, c.limit);
                 }
             }
             Message::Names(n) => {
@@ -339,12 +430,8 @@ impl Sink for Analysis {
             }
             Message::Histogram(part) => self.histogram_part(part),
             Message::Reduced(r) => self.reduced_events(r),
-            Message::CoreStatus(s) => {
-                self.core(s.core).status = Some(*s);
-            }
-            Message::Checkpoint(s) => {
-                self.core(s.core).checkpoint = Some(*s);
-            }
+            Message::CoreStatus(s) => self.core_status(s, true, hz),
+            Message::Checkpoint(s) => self.core_status(s, false, hz),
             Message::Interrupts(i) => self.interrupts.push(i.clone()),
             Message::Linux(l) => self.linux = Some(l.clone()),
             Message::Log(_) => {}
@@ -363,6 +450,7 @@ impl Sink for Analysis {
             }
             Message::Peer(p) => self.peer_chunk(p),
             Message::PeerDone(r) => self.peers.entry(r.tool).or_default().run = Some(r.clone()),
+            Message::Load(p) => self.loads.push(p.clone()),
         }
         // A refusal comes before any header and needs no clock.
         if self.header.is_none() && !matches!(msg, Message::Header(_) | Message::Refused(_)) {
@@ -379,6 +467,7 @@ impl Analysis {
             .header
             .as_ref()
             .is_some_and(|h| h.source == Source::LinuxProbe);
+        let stream = self.streams();
         let c = self.core(core);
         let start = c.window.map(|w| w.start).unwrap_or(0);
         let ns = TicksToNs::new(hz);
@@ -398,7 +487,12 @@ impl Analysis {
             c.records += 1;
             c.last_end = c.last_end.max(s.deadline + s.latency as u64);
             if linux {
-                CoreData::keep(&mut c.wakeups, &mut c.dropped, (s.deadline, s.latency));
+                CoreData::keep(
+                    &mut c.wakeups,
+                    &mut c.dropped,
+                    (s.deadline, s.latency),
+                    c.limit,
+                );
             }
             if lat > c.acc.threshold_ns {
                 let ev = Event {
@@ -406,13 +500,14 @@ impl Analysis {
                     len: s.latency as u64,
                     counters: 0,
                 };
-                CoreData::keep(&mut c.events, &mut c.dropped, ev);
+                c.keep_event(ev, stream);
             }
         }
     }
 
     /// Noise events: gaps above the threshold, with the counters that moved.
     fn noise_events(&mut self, b: &Block<NoiseEvent>, hz: u64) {
+        let stream = self.streams();
         let c = self.core(b.core);
         let start = c.window.map(|w| w.start).unwrap_or(0);
         let ns = TicksToNs::new(hz);
@@ -435,7 +530,20 @@ impl Analysis {
                 len: e.duration as u64,
                 counters: e.counters,
             };
-            CoreData::keep(&mut c.events, &mut c.dropped, ev);
+            c.keep_event(ev, stream);
+        }
+    }
+
+    /// A core's end status (`end`) or checkpoint: it comes after every record it covers, so the
+    /// core's overflow closes up to it.
+    fn core_status(&mut self, s: &CoreStatus, end: bool, hz: u64) {
+        let c = self.core(s.core);
+        if end {
+            c.status = Some(*s);
+            c.close_overflow(u64::MAX, hz);
+        } else {
+            c.checkpoint = Some(*s);
+            c.close_overflow(s.window_end, hz);
         }
     }
 

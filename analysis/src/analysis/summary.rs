@@ -14,6 +14,7 @@ use tickscope_core::units::ticks_to_ns;
 use tickscope_core::wire::msg::{CauseKind, Method, Source, TraceKind};
 
 use super::attribute::{self, Causes, Split};
+use super::totals::Totals;
 use super::{Analysis, CoreData, median};
 use crate::facts::Emulation;
 
@@ -367,6 +368,9 @@ pub struct Summary {
     /// Where the peers and the probe disagree beyond what their loops explain.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub peer_notes: Vec<String>,
+    /// The load on the other CPUs through the window (`--load`), as its instances counted it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub load: Option<super::load::LoadSummary>,
 }
 
 /// A core's events split into causes, with the cause table, as the plots need them.
@@ -467,40 +471,13 @@ pub fn split_core(c: &CoreData, source: Source) -> (Method, CoreSplits) {
     )
 }
 
-/// One cause's share of a tally: the episodes it ran in, its time in them, its longest.
-#[derive(Default, Clone, Copy)]
-struct CauseTotals {
-    episodes: u64,
-    total_ns: u64,
-    max_ns: u64,
-}
-
-impl CauseTotals {
-    fn add(&mut self, ns: u64) {
-        self.episodes += 1;
-        self.total_ns += ns;
-        self.max_ns = self.max_ns.max(ns);
-    }
-
-    fn merge(&mut self, o: &CauseTotals) {
-        self.episodes += o.episodes;
-        self.total_ns += o.total_ns;
-        self.max_ns = self.max_ns.max(o.max_ns);
-    }
-}
-
 /// Working totals of one core's attribution (merged over cores for the run).
 #[derive(Default, Clone)]
 struct Tally {
-    os: Histogram,
-    hw: Histogram,
-    os_ns: u64,
-    hw_ns: u64,
-    event_ns: u64,
+    /// What the events add up to.
+    totals: Totals,
     window_s: f64,
     cores: u32,
-    /// Each cause's episodes, by (name, kind).
-    causes: BTreeMap<(String, CauseKind), CauseTotals>,
     /// (name, kind) -> (entry, exit) bound, ns (the largest over cores).
     edges: BTreeMap<(String, CauseKind), (u64, u64)>,
     blind_ns: u64,
@@ -513,16 +490,9 @@ struct Tally {
 
 impl Tally {
     fn merge(&mut self, o: &Tally) {
-        self.os.merge(&o.os);
-        self.hw.merge(&o.hw);
-        self.os_ns += o.os_ns;
-        self.hw_ns += o.hw_ns;
-        self.event_ns += o.event_ns;
+        self.totals.merge(&o.totals);
         self.window_s += o.window_s;
         self.cores += o.cores;
-        for (k, v) in &o.causes {
-            self.causes.entry(k.clone()).or_default().merge(v);
-        }
         for (k, v) in &o.edges {
             let e = self.edges.entry(k.clone()).or_insert((0, 0));
             *e = (e.0.max(v.0), e.1.max(v.1));
@@ -537,6 +507,7 @@ impl Tally {
     /// The OS causes, largest total first (ties by name).
     fn os_causes(&self, per_s: &dyn Fn(f64) -> f64) -> Vec<CauseSummary> {
         let mut causes: Vec<CauseSummary> = self
+            .totals
             .causes
             .iter()
             .map(|((name, kind), c)| CauseSummary {
@@ -590,28 +561,28 @@ impl Tally {
             below_threshold_ns_per_s: None,
         };
         // The hardware time in stretches below the threshold: all of it less the counted ones.
-        let hw_below = self.hw_ns.saturating_sub(self.hw.sum() as u64);
+        let t = &self.totals;
+        let hw_below = t.hw_ns.saturating_sub(t.hw.sum() as u64);
         let mut causes = self.os_causes(&per_s);
         causes.push(CauseSummary {
             name: hw_name.into(),
             kind: CauseKind::Hw.name().into(),
-            events: self.hw.count(),
-            events_per_s: per_s(self.hw.count() as f64),
-            total_ns: self.hw_ns,
-            max_ns: self.hw.max().unwrap_or(0),
+            events: t.hw.count(),
+            events_per_s: per_s(t.hw.count() as f64),
+            total_ns: t.hw_ns,
+            max_ns: t.hw.max().unwrap_or(0),
             entry_exit_ns: (0, 0),
             below_threshold_ns: Some(hw_below),
         });
         Attributed {
-            os_noise: Some(class(&self.os, self.os_ns)),
+            os_noise: Some(class(&t.os, t.os_ns)),
             hw_noise: Some(NoiseClass {
                 below_threshold_ns_per_s: Some(per_s(hw_below as f64)),
-                ..class(&self.hw, self.hw_ns)
+                ..class(&t.hw, t.hw_ns)
             }),
             causes,
-            cpu_available_pct: (self.window_s > 0.0).then(|| {
-                round6(100.0 * (1.0 - self.event_ns as f64 / 1e9 / self.window_s).max(0.0))
-            }),
+            cpu_available_pct: (self.window_s > 0.0)
+                .then(|| round6(100.0 * (1.0 - t.event_ns as f64 / 1e9 / self.window_s).max(0.0))),
             attribution: method.name().into(),
             attribution_note: notes.join("; "),
             blind_ns: self.blind_ns,
@@ -640,8 +611,11 @@ fn tally(
             .map(|st| ticks_to_ns(st.blind, hz))
             .unwrap_or(0),
         methods: vec![method],
-        kept: c.events.len() as u64 + c.irqs.len() as u64 + c.trace.len() as u64,
-        dropped: c.dropped,
+        kept: c.events.len() as u64
+            + c.irqs.len() as u64
+            + c.trace.len() as u64
+            + (c.overflow.records - c.overflow.dropped),
+        dropped: c.dropped + c.overflow.dropped,
         ..Tally::default()
     };
     if let Some(a) = &c.attribution
@@ -657,11 +631,10 @@ fn tally(
             a.lost
         ));
     }
-    if c.dropped > 0 {
+    if t.dropped > 0 {
         t.notes.push(format!(
             "{} record(s) beyond the {} kept per core were not attributed",
-            c.dropped,
-            super::MAX_RECORDS
+            t.dropped, c.limit
         ));
     }
     if c.reduced {
@@ -677,30 +650,40 @@ fn tally(
             );
         }
     }
-    for sp in &s.splits {
-        let len_ns = ticks_to_ns(sp.len, hz);
-        let os_ns = ticks_to_ns(sp.os(), hz).min(len_ns);
-        t.event_ns += len_ns;
-        t.os_ns += os_ns;
-        t.hw_ns += len_ns - os_ns;
-        for ep in sp.episodes(s.threshold) {
-            t.os.record(ticks_to_ns(ep.os, hz));
-            for &(id, ticks) in &ep.causes {
-                let (name, kind) = s.causes.get(id);
-                t.causes
-                    .entry((name.to_string(), kind))
-                    .or_default()
-                    .add(ticks_to_ns(ticks, hz));
-            }
-        }
-        for run in sp.hw_runs() {
-            let ns = ticks_to_ns(run, hz);
-            if ns >= threshold_ns {
-                t.hw.record(ns);
-            }
-        }
-    }
+    t.totals
+        .add(&s.splits, &s.causes, s.threshold, threshold_ns, hz);
+    add_overflow(&mut t, c, method, s.threshold, threshold_ns, hz);
     t
+}
+
+/// A long bare-metal run's records beyond the kept ones, attributed as they came.
+fn add_overflow(
+    t: &mut Tally,
+    c: &CoreData,
+    method: Method,
+    threshold: u64,
+    threshold_ns: u64,
+    hz: u64,
+) {
+    let o = &c.overflow;
+    if o.from.is_none() || method != Method::Firmware {
+        return;
+    }
+    t.totals.merge(&o.totals);
+    if o.has_bounds() {
+        t.totals.merge(&o.pending(threshold, threshold_ns, hz));
+    } else {
+        // Cut short before a checkpoint closed anything: learn the bounds now.
+        let mut o = o.clone();
+        c.learn_overflow_bounds(&mut o);
+        t.totals.merge(&o.pending(threshold, threshold_ns, hz));
+    }
+    t.notes.push(format!(
+        "{} record(s) beyond the {} kept per core were attributed as checkpoints closed them (at most {} held at once), with the entry and exit bounds of the kept ones; the plots and worst events show the kept ones",
+        o.records - o.dropped,
+        c.limit,
+        o.peak
+    ));
 }
 
 /// The loop's own cost per iteration: `window_ns` (all measured cores) less the time in
@@ -1051,6 +1034,7 @@ impl RunTotals {
             preempt_rt: a.kernel.as_ref().map(|k| k.preempt_rt),
             peers: super::peers::summarize(a),
             peer_notes: Vec::new(),
+            load: None,
         }
     }
 
@@ -1463,17 +1447,6 @@ mod tests {
         // 625 ticks of 16 ns: 10 us.
         assert_eq!(run(1000).late_start_ns, Some(10_000));
         assert_eq!(run(1001).late_start_ns, None);
-    }
-
-    #[test]
-    fn a_cause_s_totals_count_episodes_and_keep_the_longest() {
-        let mut a = CauseTotals::default();
-        a.add(300);
-        a.add(100);
-        let mut b = CauseTotals::default();
-        b.add(500);
-        a.merge(&b);
-        assert_eq!((a.episodes, a.total_ns, a.max_ns), (3, 900, 500));
     }
 
     #[test]

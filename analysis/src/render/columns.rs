@@ -380,7 +380,7 @@ pub fn terminal_within(cols: &[Column], rows: &[Row], limit: usize) -> String {
 }
 
 /// A causes cell (`a 250/s, b 1.6/s, c 0.2/s`) in at most `room` characters: whole causes, then
-/// `+N` for the N left out.
+/// `+N` for the N left out; where not even one fits, the first one's name without its rate.
 pub fn fit_causes(cell: &str, room: usize) -> String {
     if cell.chars().count() <= room {
         return cell.to_string();
@@ -391,6 +391,16 @@ pub fn fit_causes(cell: &str, room: usize) -> String {
         if text.chars().count() <= room {
             return text;
         }
+    }
+    let first = causes[0]
+        .rsplit_once(' ')
+        .map_or(causes[0], |(name, _)| name);
+    let named = match causes.len() {
+        1 => first.to_string(),
+        n => format!("{first} +{}", n - 1),
+    };
+    if named.chars().count() <= room {
+        return named;
     }
     format!("+{} causes", causes.len())
 }

@@ -6,6 +6,7 @@
 pub mod artifact;
 pub mod columns;
 pub mod legend;
+pub mod load;
 pub mod maxima;
 pub mod plot;
 pub mod report;

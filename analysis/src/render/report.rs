@@ -114,6 +114,7 @@ pub fn markdown(runs: &[ReportRun]) -> String {
     md += &columns::markdown(&columns::details(&summaries), &rows);
     md += LEGEND;
     peers_section(&mut md, &summaries);
+    super::load::section(&mut md, &summaries);
     for kind in Kind::ALL {
         let _ = writeln!(
             md,

@@ -24,6 +24,7 @@ use crate::record::Policy;
   tickscope compare --kernel ./Image --smp 8 --core 7
   tickscope compare --kernels generic,tickless,rt --duration 2s --json
   tickscope compare --peers                  # oslat and cyclictest beside each kernel's probe
+  tickscope compare --load none,hackbench --duration 2s   # each kernel idle and loaded
   tickscope compare --runs results/runs/*-enzian-generic results/runs/*-enzian-tickless")]
 pub struct Args {
     /// Compare runs already made (separate boots of one board: `linux --ssh` on the generic
@@ -47,6 +48,12 @@ pub struct Args {
     /// rt-tickless.
     #[arg(long, default_value = "generic,tickless", value_parser = kernels)]
     kernels: KernelList,
+    /// Loads to run each kernel under, in turn, one instance pinned to every CPU but the measured
+    /// one: `none`, `hackbench` (rt-tests), `memory` (a bandwidth hog), several joined by `+`
+    /// (`--load none,hackbench` puts each kernel idle and loaded side by side). Bare metal runs
+    /// the firmware's memory interference for any load.
+    #[arg(long, default_value = "none", value_name = "LIST")]
+    load: String,
     /// Results directory (default: results/runs/<time>-compare).
     #[arg(long)]
     out: Option<PathBuf>,
@@ -123,6 +130,7 @@ fn compare_runs(a: &Args) -> Result<u8> {
     } else {
         print!("{}", crate::render::table(&summaries, a.wide));
         print!("{}", crate::render::peers_table(&summaries));
+        print!("{}", crate::render::load::table(&summaries));
         println!("report: {report}");
     }
     Ok(crate::status::OK)
@@ -195,6 +203,7 @@ fn settings(a: &Args) -> Result<Settings> {
         attribution: a.kernel.attribution,
         priority: a.kernel.priority,
         peers: a.kernel.peers,
+        loads: crate::load::Load::parse_list(&a.load)?,
         settle_ns: a.kernel.settle,
         checkpoint_ns: a.window.checkpoint,
         timeout: a.machine.timeout(),
@@ -222,6 +231,14 @@ fn announce(s: &Settings) {
         s.mode.name(),
         s.duration_ns as f64 / 1e9
     );
+    if s.loads.iter().any(|l| !l.is_none()) {
+        let loads: Vec<String> = s.loads.iter().map(|l| l.name()).collect();
+        eprintln!(
+            "tickscope: each kernel under {} in turn, on every CPU but {} (bare metal: the firmware's interference)",
+            loads.join(", "),
+            s.cpu
+        );
+    }
 }
 
 fn print_compare_json(c: &compare::Comparison) -> Result<()> {
@@ -251,6 +268,7 @@ fn print_comparison(c: &compare::Comparison, emulation: crate::machine::Emulatio
     println!();
     print!("{}", crate::render::table(&summaries, wide));
     print!("{}", crate::render::peers_table(&summaries));
+    print!("{}", crate::render::load::table(&summaries));
     for r in &c.runs {
         if let (Some(k), Some(p)) = (&r.record.info.kernel, &r.record.info.kernel_package) {
             println!("  {}: kernel {k} ({p})", r.record.info.label);

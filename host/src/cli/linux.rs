@@ -10,6 +10,7 @@ use serde::Serialize;
 use super::options::{KernelArgs, MachineArgs, OutArgs, WindowArgs, duration};
 use crate::guest::{linux, remote};
 use crate::kernel::KernelMode;
+use crate::load::Load;
 use crate::pipeline::{self, Request};
 
 /// `tickscope linux` options.
@@ -21,6 +22,7 @@ use crate::pipeline::{self, Request};
   tickscope linux --kernel-mode generic --kernel ./Image --mode timer --period 1ms
   tickscope linux --kernel-mode rt --mode timer --period 1ms --duration 2s --json
   tickscope linux --kernel-mode generic --peers --duration 2s
+  tickscope linux --kernel-mode tickless --load hackbench --duration 2s --icount
   sudo tickscope linux --here --core 1 --duration 5s --json     # this machine's CPU 1
   tickscope linux --ssh root@enzian-3 --core 47 --duration 60s --label enzian-generic")]
 pub struct Args {
@@ -42,6 +44,11 @@ pub struct Args {
     ssh_option: Vec<String>,
     #[command(flatten)]
     kernel: KernelArgs,
+    /// Load on every CPU but the measured one through the window, one instance pinned to each:
+    /// `hackbench` (rt-tests), `memory` (a bandwidth hog), `stress-ng:ARGS` (on real machines),
+    /// several joined by `+` or `,`; `none`. Its progress is counted and kept in run.json.
+    #[arg(long, default_value = "none", value_name = "LIST")]
+    load: String,
     #[command(flatten)]
     window: WindowArgs,
     /// Measurement window.
@@ -79,6 +86,7 @@ pub fn run(a: Args) -> Result<u8> {
     }
     let machine = a.machine.spec(false)?;
     let cpu = a.window.linux_cpu(machine.smp)?;
+    let load = Load::parse(&a.load)?;
     let req = Request::Linux(linux::Request {
         machine,
         kernel_mode,
@@ -93,11 +101,21 @@ pub fn run(a: Args) -> Result<u8> {
         attribution: a.kernel.attribution,
         priority: a.kernel.priority,
         peers: a.kernel.peers,
+        load: load.clone(),
         timeout: a.machine.timeout(),
         quiet: a.out.json,
     });
-    let run = pipeline::run(&req, &a.out.output(kernel_mode.name()))?;
+    let run = pipeline::run(&req, &a.out.output(&label(kernel_mode.name(), &load)))?;
     print(&run, &a.out, kernel_mode.name(), Some(cpu))
+}
+
+/// A run's default label: where or what it ran, and its load (`tickless+hackbench`).
+pub fn label(base: &str, load: &Load) -> String {
+    if load.is_none() {
+        base.to_string()
+    } else {
+        format!("{base}+{}", load.label())
+    }
 }
 
 /// Prints a Linux run (JSON or tables), its interrupt sources and peers; returns its status.
@@ -131,6 +149,7 @@ fn print(
             println!("  {v:>10.1}/s  {k}");
         }
         print!("{}", crate::render::peers_table(&[&run.record.summary]));
+        print!("{}", crate::render::load::table(&[&run.record.summary]));
     }
     Ok(run.status())
 }
@@ -141,6 +160,7 @@ fn run_real(a: Args) -> Result<u8> {
         Some(spec) => remote::Place::ssh(spec, a.ssh_option.clone())?,
         None => remote::Place::Here,
     };
+    let load = Load::parse(&a.load)?;
     let cpu = match a.window.core.as_deref() {
         None => None,
         Some(_) => Some(a.window.linux_cpu(u16::MAX)?),
@@ -161,9 +181,10 @@ fn run_real(a: Args) -> Result<u8> {
         attribution: a.kernel.attribution,
         priority: a.kernel.priority,
         peers: a.kernel.peers,
+        load: load.clone(),
         timeout: a.machine.timeout(),
         quiet: a.out.json,
     });
-    let run = pipeline::run(&req, &a.out.output(&label))?;
+    let run = pipeline::run(&req, &a.out.output(&self::label(&label, &load)))?;
     print(&run, &a.out, "native", None)
 }

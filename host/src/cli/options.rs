@@ -250,9 +250,21 @@ pub enum DrainArg {
     After,
 }
 
-/// Parses a duration with units for clap.
+/// Parses a duration with units for clap: the firmware's (`s`, `ms`, `us`, `ns`) and, for long
+/// runs and OSADL's intervals, minutes and hours (`5m`, `20min`, `1h`, `1.5h`).
 pub fn duration(s: &str) -> Result<u64, String> {
-    parse_duration(s).map_err(|e| format!("`{s}`: {e}"))
+    let t = s.trim();
+    let (number, scale) = if let Some(n) = t.strip_suffix('h') {
+        (n, 3600)
+    } else if let Some(n) = t.strip_suffix("min").or_else(|| t.strip_suffix('m')) {
+        (n, 60)
+    } else {
+        return parse_duration(t).map_err(|e| format!("`{s}`: {e}"));
+    };
+    parse_duration(&format!("{number}s"))
+        .map_err(|e| format!("`{s}`: {e}"))?
+        .checked_mul(scale)
+        .ok_or_else(|| format!("`{s}`: too long"))
 }
 
 /// A duration, or `0` / `off` for none.
@@ -393,5 +405,22 @@ impl OutArgs {
             plots: true,
             replace: self.force,
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::duration;
+
+    #[test]
+    fn durations_take_minutes_and_hours_for_long_runs() {
+        assert_eq!(duration("1h"), Ok(3_600_000_000_000));
+        assert_eq!(duration("1.5h"), Ok(5_400_000_000_000));
+        assert_eq!(duration("5m"), Ok(300_000_000_000));
+        assert_eq!(duration("20min"), Ok(1_200_000_000_000));
+        assert_eq!(duration("250ms"), Ok(250_000_000));
+        assert_eq!(duration("2s"), Ok(2_000_000_000));
+        assert!(duration("1d").unwrap_err().contains("`1d`"));
+        assert!(duration("9000000000h").unwrap_err().contains("too long"));
     }
 }

@@ -8,7 +8,7 @@ use std::time::Duration;
 use anyhow::{Context, Result};
 use tickscope_core::config::{Config, Mode, Platform, Transport};
 
-use super::{Capture, End, Expect};
+use super::{Capture, End, Expect, Spill};
 use crate::machine::{BootMethod, Facts, MachineSpec};
 use crate::progress::Progress;
 use crate::qemu::{self, Boot, Launch, Serial};
@@ -97,6 +97,32 @@ fn boot(image: &firmware::Image, work: &Path) -> Result<Boot> {
     })
 }
 
+/// Captures above this stay in their file (moved out of QEMU's working directory), read as a
+/// stream: a long run's capture never sits in memory whole.
+const SPILL_BYTES: u64 = 32 << 20;
+
+/// The capture QEMU wrote to `path`: its bytes, or for a long run the file itself.
+fn take_capture(path: &Path) -> Result<(Vec<u8>, Option<Spill>)> {
+    let len = std::fs::metadata(path).map(|m| m.len()).unwrap_or(0);
+    // `TICKSCOPE_SPILL_BYTES`: a lower limit, so a short run takes a long run's path (tests).
+    let limit = std::env::var("TICKSCOPE_SPILL_BYTES")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(SPILL_BYTES);
+    if len <= limit {
+        return Ok((std::fs::read(path).unwrap_or_default(), None));
+    }
+    let kept = tempfile::Builder::new()
+        .prefix("tickscope-capture-")
+        .tempfile_in(path.parent().and_then(|p| p.parent()).unwrap_or(path))
+        .context("making room for a long capture")?
+        .into_temp_path()
+        .keep()
+        .context("keeping a long capture")?;
+    std::fs::rename(path, &kept).context("moving a long capture out of QEMU's directory")?;
+    Ok((Vec::new(), Some(Spill { path: kept, len })))
+}
+
 /// Runs the firmware once and returns its capture.
 pub fn run(req: &Request, image: &firmware::Image) -> Result<Capture> {
     let qemu_bin = deps::qemu_system()?;
@@ -127,10 +153,10 @@ pub fn run(req: &Request, image: &firmware::Image) -> Result<Capture> {
     let outcome = qemu::run(&launch, &mut |t| progress.tick(t))?;
     progress.finish();
     let semihosted = work.path().join("capture.bin");
-    let bytes = match req.config.transport {
-        Transport::Uart => std::fs::read(&uart).unwrap_or_default(),
-        Transport::Semihosting => std::fs::read(&semihosted).unwrap_or_default(),
-    };
+    let (bytes, spill) = take_capture(match req.config.transport {
+        Transport::Uart => &uart,
+        Transport::Semihosting => &semihosted,
+    })?;
     // With semihosting, the UART carries nothing unless the firmware fell back to it.
     let mut console = String::from_utf8_lossy(&outcome.stdout).into_owned();
     if req.config.transport == Transport::Semihosting
@@ -141,6 +167,7 @@ pub fn run(req: &Request, image: &firmware::Image) -> Result<Capture> {
     }
     Ok(Capture {
         bytes,
+        spill,
         console,
         emulator_log: outcome.stderr.clone(),
         end: outcome.end(),
@@ -169,7 +196,11 @@ pub fn run(req: &Request, image: &firmware::Image) -> Result<Capture> {
         wall: outcome.wall,
         boot_s: None,
         keep: vec![],
-        expect: Expect::default(),
+        expect: Expect {
+            // The firmware's interfering cores are bare metal's load (`compare --load`).
+            load: req.config.interference.then(|| "interference".to_string()),
+            ..Expect::default()
+        },
     })
 }
 

@@ -98,6 +98,7 @@ pub fn run(a: &Request) -> Result<Capture> {
     };
     Ok(Capture {
         bytes,
+        spill: None,
         console,
         emulator_log: vec![],
         end,

@@ -51,6 +51,7 @@ pub fn run(req: &Request) -> Result<Capture> {
     }
     Ok(Capture {
         bytes,
+        spill: None,
         console: String::new(),
         emulator_log: vec![],
         end: End::Stopped {
@@ -77,6 +78,7 @@ pub fn run(req: &Request) -> Result<Capture> {
         expect: Expect {
             nohz_full_cpu: None,
             status_in_trailer: true,
+            load: None,
         },
     })
 }
@@ -90,6 +92,7 @@ fn foreign(req: &Request, run: &crate::rttests::RtRun, original: Vec<u8>) -> Cap
         .unwrap_or_else(|| "source".into());
     Capture {
         bytes: crate::rttests::to_wire(run, req.threshold_ns),
+        spill: None,
         console: format!(
             "imported {} {} output ({}) from {}\n",
             run.tool.name(),
@@ -118,6 +121,7 @@ fn foreign(req: &Request, run: &crate::rttests::RtRun, original: Vec<u8>) -> Cap
         expect: Expect {
             nohz_full_cpu: None,
             status_in_trailer: true,
+            load: None,
         },
     }
 }

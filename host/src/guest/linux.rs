@@ -83,6 +83,8 @@ pub struct Request {
     pub priority: Option<i32>,
     /// After the probe, run rt-tests' oslat and cyclictest on the same CPU for the same time.
     pub peers: bool,
+    /// What runs on the other CPUs through the window (`--load`).
+    pub load: crate::load::Load,
     /// Wall-clock limit (default: from the run length).
     pub timeout: Option<Duration>,
     /// No progress display.
@@ -96,7 +98,8 @@ pub struct Prepared {
     pub kernel: Kernel,
     /// The probe, built for aarch64.
     pub probe: PathBuf,
-    /// oslat and cyclictest with their libraries (`--peers`).
+    /// rt-tests' oslat, cyclictest and hackbench with their libraries (`--peers`, `--load
+    /// hackbench`).
     pub peers: Option<crate::apt::Peers>,
 }
 
@@ -151,6 +154,12 @@ impl Request {
         if let KernelSource::Path(p) = &self.kernel {
             kernel::user_kernel(p)?;
         }
+        if self.load.tools().contains(&"stress-ng") {
+            return Err(fail(
+                status::CONFIG,
+                "--load stress-ng runs on real machines (--here, --ssh) for now: Debian's arm64 stress-ng needs 13 libraries (Mesa's among them) that the guest's initramfs does not carry; use hackbench or memory in QEMU",
+            ));
+        }
         Ok(())
     }
 
@@ -192,6 +201,7 @@ impl Request {
             attribution: self.attribution,
             priority: self.priority(),
             peers: self.peers,
+            load: self.load.probe_arg(),
             icount: self.machine.icount,
         };
         format!("--out /dev/ttyAMA0 {}", window.render())
@@ -203,8 +213,14 @@ impl Request {
             // oslat (with its 1 s pre-heat) and cyclictest, whole seconds each.
             window_s += 1.0 + 2.0 * self.duration_ns.div_ceil(1_000_000_000) as f64;
         }
+        // A load keeps the other vCPUs busy: under icount QEMU runs them in turn.
+        let busy = if self.load.is_none() {
+            1.0
+        } else {
+            self.machine.smp as f64
+        };
         Duration::from_secs_f64(if self.machine.icount {
-            40.0 + window_s * 6.0
+            40.0 + window_s * 6.0 * busy
         } else {
             15.0 + window_s * 1.5
         })
@@ -234,6 +250,8 @@ pub struct ProbeArgs {
     pub priority: i32,
     /// oslat and cyclictest after the window.
     pub peers: bool,
+    /// The probe's `--load` (empty: none).
+    pub load: String,
     /// Under QEMU's `-icount` (the probe writes only after its window).
     pub icount: bool,
 }
@@ -242,13 +260,17 @@ impl ProbeArgs {
     /// The probe's command-line arguments.
     pub fn render(&self) -> String {
         format!(
-            "--settle {}ns --priority {}{} --attribution {} mode={} cores={} duration={}ns period={}ns threshold={}ns icount={} checkpoint={}",
+            "--settle {}ns --priority {}{}{} --attribution {} mode={} cores={} duration={}ns period={}ns threshold={}ns icount={} checkpoint={}",
             self.settle_ns,
             self.priority,
             if self.peers {
                 " --peers oslat,cyclictest"
             } else {
                 ""
+            },
+            match self.load.as_str() {
+                "" => String::new(),
+                l => format!(" --load {l}"),
             },
             self.attribution.name(),
             self.mode.name(),
@@ -288,7 +310,7 @@ pub fn prepare(req: &Request) -> Result<Prepared> {
         )?,
     };
     let probe = kernel::build_probe()?;
-    let peers = if req.peers {
+    let peers = if req.peers || req.load.tools().contains(&"hackbench") {
         Some(crate::apt::peers()?)
     } else {
         None
@@ -338,6 +360,7 @@ pub fn run(req: &Request, prep: &Prepared) -> Result<Capture> {
     let facts = facts(req, prep, &g, &snap, qemu_version, command);
     Ok(Capture {
         bytes,
+        spill: None,
         console: String::new(),
         emulator_log: outcome.stderr.clone(),
         end,
@@ -350,6 +373,7 @@ pub fn run(req: &Request, prep: &Prepared) -> Result<Capture> {
         expect: Expect {
             nohz_full_cpu: req.kernel_mode.tickless().then_some(req.cpu),
             status_in_trailer: true,
+            load: (!req.load.is_none()).then(|| req.load.name()),
         },
     })
 }
@@ -367,14 +391,16 @@ struct Guest {
 }
 
 fn guest(req: &Request, prep: &Prepared, probe: &[u8], work: &Path) -> Result<Guest> {
-    let initramfs = kernel::initramfs(
-        probe,
-        &req.early_args(),
-        prep.peers
-            .as_ref()
-            .map(|p| p.files.as_slice())
-            .unwrap_or(&[]),
-    );
+    let mut tools = req.load.tools();
+    if req.peers {
+        tools.extend(["oslat", "cyclictest"]);
+    }
+    let files = prep
+        .peers
+        .as_ref()
+        .map(|p| p.files_for(&tools))
+        .unwrap_or_default();
+    let initramfs = kernel::initramfs(probe, &req.early_args(), &files);
     let initrd = work.join("initramfs.cpio");
     std::fs::write(&initrd, &initramfs)?;
     let machine = &req.machine;
@@ -488,7 +514,11 @@ fn facts(
                 create_s: (!snap.reused).then_some(snap.meta.create_s),
             }),
         }),
-        peers_package: prep.peers.as_ref().map(|p| p.package.clone()),
+        peers_package: prep
+            .peers
+            .as_ref()
+            .filter(|_| req.peers)
+            .map(|p| p.package.clone()),
         system: None,
         boot: None,
     }

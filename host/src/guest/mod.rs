@@ -12,4 +12,4 @@ pub mod remote;
 pub mod serial;
 pub mod snapshot;
 
-pub use tickscope_analysis::capture::{Capture, End, Expect};
+pub use tickscope_analysis::capture::{Capture, End, Expect, Spill};

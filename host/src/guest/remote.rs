@@ -4,6 +4,7 @@
 //! what was copied removed on every path, and the machine's facts recorded.
 
 use std::io::{BufRead, BufReader, Read, Write};
+use std::path::Path;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
@@ -171,6 +172,8 @@ pub struct Request {
     pub priority: Option<i32>,
     /// oslat and cyclictest after the probe (the machine's own rt-tests).
     pub peers: bool,
+    /// What runs on the other CPUs through the window (`--load`; the machine's own tools).
+    pub load: crate::load::Load,
     /// Wall-clock limit (default: from the run length).
     pub timeout: Option<Duration>,
     /// No progress display.
@@ -278,6 +281,7 @@ impl Request {
             attribution: self.attribution,
             priority: self.priority(),
             peers: self.peers,
+            load: self.load.probe_arg(),
             icount: false,
         }
         .render()
@@ -324,6 +328,25 @@ fn privilege(place: &Place, m: &Machine) -> Result<&'static str> {
     }
 }
 
+/// On this machine, the load's tools are installed with apt when missing (as root; otherwise a
+/// message says which package). Elsewhere the probe says which one is missing.
+fn load_tools_here(load: &crate::load::Load) -> Result<()> {
+    let missing: Vec<&str> = load
+        .tools()
+        .into_iter()
+        .filter(|t| {
+            ["/usr/bin", "/usr/sbin"]
+                .iter()
+                .all(|d| !Path::new(d).join(t).exists())
+        })
+        .map(crate::load::package)
+        .collect();
+    if missing.is_empty() {
+        return Ok(());
+    }
+    crate::deps::apt_install(&missing)
+}
+
 /// Runs the probe there and returns its capture.
 pub fn run(req: &Request) -> Result<Capture> {
     let started = Instant::now();
@@ -334,6 +357,9 @@ pub fn run(req: &Request) -> Result<Capture> {
     let target = kernel::probe_target(&m.arch)?;
     let cpu = choose_cpu(req, &m)?;
     let sudo = privilege(&req.place, &m)?;
+    if req.place == Place::Here {
+        load_tools_here(&req.load)?;
+    }
     let probe = kernel::build_probe_for(target)?;
     let bytes = std::fs::read(&probe).with_context(|| format!("reading {}", probe.display()))?;
     // The probe and its output in a private directory there, removed on every path.
@@ -361,6 +387,7 @@ pub fn run(req: &Request) -> Result<Capture> {
     let label = req.place.name();
     Ok(Capture {
         bytes: capture,
+        spill: None,
         console: String::new(),
         emulator_log: stderr,
         end,
@@ -373,6 +400,7 @@ pub fn run(req: &Request) -> Result<Capture> {
         expect: Expect {
             nohz_full_cpu: None,
             status_in_trailer: true,
+            load: (!req.load.is_none()).then(|| req.load.name()),
         },
     })
 }
@@ -570,6 +598,7 @@ mod tests {
             attribution: AttributionChoice::Auto,
             priority: None,
             peers: false,
+            load: crate::load::Load::default(),
             timeout: None,
             quiet: true,
         };

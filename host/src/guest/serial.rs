@@ -295,6 +295,7 @@ pub fn run(req: &Request) -> Result<Capture> {
 fn capture(req: &Request, bytes: Vec<u8>, stderr: Vec<u8>, end: End, wall: Duration) -> Capture {
     Capture {
         bytes,
+        spill: None,
         console: String::new(),
         emulator_log: stderr,
         end,
@@ -310,6 +311,7 @@ fn capture(req: &Request, bytes: Vec<u8>, stderr: Vec<u8>, end: End, wall: Durat
         expect: Expect {
             nohz_full_cpu: None,
             status_in_trailer: true,
+            load: None,
         },
     }
 }

@@ -601,6 +601,66 @@ pub struct PeerRun {
     pub busy_ns: u64,
 }
 
+/// A load the Linux probe keeps running on the CPUs it does not measure (`--load`), one instance
+/// pinned to each such CPU.
+#[derive(Serialize, Deserialize, Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub enum LoadKind {
+    /// rt-tests' hackbench, run again as each run ends: pipes between processes, fork and exit
+    /// (the scheduler and IPIs).
+    Hackbench,
+    /// stress-ng with the user's arguments.
+    StressNg,
+    /// The probe's own memory-bandwidth hog: copies between two buffers larger than the caches.
+    Memory,
+}
+
+impl LoadKind {
+    /// The load's name, as `--load` spells it.
+    pub fn name(self) -> &'static str {
+        match self {
+            LoadKind::Hackbench => "hackbench",
+            LoadKind::StressNg => "stress-ng",
+            LoadKind::Memory => "memory",
+        }
+    }
+
+    /// What its operations count.
+    pub fn unit(self) -> &'static str {
+        match self {
+            LoadKind::Hackbench => "runs",
+            LoadKind::StressNg => "bogo ops",
+            LoadKind::Memory => "MiB copied",
+        }
+    }
+}
+
+/// One load instance's progress, after the window (Linux probe, `--load`): "loaded" as a measured
+/// fact. `before` and `during` are `None` for a tool that reports only its total when it exits
+/// (stress-ng); its `busy_ns` still says it ran through the window.
+#[derive(Serialize, Deserialize, Debug, Clone, PartialEq, Eq)]
+pub struct LoadProgress {
+    /// The load.
+    pub kind: LoadKind,
+    /// The CPU it was pinned to.
+    pub cpu: u16,
+    /// Its command line (the probe's own loop for `memory`).
+    pub command: String<120>,
+    /// Operations ([`LoadKind::unit`]) from its start to just before the window opened.
+    pub before: Option<u64>,
+    /// Operations from just before the window opened to just after it closed.
+    pub during: Option<u64>,
+    /// Operations from its start to its stop.
+    pub total: u64,
+    /// The length of that "during" interval, ns.
+    pub interval_ns: u64,
+    /// Of the interval, the time its CPU was not idle (`/proc/stat`, 10 ms resolution), ns.
+    pub busy_ns: u64,
+    /// Runs that exited with a failure or could not start.
+    pub failures: u32,
+    /// It was still running when the window closed.
+    pub running: bool,
+}
+
 /// A defmt-encoded log message from the firmware.
 #[derive(Serialize, Deserialize, Debug, Clone, PartialEq, Eq)]
 pub struct LogRecord {
@@ -726,6 +786,8 @@ pub enum Message {
     Refused(crate::refusal::Refusal),
     /// The kernel's timer line on the measured CPU (Linux probe, arm64): the tick by number.
     TimerLine(TimerLine),
+    /// A load instance's progress (Linux probe, `--load`), after the window.
+    Load(LoadProgress),
 }
 
 #[cfg(test)]
