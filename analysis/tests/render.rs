@@ -15,6 +15,7 @@ const FIXTURE: &[u8] = include_bytes!("../../tickscope-core/tests/data/timer-tic
 fn capture() -> Capture {
     Capture {
         bytes: FIXTURE.to_vec(),
+        spill: None,
         console: String::new(),
         emulator_log: Vec::new(),
         end: End::Exited(0),

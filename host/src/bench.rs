@@ -352,9 +352,15 @@ fn run_measuring_memory(cmd: &mut Command) -> Result<(Duration, u64, bool)> {
     let started = Instant::now();
     let mut child = cmd.stdout(Stdio::null()).stderr(Stdio::null()).spawn()?;
     let status_path = format!("/proc/{}/status", child.id());
+    let cmdline_path = format!("/proc/{}/cmdline", child.id());
+    let ours = std::fs::read(format!("/proc/{}/cmdline", std::process::id())).unwrap_or_default();
     let mut peak_kib = 0u64;
     let ok = loop {
-        if let Ok(text) = std::fs::read_to_string(&status_path)
+        // Until the child has exec'd it shares this process's memory (vfork): its VmHWM then is
+        // ours, not the command's.
+        let started_command = std::fs::read(&cmdline_path).is_ok_and(|c| c != ours);
+        if started_command
+            && let Ok(text) = std::fs::read_to_string(&status_path)
             && let Some(v) = text
                 .lines()
                 .find(|l| l.starts_with("VmHWM:"))
@@ -511,6 +517,7 @@ fn report_figures(f: &mut Figures, cap: Vec<u8>, samples: u64) -> Result<()> {
         crate::analysis::summary::summarize(&a, "synthetic", crate::machine::Emulation::Unknown, 0);
     let rd = RunDir { path: dir.clone() };
     rd.write_json("summary.json", &s)?;
+    drop(a);
     let exe = std::env::current_exe()?;
     let (wall, peak, ok) = run_measuring_memory(
         Command::new(&exe)

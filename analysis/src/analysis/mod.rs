@@ -94,7 +94,7 @@ pub struct CoreData {
     /// Events, interrupt or trace records beyond what is kept, not attributed.
     pub dropped: u64,
     /// Bare metal: the records beyond the kept ones, attributed as checkpoints close them.
-    pub overflow: overflow::Overflow,
+    pub overflow: Option<Box<overflow::Overflow>>,
     /// Records kept of each kind ([`MAX_RECORDS`], bare metal [`STREAMED_RECORDS`], unless
     /// [`Analysis::records_kept`] says).
     pub limit: usize,
@@ -124,7 +124,7 @@ impl CoreData {
             checkpoint: None,
             records: 0,
             dropped: 0,
-            overflow: overflow::Overflow::default(),
+            overflow: None,
             limit,
             clamped: 0,
             reduced: false,
@@ -201,14 +201,25 @@ impl CoreData {
 
     /// An event: kept while there is room (and, once records overflow, when it is from before
     /// they did); beyond, to the overflow when `stream` (bare metal), else counted as dropped.
+    #[inline]
     fn keep_event(&mut self, ev: Event, stream: bool) {
-        match self.overflow.from {
-            Some(from) if ev.start >= from => self.overflow.event(ev.start, ev.len),
+        if self.overflow.is_none() && self.events.len() < self.limit {
+            self.events.push(ev);
+        } else {
+            self.keep_event_beyond(ev, stream);
+        }
+    }
+
+    #[cold]
+    #[inline(never)]
+    fn keep_event_beyond(&mut self, ev: Event, stream: bool) {
+        match self.overflow.as_deref_mut() {
+            Some(o) if ev.start >= o.from => o.event(ev.start, ev.len),
             Some(_) => self.events.push(ev),
-            None if self.events.len() < self.limit => self.events.push(ev),
             None if stream => {
-                self.begin_overflow(ev.start);
-                self.overflow.event(ev.start, ev.len);
+                let mut o = Box::new(overflow::Overflow::new(ev.start));
+                o.event(ev.start, ev.len);
+                self.overflow = Some(o);
             }
             None => self.dropped += 1,
         }
@@ -216,20 +227,17 @@ impl CoreData {
 
     /// An interrupt record, as [`CoreData::keep_event`] keeps events.
     fn keep_irq(&mut self, s: IrqSpan, stream: bool) {
-        match self.overflow.from {
-            Some(from) if s.entry >= from => self.overflow.irq(s),
+        match self.overflow.as_deref_mut() {
+            Some(o) if s.entry >= o.from => o.irq(s),
             Some(_) => self.irqs.push(s),
             None if self.irqs.len() < self.limit => self.irqs.push(s),
             None if stream => {
-                self.begin_overflow(s.entry);
-                self.overflow.irq(s);
+                let mut o = Box::new(overflow::Overflow::new(s.entry));
+                o.irq(s);
+                self.overflow = Some(o);
             }
             None => self.dropped += 1,
         }
-    }
-
-    fn begin_overflow(&mut self, at: u64) {
-        self.overflow.begin(at);
     }
 
     /// The overflow with the kept records' cause bounds learnt (once every kept record is in).
@@ -241,17 +249,15 @@ impl CoreData {
 
     /// Attributes the overflow up to `until` (a checkpoint's reach, or the end).
     fn close_overflow(&mut self, until: u64, hz: u64) {
-        if self.overflow.from.is_none() {
+        let Some(mut o) = self.overflow.take() else {
             return;
-        }
-        if !self.overflow.has_bounds() {
-            let mut o = std::mem::take(&mut self.overflow);
+        };
+        if !o.has_bounds() {
             self.learn_overflow_bounds(&mut o);
-            self.overflow = o;
         }
         let threshold = self.window.map(|w| w.threshold).unwrap_or(0);
-        self.overflow
-            .close(until, threshold, self.acc.threshold_ns, hz);
+        o.close(until, threshold, self.acc.threshold_ns, hz);
+        self.overflow = Some(o);
     }
 }
 

@@ -10,16 +10,19 @@ use tickscope_core::wire::msg::{CauseKind, IrqSpan};
 use super::attribute::{self, Causes};
 use super::totals::Totals;
 
+/// Events split at once.
+const SLICE: usize = 65_536;
+
 /// Records held at once without a checkpoint to close them; beyond, records are counted and not
 /// attributed (the figures then say they are lower bounds).
 pub const HELD: usize = 2_000_000;
 
 /// One core's records beyond the kept ones.
-#[derive(Debug, Clone, Default)]
+#[derive(Debug, Clone)]
 pub struct Overflow {
     /// Counter time from which the core's records come here: its first record beyond the kept
     /// ones (records from before it stay with the kept ones).
-    pub from: Option<u64>,
+    pub from: u64,
     /// Events not yet attributed, `(start, len)` ticks, in time order.
     events: Vec<(u64, u64)>,
     /// Interrupt records still needed by them or by later events.
@@ -42,9 +45,18 @@ pub fn irq_end(s: &IrqSpan) -> u64 {
 }
 
 impl Overflow {
-    /// Starts taking records from `at` on.
-    pub fn begin(&mut self, at: u64) {
-        self.from = Some(at);
+    /// Takes records from `at` on.
+    pub fn new(at: u64) -> Overflow {
+        Overflow {
+            from: at,
+            events: Vec::new(),
+            irqs: Vec::new(),
+            bounds: None,
+            totals: Totals::default(),
+            records: 0,
+            peak: 0,
+            dropped: 0,
+        }
     }
 
     /// Whether the kept records' bounds are known (they are learnt once the kept records are
@@ -115,6 +127,9 @@ impl Overflow {
         self.attribute(&self.events, threshold, threshold_ns, hz)
     }
 
+    /// The totals of `events` (in time order), split against the held interrupt records in
+    /// slices of [`SLICE`], so a large chunk (a run without checkpoints) never holds its splits
+    /// at once.
     fn attribute(
         &self,
         events: &[(u64, u64)],
@@ -128,7 +143,6 @@ impl Overflow {
         }
         let mut causes = Causes::default();
         let intervals = attribute::from_irqs(&self.irqs, &mut causes);
-        let mut splits = attribute::join(events, &intervals);
         let bounds: Vec<(u64, u64)> = (0..causes.len())
             .map(|id| {
                 let (name, kind) = causes.get(id);
@@ -139,8 +153,14 @@ impl Overflow {
                     .unwrap_or((0, 0))
             })
             .collect();
-        attribute::apply_edges(&mut splits, &bounds);
-        totals.add(&splits, &causes, threshold, threshold_ns, hz);
+        let mut first = 0;
+        for slice in events.chunks(SLICE) {
+            // Intervals that end before this slice cannot reach it (nor any later one).
+            first += intervals[first..].partition_point(|iv| iv.end <= slice[0].0);
+            let mut splits = attribute::join(slice, &intervals[first..]);
+            attribute::apply_edges(&mut splits, &bounds);
+            totals.add(&splits, &causes, threshold, threshold_ns, hz);
+        }
         totals
     }
 

@@ -614,8 +614,8 @@ fn tally(
         kept: c.events.len() as u64
             + c.irqs.len() as u64
             + c.trace.len() as u64
-            + (c.overflow.records - c.overflow.dropped),
-        dropped: c.dropped + c.overflow.dropped,
+            + c.overflow.as_ref().map_or(0, |o| o.records - o.dropped),
+        dropped: c.dropped + c.overflow.as_ref().map_or(0, |o| o.dropped),
         ..Tally::default()
     };
     if let Some(a) = &c.attribution
@@ -665,8 +665,10 @@ fn add_overflow(
     threshold_ns: u64,
     hz: u64,
 ) {
-    let o = &c.overflow;
-    if o.from.is_none() || method != Method::Firmware {
+    let Some(o) = c.overflow.as_deref() else {
+        return;
+    };
+    if method != Method::Firmware {
         return;
     }
     t.totals.merge(&o.totals);
