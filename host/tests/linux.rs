@@ -499,6 +499,8 @@ fn compare_under_load_sets_each_kernel_idle_and_loaded_side_by_side() {
     assert!((225.0..=275.0).contains(&num(&runs[3], "timer_irqs_per_s")));
     let md = std::fs::read_to_string(std::path::Path::new(&o).join("report.md")).unwrap();
     assert!(md.contains("## Load on the other CPUs"), "{md}");
+    // Six runs and the load's table, in a browser 1400 px wide (where one is installed).
+    common::browser::assert_fits(&std::path::Path::new(&o).join("report.html"), 1400);
     let info: serde_json::Value = serde_json::from_str(
         &std::fs::read_to_string(std::path::Path::new(&o).join("tickless-hackbench/run.json"))
             .unwrap(),

@@ -38,7 +38,7 @@ fn plan(fraction: u32) -> (String, Duration, Option<&'static str>) {
                 / fraction as u64;
             (format!("{s}s"), Duration::from_secs(60), None)
         }
-        _ => ("12s".into(), Duration::from_secs(1), Some("5000")),
+        _ => ("12s".into(), Duration::from_secs(1), Some("100")),
     }
 }
 
@@ -170,7 +170,7 @@ fn a_long_bare_metal_run_keeps_memory_within_its_bound_and_counts_every_event() 
     let cap = std::fs::metadata(Path::new(&o).join("capture.bin"))
         .unwrap()
         .len();
-    assert!(cap > 100_000, "capture.bin holds {cap} bytes");
+    assert!(cap > 1_000, "capture.bin holds {cap} bytes");
     let left: Vec<String> = std::fs::read_dir(std::env::temp_dir())
         .unwrap()
         .flatten()

@@ -395,7 +395,7 @@ fn html(md: &str, pngs: &[Artifact]) -> Result<String> {
         "<!doctype html><html><head><meta charset=\"utf-8\"><title>tickscope report</title><style>\
          body{font-family:sans-serif;max-width:1400px;margin:2em auto;padding:0 1em;color:#222}\
          table{border-collapse:collapse;margin:1em 0;display:block;overflow-x:auto;font-size:0.85em}\
-         td,th{border:1px solid #ccc;padding:3px 6px;text-align:right}td{white-space:nowrap}\
+         td,th{border:1px solid #ccc;padding:3px 6px;text-align:right}td{white-space:nowrap}td:last-child{white-space:normal}\
          th{background:#f0f0f0;vertical-align:bottom}td:first-child,th:first-child{text-align:left}img{max-width:100%}\
          p.finding{font-size:1.1em;background:#f6f8fa;border-left:4px solid #4a7;padding:0.6em 1em}</style></head><body>\n",
     );
