@@ -18,6 +18,7 @@ fn multi() -> &'static MultiProgress {
 pub struct Progress {
     bar: Option<ProgressBar>,
     expected: Duration,
+    message: String,
 }
 
 impl Progress {
@@ -36,7 +37,23 @@ impl Progress {
             bar.set_message(message.to_string());
             bar
         });
-        Progress { bar, expected }
+        Progress {
+            bar,
+            expected,
+            message: message.to_string(),
+        }
+    }
+
+    /// Whether a bar is shown (what feeds [`Progress::note`] can skip its work when not).
+    pub fn shown(&self) -> bool {
+        self.bar.is_some()
+    }
+
+    /// Adds where the work stands to the message (`Bare metal ... — 12 records, largest 3 µs`).
+    pub fn note(&self, text: &str) {
+        if let Some(b) = &self.bar {
+            b.set_message(format!("{} — {text}", self.message));
+        }
     }
 
     /// Updates with the elapsed wall time.

@@ -150,7 +150,18 @@ pub fn run(req: &Request, image: &firmware::Image) -> Result<Capture> {
         timeout,
     };
     let progress = Progress::new(&req.what(), expected, req.quiet);
-    let outcome = qemu::run(&launch, &mut |t| progress.tick(t))?;
+    let mut live = crate::live::Live::new(match req.config.transport {
+        Transport::Uart => uart.clone(),
+        Transport::Semihosting => work.path().join("capture.bin"),
+    });
+    let outcome = qemu::run(&launch, &mut |t| {
+        progress.tick(t);
+        if progress.shown()
+            && let Some(now) = live.poll()
+        {
+            progress.note(&now);
+        }
+    })?;
     progress.finish();
     let semihosted = work.path().join("capture.bin");
     let (bytes, spill) = take_capture(match req.config.transport {

@@ -450,6 +450,7 @@ fn restore_and_run(
 ) -> Result<(qemu::Outcome, snapshot::Snapshot, Option<f64>)> {
     let mut snap = snapshot::find_or_make(&g.launch, inputs, hooks, &g.label, req.quiet)?;
     let progress = Progress::new(&g.label, req.estimate(), req.quiet);
+    let mut live = crate::live::Live::new(g.serial.clone());
     let mut first_byte: Option<f64> = None;
     let mut restore = |snap: &snapshot::Snapshot| -> Result<qemu::Outcome> {
         let mut l = g.launch.clone();
@@ -459,6 +460,11 @@ fn restore_and_run(
             &mut || snapshot::release(work, snap, &g.probe_args),
             &mut |t| {
                 progress.tick(t);
+                if progress.shown()
+                    && let Some(now) = live.poll()
+                {
+                    progress.note(&now);
+                }
                 if first_byte.is_none() && std::fs::metadata(&g.serial).is_ok_and(|m| m.len() > 0) {
                     first_byte = Some(t.as_secs_f64());
                 }
