@@ -149,25 +149,12 @@ pub fn run(req: &Request, image: &firmware::Image) -> Result<Capture> {
         cwd: work.path().to_path_buf(),
         timeout,
     };
-    let progress = Progress::new(&req.what(), expected, req.quiet);
-    let mut live = crate::live::Live::new(match req.config.transport {
+    let captured = match req.config.transport {
         Transport::Uart => uart.clone(),
         Transport::Semihosting => work.path().join("capture.bin"),
-    });
-    let outcome = qemu::run(&launch, &mut |t| {
-        progress.tick(t);
-        if progress.shown()
-            && let Some(now) = live.poll()
-        {
-            progress.note(&now);
-        }
-    })?;
-    progress.finish();
-    let semihosted = work.path().join("capture.bin");
-    let (bytes, spill) = take_capture(match req.config.transport {
-        Transport::Uart => &uart,
-        Transport::Semihosting => &semihosted,
-    })?;
+    };
+    let outcome = run_watched(req, &launch, &captured, expected)?;
+    let (bytes, spill) = take_capture(&captured)?;
     // With semihosting, the UART carries nothing unless the firmware fell back to it.
     let mut console = String::from_utf8_lossy(&outcome.stdout).into_owned();
     if req.config.transport == Transport::Semihosting
@@ -213,6 +200,27 @@ pub fn run(req: &Request, image: &firmware::Image) -> Result<Capture> {
             ..Expect::default()
         },
     })
+}
+
+/// Runs QEMU with a progress bar that says how far the capture has got.
+fn run_watched(
+    req: &Request,
+    launch: &Launch,
+    captured: &Path,
+    expected: Duration,
+) -> Result<qemu::Outcome> {
+    let progress = Progress::new(&req.what(), expected, req.quiet);
+    let mut live = crate::live::Live::new(captured.to_path_buf());
+    let outcome = qemu::run(launch, &mut |t| {
+        progress.tick(t);
+        if progress.shown()
+            && let Some(now) = live.poll()
+        {
+            progress.note(&now);
+        }
+    });
+    progress.finish();
+    outcome
 }
 
 /// The firmware's semihosting argument for `config`: `cfg=HEX` (see
