@@ -361,8 +361,8 @@ pub fn bogo_ops(text: &str) -> Option<u64> {
 /// Asks the kernel to signal a started tool when the thread that started it ends (the probe
 /// killed, say): a load never outlives the probe.
 fn dies_with_its_starter(c: &mut Command, signal: i32) {
-    // SAFETY: the closure runs in the child between fork and exec and only makes the
-    // async-signal-safe prctl system call.
+    // The closure runs in the child between fork and exec.
+    // SAFETY: it only makes the prctl system call (async-signal-safe; no allocation, no lock).
     unsafe {
         c.pre_exec(move || {
             libc::prctl(libc::PR_SET_PDEATHSIG, signal as libc::c_ulong);

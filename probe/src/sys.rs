@@ -127,8 +127,8 @@ pub fn fifo(priority: i32) -> Result<(), SysError> {
 pub fn normal() -> Result<(), SysError> {
     // SAFETY: sched_param is plain data; priority 0 is SCHED_OTHER's only one.
     let param: libc::sched_param = unsafe { std::mem::zeroed() };
-    // SAFETY: pid 0 = the calling thread; `param` is a valid sched_param the kernel only reads
-    // (the raw call: musl's sched_setscheduler() is a stub).
+    // The raw call: musl's sched_setscheduler() is a stub.
+    // SAFETY: pid 0 = the calling thread; `param` is a valid sched_param the kernel only reads.
     if unsafe {
         libc::syscall(
             libc::SYS_sched_setscheduler,
