@@ -23,8 +23,10 @@ if ! command -v qemu-system-aarch64 >/dev/null; then
 fi
 qemu-system-aarch64 --version | head -1
 
-step "ser2net, OpenSSH and EDK2 (the network serial test exports a QEMU pty through ser2net; the real-machine test runs the probe over ssh to an sshd on 127.0.0.1; the UEFI tests boot through EDK2)"
+step "ser2net, OpenSSH, EDK2, rt-tests and stress-ng (the network serial test exports a QEMU pty through ser2net; the real-machine test runs the probe over ssh to an sshd on 127.0.0.1 and loads this machine with hackbench and stress-ng; the UEFI tests boot through EDK2)"
 need=()
+command -v hackbench >/dev/null || need+=(rt-tests)
+command -v stress-ng >/dev/null || need+=(stress-ng)
 [ -f /usr/share/qemu-efi-aarch64/QEMU_EFI.fd ] || [ -n "${TICKSCOPE_UEFI_FIRMWARE:-}" ] || need+=(qemu-efi-aarch64)
 { command -v ser2net >/dev/null || [ -x /usr/sbin/ser2net ]; } || need+=(ser2net)
 [ -x /usr/sbin/sshd ] || need+=(openssh-server)
