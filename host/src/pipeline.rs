@@ -119,10 +119,7 @@ impl Run {
 
 /// Decodes and analyses a capture, makes its record and writes its directory.
 pub fn finish(capture: &Capture, kind: &str, start_time: String, out: &Output) -> Result<Run> {
-    let mut analysis = Analysis {
-        records_kept: records_kept()?,
-        ..Analysis::default()
-    };
+    let mut analysis = new_analysis()?;
     let elf = crate::decode::read_elf(capture.elf.as_deref())?;
     let link = match &capture.spill {
         // A long run's capture, as a stream.
@@ -154,7 +151,16 @@ pub fn finish(capture: &Capture, kind: &str, start_time: String, out: &Output) -
     })
 }
 
-/// `TICKSCOPE_KEEP_RECORDS=N`: keep N records of each kind per core instead of 2 M before the
+/// An empty analysis keeping the records `TICKSCOPE_KEEP_RECORDS` says (every decode of a
+/// capture: a run, `decode`, a report's reload).
+pub fn new_analysis() -> Result<Analysis> {
+    Ok(Analysis {
+        records_kept: records_kept()?,
+        ..Analysis::default()
+    })
+}
+
+/// `TICKSCOPE_KEEP_RECORDS=N`: keep N records of each kind per core instead of 500 k before the
 /// rest overflows, so a short run takes a long run's path (the tests use it).
 fn records_kept() -> Result<Option<usize>> {
     match std::env::var("TICKSCOPE_KEEP_RECORDS") {

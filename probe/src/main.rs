@@ -32,15 +32,20 @@ use tickscope_core::probe::{GAP_SLOTS, Threshold};
 use tickscope_core::ring::{Consumer, Ring, Slot, empty_slot};
 use tickscope_core::units::{ns_to_ticks, parse_duration};
 use tickscope_core::wire::msg::{
-    Attribution, BLOCK, Block, CauseKind, CoreStatus, GapCounts, InterruptCounts, KernelInfo,
-    LinuxInfo, Method, NameEntry, Names, NoiseEvent, PeerTool, RunHeader, Source, TimerLine,
-    TimerSample, TraceRecord, Trailer, Window,
+    Attribution, BLOCK, Block, CauseKind, CoreStatus, Covered, GapCounts, InterruptCounts,
+    KernelInfo, LinuxInfo, Method, NameEntry, Names, NoiseEvent, PeerTool, RunHeader, Source,
+    TimerLine, TimerSample, Trailer, Window,
 };
 use tickscope_core::wire::{self, Encoder, Message};
 
 use counters::Counters;
 use trace::Tracer;
+use trace::live::LiveTrace;
 use window::{Done, Plan, Watchers};
+
+/// The writer's 20 ms rounds between two readings of the trace during a live window (half a
+/// second: the kernel's buffer holds far more, the host holds half a second's records).
+const TRACE_ROUNDS: u64 = 25;
 
 /// Records between the measuring thread and the writer.
 const RING: usize = 1 << 18;
@@ -311,6 +316,10 @@ struct Drain<'r, 'o> {
     noise_block: heapless::Vec<NoiseEvent, BLOCK>,
     /// Largest latency or event drained, in the run's ticks (for the plain-text result line).
     max: u64,
+    /// The latest end of a record drained (run ticks): one not drained yet ends after it.
+    last_end: u64,
+    /// The trace, read during the window by the writer (tracefs attribution, live runs).
+    trace: Option<LiveTrace>,
 }
 
 impl Drain<'_, '_> {
@@ -333,6 +342,7 @@ impl Drain<'_, '_> {
         }) = self.consumer.pop()
         {
             self.max = self.max.max(b);
+            self.last_end = self.last_end.max(a + b);
             if self.timer {
                 let _ = self.timer_block.push(TimerSample {
                     deadline: a,
@@ -373,6 +383,29 @@ impl Drain<'_, '_> {
                 items,
             }));
         }
+    }
+
+    /// Names the measuring thread in the trace (before the trace is switched on).
+    pub fn probe_thread(&mut self, tid: i32) {
+        if let Some(t) = self.trace.as_mut() {
+            t.reader.probe(tid);
+        }
+    }
+
+    /// Ships the events drained so far, then the trace recorded so far, then how far both
+    /// reach (`Covered`): the host attributes a long run as it goes.
+    fn ship_trace(&mut self) {
+        self.flush();
+        let Some(t) = self.trace.as_mut() else {
+            return;
+        };
+        let round = t.round(None);
+        let upto = t.covered(round.at, self.last_end);
+        ship_round(self.out, self.cpu, round);
+        self.out.send(&Message::Covered(Covered {
+            core: self.cpu,
+            upto,
+        }));
     }
 
     /// A checkpoint: everything so far, then the status that covers exactly it.
@@ -528,9 +561,11 @@ fn setup_attribution(
     let mut why_not_trace = String::new();
     if matches!(o.attribution, Attr::Auto | Attr::Tracefs) {
         // About 32 bytes per record and a dozen records per tick: 256 KiB per second of window
-        // keeps a busy generic kernel, within 1..64 MiB.
+        // keeps a busy generic kernel, within 1..64 MiB; a live run's writer reads it every half
+        // second, so 8 MiB holds half a minute of it.
         let secs = o.config.duration_ns.div_ceil(1_000_000_000) + 1;
-        let kb = (secs * 256).clamp(1024, 65536);
+        let most = if o.config.icount { 65536 } else { 8192 };
+        let kb = (secs * 256).clamp(1024, most);
         match Tracer::setup(cpu, timer_mode, kb, o.init) {
             Ok(t) => {
                 let detail = if t.missing.is_empty() {
@@ -583,12 +618,13 @@ fn setup_attribution(
     }
 }
 
-fn send_names(out: &mut Output, cpu: u16, names: &[(CauseKind, String)]) {
+/// Sends `names`, the first of which has index `from`.
+fn send_names(out: &mut Output, cpu: u16, from: usize, names: &[(CauseKind, String)]) {
     for (chunk_no, chunk) in names.chunks(16).enumerate() {
         let mut items = heapless::Vec::new();
         for (i, (kind, name)) in chunk.iter().enumerate() {
             let _ = items.push(NameEntry {
-                index: (chunk_no * 16 + i) as u16,
+                index: (from + chunk_no * 16 + i) as u16,
                 kind: *kind,
                 name: hstring(name),
             });
@@ -797,7 +833,7 @@ fn measure_and_drain(
     attr: &mut Attributor,
     out: &mut Output,
     mut load: Option<&mut load::Running>,
-) -> (Done, u64) {
+) -> (Done, u64, Option<LiveTrace>) {
     let slots: Vec<Slot<Rec>> = (0..RING).map(|_| empty_slot()).collect();
     let ring = Ring::new();
     let (producer, consumer) = ring.split(&slots).expect("fresh ring");
@@ -825,6 +861,11 @@ fn measure_and_drain(
         timer_block: heapless::Vec::new(),
         noise_block: heapless::Vec::new(),
         max: 0,
+        last_end: 0,
+        trace: attr
+            .tracer
+            .as_ref()
+            .map(|t| LiveTrace::new(t.reader(), plan.now, plan.hz)),
     });
     let mut d = std::thread::scope(|s| {
         let watch = Watchers {
@@ -839,7 +880,7 @@ fn measure_and_drain(
         if !drain_live {
             joined = measure.take().map(|m| m.join().expect("measuring thread"));
         }
-        loop {
+        for round in 1u64.. {
             let finished = done.load(Ordering::Acquire);
             if finished && let Some(l) = load.take() {
                 l.close();
@@ -848,6 +889,9 @@ fn measure_and_drain(
             drain.drain();
             if finished && drain.consumer.is_empty() {
                 break;
+            }
+            if round % TRACE_ROUNDS == 0 {
+                drain.ship_trace();
             }
             drop(drain);
             std::thread::sleep(Duration::from_millis(20));
@@ -861,32 +905,39 @@ fn measure_and_drain(
         d
     });
     d.status.lost = ring.lost();
-    let max = shared.into_inner().map(|d| d.max).unwrap_or(0);
-    (d, max)
+    let drain = shared.into_inner().expect("the measuring thread has ended");
+    (d, drain.max, drain.trace)
 }
 
-/// Attribution: the cause names, the trace records of the window's CPU (tracefs), and how
-/// the noise was attributed.
-fn ship_attribution(out: &mut Output, attr: &Attributor, result: &Done, cpu: u16) {
+/// A trace reading's new names, then its records.
+fn ship_round(out: &mut Output, cpu: u16, round: trace::live::Round) {
+    let (from, names) = round.names;
+    send_names(out, cpu, from, &names);
+    send_blocks(round.records.into_iter(), |items| {
+        out.send(&Message::Trace(Block { core: cpu, items }))
+    });
+}
+
+/// Attribution: the cause names, the trace records of the window's CPU (tracefs) not shipped
+/// during it, and how the noise was attributed.
+fn ship_attribution(
+    out: &mut Output,
+    attr: &Attributor,
+    live: Option<LiveTrace>,
+    result: &Done,
+    cpu: u16,
+) {
     let mut lost_trace = 0;
-    match (&attr.tracer, &attr.counters) {
-        (Some(t), _) => {
-            let probe_name = format!("tickscope-probe:{}", result.tid);
-            let (records, names, lost) = t.collect(result.tid, &probe_name);
-            lost_trace = lost;
-            send_names(out, cpu, &names.list);
-            let [a, b] = result.clock;
-            let records = records.into_iter().map(|(ts, kind, name)| TraceRecord {
-                at: to_counter(ts, a, b),
-                kind,
-                name,
-            });
-            send_blocks(records, |items| {
-                out.send(&Message::Trace(Block { core: cpu, items }))
-            });
+    match (&attr.tracer, &attr.counters, live) {
+        (Some(t), _, Some(mut live)) => {
+            // Read during the window: its last records, converted as the others were; read
+            // once after it: through the window's own clock pairs.
+            let pairs = (!live.streamed).then_some(result.clock);
+            ship_round(out, cpu, live.round(pairs));
+            lost_trace = t.dropped() + live.reader.lost();
         }
-        (None, Some(c)) => send_names(out, cpu, &c.names),
-        (None, None) => {}
+        (None, Some(c), _) => send_names(out, cpu, 0, &c.names),
+        _ => {}
     }
     out.send(&Message::Attribution(Attribution {
         core: cpu,
@@ -1013,11 +1064,12 @@ fn run(o: Options) -> u8 {
         rt.restore.as_deref().unwrap_or(""),
         attr.tracer.as_ref().map(|t| t.instance()),
     );
-    let (result, max_ticks) = measure_and_drain(&mut plan, &mut attr, &mut out, loads.as_mut());
+    let (result, max_ticks, live) =
+        measure_and_drain(&mut plan, &mut attr, &mut out, loads.as_mut());
     if let Some(e) = result.error {
         return fail(&o, &mut out, Refused(exit::CONFIG, e));
     }
-    ship_attribution(&mut out, &attr, &result, cpu as u16);
+    ship_attribution(&mut out, &attr, live, &result, cpu as u16);
     drop(attr);
     send_timer_line(&mut out, cpu as u16, timer.as_ref());
     ship_facts(&mut out, &result, cpu, cpus.len(), rt.off);

@@ -109,6 +109,7 @@ pub fn measure(
         done.store(true, Ordering::Release);
         return d;
     }
+    shared.lock().unwrap().probe_thread(d.tid);
     // Everything the loop needs exists before the window opens (allocated and touched under
     // mlockall): setting it up inside the window would be the probe's own noise.
     let gaps: Option<Box<probe::GapTable>> = (plan.cfg.mode != Mode::Timer).then(|| {

@@ -157,11 +157,7 @@ pub fn from_trace(
                 stack.push(Ctx::Handler(id, r.kind));
             }
             TraceKind::IrqExit | TraceKind::SoftirqExit | TraceKind::IpiExit => {
-                let opener = match r.kind {
-                    TraceKind::IrqExit => TraceKind::IrqEntry,
-                    TraceKind::SoftirqExit => TraceKind::SoftirqEntry,
-                    _ => TraceKind::IpiEntry,
-                };
+                let opener = opener(r.kind);
                 // Pop to the matching entry (an exit without its entry, from before the trace
                 // started, is ignored).
                 if let Some(pos) = stack
@@ -191,6 +187,15 @@ pub fn from_trace(
         }
     }
     out
+}
+
+/// The entry kind an exit closes.
+pub fn opener(exit: TraceKind) -> TraceKind {
+    match exit {
+        TraceKind::IrqExit => TraceKind::IrqEntry,
+        TraceKind::SoftirqExit => TraceKind::SoftirqEntry,
+        _ => TraceKind::IpiEntry,
+    }
 }
 
 /// Whether a switched-to task is the idle task: the probe names it `idle` of kind `hw` (pid 0);

@@ -89,7 +89,30 @@ fn traced_by_name(c: &CoreData) -> BTreeMap<String, (u64, u64)> {
         e.0 += 1;
         e.1 += inside(&events, at) as u64;
     }
+    add_overflow_entries(c, &mut by);
     by
+}
+
+/// A long run's handler entries beyond the kept records: those its closes counted, and those
+/// still held (a run cut short).
+fn add_overflow_entries(c: &CoreData, by: &mut BTreeMap<String, (u64, u64)>) {
+    let Some(o) = c.overflow.as_deref() else {
+        return;
+    };
+    let end = c.window_ticks().map_or(u64::MAX, |w| w.1);
+    let mut held = o.clone();
+    held.sort_trace();
+    let pending = held.entries_before(u64::MAX, end);
+    for (idx, (traced, inside)) in o.entries.iter().chain(pending.iter()) {
+        let Some((kind, name)) = c.names.get(idx) else {
+            continue;
+        };
+        if matches!(kind, CauseKind::Irq | CauseKind::Ipi) {
+            let e = by.entry(name.clone()).or_default();
+            e.0 += traced;
+            e.1 += inside;
+        }
+    }
 }
 
 /// The coverage of traced cores against their interrupt counts; `None` without a trace or

@@ -3,9 +3,8 @@
 //! firmware's interrupt records, kernel trace records, cause names); plus the boot facts.
 //!
 //! Memory is bounded: histograms are fixed-size, and events, interrupt and trace records keep at
-//! most [`MAX_RECORDS`] entries per core each. Beyond, bare metal's are attributed as its
-//! checkpoints close them (`overflow`); the Linux probe's are counted and reported as
-//! unattributed. `summary` turns this into the figures; `attribute` joins events with causes.
+//! most [`STREAMED_RECORDS`] entries per core each. Beyond, they are attributed as the producer
+//! closes them (`overflow`): bare metal's checkpoints, the Linux probe's `Covered`. `summary` turns this into the figures; `attribute` joins events with causes.
 
 pub mod attribute;
 pub mod coverage;
@@ -25,18 +24,19 @@ use tickscope_core::units::{TicksToNs, ticks_to_ns};
 use tickscope_core::wire::Message;
 use tickscope_core::wire::msg::{
     Attribution, Block, CauseKind, CoreOnline, CoreStatus, FaultReport, HistogramPart,
-    InterruptCounts, IrqSpan, KernelInfo, LinuxInfo, LoadProgress, NoiseEvent, PanicReport,
+    InterruptCounts, IrqSpan, KernelInfo, LinuxInfo, LoadProgress, Method, NoiseEvent, PanicReport,
     PeerRun, PeerStream, PeerTool, PsciFailure, ReducedEvents, RunHeader, Source, TimerSample,
     TraceRecord, Trailer, Window,
 };
 
 use crate::decode::Sink;
 
-/// Events, interrupt records and trace records kept per core (each).
+/// Events, interrupt records and trace records kept per core (each) of messages before a header
+/// (whose producer is unknown: nothing beyond is attributed).
 pub const MAX_RECORDS: usize = 2_000_000;
 
-/// Bare metal's kept events and interrupt records per core (each): what is beyond is attributed
-/// as it comes, so these serve the plots and the worst events only, and bound the analysis's
+/// Kept events and interrupt or trace records per core (each): what is beyond is attributed as
+/// it comes, so these serve the plots and the worst events only, and bound the analysis's
 /// memory (about 200 bytes a kept event with its split).
 pub const STREAMED_RECORDS: usize = 500_000;
 
@@ -67,19 +67,19 @@ pub struct CoreData {
     pub cycles: Box<Histogram>,
     /// Timer-mode interrupt entry cost (vector to handler body) in PMU cycles (when available).
     pub entry_cycles: Box<Histogram>,
-    /// Events in ticks, first [`MAX_RECORDS`].
+    /// Events in ticks, the first [`CoreData::limit`].
     pub events: Vec<Event>,
-    /// Timer mode on Linux: every wake-up as (deadline, latency) in ticks, first
-    /// [`MAX_RECORDS`] (the IRQ/thread split matches them with the trace's timer expiries).
+    /// Timer mode on Linux: every wake-up as (deadline, latency) in ticks, the first
+    /// [`CoreData::limit`] (the IRQ/thread split matches them with the trace's timer expiries).
     /// Bare metal has no trace to match them with: none are kept, so a firmware run's analysis
     /// does not grow with its samples.
     pub wakeups: Vec<(u64, u32)>,
     /// The latest end of any record (an event's start + length, a wake-up's deadline +
     /// latency), in ticks: how far a run cut short reaches.
     pub last_end: u64,
-    /// Interrupts the firmware took in the window, first [`MAX_RECORDS`].
+    /// Interrupts the firmware took in the window, the first [`CoreData::limit`].
     pub irqs: Vec<IrqSpan>,
-    /// Kernel trace records of the measured CPU, first [`MAX_RECORDS`].
+    /// Kernel trace records of the measured CPU, the first [`CoreData::limit`].
     pub trace: Vec<TraceRecord>,
     /// The producer's cause names by index.
     pub names: BTreeMap<u16, (CauseKind, String)>,
@@ -95,7 +95,7 @@ pub struct CoreData {
     pub dropped: u64,
     /// Bare metal: the records beyond the kept ones, attributed as checkpoints close them.
     pub overflow: Option<Box<overflow::Overflow>>,
-    /// Records kept of each kind ([`MAX_RECORDS`], bare metal [`STREAMED_RECORDS`], unless
+    /// Records kept of each kind ([`STREAMED_RECORDS`], before a header [`MAX_RECORDS`], unless
     /// [`Analysis::records_kept`] says).
     pub limit: usize,
     /// Values the producer clamped at the wire's limit (a gap or latency over `u32::MAX` ticks).
@@ -191,14 +191,6 @@ impl CoreData {
             .unwrap_or_else(|| (format!("#{index}"), CauseKind::Irq))
     }
 
-    fn keep<T>(list: &mut Vec<T>, dropped: &mut u64, item: T, limit: usize) {
-        if list.len() < limit {
-            list.push(item);
-        } else {
-            *dropped += 1;
-        }
-    }
-
     /// An event: kept while there is room (and, once records overflow, when it is from before
     /// they did); beyond, to the overflow when `stream` (bare metal), else counted as dropped.
     #[inline]
@@ -232,31 +224,92 @@ impl CoreData {
             Some(_) => self.irqs.push(s),
             None if self.irqs.len() < self.limit => self.irqs.push(s),
             None if stream => {
-                let mut o = Box::new(overflow::Overflow::new(s.entry));
-                o.irq(s);
-                self.overflow = Some(o);
+                if self.begin_overflow(s.entry)
+                    && let Some(o) = self.overflow.as_deref_mut()
+                {
+                    o.irq(s);
+                } else {
+                    self.irqs.push(s);
+                }
             }
             None => self.dropped += 1,
         }
+    }
+
+    /// A kernel trace record, as [`CoreData::keep_irq`] keeps interrupt records.
+    fn keep_trace(&mut self, r: TraceRecord, stream: bool) {
+        match self.overflow.as_deref_mut() {
+            Some(o) if r.at >= o.from => o.trace(r),
+            Some(_) => self.trace.push(r),
+            None if self.trace.len() < self.limit => self.trace.push(r),
+            None if stream => {
+                if self.begin_overflow(r.at)
+                    && let Some(o) = self.overflow.as_deref_mut()
+                {
+                    o.trace(r);
+                } else {
+                    self.trace.push(r);
+                }
+            }
+            None => self.dropped += 1,
+        }
+    }
+
+    /// Begins the overflow with a cause record at `at` beyond the kept ones: from `at`, or from
+    /// the end of the last event already in (its cause records, which come after it, stay with
+    /// the kept ones). Whether the record at `at` goes to the overflow.
+    #[cold]
+    fn begin_overflow(&mut self, at: u64) -> bool {
+        let from = at.max(self.last_end);
+        self.overflow = Some(Box::new(overflow::Overflow::new(from)));
+        at >= from
     }
 
     /// The overflow with the kept records' cause bounds learnt (once every kept record is in).
     pub fn learn_overflow_bounds(&self, overflow: &mut overflow::Overflow) {
         let spans: Vec<(u64, u64)> = self.events.iter().map(|e| (e.start, e.len)).collect();
         let threshold = self.window.map(|w| w.threshold).unwrap_or(0);
-        overflow.learn_bounds(&spans, &self.irqs, threshold);
+        let mut causes = attribute::Causes::default();
+        let intervals = if self.trace.is_empty() {
+            attribute::from_irqs(&self.irqs, &mut causes)
+        } else {
+            let mut trace = self.trace.clone();
+            trace.sort_by_key(|r| r.at);
+            attribute::from_trace(&trace, &|i| self.name(i), self.probe_index(), &mut causes)
+        };
+        overflow.learn_bounds(&spans, &intervals, &causes, threshold);
     }
 
-    /// Attributes the overflow up to `until` (a checkpoint's reach, or the end).
+    /// The probe's own thread's name index in the trace (the probe makes it entry 0).
+    pub fn probe_index(&self) -> u16 {
+        self.attribution.as_ref().map_or(0, |a| a.probe)
+    }
+
+    /// Calls `f` with how this core's records are split (for its overflow).
+    pub fn with_split<R>(&self, hz: u64, f: impl FnOnce(&overflow::Split<'_>) -> R) -> R {
+        let names = |i| self.name(i);
+        f(&overflow::Split {
+            names: &names,
+            probe: self.probe_index(),
+            threshold: self.window.map(|w| w.threshold).unwrap_or(0),
+            threshold_ns: self.acc.threshold_ns,
+            hz,
+            window_end: self.window_ticks().map_or(u64::MAX, |w| w.1),
+        })
+    }
+
+    /// Attributes the overflow up to `until` (a checkpoint's reach, a `Covered`, or the end).
     fn close_overflow(&mut self, until: u64, hz: u64) {
         let Some(mut o) = self.overflow.take() else {
             return;
         };
-        if !o.has_bounds() {
+        // The kept records are all in once the close reaches past where the overflow began.
+        if !o.has_bounds() && until >= o.from {
             self.learn_overflow_bounds(&mut o);
         }
-        let threshold = self.window.map(|w| w.threshold).unwrap_or(0);
-        o.close(until, threshold, self.acc.threshold_ns, hz);
+        if o.has_bounds() {
+            self.with_split(hz, |how| o.close(until, how));
+        }
         self.overflow = Some(o);
     }
 }
@@ -290,7 +343,7 @@ pub struct Analysis {
     pub trailer: Option<Trailer>,
     /// Messages received before a header (unusable: no clock).
     pub headless: u64,
-    /// Records kept per core of each kind before the rest overflows ([`MAX_RECORDS`] when
+    /// Records kept per core of each kind before the rest overflows ([`STREAMED_RECORDS`] when
     /// `None`; smaller to exercise a long run's path on a short one).
     pub records_kept: Option<usize>,
     /// The running kernel (Linux probe).
@@ -330,10 +383,16 @@ impl Analysis {
             .unwrap_or(1_000)
     }
 
-    /// Whether records beyond the kept ones are attributed as they come (bare metal: its
-    /// interrupt records arrive with its events, and its checkpoints close them) rather than
-    /// counted as dropped (the Linux probe ships its trace after the window).
+    /// Whether records beyond the kept ones are attributed as they come rather than counted as
+    /// dropped: from a producer that says how far its records are in (bare metal's
+    /// checkpoints, the Linux probe's `Covered` and its attribution after its trace).
     fn streams(&self) -> bool {
+        self.header.is_some()
+    }
+
+    /// Whether a core's status comes after every cause record it covers (bare metal: its
+    /// interrupt records ship with its events; the Linux probe ships its trace later).
+    fn streams_with_status(&self) -> bool {
         self.header
             .as_ref()
             .is_some_and(|h| h.source == Source::Firmware)
@@ -414,9 +473,10 @@ impl Sink for Analysis {
                 }
             }
             Message::Trace(b) => {
+                let stream = self.streams();
                 let c = self.core(b.core);
                 for r in &b.items {
-                    CoreData::keep(&mut c.trace, &mut c.dropped, *r, c.limit);
+                    c.keep_trace(*r, stream);
                 }
             }
             Message::Names(n) => {
@@ -425,9 +485,7 @@ impl Sink for Analysis {
                     c.names.insert(e.index, (e.kind, e.name.to_string()));
                 }
             }
-            Message::Attribution(a) => {
-                self.core(a.core).attribution = Some(a.clone());
-            }
+            Message::Attribution(a) => self.attribution(a, hz),
             Message::Gaps(g) => {
                 let c = self.core(g.core);
                 for &(ticks, n) in &g.counts {
@@ -457,6 +515,7 @@ impl Sink for Analysis {
             Message::Peer(p) => self.peer_chunk(p),
             Message::PeerDone(r) => self.peers.entry(r.tool).or_default().run = Some(r.clone()),
             Message::Load(p) => self.loads.push(p.clone()),
+            Message::Covered(c) => self.core(c.core).close_overflow(c.upto, hz),
         }
         // A refusal comes before any header and needs no clock.
         if self.header.is_none() && !matches!(msg, Message::Header(_) | Message::Refused(_)) {
@@ -492,13 +551,10 @@ impl Analysis {
             }
             c.records += 1;
             c.last_end = c.last_end.max(s.deadline + s.latency as u64);
-            if linux {
-                CoreData::keep(
-                    &mut c.wakeups,
-                    &mut c.dropped,
-                    (s.deadline, s.latency),
-                    c.limit,
-                );
+            // Beyond the kept ones, wake-ups serve no attribution (their events do): the timer
+            // split says how many it is computed from.
+            if linux && c.wakeups.len() < c.limit {
+                c.wakeups.push((s.deadline, s.latency));
             }
             if lat > c.acc.threshold_ns {
                 let ev = Event {
@@ -542,14 +598,30 @@ impl Analysis {
 
     /// A core's end status (`end`) or checkpoint: it comes after every record it covers, so the
     /// core's overflow closes up to it.
-    fn core_status(&mut self, s: &CoreStatus, end: bool, hz: u64) {
-        let c = self.core(s.core);
-        if end {
-            c.status = Some(*s);
+    /// How a core's noise is attributed: for the Linux probe, after its last trace records,
+    /// so it closes the core's overflow.
+    fn attribution(&mut self, a: &Attribution, hz: u64) {
+        let c = self.core(a.core);
+        c.attribution = Some(a.clone());
+        if matches!(a.method, Method::Tracefs) {
             c.close_overflow(u64::MAX, hz);
+        }
+    }
+
+    /// The Linux probe ships its trace after its status: its overflow closes at `Covered` and at
+    /// its attribution instead.
+    fn core_status(&mut self, s: &CoreStatus, end: bool, hz: u64) {
+        let firmware = self.streams_with_status();
+        let c = self.core(s.core);
+        let reach = if end {
+            c.status = Some(*s);
+            u64::MAX
         } else {
             c.checkpoint = Some(*s);
-            c.close_overflow(s.window_end, hz);
+            s.window_end
+        };
+        if firmware {
+            c.close_overflow(reach, hz);
         }
     }
 

@@ -1,13 +1,13 @@
-//! A long bare-metal run's records beyond the ones kept per core: attributed as the core's
-//! checkpoints close them (a checkpoint comes after every record it covers), with the entry and
-//! exit bounds the kept records gave each cause, into running totals. Every event is counted and
-//! classified while memory holds one checkpoint interval's records, not the run's.
+//! A long run's records beyond the ones kept per core: attributed as they are closed (a bare-metal
+//! checkpoint, or the Linux probe's `Covered`, comes after every record before it), with the
+//! entry and exit bounds the kept records gave each cause, into running totals. Every event is
+//! counted and classified while memory holds one closing interval's records, not the run's.
 
 use std::collections::BTreeMap;
 
-use tickscope_core::wire::msg::{CauseKind, IrqSpan};
+use tickscope_core::wire::msg::{CauseKind, IrqSpan, TraceKind, TraceRecord};
 
-use super::attribute::{self, Causes};
+use super::attribute::{self, Causes, Interval};
 use super::totals::Totals;
 
 /// Events split at once.
@@ -25,8 +25,20 @@ pub struct Overflow {
     pub from: u64,
     /// Events not yet attributed, `(start, len)` ticks, in time order.
     events: Vec<(u64, u64)>,
-    /// Interrupt records still needed by them or by later events.
+    /// Interrupt records still needed by them or by later events (bare metal).
     irqs: Vec<IrqSpan>,
+    /// Kernel trace records still needed (Linux), from a point where no handler is open.
+    trace: Vec<TraceRecord>,
+    /// How far events have been closed: an event starting before it came late (its records
+    /// may be gone; it is still counted and split against what is held).
+    closed: u64,
+    /// Events that came after their time was closed.
+    pub late: u64,
+    /// Handler entries counted so far (those before `counted_to`), by name index: (traced,
+    /// inside an event), for the attribution's coverage.
+    pub entries: BTreeMap<u16, (u64, u64)>,
+    /// How far handler entries have been counted.
+    counted_to: u64,
     /// The kept records' (entry, exit) bounds by cause, ticks, once learnt.
     bounds: Option<BTreeMap<(String, CauseKind), (u64, u64)>>,
     /// What the attributed events add up to.
@@ -51,6 +63,11 @@ impl Overflow {
             from: at,
             events: Vec::new(),
             irqs: Vec::new(),
+            trace: Vec::new(),
+            closed: 0,
+            late: 0,
+            entries: BTreeMap::new(),
+            counted_to: 0,
             bounds: None,
             totals: Totals::default(),
             records: 0,
@@ -66,14 +83,18 @@ impl Overflow {
         self.bounds.is_some()
     }
 
-    /// Learns each cause's (entry, exit) bounds from the kept `events` and `irqs` (threshold in
-    /// ticks), for the records beyond them.
-    pub fn learn_bounds(&mut self, events: &[(u64, u64)], irqs: &[IrqSpan], threshold: u64) {
-        let mut causes = Causes::default();
-        let intervals = attribute::from_irqs(irqs, &mut causes);
+    /// Learns each cause's (entry, exit) bounds from the kept `events` and the `intervals` their
+    /// records gave (cause ids in `causes`; threshold in ticks), for the records beyond them.
+    pub fn learn_bounds(
+        &mut self,
+        events: &[(u64, u64)],
+        intervals: &[Interval],
+        causes: &Causes,
+        threshold: u64,
+    ) {
         let mut spans = events.to_vec();
         spans.sort_unstable();
-        let splits = attribute::join(&spans, &intervals);
+        let splits = attribute::join(&spans, intervals);
         let bounds = attribute::edge_bounds(&splits, causes.len(), threshold);
         self.bounds = Some(
             bounds
@@ -89,18 +110,34 @@ impl Overflow {
 
     fn room(&mut self) -> bool {
         self.records += 1;
-        if self.events.len() + self.irqs.len() >= HELD {
+        if self.held() >= HELD {
             self.dropped += 1;
             return false;
         }
-        self.peak = self.peak.max(self.events.len() + self.irqs.len() + 1);
+        self.peak = self.peak.max(self.held() + 1);
         true
     }
 
     /// An event beyond the kept ones.
     pub fn event(&mut self, start: u64, len: u64) {
-        if self.room() {
+        if !self.room() {
+            return;
+        }
+        if start < self.closed {
+            self.late += 1;
+        }
+        if self.events.last().is_some_and(|&(s, _)| s > start) {
+            let at = self.events.partition_point(|&(s, _)| s <= start);
+            self.events.insert(at, (start, len));
+        } else {
             self.events.push((start, len));
+        }
+    }
+
+    /// A kernel trace record beyond the kept ones.
+    pub fn trace(&mut self, r: TraceRecord) {
+        if self.room() {
+            self.trace.push(r);
         }
     }
 
@@ -112,37 +149,127 @@ impl Overflow {
     }
 
     /// Attributes the events that end by `until` (everything before it has arrived) into the
-    /// totals and lets go of them and of the interrupt records no later event can need.
-    pub fn close(&mut self, until: u64, threshold: u64, threshold_ns: u64, hz: u64) {
+    /// totals and lets go of them and of the interrupt or trace records no later event can need.
+    pub fn close(&mut self, until: u64, how: &Split<'_>) {
+        self.trace.sort_by_key(|r| r.at);
+        for (name, (traced, inside)) in self.entries_before(until, how.window_end) {
+            let e = self.entries.entry(name).or_default();
+            e.0 += traced;
+            e.1 += inside;
+        }
+        self.counted_to = self.counted_to.max(until);
         let n = self.events.partition_point(|&(s, l)| s + l <= until);
         let chunk: Vec<(u64, u64)> = self.events.drain(..n).collect();
-        let t = self.attribute(&chunk, threshold, threshold_ns, hz);
+        let t = self.attribute(&chunk, how);
         self.totals.merge(&t);
+        self.closed = self.closed.max(until);
         let needed_from = self.events.first().map_or(until, |e| e.0.min(until));
+        if until == u64::MAX {
+            // The end: nothing later can need a record.
+            self.irqs.clear();
+            self.trace.clear();
+            return;
+        }
         self.irqs.retain(|s| irq_end(s) > needed_from);
+        self.release_trace(needed_from);
     }
 
-    /// The totals of the events not yet closed (a run cut short after its last checkpoint).
-    pub fn pending(&self, threshold: u64, threshold_ns: u64, hz: u64) -> Totals {
-        self.attribute(&self.events, threshold, threshold_ns, hz)
+    /// Lets go of the trace records before `needed_from`, up to the last point before it where
+    /// no handler is open (so what is held starts in a known context); the switch that set that
+    /// context stays, as the first record held.
+    fn release_trace(&mut self, needed_from: u64) {
+        let mut open: Vec<TraceKind> = Vec::new();
+        let (mut cut, mut switch, mut switch_at_cut) = (0, None, None);
+        for (i, r) in self.trace.iter().enumerate() {
+            if open.is_empty() {
+                (cut, switch_at_cut) = (i, switch);
+            }
+            if r.at >= needed_from {
+                break;
+            }
+            match r.kind {
+                TraceKind::IrqEntry | TraceKind::SoftirqEntry | TraceKind::IpiEntry => {
+                    open.push(r.kind)
+                }
+                TraceKind::IrqExit | TraceKind::SoftirqExit | TraceKind::IpiExit => {
+                    let opener = attribute::opener(r.kind);
+                    if let Some(p) = open.iter().rposition(|&k| k == opener) {
+                        open.truncate(p);
+                    }
+                }
+                TraceKind::Switch => {
+                    open.clear();
+                    switch = Some(i);
+                }
+                TraceKind::TimerExpire | TraceKind::Wakeup => {}
+            }
+        }
+        if open.is_empty() && self.trace.last().is_some_and(|r| r.at < needed_from) {
+            (cut, switch_at_cut) = (self.trace.len(), switch);
+        }
+        let keep = switch_at_cut.filter(|&i| i < cut).map(|i| self.trace[i]);
+        self.trace.drain(..cut);
+        if let Some(s) = keep {
+            self.trace.insert(0, s);
+        }
     }
 
-    /// The totals of `events` (in time order), split against the held interrupt records in
-    /// slices of [`SLICE`], so a large chunk (a run without checkpoints) never holds its splits
-    /// at once.
-    fn attribute(
-        &self,
-        events: &[(u64, u64)],
-        threshold: u64,
-        threshold_ns: u64,
-        hz: u64,
-    ) -> Totals {
+    /// The handler entries (interrupts, IPIs) held from where counting stopped up to `until`
+    /// and the window's end, by name index: (traced, inside a held event). The trace must be
+    /// in time order.
+    pub fn entries_before(&self, until: u64, window_end: u64) -> BTreeMap<u16, (u64, u64)> {
+        let mut by: BTreeMap<u16, (u64, u64)> = BTreeMap::new();
+        let end = until.min(window_end.saturating_add(1));
+        for r in &self.trace {
+            if r.at < self.counted_to || r.at < self.from {
+                continue;
+            }
+            if r.at >= end {
+                break;
+            }
+            if !matches!(r.kind, TraceKind::IrqEntry | TraceKind::IpiEntry) {
+                continue;
+            }
+            let i = self.events.partition_point(|&(s, _)| s <= r.at);
+            let inside = i > 0 && r.at <= self.events[i - 1].0 + self.events[i - 1].1;
+            let e = by.entry(r.name).or_default();
+            e.0 += 1;
+            e.1 += inside as u64;
+        }
+        by
+    }
+
+    /// Puts the held trace in time order (records of a reading can come before the last one's
+    /// hrtimer expiries).
+    pub fn sort_trace(&mut self) {
+        self.trace.sort_by_key(|r| r.at);
+    }
+
+    /// The totals of the events not yet closed (a run cut short after its last close).
+    pub fn pending(&self, how: &Split<'_>) -> Totals {
+        let mut o = self.clone();
+        o.trace.sort_by_key(|r| r.at);
+        o.attribute(&self.events, how)
+    }
+
+    /// The intervals of the held records: the trace's (Linux) or the interrupt records'.
+    fn intervals(&self, how: &Split<'_>, causes: &mut Causes) -> Vec<Interval> {
+        if self.trace.is_empty() {
+            attribute::from_irqs(&self.irqs, causes)
+        } else {
+            attribute::from_trace(&self.trace, how.names, how.probe, causes)
+        }
+    }
+
+    /// The totals of `events` (in time order), split against the held records in slices of
+    /// [`SLICE`], so a large chunk (a run without checkpoints) never holds its splits at once.
+    fn attribute(&self, events: &[(u64, u64)], how: &Split<'_>) -> Totals {
         let mut totals = Totals::default();
         if events.is_empty() {
             return totals;
         }
         let mut causes = Causes::default();
-        let intervals = attribute::from_irqs(&self.irqs, &mut causes);
+        let intervals = self.intervals(how, &mut causes);
         let bounds: Vec<(u64, u64)> = (0..causes.len())
             .map(|id| {
                 let (name, kind) = causes.get(id);
@@ -159,13 +286,99 @@ impl Overflow {
             first += intervals[first..].partition_point(|iv| iv.end <= slice[0].0);
             let mut splits = attribute::join(slice, &intervals[first..]);
             attribute::apply_edges(&mut splits, &bounds);
-            totals.add(&splits, &causes, threshold, threshold_ns, hz);
+            totals.add(&splits, &causes, how.threshold, how.threshold_ns, how.hz);
         }
         totals
     }
 
     /// Records held now.
     pub fn held(&self) -> usize {
-        self.events.len() + self.irqs.len()
+        self.events.len() + self.irqs.len() + self.trace.len()
+    }
+}
+
+/// How a core's records are split: its names and thresholds.
+pub struct Split<'a> {
+    /// A trace record's name index to its cause.
+    pub names: &'a dyn Fn(u16) -> (String, CauseKind),
+    /// The probe's own thread's name index.
+    pub probe: u16,
+    /// The event threshold, ticks.
+    pub threshold: u64,
+    /// The event threshold, ns.
+    pub threshold_ns: u64,
+    /// Counter ticks per second.
+    pub hz: u64,
+    /// The window's end, ticks (handler entries after it are not counted).
+    pub window_end: u64,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn names(i: u16) -> (String, CauseKind) {
+        match i {
+            0 => ("tickscope-probe:1".into(), CauseKind::Thread),
+            1 => ("arch_timer".into(), CauseKind::Irq),
+            _ => ("kworker/1:1".into(), CauseKind::Thread),
+        }
+    }
+
+    fn rec(at: u64, kind: TraceKind, name: u16) -> TraceRecord {
+        TraceRecord { at, kind, name }
+    }
+
+    /// A late event (it was still being measured when its time was closed) is split against the
+    /// records it needs: the close kept the trace from the last point no handler was open.
+    #[test]
+    fn a_close_inside_a_handler_keeps_the_handler_for_an_event_that_comes_late() {
+        let how = Split {
+            names: &names,
+            probe: 0,
+            threshold: 62,
+            threshold_ns: 1_000,
+            hz: 1_000_000_000,
+            window_end: u64::MAX,
+        };
+        let mut o = Overflow::new(0);
+        o.learn_bounds(&[], &[], &Causes::default(), 62);
+        o.trace(rec(100, TraceKind::Switch, 2));
+        o.trace(rec(600, TraceKind::Switch, 0));
+        o.trace(rec(1_000, TraceKind::IrqEntry, 1));
+        o.close(3_000, &how);
+        o.trace(rec(5_000, TraceKind::IrqExit, 1));
+        o.event(995, 4_010);
+        assert_eq!(o.late, 1);
+        o.close(u64::MAX, &how);
+        let irq = o.totals.causes[&("arch_timer".to_string(), CauseKind::Irq)];
+        assert_eq!((irq.episodes, irq.total_ns), (1, 4_000), "{:?}", o.totals);
+        assert_eq!(o.totals.os_ns, 4_000);
+    }
+
+    /// What a close lets go of: records before the last point no handler was open, except the
+    /// switch that set the context from there (a thread's run cut in two stays that thread's).
+    #[test]
+    fn a_close_inside_a_thread_s_run_keeps_its_switch() {
+        let how = Split {
+            names: &names,
+            probe: 0,
+            threshold: 62,
+            threshold_ns: 1_000,
+            hz: 1_000_000_000,
+            window_end: u64::MAX,
+        };
+        let mut o = Overflow::new(0);
+        o.learn_bounds(&[], &[], &Causes::default(), 62);
+        o.trace(rec(100, TraceKind::IrqEntry, 1));
+        o.trace(rec(200, TraceKind::IrqExit, 1));
+        o.trace(rec(1_000, TraceKind::Switch, 2));
+        o.close(3_000, &how);
+        assert_eq!(o.held(), 1, "the kworker's switch");
+        o.trace(rec(5_000, TraceKind::Switch, 0));
+        o.event(990, 4_020);
+        o.close(u64::MAX, &how);
+        let k = o.totals.causes[&("kworker/1:1".to_string(), CauseKind::Thread)];
+        assert_eq!((k.episodes, k.total_ns), (1, 4_000), "{:?}", o.totals);
     }
 }

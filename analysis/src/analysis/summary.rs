@@ -147,6 +147,10 @@ pub struct WorstWakeup {
 pub struct TimerSplit {
     /// Wake-ups whose timer expiry was found in the trace.
     pub matched: u64,
+    /// The wake-ups the split is computed from: the first ones kept per core (a long run's
+    /// `samples` has them all).
+    #[serde(default)]
+    pub from_wakeups: u64,
     /// Deadline to the hrtimer expiring in the interrupt handler, ns.
     pub irq_ns: Tail,
     /// Deadline to the probe's thread running (its wake-up latency), ns.
@@ -652,40 +656,43 @@ fn tally(
     }
     t.totals
         .add(&s.splits, &s.causes, s.threshold, threshold_ns, hz);
-    add_overflow(&mut t, c, method, s.threshold, threshold_ns, hz);
+    add_overflow(&mut t, c, method, hz);
     t
 }
 
-/// A long bare-metal run's records beyond the kept ones, attributed as they came.
-fn add_overflow(
-    t: &mut Tally,
-    c: &CoreData,
-    method: Method,
-    threshold: u64,
-    threshold_ns: u64,
-    hz: u64,
-) {
+/// A long run's records beyond the kept ones, attributed as they came.
+fn add_overflow(t: &mut Tally, c: &CoreData, method: Method, hz: u64) {
     let Some(o) = c.overflow.as_deref() else {
         return;
     };
-    if method != Method::Firmware {
+    if !matches!(method, Method::Firmware | Method::Tracefs) {
         return;
     }
     t.totals.merge(&o.totals);
     if o.has_bounds() {
-        t.totals.merge(&o.pending(threshold, threshold_ns, hz));
+        t.totals.merge(&c.with_split(hz, |how| o.pending(how)));
     } else {
-        // Cut short before a checkpoint closed anything: learn the bounds now.
+        // Cut short before anything was closed: learn the bounds now.
         let mut o = o.clone();
         c.learn_overflow_bounds(&mut o);
-        t.totals.merge(&o.pending(threshold, threshold_ns, hz));
+        t.totals.merge(&c.with_split(hz, |how| o.pending(how)));
     }
+    let closer = match method {
+        Method::Firmware => "as checkpoints closed them",
+        _ => "as the probe's trace arrived during the window",
+    };
     t.notes.push(format!(
-        "{} record(s) beyond the {} kept per core were attributed as checkpoints closed them (at most {} held at once), with the entry and exit bounds of the kept ones; the plots and worst events show the kept ones",
+        "{} record(s) beyond the {} kept per core were attributed {closer} (at most {} held at once), with the entry and exit bounds of the kept ones; the plots and worst events show the kept ones",
         o.records - o.dropped,
         c.limit,
         o.peak
     ));
+    if o.late > 0 {
+        t.notes.push(format!(
+            "{} event(s) arrived after their time was closed: split against the records still held",
+            o.late
+        ));
+    }
 }
 
 /// The loop's own cost per iteration: `window_ns` (all measured cores) less the time in
@@ -750,6 +757,7 @@ fn timer_split(c: &CoreData, splits: &CoreSplits, hz: u64, hw_name: &str) -> Opt
         .collect();
     Some(TimerSplit {
         matched,
+        from_wakeups: c.wakeups.len() as u64,
         irq_ns: Tail::of(&irq),
         thread_ns: Tail::of(&thread),
         worst,

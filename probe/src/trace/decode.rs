@@ -181,6 +181,15 @@ pub struct Names {
 }
 
 impl Names {
+    /// Renames entry `i` (the probe's own, once its thread is known).
+    pub fn rename(&mut self, i: u16, name: &str) {
+        if let Some(entry) = self.list.get_mut(i as usize) {
+            self.index.remove(entry);
+            entry.1 = name.to_string();
+            self.index.insert(entry.clone(), i);
+        }
+    }
+
     /// The index of a name, added when new (saturates at u16::MAX).
     pub fn id(&mut self, kind: CauseKind, name: &str) -> u16 {
         let key = (kind, name.to_string());

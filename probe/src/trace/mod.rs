@@ -5,6 +5,7 @@
 
 pub mod decode;
 pub mod format;
+pub mod live;
 pub mod page;
 
 use std::io::Read;
@@ -154,47 +155,30 @@ impl Tracer {
             .sum()
     }
 
-    /// Reads and decodes everything recorded: (records in trace ns, names, records lost).
-    pub fn collect(
-        &self,
-        probe_tid: i32,
-        probe_name: &str,
-    ) -> (Vec<decode::Rec>, decode::Names, u64) {
+    /// A reader of what the instance records, decoding with the probe's thread known by
+    /// [`Reader::probe`] (set once the measuring thread exists).
+    pub fn reader(&self) -> Reader {
         let strings = decode::parse_printk_formats(
             &std::fs::read_to_string(self.root.join("printk_formats")).unwrap_or_default(),
         );
-        let mut d = Decoder::new(self.formats.clone(), strings, probe_tid, probe_name);
-        let mut out = Vec::new();
-        let mut lost = self.dropped();
         let path = self
             .inst
             .join(format!("per_cpu/cpu{}/trace_pipe_raw", self.cpu));
+        // Non-blocking, and never polled: a reader waiting on the buffer would have the
+        // measured CPU's writer wake it (an irq_work there) at every record.
         let file = std::fs::OpenOptions::new()
             .read(true)
             .custom_flags(libc::O_NONBLOCK)
-            .open(&path);
-        if let Ok(mut f) = file {
-            let mut page = vec![0u8; crate::sys::page_size()];
-            loop {
-                match f.read(&mut page) {
-                    Ok(0) => break,
-                    Ok(n) => {
-                        let p = page::parse(&page[..n], &self.header);
-                        lost += p.missed + p.damaged as u64;
-                        for (ts, rec) in p.events {
-                            d.record(ts, rec, &mut out);
-                        }
-                    }
-                    Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
-                    Err(_) => break, // EAGAIN: nothing more
-                }
-            }
-        } else {
-            lost += 1;
+            .open(&path)
+            .ok();
+        Reader {
+            lost: u64::from(file.is_none()),
+            file,
+            page: vec![0u8; crate::sys::page_size()],
+            header: self.header.clone(),
+            decoder: Decoder::new(self.formats.clone(), strings, 0, "tickscope-probe"),
+            names_sent: 0,
         }
-        lost += d.bad;
-        out.sort_by_key(|r| r.0);
-        (out, d.names, lost)
     }
 
     /// The instance directory and the open `tracing_on` descriptor (for the signal handler's
@@ -202,6 +186,66 @@ impl Tracer {
     pub fn instance(&self) -> (&Path, i32) {
         use std::os::fd::AsRawFd;
         (&self.inst, self.on.as_ref().map_or(-1, |f| f.as_raw_fd()))
+    }
+}
+
+/// Reads a trace instance's buffer for one CPU as the kernel fills it: during the window (from
+/// another CPU, so the buffer never fills) and once after it.
+pub struct Reader {
+    file: Option<std::fs::File>,
+    page: Vec<u8>,
+    header: PageHeader,
+    decoder: Decoder,
+    /// Records lost so far: pages the kernel missed or that did not parse, records that did not
+    /// decode (the buffer's own overruns are [`Tracer::dropped`]).
+    lost: u64,
+    /// Names shipped so far (the table only grows).
+    pub names_sent: usize,
+}
+
+impl Reader {
+    /// Names the probe's measuring thread (before any record is read).
+    pub fn probe(&mut self, tid: i32) {
+        self.decoder.probe_tid = tid;
+        self.decoder
+            .names
+            .rename(0, &format!("tickscope-probe:{tid}"));
+    }
+
+    /// Reads and decodes every record the kernel has committed so far, in time order (trace ns).
+    pub fn read(&mut self) -> Vec<decode::Rec> {
+        let mut out = Vec::new();
+        let Some(f) = self.file.as_mut() else {
+            return out;
+        };
+        loop {
+            match f.read(&mut self.page) {
+                Ok(0) => break,
+                Ok(n) => {
+                    let p = page::parse(&self.page[..n], &self.header);
+                    self.lost += p.missed + p.damaged as u64;
+                    for (ts, rec) in p.events {
+                        self.decoder.record(ts, rec, &mut out);
+                    }
+                }
+                Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
+                Err(_) => break, // EAGAIN: nothing more
+            }
+        }
+        out.sort_by_key(|r| r.0);
+        out
+    }
+
+    /// The names added since the last call, with the index of the first.
+    pub fn new_names(&mut self) -> (usize, Vec<(tickscope_core::wire::msg::CauseKind, String)>) {
+        let from = self.names_sent;
+        self.names_sent = self.decoder.names.list.len();
+        (from, self.decoder.names.list[from..].to_vec())
+    }
+
+    /// Records lost so far by this reader.
+    pub fn lost(&self) -> u64 {
+        self.lost + self.decoder.bad
     }
 }
 

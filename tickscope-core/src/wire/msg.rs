@@ -706,6 +706,15 @@ pub struct PanicReport {
     pub message: String<160>,
 }
 
+/// Every record of a core before `upto` has been shipped ([`Message::Covered`]).
+#[derive(Serialize, Deserialize, Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Covered {
+    /// Measured core.
+    pub core: u16,
+    /// Counter ticks (the producer's clock).
+    pub upto: u64,
+}
+
 /// Last message of a run.
 #[derive(Serialize, Deserialize, Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Trailer {
@@ -788,6 +797,9 @@ pub enum Message {
     TimerLine(TimerLine),
     /// A load instance's progress (Linux probe, `--load`), after the window.
     Load(LoadProgress),
+    /// How far a measured core's records have all been shipped, during its window (Linux probe
+    /// draining its trace live): every event and trace record before `upto` came before this.
+    Covered(Covered),
 }
 
 #[cfg(test)]
