@@ -119,7 +119,7 @@ impl Run {
 
 /// Decodes and analyses a capture, makes its record and writes its directory.
 pub fn finish(capture: &Capture, kind: &str, start_time: String, out: &Output) -> Result<Run> {
-    let mut analysis = new_analysis()?;
+    let mut analysis = crate::decode::new_analysis()?;
     let elf = crate::decode::read_elf(capture.elf.as_deref())?;
     let link = match &capture.spill {
         // A long run's capture, as a stream.
@@ -149,31 +149,6 @@ pub fn finish(capture: &Capture, kind: &str, start_time: String, out: &Output) -
         analysis,
         dir,
     })
-}
-
-/// An empty analysis keeping the records `TICKSCOPE_KEEP_RECORDS` says (every decode of a
-/// capture: a run, `decode`, a report's reload).
-pub fn new_analysis() -> Result<Analysis> {
-    Ok(Analysis {
-        records_kept: records_kept()?,
-        ..Analysis::default()
-    })
-}
-
-/// `TICKSCOPE_KEEP_RECORDS=N`: keep N records of each kind per core instead of 500 k before the
-/// rest overflows, so a short run takes a long run's path (the tests use it).
-fn records_kept() -> Result<Option<usize>> {
-    match std::env::var("TICKSCOPE_KEEP_RECORDS") {
-        Err(_) => Ok(None),
-        Ok(v) if v.is_empty() => Ok(None),
-        Ok(v) => match v.parse::<usize>() {
-            Ok(n) if n > 0 => Ok(Some(n)),
-            _ => Err(crate::fail(
-                crate::status::CONFIG,
-                format!("TICKSCOPE_KEEP_RECORDS={v}: a number of records above 0"),
-            )),
-        },
-    }
 }
 
 /// The nominal counter frequency of the board a firmware run names (its board description),

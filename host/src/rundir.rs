@@ -279,7 +279,7 @@ pub fn load(path: &Path) -> Result<Loaded> {
     let dir = RunDir::open(path)?;
     let summary = dir.summary()?;
     let info = dir.info().unwrap_or_default();
-    let mut analysis = crate::pipeline::new_analysis()?;
+    let mut analysis = crate::decode::new_analysis()?;
     let cap = dir.file("capture.bin");
     if cap.is_file() {
         crate::decode::decode_file(&cap, None, &mut analysis)?;

@@ -494,8 +494,10 @@ fn compare_under_load_sets_each_kernel_idle_and_loaded_side_by_side() {
         let events = num(&runs[loaded], "os_noise.events");
         assert_eq!(events > 0.0, !causes.is_empty(), "{:#}", runs[loaded]);
     }
-    // The tickless CPU stays tickless under the load; the generic one keeps its tick.
-    assert_eq!(num(&runs[5], "timer_irqs_per_s"), 0.0, "{:#}", runs[5]);
+    // The tickless CPU stays tickless under the load (a timer interrupt the load's work needs
+    // can still come: the measurement says, and a 250 Hz tick is far above); the generic one
+    // keeps its tick.
+    assert!(num(&runs[5], "timer_irqs_per_s") < 25.0, "{:#}", runs[5]);
     assert!((225.0..=275.0).contains(&num(&runs[3], "timer_irqs_per_s")));
     let md = std::fs::read_to_string(std::path::Path::new(&o).join("report.md")).unwrap();
     assert!(md.contains("## Load on the other CPUs"), "{md}");

@@ -864,7 +864,7 @@ fn measure_and_drain(
         last_end: 0,
         trace: attr
             .tracer
-            .as_ref()
+            .as_mut()
             .map(|t| LiveTrace::new(t.reader(), plan.now, plan.hz)),
     });
     let mut d = std::thread::scope(|s| {
@@ -890,7 +890,7 @@ fn measure_and_drain(
             if finished && drain.consumer.is_empty() {
                 break;
             }
-            if round % TRACE_ROUNDS == 0 {
+            if drain_live && round % TRACE_ROUNDS == 0 {
                 drain.ship_trace();
             }
             drop(drain);

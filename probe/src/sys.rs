@@ -242,8 +242,9 @@ struct Undo {
     rt_path: std::ffi::CString,
     rt_value: Vec<u8>,
     instance: Option<std::ffi::CString>,
-    /// The instance's open `tracing_on` (-1: none), closed before the instance is removed.
-    instance_fd: i32,
+    /// The instance's open `tracing_on` and `trace_pipe_raw` (-1: none), closed before the
+    /// instance is removed.
+    instance_fds: [i32; 2],
 }
 
 static UNDO: std::sync::OnceLock<Undo> = std::sync::OnceLock::new();
@@ -262,13 +263,18 @@ extern "C" fn on_signal(_sig: libc::c_int) {
             }
         }
         if let Some(inst) = &u.instance {
-            // SAFETY: write/close of a descriptor this process opened and rmdir of a valid
-            // NUL-terminated path are async-signal-safe. Tracing is switched off and the file
+            // SAFETY: write/close of descriptors this process opened and rmdir of a valid
+            // NUL-terminated path are async-signal-safe (the process exits right after, so no
+            // owner of a closed descriptor uses it again). Tracing is switched off and the files
             // closed first: the kernel refuses to remove an instance with a file open in it.
             unsafe {
-                if u.instance_fd >= 0 {
-                    libc::write(u.instance_fd, b"0".as_ptr().cast(), 1);
-                    libc::close(u.instance_fd);
+                let [on, pipe] = u.instance_fds;
+                if on >= 0 {
+                    libc::write(on, b"0".as_ptr().cast(), 1);
+                    libc::close(on);
+                }
+                if pipe >= 0 {
+                    libc::close(pipe);
                 }
                 libc::rmdir(inst.as_ptr());
             }
@@ -278,14 +284,19 @@ extern "C" fn on_signal(_sig: libc::c_int) {
     unsafe { libc::_exit(130) };
 }
 
-/// Restores `rt_value` into `rt_path` and removes `instance` (its directory and open
-/// `tracing_on` descriptor) if SIGINT, SIGTERM or SIGHUP (an ssh session that ended) arrives.
-pub fn undo_on_signal(rt_path: &str, rt_value: &str, instance: Option<(&std::path::Path, i32)>) {
+/// Restores `rt_value` into `rt_path` and removes `instance` (its directory, after its open
+/// `tracing_on` and `trace_pipe_raw` descriptors) if SIGINT, SIGTERM or SIGHUP (an ssh session
+/// that ended) arrives.
+pub fn undo_on_signal(
+    rt_path: &str,
+    rt_value: &str,
+    instance: Option<(&std::path::Path, [i32; 2])>,
+) {
     let undo = Undo {
         rt_path: CString::new(rt_path).unwrap_or_default(),
         rt_value: rt_value.as_bytes().to_vec(),
         instance: instance.and_then(|(p, _)| CString::new(p.as_os_str().as_encoded_bytes()).ok()),
-        instance_fd: instance.map_or(-1, |(_, fd)| fd),
+        instance_fds: instance.map_or([-1, -1], |(_, fds)| fds),
     };
     if UNDO.set(undo).is_ok() {
         for sig in [libc::SIGINT, libc::SIGTERM, libc::SIGHUP] {

@@ -58,7 +58,7 @@ pub fn run(a: Args) -> Result<u8> {
             format!("{} does not exist", a.file.display()),
         ));
     }
-    let mut analysis = crate::pipeline::new_analysis()?;
+    let mut analysis = crate::decode::new_analysis()?;
     let rep = decode::decode_file(&a.file, a.elf.as_deref(), &mut analysis)?;
     let (st, problem) = verdict(&rep, &analysis, a.allow_loss);
     // The capture alone tells icount (its configuration says so); anything else is `unknown`.

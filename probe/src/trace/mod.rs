@@ -27,6 +27,11 @@ pub struct Tracer {
     /// `tracing_on`, held open so switching costs one write. Closed before the instance is
     /// removed: the kernel refuses (EBUSY) to remove an instance with a file open in it.
     on: Option<std::fs::File>,
+    /// The CPU's `trace_pipe_raw`, opened with the instance (so the signal handler knows its
+    /// descriptor) until [`Tracer::reader`] takes it.
+    pipe: Option<std::fs::File>,
+    /// Its descriptor (-1: none).
+    pipe_fd: i32,
 }
 
 /// Finds tracefs, mounting it when allowed (as init).
@@ -89,6 +94,8 @@ impl Tracer {
             formats: Vec::new(),
             missing: Vec::new(),
             on: Some(on),
+            pipe: None,
+            pipe_fd: -1,
             root,
             inst,
             cpu,
@@ -124,6 +131,17 @@ impl Tracer {
         if !t.formats.iter().any(|(e, _)| *e == Ev::IrqEntry) {
             return Err("the kernel has no irq:irq_handler_entry tracepoint".into());
         }
+        // Non-blocking, and never polled: a reader waiting on the buffer would have the
+        // measured CPU's writer wake it (an irq_work there) at every record.
+        t.pipe = std::fs::OpenOptions::new()
+            .read(true)
+            .custom_flags(libc::O_NONBLOCK)
+            .open(inst.join(format!("per_cpu/cpu{cpu}/trace_pipe_raw")))
+            .ok();
+        t.pipe_fd = t.pipe.as_ref().map_or(-1, |f| {
+            use std::os::fd::AsRawFd;
+            f.as_raw_fd()
+        });
         Ok(t)
     }
 
@@ -155,22 +173,14 @@ impl Tracer {
             .sum()
     }
 
-    /// A reader of what the instance records, decoding with the probe's thread known by
-    /// [`Reader::probe`] (set once the measuring thread exists).
-    pub fn reader(&self) -> Reader {
+    /// The reader of what the instance records (once: it takes the instance's pipe), decoding
+    /// with the probe's thread known by [`Reader::probe`] (set once the measuring thread
+    /// exists).
+    pub fn reader(&mut self) -> Reader {
         let strings = decode::parse_printk_formats(
             &std::fs::read_to_string(self.root.join("printk_formats")).unwrap_or_default(),
         );
-        let path = self
-            .inst
-            .join(format!("per_cpu/cpu{}/trace_pipe_raw", self.cpu));
-        // Non-blocking, and never polled: a reader waiting on the buffer would have the
-        // measured CPU's writer wake it (an irq_work there) at every record.
-        let file = std::fs::OpenOptions::new()
-            .read(true)
-            .custom_flags(libc::O_NONBLOCK)
-            .open(&path)
-            .ok();
+        let file = self.pipe.take();
         Reader {
             lost: u64::from(file.is_none()),
             file,
@@ -181,11 +191,12 @@ impl Tracer {
         }
     }
 
-    /// The instance directory and the open `tracing_on` descriptor (for the signal handler's
-    /// cleanup, which must close the one to remove the other).
-    pub fn instance(&self) -> (&Path, i32) {
+    /// The instance directory and its open `tracing_on` and `trace_pipe_raw` descriptors (for
+    /// the signal handler's cleanup, which must close them to remove the directory).
+    pub fn instance(&self) -> (&Path, [i32; 2]) {
         use std::os::fd::AsRawFd;
-        (&self.inst, self.on.as_ref().map_or(-1, |f| f.as_raw_fd()))
+        let on = self.on.as_ref().map_or(-1, |f| f.as_raw_fd());
+        (&self.inst, [on, self.pipe_fd])
     }
 }
 
@@ -252,8 +263,10 @@ impl Reader {
 impl Drop for Tracer {
     fn drop(&mut self) {
         self.off();
-        // Every file of the instance closed first, or the kernel keeps it (and its buffer).
+        // Every file of the instance closed first, or the kernel keeps it (and its buffer): the
+        // reader, which holds the pipe, is dropped before the tracer.
         drop(self.on.take());
+        drop(self.pipe.take());
         if let Err(e) = std::fs::remove_dir(&self.inst) {
             eprintln!(
                 "tickscope-probe: could not remove the trace instance {}: {e}",
