@@ -13,6 +13,7 @@ BEGIN {
     kinds["render"] = "golden"
     kinds["table"] = "golden"
     kinds["long_run"] = "golden"
+    kinds["long_linux"] = "golden"
     kinds["corruption"] = "golden"
     kinds["decode"] = "golden"
     kinds["golden"] = "golden"
