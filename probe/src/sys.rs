@@ -252,8 +252,8 @@ static UNDO: std::sync::OnceLock<Undo> = std::sync::OnceLock::new();
 extern "C" fn on_signal(_sig: libc::c_int) {
     if let Some(u) = UNDO.get() {
         if !u.rt_value.is_empty() {
-            // SAFETY: open/write/close with a valid NUL-terminated path and buffer; all three
-            // are async-signal-safe.
+            // The path and the buffer are valid and NUL-terminated where they must be.
+            // SAFETY: open, write and close are async-signal-safe.
             unsafe {
                 let fd = libc::open(u.rt_path.as_ptr(), libc::O_WRONLY);
                 if fd >= 0 {
@@ -263,10 +263,10 @@ extern "C" fn on_signal(_sig: libc::c_int) {
             }
         }
         if let Some(inst) = &u.instance {
-            // SAFETY: write/close of descriptors this process opened and rmdir of a valid
-            // NUL-terminated path are async-signal-safe (the process exits right after, so no
-            // owner of a closed descriptor uses it again). Tracing is switched off and the files
-            // closed first: the kernel refuses to remove an instance with a file open in it.
+            // Tracing is switched off and the files closed first: the kernel refuses to remove an
+            // instance with a file open in it. The descriptors are this process's, and it exits
+            // right after, so no owner of a closed one uses it again; the path is NUL-terminated.
+            // SAFETY: write, close and rmdir are async-signal-safe.
             unsafe {
                 let [on, pipe] = u.instance_fds;
                 if on >= 0 {

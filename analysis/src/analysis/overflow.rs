@@ -329,18 +329,23 @@ mod tests {
         TraceRecord { at, kind, name }
     }
 
-    /// A late event (it was still being measured when its time was closed) is split against the
-    /// records it needs: the close kept the trace from the last point no handler was open.
-    #[test]
-    fn a_close_inside_a_handler_keeps_the_handler_for_an_event_that_comes_late() {
-        let how = Split {
+    /// A 1 GHz clock, a 62-tick threshold, the probe as name 0.
+    fn how() -> Split<'static> {
+        Split {
             names: &names,
             probe: 0,
             threshold: 62,
             threshold_ns: 1_000,
             hz: 1_000_000_000,
             window_end: u64::MAX,
-        };
+        }
+    }
+
+    /// A late event (it was still being measured when its time was closed) is split against the
+    /// records it needs: the close kept the trace from the last point no handler was open.
+    #[test]
+    fn a_close_inside_a_handler_keeps_the_handler_for_an_event_that_comes_late() {
+        let how = how();
         let mut o = Overflow::new(0);
         o.learn_bounds(&[], &[], &Causes::default(), 62);
         o.trace(rec(100, TraceKind::Switch, 2));
@@ -360,14 +365,7 @@ mod tests {
     /// switch that set the context from there (a thread's run cut in two stays that thread's).
     #[test]
     fn a_close_inside_a_thread_s_run_keeps_its_switch() {
-        let how = Split {
-            names: &names,
-            probe: 0,
-            threshold: 62,
-            threshold_ns: 1_000,
-            hz: 1_000_000_000,
-            window_end: u64::MAX,
-        };
+        let how = how();
         let mut o = Overflow::new(0);
         o.learn_bounds(&[], &[], &Causes::default(), 62);
         o.trace(rec(100, TraceKind::IrqEntry, 1));
