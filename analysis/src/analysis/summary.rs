@@ -666,6 +666,11 @@ fn add_overflow(t: &mut Tally, c: &CoreData, method: Method, hz: u64) {
         return;
     };
     if !matches!(method, Method::Firmware | Method::Tracefs) {
+        // Per-event counters (or no attribution) split only the kept events: the rest are
+        // counted, not attributed, and the figures say they are lower bounds.
+        let beyond = o.records - o.dropped;
+        t.kept = t.kept.saturating_sub(beyond);
+        t.dropped += beyond;
         return;
     }
     t.totals.merge(&o.totals);
@@ -1478,6 +1483,30 @@ mod tests {
         );
         core.dropped = 0;
         assert_eq!(core.figures("emulator").lower_bound, None);
+    }
+
+    #[test]
+    fn records_beyond_the_kept_ones_under_counters_attribution_make_the_figures_lower_bounds() {
+        let mut c = CoreData::new(1, 1_000, 10);
+        let mut o = super::super::overflow::Overflow::new(0);
+        for i in 0..5 {
+            o.event(i * 100, 50);
+        }
+        c.overflow = Some(Box::new(o));
+        let mut t = Tally {
+            methods: vec![Method::Counters],
+            window_s: 1.0,
+            kept: 10 + 5,
+            ..Tally::default()
+        };
+        add_overflow(&mut t, &c, Method::Counters, 1_000_000_000);
+        assert_eq!(
+            t.figures("hardware").lower_bound,
+            Some(LowerBound {
+                attributed: 10,
+                not_attributed: 5
+            })
+        );
     }
 
     #[test]
