@@ -108,6 +108,10 @@ pub struct Facts {
     pub kernel: Option<KernelFacts>,
     /// The rt-tests package the peers came from (`--peers`).
     pub peers_package: Option<String>,
+    /// The packages the load's tools came from in a QEMU guest (`rt-tests 2.4-1` for hackbench,
+    /// `stress-ng 0.15.06-2`); empty when none or the machine's own.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub load_packages: Vec<String>,
     /// A real machine's own account of itself (`linux --here`, `--ssh`).
     pub system: Option<SystemFacts>,
     /// How a bare-metal image was started (`uefi`: through UEFI firmware and `tickscope-efi`);

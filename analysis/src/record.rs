@@ -52,6 +52,9 @@ pub struct RunInfo {
     /// The rt-tests package of the peers (`--peers`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub peers_package: Option<String>,
+    /// The packages the load's tools came from in a QEMU guest (`--load hackbench`, `stress-ng`).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub load_packages: Vec<String>,
     /// The snapshot of the booted kernel the run was restored from (Linux under QEMU).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub snapshot: Option<crate::facts::SnapshotFacts>,
@@ -200,6 +203,7 @@ pub fn make(
         kernel_mode: kernel.as_ref().and_then(|k| k.mode.clone()),
         preempt_rt: analysis.kernel.as_ref().map(|k| k.preempt_rt),
         peers_package: facts.peers_package.clone(),
+        load_packages: facts.load_packages.clone(),
         snapshot: kernel.as_ref().and_then(|k| k.snapshot.clone()),
         system: facts.system.clone(),
         boot: facts.boot.clone(),

@@ -26,6 +26,7 @@ pub mod gdb;
 pub mod guest;
 pub mod interrupt;
 pub mod kernel;
+pub mod libs;
 pub mod live;
 pub mod load;
 pub mod machine;

@@ -515,6 +515,60 @@ fn compare_under_load_sets_each_kernel_idle_and_loaded_side_by_side() {
     );
 }
 
+/// `--load stress-ng` in QEMU: Debian's arm64 stress-ng starts in the guest with the libraries
+/// its loader needs (fetched by DT_NEEDED, not its 42-package closure), keeps every housekeeping
+/// CPU busy through the window, reports its bogo ops, and run.json names the package.
+#[test]
+fn stress_ng_runs_in_the_guest_with_the_libraries_it_loads() {
+    let d = tmp();
+    let o = out(&d, "stress");
+    let r = tickscope(&[
+        "linux",
+        "--kernel-mode",
+        "tickless",
+        "--icount",
+        "--load",
+        "stress-ng:--cpu 1",
+        "--duration",
+        "1s",
+        "--settle",
+        "500ms",
+        "--json",
+        "--out",
+        &o,
+    ]);
+    r.expect_status(0);
+    let j = r.json();
+    let load = &j["load"];
+    assert_eq!(load["asked"], "stress-ng:--cpu 1", "{load:#}");
+    assert_eq!(load["verified"], true, "{load:#}");
+    let cpus: Vec<u64> = load["instances"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|i| {
+            assert_eq!(i["load"], "stress-ng", "{i:#}");
+            assert_eq!(i["running"], true, "{i:#}");
+            // stress-ng counts at its exit: its total, and its CPU busy through the window.
+            assert!(num(i, "total") > 0.0, "{i:#}");
+            assert!(num(i, "busy_share") > 0.9, "{i:#}");
+            i["cpu"].as_u64().unwrap()
+        })
+        .collect();
+    assert_eq!(cpus, [0, 1, 2], "{load:#}");
+    let info: serde_json::Value = serde_json::from_str(
+        &std::fs::read_to_string(std::path::Path::new(&o).join("run.json")).unwrap(),
+    )
+    .unwrap();
+    let packages = info["load_packages"].as_array().unwrap();
+    assert!(
+        packages
+            .iter()
+            .any(|p| p.as_str().unwrap().starts_with("stress-ng ")),
+        "{info:#}"
+    );
+}
+
 /// Linux boots once per machine, kernel, command line and initramfs. The snapshot is taken at an
 /// exact instruction (a debugger breakpoint on the probe's snapshot point), so one made from
 /// scratch anywhere is the same: runs restored from a new snapshot, from another new one and from

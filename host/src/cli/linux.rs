@@ -45,7 +45,7 @@ pub struct Args {
     #[command(flatten)]
     kernel: KernelArgs,
     /// Load on every CPU but the measured one through the window, one instance pinned to each:
-    /// `hackbench` (rt-tests), `memory` (a bandwidth hog), `stress-ng:ARGS` (on real machines),
+    /// `hackbench` (rt-tests), `memory` (a bandwidth hog), `stress-ng:ARGS` (Debian's, in QEMU),
     /// several joined by `+` or `,`; `none`. Its progress is counted and kept in run.json.
     #[arg(long, default_value = "none", value_name = "LIST")]
     load: String,

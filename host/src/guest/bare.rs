@@ -186,6 +186,7 @@ pub fn run(req: &Request, image: &firmware::Image) -> Result<Capture> {
             counter_hz: 0,
             kernel: None,
             peers_package: None,
+            load_packages: Vec::new(),
             system: None,
             boot: (req.machine.boot != BootMethod::Direct).then(|| req.machine.boot.name().into()),
         },

@@ -101,6 +101,8 @@ pub struct Prepared {
     /// rt-tests' oslat, cyclictest and hackbench with their libraries (`--peers`, `--load
     /// hackbench`).
     pub peers: Option<crate::apt::Peers>,
+    /// Debian's stress-ng with the libraries it loads (`--load stress-ng`).
+    pub stress_ng: Option<crate::apt::stress_ng::StressNg>,
 }
 
 impl Request {
@@ -153,12 +155,6 @@ impl Request {
         }
         if let KernelSource::Path(p) = &self.kernel {
             kernel::user_kernel(p)?;
-        }
-        if self.load.tools().contains(&"stress-ng") {
-            return Err(fail(
-                status::CONFIG,
-                "--load stress-ng runs on real machines (--here, --ssh) for now: Debian's arm64 stress-ng needs 13 libraries (Mesa's among them) that the guest's initramfs does not carry; use hackbench or memory in QEMU",
-            ));
         }
         Ok(())
     }
@@ -315,10 +311,16 @@ pub fn prepare(req: &Request) -> Result<Prepared> {
     } else {
         None
     };
+    let stress_ng = if req.load.tools().contains(&"stress-ng") {
+        Some(crate::apt::stress_ng::fetch()?)
+    } else {
+        None
+    };
     Ok(Prepared {
         kernel,
         probe,
         peers,
+        stress_ng,
     })
 }
 
@@ -395,11 +397,17 @@ fn guest(req: &Request, prep: &Prepared, probe: &[u8], work: &Path) -> Result<Gu
     if req.peers {
         tools.extend(["oslat", "cyclictest"]);
     }
-    let files = prep
+    let mut files = prep
         .peers
         .as_ref()
         .map(|p| p.files_for(&tools))
         .unwrap_or_default();
+    // stress-ng's libraries, less those the peers carry already (libc and the loader).
+    for f in prep.stress_ng.iter().flat_map(|s| &s.files) {
+        if !files.iter().any(|(path, _, _)| *path == f.0) {
+            files.push(f.clone());
+        }
+    }
     let initramfs = kernel::initramfs(probe, &req.early_args(), &files);
     let initrd = work.join("initramfs.cpio");
     std::fs::write(&initrd, &initramfs)?;
@@ -489,6 +497,18 @@ fn restore_and_run(
 }
 
 /// The run's facts: the machine, the kernel and its snapshot, the replayable command.
+/// The packages the load's tools came from: rt-tests for hackbench, stress-ng's own.
+fn load_packages(req: &Request, prep: &Prepared) -> Vec<String> {
+    let tools = req.load.tools();
+    let peers = prep
+        .peers
+        .as_ref()
+        .filter(|_| tools.contains(&"hackbench"))
+        .map(|p| p.package.clone());
+    let stress = prep.stress_ng.as_ref().map(|s| s.package.clone());
+    peers.into_iter().chain(stress).collect()
+}
+
 fn facts(
     req: &Request,
     prep: &Prepared,
@@ -525,6 +545,7 @@ fn facts(
             .as_ref()
             .filter(|_| req.peers)
             .map(|p| p.package.clone()),
+        load_packages: load_packages(req, prep),
         system: None,
         boot: None,
     }

@@ -435,6 +435,7 @@ fn facts(req: &Request, m: &Machine, cpu: usize, place: &str) -> Facts {
             measured_cpu_nohz_full: kernel::parse_cpu_list(&m.nohz_full).contains(&cpu),
         }),
         peers_package: req.peers.then(|| "the machine's own rt-tests".to_string()),
+        load_packages: Vec::new(),
         ..Facts::default()
     }
 }

@@ -13,6 +13,8 @@ use std::process::{Command, Stdio};
 
 use anyhow::{Context, Result};
 
+pub mod stress_ng;
+
 use crate::kernel::{Kernel, looks_like_arm64_image};
 use crate::workspace::cache_dir;
 use crate::{deps, fail, status};
@@ -441,6 +443,49 @@ impl Apt {
             .filter(|v| v != "(none)")
     }
 
+    /// The packages `package` depends on (`Pre-Depends` and `Depends`, the first of each set of
+    /// alternatives), for the candidate version.
+    fn depends(&self, package: &str) -> Result<Vec<String>> {
+        let show = self.run("apt-cache", &["show", "--no-all-versions", package], None)?;
+        Ok(show
+            .lines()
+            .filter_map(|l| {
+                l.strip_prefix("Depends:")
+                    .or_else(|| l.strip_prefix("Pre-Depends:"))
+            })
+            .flat_map(crate::libs::depends)
+            .collect())
+    }
+
+    /// Downloads `packages` into `work` (created) and unpacks each into its own directory,
+    /// `into/<package>`.
+    fn download_each(&self, packages: &[&str], work: &Path, into: &Path, help: &str) -> Result<()> {
+        std::fs::create_dir_all(work)?;
+        let mut args = vec!["-q", "download"];
+        args.extend_from_slice(packages);
+        self.run("apt-get", &args, Some(work))
+            .map_err(|e| fail(status::MISSING_TOOL, format!("{e}: {help}")))?;
+        for p in packages {
+            let deb = std::fs::read_dir(work)?
+                .filter_map(|e| e.ok().map(|e| e.path()))
+                .find(|d| {
+                    d.file_name()
+                        .and_then(|n| n.to_str())
+                        .is_some_and(|n| n.starts_with(&format!("{p}_")) && n.ends_with(".deb"))
+                })
+                .ok_or_else(|| {
+                    fail(
+                        status::MISSING_TOOL,
+                        format!("apt-get download {p} produced no .deb: {help}"),
+                    )
+                })?;
+            let dir = into.join(p);
+            std::fs::create_dir_all(&dir)?;
+            unpack(&deb, &dir)?;
+        }
+        Ok(())
+    }
+
     /// Downloads `packages` (checked against the archive's signed hashes) into `work` and
     /// unpacks them all into `into`.
     fn download_extract(
@@ -469,25 +514,31 @@ impl Apt {
             ));
         }
         for deb in debs {
-            let out = Command::new("dpkg-deb")
-                .arg("-x")
-                .arg(&deb)
-                .arg(into)
-                .output()
-                .context("running dpkg-deb")?;
-            if !out.status.success() {
-                return Err(fail(
-                    status::FAILURE,
-                    format!(
-                        "dpkg-deb -x {}: {}",
-                        deb.display(),
-                        String::from_utf8_lossy(&out.stderr).trim()
-                    ),
-                ));
-            }
+            unpack(&deb, into)?;
         }
         Ok(())
     }
+}
+
+/// `dpkg-deb -x deb into`.
+fn unpack(deb: &Path, into: &Path) -> Result<()> {
+    let out = Command::new("dpkg-deb")
+        .arg("-x")
+        .arg(deb)
+        .arg(into)
+        .output()
+        .context("running dpkg-deb")?;
+    if !out.status.success() {
+        return Err(fail(
+            status::FAILURE,
+            format!(
+                "dpkg-deb -x {}: {}",
+                deb.display(),
+                String::from_utf8_lossy(&out.stderr).trim()
+            ),
+        ));
+    }
+    Ok(())
 }
 
 /// Fetches Debian packages (arm64 or architecture-independent) with the private apt state and
