@@ -408,7 +408,7 @@ pub fn charge_edges(splits: &mut [Split], causes: usize, threshold: u64) -> Vec<
 }
 
 /// Charges each cause's (entry, exit) `bounds` (by cause id) in `splits`, as found elsewhere
-/// (a long run's later records, with the bounds of its kept ones).
+/// (a long run's later records, with the bounds seen so far).
 pub fn apply_edges(splits: &mut [Split], bounds: &[(u64, u64)]) {
     for s in splits.iter_mut() {
         s.pieces = merged(charged(&s.pieces, bounds));
@@ -418,43 +418,77 @@ pub fn apply_edges(splits: &mut [Split], bounds: &[(u64, u64)]) {
 /// Per cause, the smallest hardware stretch seen just before (entry) and just after (exit) its
 /// OS pieces, when seen often enough and below the threshold; 0 otherwise.
 pub fn edge_bounds(splits: &[Split], causes: usize, threshold: u64) -> Vec<(u64, u64)> {
-    let mut leads: Vec<Option<u64>> = vec![None; causes];
-    let mut tails: Vec<Option<u64>> = vec![None; causes];
-    let mut n_leads = vec![0usize; causes];
-    let mut n_tails = vec![0usize; causes];
-    let min = |slot: &mut Option<u64>, v: u64| *slot = Some(slot.map_or(v, |m| m.min(v)));
+    edges_seen(splits, causes)
+        .iter()
+        .map(|e| e.bounds(threshold))
+        .collect()
+}
+
+/// What one cause's OS pieces showed at their edges: the smallest hardware stretch just before
+/// (`lead`) and just after (`tail`) them, and how many of each were seen.
+#[derive(Debug, Clone, Copy, Default, PartialEq)]
+pub struct EdgeSeen {
+    pub lead: Option<u64>,
+    pub leads: usize,
+    pub tail: Option<u64>,
+    pub tails: usize,
+}
+
+impl EdgeSeen {
+    /// The (entry, exit) bound: the smallest stretch, once seen [`MIN_EDGE_EVENTS`] times and
+    /// below `threshold`; 0 otherwise.
+    pub fn bounds(&self, threshold: u64) -> (u64, u64) {
+        let bound = |seen: usize, smallest: Option<u64>| match smallest {
+            Some(b) if seen >= MIN_EDGE_EVENTS && b < threshold => b,
+            _ => 0,
+        };
+        (bound(self.leads, self.lead), bound(self.tails, self.tail))
+    }
+
+    /// Adds what `more` saw.
+    pub fn learn(&mut self, more: &EdgeSeen) {
+        self.lead = min_of(self.lead, more.lead);
+        self.leads += more.leads;
+        self.tail = min_of(self.tail, more.tail);
+        self.tails += more.tails;
+    }
+}
+
+fn min_of(a: Option<u64>, b: Option<u64>) -> Option<u64> {
+    match (a, b) {
+        (Some(x), Some(y)) => Some(x.min(y)),
+        (x, None) => x,
+        (None, y) => y,
+    }
+}
+
+/// Per cause id, what the edges of its OS pieces in `splits` showed.
+pub fn edges_seen(splits: &[Split], causes: usize) -> Vec<EdgeSeen> {
+    let mut seen = vec![EdgeSeen::default(); causes];
+    let hw = |p: Option<Piece>| match p {
+        None => Some(0),
+        Some(Piece::Hw(n)) => Some(n),
+        Some(_) => None,
+    };
     for s in splits {
         for (i, p) in s.pieces.iter().enumerate() {
             let Piece::Os { cause, .. } = *p else {
                 continue;
             };
-            let before = match i.checked_sub(1).map(|j| s.pieces[j]) {
-                None => Some(0),
-                Some(Piece::Hw(n)) => Some(n),
-                Some(_) => None,
-            };
-            let after = match s.pieces.get(i + 1) {
-                None => Some(0),
-                Some(Piece::Hw(n)) => Some(*n),
-                Some(_) => None,
-            };
+            let e = &mut seen[cause];
+            let before = hw(i.checked_sub(1).map(|j| s.pieces[j]));
+            let after = hw(s.pieces.get(i + 1).copied());
             if let Some(b) = before {
-                min(&mut leads[cause], b);
-                n_leads[cause] += 1;
+                e.lead = min_of(e.lead, Some(b));
+                e.leads += 1;
             }
             if let Some(a) = after {
-                min(&mut tails[cause], a);
-                n_tails[cause] += 1;
+                e.tail = min_of(e.tail, Some(a));
+                e.tails += 1;
             }
         }
     }
-    let bound = |seen: usize, smallest: Option<u64>| match smallest {
-        Some(b) if seen >= MIN_EDGE_EVENTS && b < threshold => b,
-        _ => 0,
-    };
-    (0..causes)
-        .map(|c| (bound(n_leads[c], leads[c]), bound(n_tails[c], tails[c])))
-        .collect()
+    seen
 }
 
 /// The pieces with each hardware stretch's edges charged to the OS pieces around it: up to the

@@ -268,7 +268,6 @@ impl CoreData {
     /// The overflow with the kept records' cause bounds learnt (once every kept record is in).
     pub fn learn_overflow_bounds(&self, overflow: &mut overflow::Overflow) {
         let spans: Vec<(u64, u64)> = self.events.iter().map(|e| (e.start, e.len)).collect();
-        let threshold = self.window.map(|w| w.threshold).unwrap_or(0);
         let mut causes = attribute::Causes::default();
         let intervals = if self.trace.is_empty() {
             attribute::from_irqs(&self.irqs, &mut causes)
@@ -277,7 +276,7 @@ impl CoreData {
             trace.sort_by_key(|r| r.at);
             attribute::from_trace(&trace, &|i| self.name(i), self.probe_index(), &mut causes)
         };
-        overflow.learn_bounds(&spans, &intervals, &causes, threshold);
+        overflow.learn_bounds(&spans, &intervals, &causes);
     }
 
     /// The probe's own thread's name index in the trace (the probe makes it entry 0).

@@ -1,7 +1,8 @@
 //! A long run's records beyond the ones kept per core: attributed as they are closed (a bare-metal
-//! checkpoint, or the Linux probe's `Covered`, comes after every record before it), with the
-//! entry and exit bounds the kept records gave each cause, into running totals. Every event is
-//! counted and classified while memory holds one closing interval's records, not the run's.
+//! checkpoint, or the Linux probe's `Covered`, comes after every record before it) into running
+//! totals, with each cause's entry and exit bounds learnt as they go (the smallest stretch seen so
+//! far, the kept records' included). Every event is counted and classified while memory holds
+//! one closing interval's records, not the run's.
 
 use std::collections::BTreeMap;
 
@@ -39,8 +40,9 @@ pub struct Overflow {
     pub entries: BTreeMap<u16, (u64, u64)>,
     /// How far handler entries have been counted.
     counted_to: u64,
-    /// The kept records' (entry, exit) bounds by cause, ticks, once learnt.
-    bounds: Option<BTreeMap<(String, CauseKind), (u64, u64)>>,
+    /// What each cause's edges showed in the kept records and in the later ones closed so far
+    /// (ticks); `None` until the kept records are all in.
+    edges: Option<BTreeMap<(String, CauseKind), attribute::EdgeSeen>>,
     /// What the attributed events add up to.
     pub totals: Totals,
     /// Records (events and interrupt records) that came here.
@@ -68,7 +70,7 @@ impl Overflow {
             late: 0,
             entries: BTreeMap::new(),
             counted_to: 0,
-            bounds: None,
+            edges: None,
             totals: Totals::default(),
             records: 0,
             peak: 0,
@@ -80,29 +82,22 @@ impl Overflow {
     /// all in: at the first checkpoint after the overflow began, as the interrupt records of a
     /// drain come after its events).
     pub fn has_bounds(&self) -> bool {
-        self.bounds.is_some()
+        self.edges.is_some()
     }
 
-    /// Learns each cause's (entry, exit) bounds from the kept `events` and the `intervals` their
-    /// records gave (cause ids in `causes`; threshold in ticks), for the records beyond them.
-    pub fn learn_bounds(
-        &mut self,
-        events: &[(u64, u64)],
-        intervals: &[Interval],
-        causes: &Causes,
-        threshold: u64,
-    ) {
+    /// Learns what each cause's edges showed in the kept `events` and the `intervals` their
+    /// records gave (cause ids in `causes`), for the records beyond them.
+    pub fn learn_bounds(&mut self, events: &[(u64, u64)], intervals: &[Interval], causes: &Causes) {
         let mut spans = events.to_vec();
         spans.sort_unstable();
         let splits = attribute::join(&spans, intervals);
-        let bounds = attribute::edge_bounds(&splits, causes.len(), threshold);
-        self.bounds = Some(
-            bounds
-                .iter()
+        let seen = attribute::edges_seen(&splits, causes.len());
+        self.edges = Some(
+            seen.into_iter()
                 .enumerate()
-                .map(|(id, &b)| {
+                .map(|(id, e)| {
                     let (name, kind) = causes.get(id);
-                    ((name.to_string(), kind), b)
+                    ((name.to_string(), kind), e)
                 })
                 .collect(),
         );
@@ -263,32 +258,44 @@ impl Overflow {
 
     /// The totals of `events` (in time order), split against the held records in slices of
     /// [`SLICE`], so a large chunk (a run without checkpoints) never holds its splits at once.
-    fn attribute(&self, events: &[(u64, u64)], how: &Split<'_>) -> Totals {
+    fn attribute(&mut self, events: &[(u64, u64)], how: &Split<'_>) -> Totals {
         let mut totals = Totals::default();
         if events.is_empty() {
             return totals;
         }
         let mut causes = Causes::default();
         let intervals = self.intervals(how, &mut causes);
-        let bounds: Vec<(u64, u64)> = (0..causes.len())
-            .map(|id| {
-                let (name, kind) = causes.get(id);
-                self.bounds
-                    .as_ref()
-                    .and_then(|b| b.get(&(name.to_string(), kind)))
-                    .copied()
-                    .unwrap_or((0, 0))
-            })
-            .collect();
         let mut first = 0;
         for slice in events.chunks(SLICE) {
             // Intervals that end before this slice cannot reach it (nor any later one).
             first += intervals[first..].partition_point(|iv| iv.end <= slice[0].0);
             let mut splits = attribute::join(slice, &intervals[first..]);
+            let bounds = self.learn_edges(&splits, &causes, how.threshold);
             attribute::apply_edges(&mut splits, &bounds);
             totals.add(&splits, &causes, how.threshold, how.threshold_ns, how.hz);
         }
         totals
+    }
+
+    /// Each cause's (entry, exit) bounds for `splits` (by cause id in `causes`): the smallest
+    /// stretches seen so far, these splits' included.
+    fn learn_edges(
+        &mut self,
+        splits: &[attribute::Split],
+        causes: &Causes,
+        threshold: u64,
+    ) -> Vec<(u64, u64)> {
+        let edges = self.edges.get_or_insert_with(BTreeMap::new);
+        attribute::edges_seen(splits, causes.len())
+            .iter()
+            .enumerate()
+            .map(|(id, more)| {
+                let (name, kind) = causes.get(id);
+                let e = edges.entry((name.to_string(), kind)).or_default();
+                e.learn(more);
+                e.bounds(threshold)
+            })
+            .collect()
     }
 
     /// Records held now.
@@ -347,7 +354,7 @@ mod tests {
     fn a_close_inside_a_handler_keeps_the_handler_for_an_event_that_comes_late() {
         let how = how();
         let mut o = Overflow::new(0);
-        o.learn_bounds(&[], &[], &Causes::default(), 62);
+        o.learn_bounds(&[], &[], &Causes::default());
         o.trace(rec(100, TraceKind::Switch, 2));
         o.trace(rec(600, TraceKind::Switch, 0));
         o.trace(rec(1_000, TraceKind::IrqEntry, 1));
@@ -367,7 +374,7 @@ mod tests {
     fn a_close_inside_a_thread_s_run_keeps_its_switch() {
         let how = how();
         let mut o = Overflow::new(0);
-        o.learn_bounds(&[], &[], &Causes::default(), 62);
+        o.learn_bounds(&[], &[], &Causes::default());
         o.trace(rec(100, TraceKind::IrqEntry, 1));
         o.trace(rec(200, TraceKind::IrqExit, 1));
         o.trace(rec(1_000, TraceKind::Switch, 2));
@@ -378,5 +385,53 @@ mod tests {
         o.close(u64::MAX, &how);
         let k = o.totals.causes[&("kworker/1:1".to_string(), CauseKind::Thread)];
         assert_eq!((k.episodes, k.total_ns), (1, 4_000), "{:?}", o.totals);
+    }
+
+    /// A cause the kept records saw too rarely to bound its untraced entry and exit learns them
+    /// from the later records: ten ticks whose handlers start 5 ticks into the event and end 5
+    /// before its end are charged whole once eight have been seen (900 ns without). A bound is
+    /// the smallest stretch seen so far: later 2-tick entries lower the kept records' 5, so a
+    /// later 5-tick entry is charged 2 (as the whole run kept at once would be).
+    #[test]
+    fn a_cause_rare_among_the_kept_records_learns_its_edges_from_the_later_ones() {
+        let how = how();
+        let ticks = |o: &mut Overflow, from: u64| {
+            for i in 0..10 {
+                let at = from + i * 10_000;
+                o.trace(rec(at + 5, TraceKind::IrqEntry, 1));
+                o.trace(rec(at + 95, TraceKind::IrqExit, 1));
+                o.event(at, 100);
+            }
+        };
+        let mut o = Overflow::new(0);
+        o.learn_bounds(&[], &[], &Causes::default());
+        ticks(&mut o, 0);
+        o.close(u64::MAX, &how);
+        let irq = o.totals.causes[&("arch_timer".to_string(), CauseKind::Irq)];
+        assert_eq!((irq.episodes, irq.total_ns), (10, 1_000), "{:?}", o.totals);
+        // The kept records bound both sides at 5 ticks (seen 8 times); the later ones' 2-tick
+        // entries lower the entry bound to 2: five events are charged 97 ns, five 100 ns.
+        let mut o = Overflow::new(0);
+        let mut kept = Causes::default();
+        let mut trace = Vec::new();
+        let mut events = Vec::new();
+        for i in 0..8u64 {
+            let at = 1_000_000 + i * 10_000;
+            trace.push(rec(at + 5, TraceKind::IrqEntry, 1));
+            trace.push(rec(at + 95, TraceKind::IrqExit, 1));
+            events.push((at, 100));
+        }
+        let intervals = attribute::from_trace(&trace, &names, 0, &mut kept);
+        o.learn_bounds(&events, &intervals, &kept);
+        for i in 0..10u64 {
+            let at = 2_000_000 + i * 10_000;
+            let entry = if i % 2 == 0 { 2 } else { 5 };
+            o.trace(rec(at + entry, TraceKind::IrqEntry, 1));
+            o.trace(rec(at + 95, TraceKind::IrqExit, 1));
+            o.event(at, 100);
+        }
+        o.close(u64::MAX, &how);
+        let irq = o.totals.causes[&("arch_timer".to_string(), CauseKind::Irq)];
+        assert_eq!((irq.episodes, irq.total_ns), (10, 985), "{:?}", o.totals);
     }
 }

@@ -687,7 +687,7 @@ fn add_overflow(t: &mut Tally, c: &CoreData, method: Method, hz: u64) {
         _ => "as the probe's trace arrived during the window",
     };
     t.notes.push(format!(
-        "{} record(s) beyond the {} kept per core were attributed {closer} (at most {} held at once), with the entry and exit bounds of the kept ones; the plots and worst events show the kept ones",
+        "{} record(s) beyond the {} kept per core were attributed {closer} (at most {} held at once), with each cause's entry and exit bounds learnt as they came; the plots and worst events show the kept ones",
         o.records - o.dropped,
         c.limit,
         o.peak
