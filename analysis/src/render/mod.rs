@@ -4,6 +4,7 @@
 //! write. Nothing here decodes, runs or writes anything.
 
 pub mod artifact;
+pub mod band;
 pub mod columns;
 pub mod legend;
 pub mod load;

@@ -21,6 +21,7 @@ use plotters::style::FontStyle;
 use tickscope_core::hist::{Histogram, bucket_range};
 
 use super::artifact::{Artifact, Files};
+use super::band;
 use super::legend::{self, Entry, Mark};
 use super::maxima;
 use crate::analysis::summary::{CoreSplits, Summary, hw_cause_name};
@@ -31,7 +32,7 @@ pub const SIZE: (u32, u32) = (1200, 700);
 static FONT: &[u8] = include_bytes!("../../assets/DejaVuSans.ttf");
 static REGISTER: Once = Once::new();
 
-fn register_font() {
+pub(crate) fn register_font() {
     REGISTER.call_once(|| {
         let _ = plotters::style::register_font("sans-serif", FontStyle::Normal, FONT);
         let _ = plotters::style::register_font("sans-serif", FontStyle::Bold, FONT);
@@ -880,14 +881,7 @@ pub fn draw(kind: Kind, runs: &[View], opts: &PlotOptions, files: &mut dyn Files
         Kind::Histogram | Kind::Osadl | Kind::Maxima => (SIZE.0, SIZE.1 + run_legend_height(runs)),
         _ => SIZE,
     };
-    let mut rgb = vec![0u8; size.0 as usize * size.1 as usize * 3];
-    {
-        let root = BitMapBackend::with_buffer(&mut rgb, size).into_drawing_area();
-        draw_on(&root, kind, runs, labels, opts)?;
-        root.present()?;
-    }
-    let png = png_bytes(&rgb, size)?;
-    drop(rgb);
+    let png = band::png(size, |root| draw_on(root, kind, runs, labels, opts))?;
     files.put(Artifact::new(format!("{}.png", kind.stem()), png))?;
     let mut svg = String::new();
     {
@@ -912,22 +906,6 @@ fn data(kind: Kind, runs: &[View], opts: &PlotOptions) -> Option<serde_json::Val
         )),
         _ => None,
     }
-}
-
-/// An RGB image as PNG bytes (8 bits per channel, no interlace). Filters chosen per row
-/// (adaptive), as the `image` crate did: plots compress about 3× better than with one filter,
-/// and the HTML report inlines every PNG.
-fn png_bytes(rgb: &[u8], (w, h): (u32, u32)) -> Result<Vec<u8>> {
-    let mut out = Vec::new();
-    let mut enc = png::Encoder::new(&mut out, w, h);
-    enc.set_color(png::ColorType::Rgb);
-    enc.set_depth(png::BitDepth::Eight);
-    enc.set_compression(png::Compression::Default);
-    enc.set_adaptive_filter(png::AdaptiveFilterType::Adaptive);
-    let mut writer = enc.write_header()?;
-    writer.write_image_data(rgb)?;
-    writer.finish()?;
-    Ok(out)
 }
 
 fn draw_on<DB: DrawingBackend>(
