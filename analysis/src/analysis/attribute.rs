@@ -359,13 +359,16 @@ fn push_hw(pieces: &mut Vec<Piece>, n: u64) {
 pub fn join(events: &[(u64, u64)], intervals: &[Interval]) -> Vec<Split> {
     let mut out = Vec::with_capacity(events.len());
     let mut first = 0usize;
+    // Pieces are built here and copied out at their exact length: a long run keeps up to 500 k
+    // splits, most of one or two pieces, where a growing Vec would reserve four.
+    let mut pieces = Vec::new();
     for &(start, len) in events {
         let end = start + len;
         // Intervals ending at or before this event start can never overlap a later event.
         while first < intervals.len() && intervals[first].end <= start {
             first += 1;
         }
-        let mut pieces = Vec::new();
+        pieces.clear();
         let mut at = start;
         for iv in &intervals[first..] {
             if iv.start >= end {
@@ -383,7 +386,11 @@ pub fn join(events: &[(u64, u64)], intervals: &[Interval]) -> Vec<Split> {
             at = b;
         }
         push_hw(&mut pieces, end - at);
-        out.push(Split { start, len, pieces });
+        out.push(Split {
+            start,
+            len,
+            pieces: pieces.clone(),
+        });
     }
     out
 }
@@ -537,6 +544,8 @@ fn merged(pieces: Vec<Piece>) -> Vec<Piece> {
             (_, p) => merged.push(p),
         }
     }
+    // Kept as long as its split is: no room beyond its pieces.
+    merged.shrink_to_fit();
     merged
 }
 
