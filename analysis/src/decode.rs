@@ -7,12 +7,20 @@ use std::io::Read;
 
 use anyhow::{Context, Result};
 use serde::Serialize;
+use tickscope_core::wire::msg::{BLOCK, Block, TimerSample};
 use tickscope_core::wire::{Chunk, Deframer, LinkStats, Message, SeqTracker};
 
 /// Receives decoded messages in stream order.
 pub trait Sink {
     /// A message with its frame sequence number.
     fn message(&mut self, seq: u32, msg: &Message);
+
+    /// A block of timer samples read on the fast path (a `TimerDeltas` frame, deadlines summed
+    /// back): as a `TimerSamples` message unless the sink takes it directly.
+    fn timer_block(&mut self, seq: u32, core: u16, items: &[TimerSample]) {
+        let items = heapless::Vec::from_slice(items).expect("at most a block");
+        self.message(seq, &Message::TimerSamples(Block { core, items }));
+    }
 }
 
 /// A decoded firmware log line.
@@ -151,6 +159,10 @@ pub struct Decoder {
     table: Option<defmt_decoder::Table>,
     partial_text: String,
     report: Report,
+    /// `Message::TimerDeltas`'s tag, for the fast path ([`crate::timer_block`]).
+    tag: u32,
+    /// Where the fast path reads a block into.
+    block: Box<[TimerSample; BLOCK]>,
 }
 
 impl Decoder {
@@ -172,6 +184,8 @@ impl Decoder {
                 logs_decoded,
                 ..Report::default()
             },
+            tag: crate::timer_block::timer_deltas_tag(),
+            block: Box::new([TimerSample::default(); BLOCK]),
         })
     }
 
@@ -183,6 +197,8 @@ impl Decoder {
             table,
             partial_text,
             report,
+            tag,
+            block,
         } = self;
         deframer.push(bytes, &mut |chunk| match chunk {
             Chunk::Frame {
@@ -191,6 +207,12 @@ impl Decoder {
                 offset,
             } => {
                 if !seq.frame(n) {
+                    return;
+                }
+                if let Some((core, len)) = crate::timer_block::read(payload, *tag, block) {
+                    report.last_seq = Some(n);
+                    report.last_good_offset = offset + payload.len() as u64;
+                    sink.timer_block(n, core, &block[..len]);
                     return;
                 }
                 match postcard::from_bytes::<Message>(payload) {

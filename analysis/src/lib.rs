@@ -17,6 +17,7 @@ pub mod record;
 pub mod render;
 pub mod rteval;
 pub mod rttests;
+pub mod timer_block;
 
 /// Exit statuses a run record decides (also in README "Exit codes").
 pub mod status {

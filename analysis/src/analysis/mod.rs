@@ -23,7 +23,7 @@ use tickscope_core::stats::{Accumulator, WorstEvent};
 use tickscope_core::units::{TicksToNs, ticks_to_ns};
 use tickscope_core::wire::Message;
 use tickscope_core::wire::msg::{
-    Attribution, Block, CauseKind, CoreOnline, CoreStatus, FaultReport, HistogramPart,
+    Attribution, BLOCK, Block, CauseKind, CoreOnline, CoreStatus, FaultReport, HistogramPart,
     InterruptCounts, IrqSpan, KernelInfo, LinuxInfo, LoadProgress, Method, NoiseEvent, PanicReport,
     PeerRun, PeerStream, PeerTool, PsciFailure, ReducedEvents, RunHeader, Source, TimerSample,
     TraceRecord, Trailer, Window,
@@ -521,6 +521,14 @@ impl Sink for Analysis {
             self.headless += 1;
         }
     }
+
+    fn timer_block(&mut self, _seq: u32, core: u16, items: &[TimerSample]) {
+        let hz = self.hz();
+        self.timer_samples(core, items.iter().copied(), hz);
+        if self.header.is_none() {
+            self.headless += 1;
+        }
+    }
 }
 
 impl Analysis {
@@ -535,10 +543,21 @@ impl Analysis {
         let c = self.core(core);
         let start = c.window.map(|w| w.start).unwrap_or(0);
         let ns = TicksToNs::new(hz);
+        // The latencies go into the value histogram a block at a time.
+        let mut lats = [0u64; BLOCK];
+        let mut held = 0;
         for s in items {
             let lat = ns.ns(s.latency as u64);
-            let at = ns.ns(s.deadline.saturating_sub(start));
-            c.acc.record(lat, at, core);
+            if held == BLOCK {
+                c.acc.values.record_all(&lats);
+                held = 0;
+            }
+            lats[held] = lat;
+            held += 1;
+            if lat > c.acc.threshold_ns {
+                let at = ns.ns(s.deadline.saturating_sub(start));
+                c.acc.record_event_only(lat, at, core);
+            }
             if s.cycles != u32::MAX {
                 c.cycles.record(s.cycles as u64);
             }
@@ -564,6 +583,7 @@ impl Analysis {
                 c.keep_event(ev, stream);
             }
         }
+        c.acc.values.record_all(&lats[..held]);
     }
 
     /// Noise events: gaps above the threshold, with the counters that moved.
