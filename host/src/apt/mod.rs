@@ -635,19 +635,42 @@ fn cached_peers(dir: &Path) -> Option<Peers> {
     })
 }
 
-/// The peers, from the cache or fetched into it (`$TICKSCOPE_CACHE/peers`).
-pub fn peers() -> Result<Peers> {
-    let cache = cache_dir().join("peers");
+/// A cache of fetched files, `$TICKSCOPE_CACHE/<name>/current`: read by `read`, or, under a
+/// lock (another run may be fetching the same), made by `make` into a staging directory in the
+/// cache that replaces `current` whole once made.
+fn cached_or_made<T>(
+    name: &str,
+    read: impl Fn(&Path) -> Option<T>,
+    make: impl FnOnce(&Path) -> Result<()>,
+) -> Result<T> {
+    let cache = cache_dir().join(name);
     let current = cache.join("current");
-    if let Some(p) = cached_peers(&current) {
-        return Ok(p);
+    if let Some(t) = read(&current) {
+        return Ok(t);
     }
     std::fs::create_dir_all(&cache)?;
     let lock = std::fs::File::create(cache.join(".fetch.lock"))?;
-    lock.lock().context("locking the peers cache")?;
-    if let Some(p) = cached_peers(&current) {
-        return Ok(p);
+    lock.lock()
+        .with_context(|| format!("locking the {name} cache"))?;
+    if let Some(t) = read(&current) {
+        return Ok(t);
     }
+    let stage = tempfile::Builder::new()
+        .prefix(&format!(".{name}-"))
+        .tempdir_in(&cache)?;
+    make(stage.path())?;
+    let _ = std::fs::remove_dir_all(&current);
+    std::fs::rename(stage.keep(), &current)?;
+    read(&current).ok_or_else(|| fail(status::FAILURE, format!("the {name} cache is incomplete")))
+}
+
+/// The peers, from the cache or fetched into it (`$TICKSCOPE_CACHE/peers`).
+pub fn peers() -> Result<Peers> {
+    cached_or_made("peers", cached_peers, fetch_peers)
+}
+
+/// Fetches rt-tests and the libraries its tools load into `stage`.
+fn fetch_peers(stage: &Path) -> Result<()> {
     let help = "--peers needs Debian's arm64 rt-tests package (oslat, cyclictest), fetched with apt on a Debian or Ubuntu host";
     let (apt, _) = archive(help, "rt-tests (oslat, cyclictest) for arm64")?;
     let version = apt.candidate("rt-tests").ok_or_else(|| {
@@ -661,12 +684,9 @@ pub fn peers() -> Result<Peers> {
         .tempdir()?;
     let x = work.path().join("x");
     apt.download_extract(&["rt-tests", "libc6", "libnuma1"], work.path(), &x, help)?;
-    let stage = tempfile::Builder::new()
-        .prefix(".peers-")
-        .tempdir_in(&cache)?;
     for (from, to) in PEER_FILES {
         let src = x.join(from);
-        let dst = stage.path().join("root").join(to);
+        let dst = stage.join("root").join(to);
         std::fs::create_dir_all(dst.parent().expect("a file in a directory"))?;
         // Copy the file a symlink names (libnuma.so.1 -> libnuma.so.1.0.0).
         std::fs::copy(&src, &dst).map_err(|e| {
@@ -676,13 +696,8 @@ pub fn peers() -> Result<Peers> {
             )
         })?;
     }
-    std::fs::write(
-        stage.path().join("package"),
-        format!("rt-tests {version}\n"),
-    )?;
-    let _ = std::fs::remove_dir_all(&current);
-    std::fs::rename(stage.keep(), &current)?;
-    cached_peers(&current).ok_or_else(|| fail(status::FAILURE, "the peers cache is incomplete"))
+    std::fs::write(stage.join("package"), format!("rt-tests {version}\n"))?;
+    Ok(())
 }
 
 #[cfg(test)]

@@ -9,10 +9,9 @@ use std::path::{Path, PathBuf};
 
 use anyhow::Result;
 
-use super::{Apt, archive};
+use super::{Apt, archive, cached_or_made};
 use crate::kernel::InitFile;
 use crate::libs::{self, Unpacked};
-use crate::workspace::cache_dir;
 use crate::{fail, status};
 
 const BINARY: &str = "usr/bin/stress-ng";
@@ -31,17 +30,11 @@ pub struct StressNg {
 
 /// stress-ng from the cache (`$TICKSCOPE_CACHE/stress-ng`) or fetched into it.
 pub fn fetch() -> Result<StressNg> {
-    let cache = cache_dir().join("stress-ng");
-    let current = cache.join("current");
-    if let Some(s) = cached(&current) {
-        return Ok(s);
-    }
-    std::fs::create_dir_all(&cache)?;
-    let lock = std::fs::File::create(cache.join(".fetch.lock"))?;
-    lock.lock()?;
-    if let Some(s) = cached(&current) {
-        return Ok(s);
-    }
+    cached_or_made("stress-ng", cached, fetch_into)
+}
+
+/// Fetches stress-ng and the libraries it loads into `stage`.
+fn fetch_into(stage: &Path) -> Result<()> {
     let (apt, _) = archive(HELP, "stress-ng for arm64 with its libraries")?;
     let version = apt.candidate("stress-ng").ok_or_else(|| {
         fail(
@@ -53,26 +46,18 @@ pub fn fetch() -> Result<StressNg> {
         .prefix("tickscope-stress-ng-")
         .tempdir()?;
     let files = resolve(&apt, work.path())?;
-    let stage = tempfile::Builder::new()
-        .prefix(".stress-ng-")
-        .tempdir_in(&cache)?;
     let mut manifest = String::new();
     for (to, from) in &files {
-        let dst = stage.path().join("root").join(to);
+        let dst = stage.join("root").join(to);
         std::fs::create_dir_all(dst.parent().expect("a file in a directory"))?;
         // Copies the file a symlink names (libz.so.1 -> libz.so.1.2.13).
         std::fs::copy(from, &dst)?;
         manifest.push_str(to);
         manifest.push('\n');
     }
-    std::fs::write(stage.path().join("files"), manifest)?;
-    std::fs::write(
-        stage.path().join("package"),
-        format!("stress-ng {version}\n"),
-    )?;
-    let _ = std::fs::remove_dir_all(&current);
-    std::fs::rename(stage.keep(), &current)?;
-    cached(&current).ok_or_else(|| fail(status::FAILURE, "the stress-ng cache is incomplete"))
+    std::fs::write(stage.join("files"), manifest)?;
+    std::fs::write(stage.join("package"), format!("stress-ng {version}\n"))?;
+    Ok(())
 }
 
 fn cached(dir: &Path) -> Option<StressNg> {
