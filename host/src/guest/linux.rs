@@ -496,7 +496,6 @@ fn restore_and_run(
     Ok((outcome, snap, first_byte))
 }
 
-/// The run's facts: the machine, the kernel and its snapshot, the replayable command.
 /// The packages the load's tools came from: rt-tests for hackbench, stress-ng's own.
 fn load_packages(req: &Request, prep: &Prepared) -> Vec<String> {
     let tools = req.load.tools();
@@ -509,6 +508,7 @@ fn load_packages(req: &Request, prep: &Prepared) -> Vec<String> {
     peers.into_iter().chain(stress).collect()
 }
 
+/// The run's facts: the machine, the kernel and its snapshot, the replayable command.
 fn facts(
     req: &Request,
     prep: &Prepared,
