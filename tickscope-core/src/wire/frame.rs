@@ -83,9 +83,24 @@ pub fn cobs_encode(src: &[u8], dst: &mut [u8]) -> Option<usize> {
     Some(out)
 }
 
+/// The first zero byte of `bytes` (a frame delimiter).
+#[inline]
+fn zero_at(bytes: &[u8]) -> Option<usize> {
+    #[cfg(feature = "fast-deframe")]
+    return memchr::memchr(0, bytes);
+    #[cfg(not(feature = "fast-deframe"))]
+    return bytes.iter().position(|&b| b == 0);
+}
+
 /// COBS-decodes `src` (no delimiters) into `dst`. Returns the decoded length, or `None` when
 /// the input is not valid COBS (a zero byte, a run past the end) or does not fit.
 pub fn cobs_decode(src: &[u8], dst: &mut [u8]) -> Option<usize> {
+    cobs_decode_runs::<true>(src, dst)
+}
+
+/// [`cobs_decode`], checking each run for zero bytes when `CHECK_ZEROS` (the deframer's chunks
+/// hold none: it split them at their zeros).
+fn cobs_decode_runs<const CHECK_ZEROS: bool>(src: &[u8], dst: &mut [u8]) -> Option<usize> {
     let mut i = 0;
     let mut out = 0;
     while i < src.len() {
@@ -100,7 +115,7 @@ pub fn cobs_decode(src: &[u8], dst: &mut [u8]) -> Option<usize> {
             return None;
         }
         let chunk = &src[start..end];
-        if chunk.contains(&0) {
+        if CHECK_ZEROS && chunk.contains(&0) {
             return None;
         }
         dst[out..out + run].copy_from_slice(chunk);
@@ -305,7 +320,7 @@ impl Deframer {
     /// Feeds bytes; calls `sink` for every complete chunk, in order.
     pub fn push(&mut self, mut input: &[u8], sink: &mut dyn FnMut(Chunk<'_>)) {
         while !input.is_empty() {
-            match input.iter().position(|&b| b == 0) {
+            match zero_at(input) {
                 Some(z) => {
                     let (part, rest) = input.split_at(z);
                     if self.chunk_len == 0 {
@@ -403,7 +418,8 @@ impl Deframer {
     /// Validates one chunk: Ok((seq, decoded length)), Err(Some(version)) for a sound frame of
     /// another version, Err(None) for anything else.
     fn check(decoded: &mut [u8; MAX_BODY], chunk: &[u8]) -> Result<(u32, usize), Option<u8>> {
-        let len = cobs_decode(chunk, decoded).ok_or(None)?;
+        // The chunk holds no zero byte: `push` split it at them.
+        let len = cobs_decode_runs::<false>(chunk, decoded).ok_or(None)?;
         if len < HEADER_LEN + CRC_LEN {
             return Err(None);
         }
