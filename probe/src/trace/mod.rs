@@ -267,11 +267,19 @@ impl Drop for Tracer {
         // reader, which holds the pipe, is dropped before the tracer.
         drop(self.on.take());
         drop(self.pipe.take());
-        if let Err(e) = std::fs::remove_dir(&self.inst) {
-            eprintln!(
-                "tickscope-probe: could not remove the trace instance {}: {e}",
-                self.inst.display()
-            );
+        // A file of the instance that another thread or a just-forked child still holds keeps
+        // it busy a moment longer: try again for up to 2 s.
+        let mut tries = 0;
+        while let Err(e) = std::fs::remove_dir(&self.inst) {
+            tries += 1;
+            if e.raw_os_error() != Some(libc::EBUSY) || tries == 100 {
+                eprintln!(
+                    "tickscope-probe: could not remove the trace instance {}: {e}",
+                    self.inst.display()
+                );
+                break;
+            }
+            std::thread::sleep(std::time::Duration::from_millis(20));
         }
     }
 }
