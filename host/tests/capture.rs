@@ -3,22 +3,20 @@
 
 mod common;
 use common::*;
-use std::io::Write;
 use std::process::{Command, Stdio};
 use std::time::Duration;
 
 #[test]
 fn captures_a_uart_run_from_a_serial_device() {
-    // QEMU starts paused with its monitor on stdin/stdout and the UART on a pty.
-    let (mut qemu, pty) =
-        qemu_firmware_on_pty("mode=timer smp=2 duration=200ms transport=uart icount=on");
+    // QEMU starts paused with the UART on a pty.
+    let mut qemu = PtyQemu::start("mode=timer smp=2 duration=200ms transport=uart icount=on");
     let d = tmp();
     let o = out(&d, "cap");
     let capture = Command::new(env!("CARGO_BIN_EXE_tickscope"))
         .args([
             "capture",
             "--serial",
-            &pty,
+            &qemu.pty,
             "--baud",
             "115200",
             "--timeout",
@@ -34,19 +32,11 @@ fn captures_a_uart_run_from_a_serial_device() {
         .stderr(Stdio::piped())
         .spawn()
         .unwrap();
-    // QEMU notices the opened pty within a second; then let the guest run.
+    // Let the capture open the pty; then let the guest run.
     std::thread::sleep(Duration::from_millis(1500));
-    qemu.stdin.as_mut().unwrap().write_all(b"cont\n").unwrap();
+    qemu.cont();
     let out = capture.wait_with_output().unwrap();
-    // The guest ends itself (semihosting exit); never leave an emulator behind.
-    for _ in 0..50 {
-        if qemu.try_wait().unwrap().is_some() {
-            break;
-        }
-        std::thread::sleep(Duration::from_millis(100));
-    }
-    let _ = qemu.kill();
-    let _ = qemu.wait();
+    qemu.finish();
     let stdout = String::from_utf8_lossy(&out.stdout);
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert_eq!(out.status.code(), Some(0), "{stdout}\n{stderr}");

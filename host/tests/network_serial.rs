@@ -195,8 +195,8 @@ fn garbage_and_a_closed_port_are_reported() {
 /// The firmware's settings for the UART runs compared here.
 const UART_RUN: &str = "mode=timer smp=2 duration=1s transport=uart reduce=raw icount=on";
 
-fn qemu_on_pty() -> (std::process::Child, String) {
-    qemu_firmware_on_pty(UART_RUN)
+fn qemu_on_pty() -> PtyQemu {
+    PtyQemu::start(UART_RUN)
 }
 
 /// The firmware's UART bytes of the run `qemu_on_pty` makes, as QEMU writes them to `path`.
@@ -219,7 +219,7 @@ fn uart_to_file(path: &std::path::Path) -> Vec<u8> {
 }
 
 /// Captures the firmware's UART run from `url` once connected: QEMU is let run after 1.5 s.
-fn capture_qemu_run(url: &str, qemu: &mut std::process::Child, o: &str) -> Vec<u8> {
+fn capture_qemu_run(url: &str, qemu: &mut PtyQemu, o: &str) -> Vec<u8> {
     let cap = std::process::Command::new(env!("CARGO_BIN_EXE_tickscope"))
         .args([
             "capture",
@@ -237,16 +237,9 @@ fn capture_qemu_run(url: &str, qemu: &mut std::process::Child, o: &str) -> Vec<u
         .spawn()
         .unwrap();
     std::thread::sleep(Duration::from_millis(1500));
-    qemu.stdin.as_mut().unwrap().write_all(b"cont\n").unwrap();
+    qemu.cont();
     let out = cap.wait_with_output().unwrap();
-    for _ in 0..50 {
-        if qemu.try_wait().unwrap().is_some() {
-            break;
-        }
-        std::thread::sleep(Duration::from_millis(100));
-    }
-    let _ = qemu.kill();
-    let _ = qemu.wait();
+    qemu.finish();
     assert_eq!(
         out.status.code(),
         Some(0),
@@ -266,11 +259,12 @@ fn through_ser2net_the_capture_equals_a_direct_one() {
             "ser2net is missing (the test command installs it as root: apt-get install ser2net)",
         );
     let d = tmp();
-    // Direct: what QEMU writes to a file, nothing lost (a pty read directly drops what nobody
-    // read when QEMU exits, which a loaded machine makes likely; ser2net reads it in time).
+    // Direct: what QEMU writes to a file.
     let direct = uart_to_file(&d.path().join("direct.bin"));
-    // Through ser2net's RFC 2217 port exporting the very same kind of pty (icount: same bytes).
-    let (mut qemu, pty) = qemu_on_pty();
+    // Through ser2net's RFC 2217 port exporting a pty QEMU's UART writes to (icount: same
+    // bytes; the pty outlives QEMU, see `PtyQemu`).
+    let mut qemu = qemu_on_pty();
+    let pty = qemu.pty.clone();
     let port = TcpListener::bind("127.0.0.1:0")
         .unwrap()
         .local_addr()

@@ -182,49 +182,96 @@ pub fn firmware_machine(elf: &str) -> Vec<String> {
     .to_vec()
 }
 
-/// QEMU paused (`-S`) with the firmware's UART on a pty and its monitor on stdin/stdout, under
-/// icount on the 2-core virt machine, the firmware given `settings` ("mode=timer smp=2 ..."):
-/// the process (send `cont` on its stdin to run the guest) and the pty's path. The monitor's
-/// further output is drained in the background.
-pub fn qemu_firmware_on_pty(settings: &str) -> (std::process::Child, String) {
-    use std::io::BufRead;
-    let img = tickscope(&["image", "--json"]);
-    img.expect_status(0);
-    let elf = img.json()["elf"].as_str().unwrap().to_string();
-    let mut qemu = Command::new("qemu-system-aarch64")
-        .args(firmware_machine(&elf))
-        .args([
-            "-serial",
-            "pty",
-            "-monitor",
-            "stdio",
-            "-S",
-            "-semihosting-config",
-        ])
-        .arg(semihosting_config(settings))
-        .stdin(std::process::Stdio::piped())
-        .stdout(std::process::Stdio::piped())
-        .stderr(std::process::Stdio::piped())
-        .spawn()
-        .expect("starting qemu");
-    // With the monitor on stdio, QEMU announces the pty there.
-    let mut monitor = std::io::BufReader::new(qemu.stdout.take().unwrap());
-    let mut line = String::new();
-    let pty = loop {
-        line.clear();
-        if monitor.read_line(&mut line).unwrap() == 0 {
-            let _ = qemu.kill();
-            panic!("QEMU did not announce its pty");
+/// QEMU paused (`-S`) under icount on the 2-core virt machine, the firmware given `settings`
+/// ("mode=timer smp=2 ..."), its UART on a pseudo-terminal this process owns: `pty` is the
+/// slave's path for the reader under test.
+///
+/// The pty is ours, not QEMU's (`-serial pty`), so that QEMU's exit cannot lose the run's end:
+/// when the last holder of a pty's master closes it, the kernel hangs up the slave and flushes
+/// what its reader had not read yet, and QEMU exits right after the trailer. A loaded machine
+/// made that reader late (ser2net in one CI run: 864 of 1,000 samples, no trailer). Here the
+/// master stays open until this value is dropped, after the reader has everything.
+pub struct PtyQemu {
+    pub qemu: std::process::Child,
+    pub pty: String,
+    monitor: std::os::unix::net::UnixStream,
+    /// The master (QEMU's stdin and stdout are copies of it) and the slave, held open.
+    _ends: (serialport::TTYPort, serialport::TTYPort),
+    _dir: tempfile::TempDir,
+}
+
+impl PtyQemu {
+    /// Starts QEMU paused with the firmware given `settings`.
+    pub fn start(settings: &str) -> PtyQemu {
+        use serialport::SerialPort;
+        use std::os::fd::{FromRawFd, IntoRawFd, OwnedFd};
+        let img = tickscope(&["image", "--json"]);
+        img.expect_status(0);
+        let elf = img.json()["elf"].as_str().unwrap().to_string();
+        let (master, slave) = serialport::TTYPort::pair().expect("a pseudo-terminal pair");
+        let pty = slave.name().expect("the slave's path");
+        let copy = |p: &serialport::TTYPort| {
+            let fd = p.try_clone_native().unwrap().into_raw_fd();
+            // SAFETY: `into_raw_fd` hands over a descriptor nothing else owns or closes.
+            std::process::Stdio::from(unsafe { OwnedFd::from_raw_fd(fd) })
+        };
+        let dir = tmp();
+        let sock = dir.path().join("monitor.sock");
+        let mut qemu = Command::new("qemu-system-aarch64")
+            .args(firmware_machine(&elf))
+            .args(["-serial", "stdio", "-monitor"])
+            .arg(format!("unix:{},server=on,wait=off", sock.display()))
+            .args(["-S", "-semihosting-config"])
+            .arg(semihosting_config(settings))
+            .stdin(copy(&master))
+            .stdout(copy(&master))
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .expect("starting qemu");
+        let monitor = (0..100)
+            .find_map(|_| {
+                let s = std::os::unix::net::UnixStream::connect(&sock).ok();
+                if s.is_none() {
+                    std::thread::sleep(std::time::Duration::from_millis(50));
+                }
+                s
+            })
+            .unwrap_or_else(|| {
+                let _ = qemu.kill();
+                panic!("QEMU's monitor socket did not appear");
+            });
+        PtyQemu {
+            qemu,
+            pty,
+            monitor,
+            _ends: (master, slave),
+            _dir: dir,
         }
-        if let Some(p) = line.split("redirected to ").nth(1) {
-            break p.split_whitespace().next().unwrap().to_string();
+    }
+
+    /// Lets the guest run.
+    pub fn cont(&mut self) {
+        use std::io::Write;
+        self.monitor.write_all(b"cont\n").unwrap();
+    }
+
+    /// Waits up to 5 s for the guest to end itself (semihosting exit), then makes sure no
+    /// emulator is left behind.
+    pub fn finish(&mut self) {
+        for _ in 0..50 {
+            if self.qemu.try_wait().unwrap().is_some() {
+                break;
+            }
+            std::thread::sleep(std::time::Duration::from_millis(100));
         }
-    };
-    std::thread::spawn(move || {
-        let mut sink = String::new();
-        while monitor.read_line(&mut sink).unwrap_or(0) > 0 {
-            sink.clear();
-        }
-    });
-    (qemu, pty)
+        let _ = self.qemu.kill();
+        let _ = self.qemu.wait();
+    }
+}
+
+impl Drop for PtyQemu {
+    fn drop(&mut self) {
+        let _ = self.qemu.kill();
+        let _ = self.qemu.wait();
+    }
 }
