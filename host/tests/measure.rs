@@ -363,8 +363,13 @@ fn records_beyond_the_kept_ones_are_attributed_to_the_same_figures() {
         "--inject-tick",
         "1000:5us",
     ];
-    let whole = measure(&args);
     let d = tmp();
+    let w = out(&d, "whole");
+    let mut all = vec!["measure", "--json", "--out", &w];
+    all.extend_from_slice(&args);
+    let r = tickscope(&all);
+    r.expect_status(0);
+    let whole = r.json();
     let o = out(&d, "kept-200");
     let mut all = vec!["measure", "--json", "--out", &o];
     all.extend_from_slice(&args);
@@ -413,6 +418,52 @@ fn records_beyond_the_kept_ones_are_attributed_to_the_same_figures() {
         assert!(
             (p - w).abs() <= w * 0.005,
             "{k}: {p} against {w} kept whole"
+        );
+    }
+    // The tail plot counts every event too: its rates over the window are the whole run's (an
+    // episode's value within the histogram's 0.4 %: between the neighbouring grid points').
+    let ccdf = |dir: &str| -> Vec<f64> {
+        let c: serde_json::Value =
+            serde_json::from_str(&std::fs::read_to_string(format!("{dir}/ccdf.json")).unwrap())
+                .unwrap();
+        c["runs"][0]["os_events_per_s"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|v| v.as_f64().unwrap())
+            .collect()
+    };
+    // The maxima over time come from every event: the same as kept whole, no interval empty.
+    let maxima = |dir: &str| -> serde_json::Value {
+        serde_json::from_str(&std::fs::read_to_string(format!("{dir}/maxima.json")).unwrap())
+            .unwrap()
+    };
+    let (mp, mw) = (maxima(&o), maxima(&w));
+    assert_eq!(mp, mw);
+    assert_eq!(mp["runs"][0]["complete"], true);
+    assert!(
+        mp["runs"][0]["maxima_ns"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .all(|m| m.as_f64().is_some_and(|m| m > 5_000.0)),
+        "{mp:#}"
+    );
+    // The timeline draws the kept events and says so.
+    let timeline = |dir: &str| std::fs::read_to_string(format!("{dir}/timeline.svg")).unwrap();
+    assert!(timeline(&o).contains(&format!(
+        "the first 200 of {} events",
+        num(&whole, "events")
+    )));
+    assert!(!timeline(&w).contains("the first"));
+    let (p, w) = (ccdf(&o), ccdf(&w));
+    let at_1us = 3; // 100, 200, 500, 1000 ns
+    assert_eq!(p[at_1us], num(&whole, "os_noise.events_per_s"), "{p:?}");
+    assert_eq!(p[at_1us], w[at_1us], "{p:?} against {w:?}");
+    for i in 1..p.len() - 1 {
+        assert!(
+            w[i + 1] <= p[i] && p[i] <= w[i - 1],
+            "grid point {i}: {p:?} against {w:?} kept whole"
         );
     }
 }

@@ -12,6 +12,7 @@ pub mod explain;
 pub mod load;
 pub mod overflow;
 pub mod peers;
+pub mod slots;
 pub mod summary;
 pub mod tick;
 pub mod totals;
@@ -67,6 +68,8 @@ pub struct CoreData {
     pub cycles: Box<Histogram>,
     /// Timer-mode interrupt entry cost (vector to handler body) in PMU cycles (when available).
     pub entry_cycles: Box<Histogram>,
+    /// The largest event per slot of the window, of every event (kept or not).
+    pub maxima: slots::MaxSlots,
     /// Events in ticks, the first [`CoreData::limit`].
     pub events: Vec<Event>,
     /// Timer mode on Linux: every wake-up as (deadline, latency) in ticks, the first
@@ -113,6 +116,7 @@ impl CoreData {
             acc: Box::new(Accumulator::new(threshold_ns)),
             cycles: Box::new(Histogram::new()),
             entry_cycles: Box::new(Histogram::new()),
+            maxima: slots::MaxSlots::default(),
             events: Vec::new(),
             wakeups: Vec::new(),
             last_end: 0,
@@ -557,6 +561,7 @@ impl Analysis {
             if lat > c.acc.threshold_ns {
                 let at = ns.ns(s.deadline.saturating_sub(start));
                 c.acc.record_event_only(lat, at, core);
+                c.maxima.add(at, lat);
             }
             if s.cycles != u32::MAX {
                 c.cycles.record(s.cycles as u64);
@@ -601,6 +606,7 @@ impl Analysis {
             if dur <= c.acc.threshold_ns {
                 c.acc.record_event_only(dur, at, b.core);
             }
+            c.maxima.add(at, dur);
             if e.duration == u32::MAX {
                 c.clamped += 1;
             }

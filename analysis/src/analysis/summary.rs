@@ -392,6 +392,38 @@ pub struct CoreSplits {
     pub edges: Vec<(u64, u64)>,
     /// The event threshold in ticks (OS pieces closer than it form one episode).
     pub threshold: u64,
+    /// Every event's parts, when the core kept only some of its events (a long run).
+    pub whole: Option<Box<WholeTails>>,
+    /// The largest event per slot of the window, of every event.
+    pub maxima: super::slots::MaxSlots,
+}
+
+/// A core's every event as histograms (ns), the ones beyond the kept splits included: what the
+/// summary's `os_noise`, `hw_noise` and `event_ns` count, so the tail plot's rates are over the
+/// whole window as the table's are, not the kept events' over it.
+#[derive(Debug, Clone, Default)]
+pub struct WholeTails {
+    /// OS episodes' OS time.
+    pub os: Histogram,
+    /// Hardware stretches at or above the threshold.
+    pub hw: Histogram,
+    /// Whole events (a run without attribution).
+    pub events: Histogram,
+}
+
+impl WholeTails {
+    /// The tails of core `c` whose attribution added up to `totals`, when it kept only some of
+    /// its records.
+    fn of(c: &CoreData, totals: &Totals) -> Option<Box<WholeTails>> {
+        let beyond = c.overflow.as_ref().map_or(0, |o| o.records) + c.dropped;
+        (beyond > 0).then(|| {
+            Box::new(WholeTails {
+                os: totals.os.clone(),
+                hw: totals.hw.clone(),
+                events: c.acc.events.clone(),
+            })
+        })
+    }
 }
 
 /// The name of the hardware cause for an emulation: `emulator` under QEMU, `hardware` on boards.
@@ -471,6 +503,8 @@ pub fn split_core(c: &CoreData, source: Source) -> (Method, CoreSplits) {
             causes,
             edges,
             threshold,
+            whole: None,
+            maxima: c.maxima.clone(),
         },
     )
 }
@@ -687,7 +721,7 @@ fn add_overflow(t: &mut Tally, c: &CoreData, method: Method, hz: u64) {
         _ => "as the probe's trace arrived during the window",
     };
     t.notes.push(format!(
-        "{} record(s) beyond the {} kept per core were attributed {closer} (at most {} held at once), with each cause's entry and exit bounds learnt as they came; the plots and worst events show the kept ones",
+        "{} record(s) beyond the {} kept per core were attributed {closer} (at most {} held at once), with each cause's entry and exit bounds learnt as they came; the tail plot counts every event, the worst events and the timeline show the kept ones",
         o.records - o.dropped,
         c.limit,
         o.peak
@@ -938,8 +972,9 @@ impl RunTotals {
             self.iterations += status.samples;
             self.samples_s = self.samples_s.max(c.samples_s(hz));
         }
-        let (method, splits) = split_core(c, ctx.source);
+        let (method, mut splits) = split_core(c, ctx.source);
         let t = tally(c, method, &splits, hz, ctx.threshold_ns, window);
+        splits.whole = WholeTails::of(c, &t.totals);
         self.tally.merge(&t);
         self.add_tick_episodes(&splits, ctx);
         for s in c.irqs.iter().filter(|s| s.late != u32::MAX) {

@@ -25,20 +25,34 @@ pub fn interval_s(window_s: f64) -> f64 {
     }
 }
 
-/// One run's maxima: per interval, its largest event in ns (`None`: none above the threshold).
+/// One run's maxima: per interval, its largest event in ns (`None`: none above the threshold),
+/// from every event (each core's slots, not only its kept events).
 pub fn maxima(summary: &Summary, splits: &[CoreSplits], interval_s: f64) -> Vec<Option<f64>> {
     let n = (summary.duration_s / interval_s - 1e-9).ceil().max(1.0) as usize;
     let mut out: Vec<Option<f64>> = vec![None; n];
-    let hz = summary.counter_hz.max(1) as f64;
+    let interval_ns = ((interval_s * 1e9).round() as u64).max(1);
     for c in splits {
-        for s in &c.splits {
-            let at = s.start.saturating_sub(c.window_start) as f64 / hz / interval_s;
-            let slot = &mut out[(at as usize).min(n - 1)];
-            let ns = s.len as f64 * 1e9 / hz;
+        for (at_ns, ns) in c.maxima.slots() {
+            // The interval a slot starts in: exact when the interval is a multiple of the slot.
+            let slot = &mut out[((at_ns / interval_ns) as usize).min(n - 1)];
+            let ns = ns as f64;
             *slot = Some(slot.map_or(ns, |m| m.max(ns)));
         }
     }
     out
+}
+
+/// The widest slot of a run's cores, seconds: an interval that is a multiple of it puts every
+/// event in its own interval (the default intervals always are).
+pub fn resolution_s(splits: &[CoreSplits]) -> f64 {
+    let ns = splits.iter().map(|c| c.maxima.width_ns()).max();
+    ns.unwrap_or(super::super::analysis::slots::FIRST_WIDTH_NS) as f64 / 1e9
+}
+
+/// Whether the maxima hold every event of the run: false for a device that shipped
+/// histograms instead of events (no times to place them at).
+fn complete(summary: &Summary, splits: &[CoreSplits]) -> bool {
+    splits.iter().map(|c| c.maxima.events()).sum::<u64>() >= summary.events
 }
 
 /// Intervals an asked-for interval (`--interval`) may cut the longest window into: a plot's
@@ -63,8 +77,10 @@ pub fn check_interval(asked_s: f64, window_s: f64) -> Result<(), String> {
 }
 
 /// The data of the `maxima` plot: the interval, the threshold below which an interval shows no
-/// event (`null`), and per run its maxima; `complete` is false when the run kept only part of
-/// its events (then later intervals may be missing theirs).
+/// event (`null`), and per run its maxima from every event; `complete` is false when some
+/// events had no time to place them by (a device that shipped histograms), `resolution_s` the
+/// slot the events were gathered in (an interval that is not a multiple of it may see an event
+/// near its start in the interval before).
 pub fn maxima_json(runs: &[(&Summary, &[CoreSplits])], interval: f64) -> serde_json::Value {
     let runs: Vec<serde_json::Value> = runs
         .iter()
@@ -72,7 +88,8 @@ pub fn maxima_json(runs: &[(&Summary, &[CoreSplits])], interval: f64) -> serde_j
             serde_json::json!({
                 "label": summary.label,
                 "threshold_ns": summary.threshold_ns,
-                "complete": summary.attributed.lower_bound.is_none(),
+                "complete": complete(summary, splits),
+                "resolution_s": resolution_s(splits),
                 "maxima_ns": maxima(summary, splits, interval),
             })
         })

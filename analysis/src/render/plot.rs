@@ -74,18 +74,51 @@ impl View<'_> {
         self.summary.attributed.os_noise.is_some()
     }
 
-    /// (OS episodes, hardware stretches) of every event, ns.
-    fn parts(&self) -> (Vec<f64>, Vec<f64>) {
+    /// (OS episodes, hardware stretches) of every event, ns, each with how many it stands for:
+    /// the kept splits one by one, or a core's whole histograms when it kept only some.
+    fn parts(&self) -> (Parts, Parts) {
         let mut os = Vec::new();
         let mut hw = Vec::new();
         for c in self.splits {
+            if let Some(w) = &c.whole {
+                os.extend(weighted(&w.os));
+                hw.extend(weighted(&w.hw));
+                continue;
+            }
             for s in &c.splits {
-                os.extend(s.episodes(c.threshold).iter().map(|e| self.ns(e.os)));
-                hw.extend(s.hw_runs().iter().map(|&r| self.ns(r)));
+                os.extend(s.episodes(c.threshold).iter().map(|e| (self.ns(e.os), 1)));
+                hw.extend(s.hw_runs().iter().map(|&r| (self.ns(r), 1)));
             }
         }
         (os, hw)
     }
+
+    /// Every whole event, ns (a run without attribution), as [`View::parts`] gives parts.
+    fn whole_events(&self) -> Parts {
+        let mut all = Vec::new();
+        for c in self.splits {
+            match &c.whole {
+                Some(w) => all.extend(weighted(&w.events)),
+                None => all.extend(c.splits.iter().map(|s| (self.ns(s.len), 1))),
+            }
+        }
+        all
+    }
+}
+
+/// Values, each with how many it stands for.
+type Parts = Vec<(f64, u64)>;
+
+/// A histogram's values: each bucket's midpoint (within 0.4 %, inside the recorded range) with
+/// its count, and the values past its range at its maximum.
+fn weighted(h: &Histogram) -> impl Iterator<Item = (f64, u64)> + '_ {
+    let (lo, hi) = (h.min().unwrap_or(0), h.max().unwrap_or(0));
+    h.buckets()
+        .map(move |(i, n)| {
+            let (start, w) = bucket_range(i);
+            ((start + (w - 1) / 2).clamp(lo, hi) as f64, n)
+        })
+        .chain((h.overflow() > 0).then(|| (hi as f64, h.overflow())))
 }
 
 const COLORS: [RGBColor; 8] = [
@@ -132,16 +165,17 @@ fn thinned(pts: Vec<(f64, f64)>) -> Vec<(f64, f64)> {
 }
 
 /// (duration, events per second at least that long): a step curve.
-pub fn rate_above(parts: &[f64], seconds: f64) -> Vec<(f64, f64)> {
+pub fn rate_above(parts: &[(f64, u64)], seconds: f64) -> Vec<(f64, f64)> {
     let mut v = parts.to_vec();
-    v.sort_by(|a, b| b.partial_cmp(a).unwrap_or(std::cmp::Ordering::Equal));
+    v.sort_by(|a, b| b.0.partial_cmp(&a.0).unwrap_or(std::cmp::Ordering::Equal));
     let mut pts = Vec::with_capacity(v.len() * 2);
-    for (i, &x) in v.iter().enumerate() {
-        let y = (i + 1) as f64 / seconds;
-        if i > 0 {
-            pts.push((x, i as f64 / seconds));
+    let mut above = 0u64;
+    for (x, n) in v {
+        if above > 0 {
+            pts.push((x, above as f64 / seconds));
         }
-        pts.push((x, y));
+        above += n;
+        pts.push((x, above as f64 / seconds));
     }
     thinned(pts)
 }
@@ -248,12 +282,7 @@ fn ccdf_curves(r: &View) -> (Curve, Curve) {
         let (os, hw) = r.parts();
         (rate_above(&os, secs), rate_above(&hw, secs))
     } else {
-        let all: Vec<f64> = r
-            .splits
-            .iter()
-            .flat_map(|c| c.splits.iter().map(|s| r.ns(s.len)))
-            .collect();
-        (rate_above(&all, secs), vec![])
+        (rate_above(&r.whole_events(), secs), vec![])
     }
 }
 
@@ -574,6 +603,30 @@ fn timeline_points(r: &View, pal: &BTreeMap<String, RGBColor>) -> Vec<Dot> {
     pts
 }
 
+/// A timeline panel's caption: the run, and when a core kept only some of its events (a long
+/// run), which part the dots are.
+fn timeline_caption(r: &View) -> String {
+    let (mut kept, mut all, mut to) = (0u64, 0u64, 0.0f64);
+    for c in r.splits {
+        kept += c.splits.len() as u64;
+        let Some(w) = &c.whole else {
+            all += c.splits.len() as u64;
+            continue;
+        };
+        all += w.events.count();
+        if let Some(s) = c.splits.last() {
+            to = to.max((s.start.saturating_sub(c.window_start)) as f64 / r.hz());
+        }
+    }
+    if r.splits.iter().all(|c| c.whole.is_none()) {
+        return r.label();
+    }
+    format!(
+        "{}: the first {kept} of {all} events (to {to:.1} s)",
+        r.label()
+    )
+}
+
 /// One run's panel: its dots by colour key, or a note when it had no events.
 fn draw_timeline_panel<DB: DrawingBackend>(
     area: &DrawingArea<DB, Shift>,
@@ -593,7 +646,7 @@ where
         .clamp(0.01, dmax / 10.0)
         / 2.0;
     let mut chart = ChartBuilder::on(area)
-        .caption(r.label(), ("sans-serif", 18))
+        .caption(timeline_caption(r), ("sans-serif", 18))
         .margin(10)
         .margin_right(10 + legend_w)
         .x_label_area_size(35)
@@ -809,12 +862,11 @@ pub fn ccdf_grid() -> Vec<f64> {
 /// (and hardware part) is at least each duration of [`ccdf_grid`].
 pub fn ccdf_json(runs: &[View]) -> serde_json::Value {
     let grid = ccdf_grid();
-    let rate = |parts: &[f64], secs: f64| -> Vec<f64> {
+    let rate = |parts: &[(f64, u64)], secs: f64| -> Vec<f64> {
         grid.iter()
             .map(|&x| {
-                crate::analysis::summary::round6(
-                    parts.iter().filter(|&&p| p >= x).count() as f64 / secs,
-                )
+                let n: u64 = parts.iter().filter(|p| p.0 >= x).map(|p| p.1).sum();
+                crate::analysis::summary::round6(n as f64 / secs)
             })
             .collect()
     };
@@ -1162,7 +1214,8 @@ mod tests {
             v.sort_by(|a, b| b.partial_cmp(a).unwrap());
             v
         };
-        let p = rate_above(&parts, 10.0);
+        let weighted: Parts = parts.iter().map(|&x| (x, 1)).collect();
+        let p = rate_above(&weighted, 10.0);
         assert!(p.len() <= 2 * CURVE_CELLS, "{}", p.len());
         // The ends are kept exactly: the longest event and the total rate.
         assert_eq!(p.first(), Some(&(full[0], 0.1)));
@@ -1178,18 +1231,34 @@ mod tests {
     #[test]
     fn rate_above_counts_events_at_least_each_long() {
         // Four events over 2 s: 2/s are >= 30, 1.5/s >= 20 ...
-        let p = rate_above(&[10.0, 30.0, 20.0, 30.0], 2.0);
-        assert_eq!(
-            p,
-            vec![
-                (30.0, 0.5),
-                (30.0, 0.5),
-                (30.0, 1.0),
-                (20.0, 1.0),
-                (20.0, 1.5),
-                (10.0, 1.5),
-                (10.0, 2.0)
-            ]
-        );
+        let p = rate_above(&[(10.0, 1), (30.0, 1), (20.0, 1), (30.0, 1)], 2.0);
+        let steps = vec![
+            (30.0, 0.5),
+            (30.0, 0.5),
+            (30.0, 1.0),
+            (20.0, 1.0),
+            (20.0, 1.5),
+            (10.0, 1.5),
+            (10.0, 2.0),
+        ];
+        assert_eq!(p, steps);
+        // A value standing for several (a histogram's bucket) counts as that many.
+        let p = rate_above(&[(10.0, 1), (30.0, 2), (20.0, 1)], 2.0);
+        assert_eq!(p, steps[2..]);
+    }
+
+    #[test]
+    fn a_histogram_gives_its_counts_at_values_within_its_error() {
+        let mut h = Histogram::new();
+        for v in [5u64, 5, 1_000, 1_003, 250_000] {
+            h.record(v);
+        }
+        let w: Parts = weighted(&h).collect();
+        assert_eq!(w.iter().map(|p| p.1).sum::<u64>(), 5);
+        assert_eq!(w[0], (5.0, 2));
+        // 1,000 and 1,003 share a bucket 4 wide; 250,000 is alone and clamped to the maximum.
+        assert_eq!(w[1].1, 2);
+        assert!((w[1].0 - 1_001.5).abs() <= 1_001.5 / 256.0, "{w:?}");
+        assert_eq!(w[2], (250_000.0, 1));
     }
 }
