@@ -257,6 +257,16 @@ fn linux_records_beyond_the_kept_ones_are_attributed_as_the_trace_arrives() {
     assert_eq!(part.attributed.hw_noise, whole.attributed.hw_noise);
     assert_eq!(part.attributed.causes, whole.attributed.causes);
     assert_eq!(part.attributed.lower_bound, None);
+    // The tick's figures come from every tick too: 499 traced timer interrupts and tick
+    // episodes in 2 s, each costing its handler and softirq (825 ticks, 13.2 µs) with the loop's
+    // hardware time around them below the threshold (19 ticks).
+    assert_eq!(whole.timer_irqs_per_s, Some(249.5));
+    assert_eq!(whole.tick_events_per_s, Some(249.5));
+    assert_eq!(whole.tick_cost_ns, Some(13_504));
+    assert_eq!(part.timer_irqs_per_s, whole.timer_irqs_per_s);
+    assert_eq!(part.tick_events_per_s, whole.tick_events_per_s);
+    let cost = part.tick_cost_ns.unwrap();
+    assert!(cost.abs_diff(13_504) <= 13_504 / 256, "{cost}");
     assert!(
         part.attributed
             .attribution_note

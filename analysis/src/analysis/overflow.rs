@@ -40,6 +40,11 @@ pub struct Overflow {
     pub entries: BTreeMap<u16, (u64, u64)>,
     /// How far handler entries have been counted.
     counted_to: u64,
+    /// Interrupt handler runs (entry to exit) counted so far that expired no timer, by name
+    /// index: the tick's, apart from the ones that woke the probe (known by name at the end).
+    pub quiet_irqs: BTreeMap<u16, u64>,
+    /// The handler run open where counting stopped: its name and whether it expired a timer.
+    open_irq: Option<(u16, bool)>,
     /// What each cause's edges showed in the kept records and in the later ones closed so far
     /// (ticks); `None` until the kept records are all in.
     edges: Option<BTreeMap<(String, CauseKind), attribute::EdgeSeen>>,
@@ -70,6 +75,8 @@ impl Overflow {
             late: 0,
             entries: BTreeMap::new(),
             counted_to: 0,
+            quiet_irqs: BTreeMap::new(),
+            open_irq: None,
             edges: None,
             totals: Totals::default(),
             records: 0,
@@ -152,6 +159,7 @@ impl Overflow {
             e.0 += traced;
             e.1 += inside;
         }
+        self.count_quiet_irqs(until, how.window_end);
         self.counted_to = self.counted_to.max(until);
         let n = self.events.partition_point(|&(s, l)| s + l <= until);
         let chunk: Vec<(u64, u64)> = self.events.drain(..n).collect();
@@ -232,6 +240,31 @@ impl Overflow {
             e.1 += inside as u64;
         }
         by
+    }
+
+    /// Counts the interrupt handler runs held from where counting stopped up to `until` and the
+    /// window's end that expired no timer (the trace in time order), as the kept trace's are
+    /// counted (`summary::traced_timer_irqs`).
+    fn count_quiet_irqs(&mut self, until: u64, window_end: u64) {
+        let end = until.min(window_end.saturating_add(1));
+        let from = self.counted_to.max(self.from);
+        let (lo, hi) = (
+            self.trace.partition_point(|r| r.at < from),
+            self.trace.partition_point(|r| r.at < end),
+        );
+        for r in &self.trace[lo..hi.max(lo)] {
+            match (r.kind, &mut self.open_irq) {
+                (TraceKind::IrqEntry, open) => *open = Some((r.name, false)),
+                (TraceKind::TimerExpire, Some((_, woke))) => *woke = true,
+                (TraceKind::IrqExit, Some((name, woke))) if *name == r.name => {
+                    if !*woke {
+                        *self.quiet_irqs.entry(r.name).or_default() += 1;
+                    }
+                    self.open_irq = None;
+                }
+                _ => {}
+            }
+        }
     }
 
     /// Puts the held trace in time order (records of a reading can come before the last one's

@@ -14,7 +14,7 @@ use tickscope_core::units::ticks_to_ns;
 use tickscope_core::wire::msg::{CauseKind, Method, Source, TraceKind};
 
 use super::attribute::{self, Causes, Split};
-use super::totals::Totals;
+use super::totals::{IrqEpisodes, Totals};
 use super::{Analysis, CoreData, median};
 use crate::facts::Emulation;
 
@@ -842,6 +842,13 @@ fn traced_timer_irqs(c: &CoreData, tick: &super::tick::Tick) -> Option<u64> {
             _ => {}
         }
     }
+    // The records beyond the kept ones were counted as they were closed.
+    if let Some(o) = c.overflow.as_deref() {
+        n += timer
+            .iter()
+            .map(|i| o.quiet_irqs.get(i).unwrap_or(&0))
+            .sum::<u64>();
+    }
     Some(n)
 }
 
@@ -896,6 +903,20 @@ struct Ctx {
     hw_name: &'static str,
     /// Which interrupt is the tick.
     tick: super::tick::Tick,
+}
+
+/// The tick's figures (see [`Summary::tick_cost_ns`]).
+struct TickFigures {
+    episodes: u64,
+    cost_ns: Option<u64>,
+    os_ns: Option<u64>,
+    overhead_ns: Option<u64>,
+}
+
+/// The median as [`median`] takes it (the upper one of an even count), from a histogram.
+fn upper_median(h: &Histogram) -> Option<u64> {
+    let n = h.count();
+    (n > 0).then(|| h.quantile(n / 2 + 1, n)).flatten()
 }
 
 /// The run's figures as the cores add to them.
@@ -1009,6 +1030,37 @@ impl RunTotals {
         }
     }
 
+    /// The tick's episodes, cost, OS time and overhead: from the kept splits' episodes exactly,
+    /// or, when a core kept only some of its events, from every event's tick episodes as the
+    /// attribution gathered them (medians within the histograms' 0.4 %).
+    fn tick_figures(&mut self, a: &Analysis, ctx: &Ctx) -> TickFigures {
+        if a.cores.values().all(|c| c.overflow.is_none()) {
+            return TickFigures {
+                episodes: self.tick_durations.len() as u64,
+                cost_ns: median(&mut self.tick_durations),
+                os_ns: median(&mut self.tick_os),
+                overhead_ns: median(&mut self.overheads),
+            };
+        }
+        let mut all = IrqEpisodes::default();
+        for (name, e) in &self.tally.totals.irq_episodes {
+            if ctx.tick.is_tick_cause(name, CauseKind::Irq) {
+                all.extent.merge(&e.extent);
+                all.os.merge(&e.os);
+            }
+        }
+        let cost_ns = upper_median(&all.extent);
+        TickFigures {
+            episodes: all.extent.count(),
+            cost_ns,
+            os_ns: upper_median(&all.os),
+            overhead_ns: ctx
+                .cfg
+                .inject
+                .and_then(|inj| Some(cost_ns?.saturating_sub(inj.duration_ns))),
+        }
+    }
+
     /// The run's summary from its cores (label, frames lost, coverage and peer notes are the
     /// caller's).
     fn summary(
@@ -1027,7 +1079,7 @@ impl RunTotals {
         let samples: u64 = cores.iter().map(|c| c.samples).sum();
         let (interrupts_per_s, proc_timer) = interrupt_rates(a);
         let timer_irqs_per_s = self.timer_irqs_per_s(ctx, samples, n_cores, proc_timer);
-        let tick_events = self.tick_durations.len();
+        let ticks = self.tick_figures(a, ctx);
         let attributed = self.tally.figures(ctx.hw_name);
         let has_attribution = attributed.os_noise.is_some();
         let emulated = emulation.is_emulated();
@@ -1062,12 +1114,12 @@ impl RunTotals {
             latency_cycles_uncertainty,
             entry_cycles: quantiles_or_none(&self.entry_cycles),
             cycles_note,
-            tick_cost_ns: median(&mut self.tick_durations),
-            tick_os_ns: median(&mut self.tick_os),
+            tick_cost_ns: ticks.cost_ns,
+            tick_os_ns: ticks.os_ns,
             tick_events_per_s: (duration_s > 0.0 && has_attribution)
-                .then(|| round6(tick_events as f64 / duration_s / n_cores)),
-            irq_overhead_ns: median(&mut self.overheads),
-            inject: self.inject_summary(cfg, tick_events),
+                .then(|| round6(ticks.episodes as f64 / duration_s / n_cores)),
+            irq_overhead_ns: ticks.overhead_ns,
+            inject: self.inject_summary(cfg, ticks.episodes),
             timer_irqs_per_s: timer_irqs_per_s.map(round6),
             interrupts_per_s,
             attribution_coverage: super::coverage::coverage(
@@ -1093,13 +1145,13 @@ impl RunTotals {
     fn inject_summary(
         &mut self,
         cfg: &tickscope_core::Config,
-        tick_events: usize,
+        tick_events: u64,
     ) -> Option<TickSummary> {
         cfg.inject.map(|t| TickSummary {
             hz: t.hz,
             duration_ns: t.duration_ns,
             taken: self.ticks_taken,
-            matched_events: tick_events as u64,
+            matched_events: tick_events,
             entry_ns: median(&mut self.entries),
             cores: self.tick_cores.clone(),
         })

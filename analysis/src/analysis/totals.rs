@@ -7,7 +7,7 @@ use tickscope_core::hist::Histogram;
 use tickscope_core::units::ticks_to_ns;
 use tickscope_core::wire::msg::CauseKind;
 
-use super::attribute::{Causes, Split};
+use super::attribute::{Causes, Episode, Split};
 
 /// One cause's share: the episodes it ran in, its time in them, its longest.
 #[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
@@ -35,6 +35,16 @@ impl CauseTotals {
     }
 }
 
+/// The episodes an interrupt ran in, ns: their extent (what the loop lost) and OS time. The
+/// tick's cost comes from these when a core kept only some of its events.
+#[derive(Debug, Default, Clone)]
+pub struct IrqEpisodes {
+    /// Each episode's extent.
+    pub extent: Histogram,
+    /// Each episode's OS time (at most its extent).
+    pub os: Histogram,
+}
+
 /// The totals of some split events.
 #[derive(Debug, Default, Clone)]
 pub struct Totals {
@@ -52,6 +62,8 @@ pub struct Totals {
     pub causes: BTreeMap<(String, CauseKind), CauseTotals>,
     /// Events added.
     pub events: u64,
+    /// Per interrupt cause (by name), the episodes it ran in.
+    pub irq_episodes: BTreeMap<String, Box<IrqEpisodes>>,
 }
 
 impl Totals {
@@ -74,6 +86,7 @@ impl Totals {
             self.hw_ns += len_ns - os_ns;
             for ep in sp.episodes(threshold) {
                 self.os.record(ticks_to_ns(ep.os, hz));
+                self.add_irq_episode(&ep, causes, hz);
                 for &(id, ticks) in &ep.causes {
                     let (name, kind) = causes.get(id);
                     self.causes
@@ -91,6 +104,20 @@ impl Totals {
         }
     }
 
+    /// An episode's extent and OS time, to each interrupt cause that ran in it.
+    fn add_irq_episode(&mut self, ep: &Episode, causes: &Causes, hz: u64) {
+        let extent = ticks_to_ns(ep.extent, hz);
+        let os = ticks_to_ns(ep.os, hz).min(extent);
+        for &(id, _) in &ep.causes {
+            let (name, kind) = causes.get(id);
+            if kind == CauseKind::Irq {
+                let e = self.irq_episodes.entry(name.to_string()).or_default();
+                e.extent.record(extent);
+                e.os.record(os);
+            }
+        }
+    }
+
     /// Adds another's totals.
     pub fn merge(&mut self, o: &Totals) {
         self.os.merge(&o.os);
@@ -101,6 +128,11 @@ impl Totals {
         self.events += o.events;
         for (k, v) in &o.causes {
             self.causes.entry(k.clone()).or_default().merge(v);
+        }
+        for (k, v) in &o.irq_episodes {
+            let e = self.irq_episodes.entry(k.clone()).or_default();
+            e.extent.merge(&v.extent);
+            e.os.merge(&v.os);
         }
     }
 }
