@@ -46,7 +46,7 @@ pub fn maxima(summary: &Summary, splits: &[CoreSplits], interval_s: f64) -> Vec<
 /// event in its own interval (the default intervals always are).
 pub fn resolution_s(splits: &[CoreSplits]) -> f64 {
     let ns = splits.iter().map(|c| c.maxima.width_ns()).max();
-    ns.unwrap_or(super::super::analysis::slots::FIRST_WIDTH_NS) as f64 / 1e9
+    ns.unwrap_or(crate::analysis::slots::FIRST_WIDTH_NS) as f64 / 1e9
 }
 
 /// Whether the maxima hold every event of the run: false for a device that shipped
